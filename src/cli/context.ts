@@ -1,0 +1,66 @@
+/**
+ * What every command gets: the frozen config, a logger, a lazily opened (and migrated) database,
+ * stdout — and one `close()` that releases them in order and flushes the logs.
+ */
+import { loadConfig, type Config } from '../config/index.js';
+import { describeError } from '../errors.js';
+import { withDatabaseErrors } from '../db/errors.js';
+import { createDatabase, type Database } from '../db/knex.js';
+import { migrateToLatest } from '../db/migrate.js';
+import { closeLogger, createLogger, type Logger, type LogLevel } from '../logging/logger.js';
+import { createOutput, type Output } from './output.js';
+
+export interface GlobalArgs {
+  config?: string | undefined;
+  logLevel?: LogLevel | undefined;
+}
+
+export interface CommandContext {
+  readonly config: Readonly<Config>;
+  readonly logger: Logger;
+  readonly out: Output;
+  /** Opens the database and applies pending migrations on first use. */
+  database(): Promise<Database>;
+  /** Exit code the command asks for (0 unless it says otherwise). */
+  exitCode: number;
+}
+
+export interface ContextOptions {
+  /** The daemon shows info on the terminal; one-shot commands only warnings unless --log-level says otherwise. */
+  consoleLevel?: LogLevel;
+}
+
+export async function withContext(args: GlobalArgs, options: ContextOptions, run: (context: CommandContext) => Promise<void>): Promise<number> {
+  const overrides = args.logLevel ? { logs: { level: args.logLevel } } : undefined;
+  const config = loadConfig({ configFile: args.config, overrides });
+  const logger = createLogger(config.logs, { consoleLevel: args.logLevel ?? options.consoleLevel ?? 'warn' });
+  let db: Database | undefined;
+  let opening: Promise<Database> | undefined;
+  const context: CommandContext = {
+    config,
+    logger,
+    out: createOutput(),
+    exitCode: 0,
+    database: () => {
+      opening ??= (async () => {
+        db = createDatabase(config, logger);
+        const opened = db;
+        const { applied } = await withDatabaseErrors(opened.location, () => migrateToLatest(opened));
+        if (applied.length > 0) logger.info('db.migrated', { applied, database: opened.description });
+        return opened;
+      })();
+      return opening;
+    },
+  };
+  try {
+    await run(context);
+    return context.exitCode;
+  } catch (error) {
+    // The root prints the message for the person; the log file keeps the details.
+    logger.error('command.failed', { fileOnly: true, err: describeError(error) });
+    throw error;
+  } finally {
+    await db?.destroy().catch(() => undefined);
+    await closeLogger(logger);
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * What commands print on stdout: one JSON document with --json, aligned tables otherwise.
+ * Logs go to stderr, so stdout stays parseable.
+ */
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+
+export interface Output {
+  write(text: string): Promise<void>;
+  json(value: unknown): Promise<void>;
+  table(columns: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | number | boolean | null>>): Promise<void>;
+}
+
+export function createOutput(stream: Writable = process.stdout): Output {
+  const write = async (text: string) => {
+    if (!stream.write(text)) await once(stream, 'drain');
+  };
+  return {
+    write,
+    json: (value) => write(`${JSON.stringify(value, null, 2)}\n`),
+    table: (columns, rows) => write(formatTable(columns, rows)),
+  };
+}
+
+/** A plain aligned text table; control characters shown as '?' so a cell cannot move the cursor. */
+export function formatTable(columns: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | number | boolean | null>>): string {
+  const text = rows.map((row) => row.map((cell) => (cell === null ? '' : String(cell)).replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, '?')));
+  const widths = columns.map((column, i) => Math.min(60, Math.max(column.length, ...text.map((row) => (row[i] ?? '').length))));
+  const line = (cells: readonly string[]) =>
+    cells.map((cell, i) => (cell.length > (widths[i] ?? 0) ? `${cell.slice(0, (widths[i] ?? 1) - 1)}…` : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+  return [line(columns), line(widths.map((w) => '-'.repeat(w))), ...text.map(line)].join('\n') + '\n';
+}

@@ -1,0 +1,146 @@
+/**
+ * The ONE place where dialect options live (STYLE.md "Database").
+ *
+ * - SQLite (better-sqlite3): WAL, foreign keys, busy_timeout, exactly one connection — a second
+ *   connection would only wait on the first one's lock (PITFALLS §4.9–4.11).
+ * - MySQL / MariaDB (mysql2): utf8mb4, UTC (`timezone: 'Z'`, PITFALLS §5.2), dates as strings,
+ *   big numbers as strings, pool min 0 so dead idle connections are not kept (PITFALLS §5.1).
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import knex, { type Knex } from 'knex';
+import type { Config } from '../config/schema.js';
+import { fail } from '../errors.js';
+import type { Logger } from '../logging/logger.js';
+
+export type Dialect = 'sqlite' | 'mysql';
+
+export interface Database {
+  readonly knex: Knex;
+  readonly dialect: Dialect;
+  /** `sqlite:/abs/path` or `mysql://user:***@host:port/db` — safe to log. */
+  readonly description: string;
+  /** host:port for MySQL, the file for SQLite: named in "cannot reach" messages. */
+  readonly location: string;
+  /** Most rows one multi-row INSERT may carry (SQLite's compound-select limit is 500, PITFALLS §4.4). */
+  readonly maxInsertRows: number;
+  /** Most values one `where in (…)` may carry. */
+  readonly maxInParams: number;
+  destroy(): Promise<void>;
+}
+
+interface ParsedUrl {
+  dialect: Dialect;
+  config: Knex.Config;
+  description: string;
+  location: string;
+}
+
+export function parseDatabaseUrl(url: string, settings: Config['database']): ParsedUrl {
+  if (url.startsWith('sqlite:')) {
+    const filename = url.slice('sqlite:'.length);
+    if (!filename) throw fail('DB_URL_INVALID', { message: 'database.url "sqlite:" names no file.' });
+    return {
+      dialect: 'sqlite',
+      description: `sqlite:${filename}`,
+      location: filename,
+      config: {
+        client: 'better-sqlite3',
+        connection: { filename },
+        useNullAsDefault: true,
+        acquireConnectionTimeout: settings.acquireTimeoutMs,
+        pool: {
+          min: 1,
+          max: 1,
+          afterCreate(connection: { pragma(sql: string): unknown }, done: (error: Error | null, c: unknown) => void) {
+            try {
+              connection.pragma('journal_mode = WAL');
+              connection.pragma('foreign_keys = ON');
+              connection.pragma(`busy_timeout = ${settings.busyTimeoutMs}`);
+              connection.pragma('synchronous = NORMAL'); // safe with WAL: a crash loses no committed transaction
+              done(null, connection);
+            } catch (error) {
+              done(error as Error, connection);
+            }
+          },
+        },
+      },
+    };
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw fail('DB_URL_INVALID');
+  }
+  if (parsed.protocol !== 'mysql:' && parsed.protocol !== 'mariadb:') {
+    throw fail('DB_URL_INVALID', { message: `database.url uses "${parsed.protocol}", which usersync does not support.` });
+  }
+  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+  if (!database) throw fail('DB_URL_INVALID', { message: 'database.url names no database (mysql://user:pass@host:3306/DATABASE).' });
+  const host = parsed.hostname || '127.0.0.1';
+  const port = Number(parsed.port || 3306);
+  const safe = new URL(url);
+  if (safe.password) safe.password = '***';
+  return {
+    dialect: 'mysql',
+    description: safe.toString(),
+    location: `${host}:${port}`,
+    config: {
+      client: 'mysql2',
+      connection: {
+        host,
+        port,
+        user: decodeURIComponent(parsed.username),
+        password: decodeURIComponent(parsed.password),
+        database,
+        charset: 'utf8mb4',
+        timezone: 'Z',
+        dateStrings: true,
+        supportBigNumbers: true,
+        bigNumberStrings: true,
+        connectTimeout: settings.connectTimeoutMs,
+      },
+      acquireConnectionTimeout: settings.acquireTimeoutMs,
+      pool: {
+        min: 0,
+        max: settings.poolMax,
+        afterCreate(connection: { query(sql: string, cb: (error: Error | null) => void): void }, done: (error: Error | null, c: unknown) => void) {
+          // UTC and a strict mode on every connection, whatever the server's defaults are.
+          connection.query("SET time_zone = '+00:00', sql_mode = CONCAT(@@sql_mode, ',STRICT_TRANS_TABLES')", (error) =>
+            done(error, connection),
+          );
+        },
+      },
+    },
+  };
+}
+
+/** Opens the store named by `config.database.url`. Does not connect until the first query. */
+export function createDatabase(config: Pick<Config, 'database'>, logger: Logger): Database {
+  const parsed = parseDatabaseUrl(config.database.url, config.database);
+  if (parsed.dialect === 'sqlite' && parsed.location !== ':memory:') {
+    mkdirSync(path.dirname(parsed.location), { recursive: true });
+  }
+  const log = logger.child({ module: 'db' });
+  const instance = knex({
+    ...parsed.config,
+    // knex otherwise prints "Connection Error" lines straight to the console (PITFALLS §5.1).
+    log: {
+      // fileOnly: the caller turns the failure into one clear message; the log keeps the driver's words.
+      warn: (message: unknown) => log.warn('knex.warn', { fileOnly: true, detail: String(message).split('\n')[0]?.slice(0, 300) }),
+      error: (message: unknown) => log.error('knex.error', { fileOnly: true, detail: String(message).split('\n')[0]?.slice(0, 300) }),
+      debug: () => undefined,
+      deprecate: (message: unknown) => log.debug('knex.deprecate', { detail: String(message) }),
+    },
+  });
+  return {
+    knex: instance,
+    dialect: parsed.dialect,
+    description: parsed.description,
+    location: parsed.location,
+    maxInsertRows: parsed.dialect === 'sqlite' ? 500 : 1000,
+    maxInParams: parsed.dialect === 'sqlite' ? 900 : 2000,
+    destroy: () => instance.destroy(),
+  };
+}

@@ -1,0 +1,85 @@
+/**
+ * The audit trail in the database (SPEC §6). Events are written in the same transaction as the
+ * change they describe; reading them back is paged, oldest first.
+ */
+import type { Knex } from 'knex';
+import { chunk } from '../time.js';
+
+export type AuditAction =
+  | 'user.created'
+  | 'user.updated'
+  | 'department.created'
+  | 'group.created'
+  | 'role.created'
+  | 'role.removed'
+  | 'group.removed'
+  | 'import.started'
+  | 'import.finished'
+  | 'import.rejected'
+  | 'import.interrupted';
+
+/** `{field: {old, new}}` for users (`password: {changed: true}`), free-form for import events. */
+export type AuditChanges = Record<string, unknown>;
+
+export interface AuditEvent {
+  at: string;
+  importId: number | null;
+  row: number | null;
+  username: string | null;
+  action: AuditAction;
+  changes: AuditChanges | null;
+}
+
+export interface StoredAuditEvent extends AuditEvent {
+  id: number;
+}
+
+export async function insertAuditEvents(knex: Knex, events: readonly AuditEvent[], maxRows: number): Promise<void> {
+  for (const part of chunk(events, maxRows)) {
+    await knex('audit_events').insert(
+      part.map((e) => ({
+        at: e.at,
+        import_id: e.importId,
+        row: e.row,
+        username: e.username,
+        action: e.action,
+        changes: e.changes === null ? null : JSON.stringify(e.changes),
+      })),
+    );
+  }
+}
+
+export interface AuditQuery {
+  username?: string | undefined;
+  importId?: number | undefined;
+  /** ISO time; events at or after it. */
+  since?: string | undefined;
+  limit?: number | undefined;
+}
+
+/** Matching events, oldest first, paged by id. */
+export async function* queryAuditEvents(knex: Knex, filter: AuditQuery): AsyncGenerator<StoredAuditEvent> {
+  let afterId = 0;
+  let remaining = filter.limit ?? Number.POSITIVE_INFINITY;
+  while (remaining > 0) {
+    const query = knex('audit_events').where('id', '>', afterId).orderBy('id').limit(Math.min(1000, remaining));
+    if (filter.username !== undefined) query.where('username', filter.username);
+    if (filter.importId !== undefined) query.where('import_id', filter.importId);
+    if (filter.since !== undefined) query.where('at', '>=', filter.since);
+    const rows = (await query) as Array<{ id: number | string; at: string; import_id: number | string | null; row: number | null; username: string | null; action: AuditAction; changes: string | null }>;
+    for (const row of rows) {
+      yield {
+        id: Number(row.id),
+        at: row.at,
+        importId: row.import_id === null ? null : Number(row.import_id),
+        row: row.row === null ? null : Number(row.row),
+        username: row.username,
+        action: row.action,
+        changes: row.changes === null ? null : (JSON.parse(row.changes) as AuditChanges),
+      };
+    }
+    remaining -= rows.length;
+    if (rows.length < 1000) return;
+    afterId = Number(rows[rows.length - 1]?.id);
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * The import register: one record per import attempt (CLI or daemon), opened before the file is
+ * read and closed with its outcome and counts.
+ */
+import type { Knex } from 'knex';
+
+export type ImportSource = 'cli' | 'watch' | 'schedule' | 'recover';
+export type ImportStatus = 'running' | 'imported' | 'imported_with_errors' | 'rejected' | 'interrupted' | 'failed';
+
+export interface ImportRecord {
+  id: number;
+  originalName: string;
+  sha256: string;
+  bytes: number;
+  source: ImportSource;
+  host: string;
+  status: ImportStatus;
+  dryRun: boolean;
+  counts: { rows: number; created: number; updated: number; unchanged: number; failed: number };
+  startedAt: string;
+  finishedAt: string | null;
+  filePath: string | null;
+  reportJsonPath: string | null;
+  reportXlsxPath: string | null;
+  archivedSha256: string | null;
+  redacted: boolean;
+  error: { code: string; message: string } | null;
+  supersededBy: number | null;
+}
+
+export interface OpenImport {
+  originalName: string;
+  sha256: string;
+  bytes: number;
+  source: ImportSource;
+  host: string;
+  dryRun: boolean;
+  filePath: string;
+  startedAt: string;
+}
+
+export async function openImport(knex: Knex, record: OpenImport): Promise<number> {
+  const [id] = await knex('imports').insert({
+    original_name: record.originalName.slice(0, 255),
+    sha256: record.sha256,
+    bytes: record.bytes,
+    source: record.source,
+    host: record.host.slice(0, 255),
+    status: 'running',
+    dry_run: record.dryRun,
+    file_path: record.filePath,
+    started_at: record.startedAt,
+  });
+  return Number(id);
+}
+
+export interface CloseImport {
+  status: Exclude<ImportStatus, 'running'>;
+  finishedAt: string;
+  counts?: ImportRecord['counts'];
+  error?: { code: string; message: string } | null;
+  filePath?: string;
+  reportJsonPath?: string;
+  reportXlsxPath?: string;
+  archivedSha256?: string | null;
+  redacted?: boolean;
+  supersededBy?: number;
+}
+
+export async function closeImport(knex: Knex, id: number, close: CloseImport): Promise<void> {
+  const update: Record<string, unknown> = { status: close.status, finished_at: close.finishedAt };
+  if (close.counts) Object.assign(update, close.counts);
+  if (close.error !== undefined) {
+    update.error_code = close.error?.code ?? null;
+    update.error_message = close.error?.message ?? null;
+  }
+  if (close.filePath !== undefined) update.file_path = close.filePath;
+  if (close.reportJsonPath !== undefined) update.report_json_path = close.reportJsonPath;
+  if (close.reportXlsxPath !== undefined) update.report_xlsx_path = close.reportXlsxPath;
+  if (close.archivedSha256 !== undefined) update.archived_sha256 = close.archivedSha256;
+  if (close.redacted !== undefined) update.redacted = close.redacted;
+  if (close.supersededBy !== undefined) update.superseded_by = close.supersededBy;
+  await knex('imports').where('id', id).update(update);
+}
+
+interface ImportRow {
+  id: number | string;
+  original_name: string;
+  sha256: string;
+  bytes: number | string;
+  source: ImportSource;
+  host: string;
+  status: ImportStatus;
+  dry_run: number | boolean;
+  rows: number | string;
+  created: number | string;
+  updated: number | string;
+  unchanged: number | string;
+  failed: number | string;
+  started_at: string;
+  finished_at: string | null;
+  file_path: string | null;
+  report_json_path: string | null;
+  report_xlsx_path: string | null;
+  archived_sha256: string | null;
+  redacted: number | boolean;
+  error_code: string | null;
+  error_message: string | null;
+  superseded_by: number | string | null;
+}
+
+function toRecord(row: ImportRow): ImportRecord {
+  return {
+    id: Number(row.id),
+    originalName: row.original_name,
+    sha256: row.sha256,
+    bytes: Number(row.bytes),
+    source: row.source,
+    host: row.host,
+    status: row.status,
+    dryRun: Boolean(Number(row.dry_run)),
+    counts: { rows: Number(row.rows), created: Number(row.created), updated: Number(row.updated), unchanged: Number(row.unchanged), failed: Number(row.failed) },
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    filePath: row.file_path,
+    reportJsonPath: row.report_json_path,
+    reportXlsxPath: row.report_xlsx_path,
+    archivedSha256: row.archived_sha256,
+    redacted: Boolean(Number(row.redacted)),
+    error: row.error_code ? { code: row.error_code, message: row.error_message ?? '' } : null,
+    supersededBy: row.superseded_by === null ? null : Number(row.superseded_by),
+  };
+}
+
+export async function getImport(knex: Knex, id: number): Promise<ImportRecord | undefined> {
+  const row = (await knex('imports').where('id', id).first()) as ImportRow | undefined;
+  return row ? toRecord(row) : undefined;
+}
+
+/** Newest first. */
+export async function listImports(knex: Knex, options: { limit?: number; status?: ImportStatus } = {}): Promise<ImportRecord[]> {
+  const query = knex('imports').orderBy('id', 'desc');
+  if (options.status) query.where('status', options.status);
+  if (options.limit) query.limit(options.limit);
+  return ((await query) as ImportRow[]).map(toRecord);
+}
+
+/** Imports still `running` whose file is at `filePath`: left behind by a crash. */
+export async function findRunningImports(knex: Knex, filePath?: string): Promise<ImportRecord[]> {
+  const query = knex('imports').where('status', 'running').orderBy('id');
+  if (filePath !== undefined) query.where('file_path', filePath);
+  return ((await query) as ImportRow[]).map(toRecord);
+}

@@ -1,0 +1,138 @@
+/**
+ * Reading the directory: the user shape of SPEC §3 and the batch look-up the apply stage diffs
+ * against. Booleans come back as 1/0 and counts as strings on MySQL; they are mapped here, once.
+ */
+import type { Knex } from 'knex';
+import { chunk } from '../time.js';
+
+/** A user as `users list --json` and `users show --json` print it (SPEC §3). */
+export interface UserView {
+  username: string;
+  name: string | null;
+  email: string | null;
+  phone: string | null;
+  department: string | null;
+  active: boolean;
+  ignoreMfa: boolean;
+  roles: string[];
+  groups: string[];
+  hasPassword: boolean;
+  passwordUpdatedAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface UserFilter {
+  department?: string | undefined;
+  role?: string | undefined;
+  group?: string | undefined;
+  active?: boolean | undefined;
+}
+
+interface UserRow {
+  id: number | string;
+  username: string;
+  name: string | null;
+  email: string | null;
+  phone: string | null;
+  department: string | null;
+  active: number | boolean;
+  ignore_mfa: number | boolean;
+  password_hash: string | null;
+  password_updated_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+const PAGE = 1000;
+
+function baseQuery(knex: Knex, filter: UserFilter): Knex.QueryBuilder {
+  const query = knex('users')
+    .leftJoin('departments', 'departments.id', 'users.department_id')
+    .select(
+      'users.id',
+      'users.username',
+      'users.name',
+      'users.email',
+      'users.phone',
+      'departments.name as department',
+      'users.active',
+      'users.ignore_mfa',
+      'users.password_hash',
+      'users.password_updated_at',
+      'users.created_at',
+      'users.updated_at',
+    );
+  if (filter.department !== undefined) query.where('departments.name_key', filter.department.trim().toLowerCase().replace(/\s+/g, ' '));
+  if (filter.active !== undefined) query.where('users.active', filter.active);
+  if (filter.role !== undefined) {
+    query.whereIn('users.id', knex('user_roles').join('roles', 'roles.id', 'user_roles.role_id').where('roles.name_key', filter.role.trim().toLowerCase()).select('user_roles.user_id'));
+  }
+  if (filter.group !== undefined) {
+    query.whereIn(
+      'users.id',
+      knex('user_group_members').join('user_groups', 'user_groups.id', 'user_group_members.group_id').where('user_groups.name_key', filter.group.trim().toLowerCase()).select('user_group_members.user_id'),
+    );
+  }
+  return query;
+}
+
+async function memberships(knex: Knex, userIds: number[]): Promise<{ roles: Map<number, string[]>; groups: Map<number, string[]> }> {
+  const roles = new Map<number, string[]>();
+  const groups = new Map<number, string[]>();
+  for (const ids of chunk(userIds, 500)) {
+    const roleRows = (await knex('user_roles').join('roles', 'roles.id', 'user_roles.role_id').whereIn('user_roles.user_id', ids).select('user_roles.user_id', 'roles.name').orderBy('roles.name_key')) as Array<{ user_id: number | string; name: string }>;
+    for (const r of roleRows) push(roles, Number(r.user_id), r.name);
+    const groupRows = (await knex('user_group_members').join('user_groups', 'user_groups.id', 'user_group_members.group_id').whereIn('user_group_members.user_id', ids).select('user_group_members.user_id', 'user_groups.name').orderBy('user_groups.name_key')) as Array<{ user_id: number | string; name: string }>;
+    for (const g of groupRows) push(groups, Number(g.user_id), g.name);
+  }
+  return { roles, groups };
+}
+
+function push(map: Map<number, string[]>, key: number, value: string): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
+function toView(row: UserRow, roles: Map<number, string[]>, groups: Map<number, string[]>): UserView {
+  const id = Number(row.id);
+  return {
+    username: row.username,
+    name: row.name,
+    email: row.email,
+    phone: row.phone,
+    department: row.department,
+    active: Boolean(Number(row.active)),
+    ignoreMfa: Boolean(Number(row.ignore_mfa)),
+    roles: roles.get(id) ?? [],
+    groups: groups.get(id) ?? [],
+    hasPassword: row.password_hash !== null,
+    passwordUpdatedAt: row.password_updated_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+/** Every matching user, ordered by username, in pages so a million users never sit in memory. */
+export async function* listUsers(knex: Knex, filter: UserFilter = {}): AsyncGenerator<UserView> {
+  let after: string | null = null;
+  for (;;) {
+    const query = baseQuery(knex, filter).orderBy('users.username').limit(PAGE);
+    if (after !== null) query.where('users.username', '>', after);
+    const rows = (await query) as UserRow[];
+    if (rows.length === 0) return;
+    const { roles, groups } = await memberships(knex, rows.map((r) => Number(r.id)));
+    for (const row of rows) yield toView(row, roles, groups);
+    after = rows[rows.length - 1]?.username ?? null;
+    if (rows.length < PAGE) return;
+  }
+}
+
+/** One user by normalised username, or undefined. */
+export async function getUser(knex: Knex, username: string): Promise<UserView | undefined> {
+  const row = (await baseQuery(knex, {}).where('users.username', username).first()) as UserRow | undefined;
+  if (!row) return undefined;
+  const { roles, groups } = await memberships(knex, [Number(row.id)]);
+  return toView(row, roles, groups);
+}

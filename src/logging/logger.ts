@@ -1,0 +1,91 @@
+/**
+ * The winston root logger and the audit log (STYLE.md "Logging").
+ *
+ * - `usersync.log` in logs.dir: JSON lines, one per event, `errors({stack:true})` on the logger
+ *   itself (winston#1338) so `logger.error(err)` keeps message and stack.
+ * - The terminal (stderr, so `--json` stdout stays clean): readable lines on a TTY, JSON otherwise.
+ * - `audit.log` in logs.dir: its own logger, JSON lines of audit events only.
+ * Call shape: `log.info('import.finished', { rows, ms })`; errors as `{ err: describeError(e) }`.
+ * Both must be flushed with `closeLogger` before the process ends (PITFALLS §7.1).
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import winston from 'winston';
+import type { Config } from '../config/schema.js';
+
+export type Logger = winston.Logger;
+export type LogLevel = Config['logs']['level'];
+
+export interface LoggerOptions {
+  /** Least severe level shown on the terminal; defaults to logs.level. */
+  consoleLevel?: LogLevel;
+  /** Write to files in logs.dir (off for tests that only want the terminal). */
+  files?: boolean;
+}
+
+const { combine, timestamp, errors, json, printf, colorize } = winston.format;
+
+/** File mode for logs: owner-only, they may carry usernames (personal data). */
+const OWNER_ONLY = 0o600;
+
+export function createLogger(settings: Config['logs'], options: LoggerOptions = {}): Logger {
+  const transports: winston.transport[] = [];
+  if (options.files !== false) {
+    mkdirSync(settings.dir, { recursive: true, mode: 0o700 });
+    transports.push(
+      new winston.transports.File({ filename: path.join(settings.dir, 'usersync.log'), options: { flags: 'a', mode: OWNER_ONLY } }),
+    );
+  }
+  const consoleMode = settings.console === 'auto' ? (process.stderr.isTTY ? 'pretty' : 'json') : settings.console;
+  if (consoleMode !== 'off') {
+    transports.push(
+      new winston.transports.Console({
+        level: options.consoleLevel ?? settings.level,
+        stderrLevels: ['error', 'warn', 'info', 'debug'],
+        format: combine(skipFileOnly(), consoleMode === 'pretty' ? combine(colorize(), printf(pretty)) : json()),
+      }),
+    );
+  }
+  return winston.createLogger({
+    level: settings.level,
+    format: combine(timestamp(), errors({ stack: true }), json()),
+    transports,
+  });
+}
+
+/** Entries logged with `{ fileOnly: true }` (already shown to the user another way) skip the terminal. */
+const skipFileOnly = winston.format((info) => (info.fileOnly ? false : info));
+
+/** `14:15:13 info  import.finished file=users.xlsx rows=120` */
+function pretty(info: winston.Logform.TransformableInfo): string {
+  const { level, message, timestamp: at, stack, ...fields } = info;
+  const time = typeof at === 'string' ? at.slice(11, 19) : '';
+  const rest = Object.entries(fields)
+    .filter(([key]) => typeof key === 'string')
+    .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
+    .join(' ');
+  return `${time} ${level} ${String(message)}${rest ? ` ${rest}` : ''}${stack ? `\n${String(stack)}` : ''}`;
+}
+
+/** The audit log file: JSON lines of audit events (SPEC §6), nothing else. */
+export function createAuditLog(settings: Config['logs']): Logger {
+  mkdirSync(settings.dir, { recursive: true, mode: 0o700 });
+  return winston.createLogger({
+    level: 'info',
+    format: json(),
+    transports: [new winston.transports.File({ filename: path.join(settings.dir, 'audit.log'), options: { flags: 'a', mode: OWNER_ONLY } })],
+  });
+}
+
+/** Flushes and closes a logger; resolves when every line is on disk. */
+export function closeLogger(logger: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, 5000); // never hang an exit on a stuck transport
+    logger.on('finish', () => {
+      clearTimeout(timer);
+      // The file transport's own stream may still be writing; give it the next tick.
+      setImmediate(resolve);
+    });
+    logger.end();
+  });
+}
