@@ -1,0 +1,38 @@
+# usersync — multi-stage image: build with dev dependencies, ship the pruned production install.
+# MySQL/MariaDB by USERSYNC_DATABASE_URL; the embedded SQLite database lives in the /data volume.
+
+FROM node:22-bookworm-slim AS build
+WORKDIR /app
+# better-sqlite3 builds from source when no prebuilt binary matches (PITFALLS §1).
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build && npm prune --omit=dev
+
+FROM node:22-bookworm-slim
+ENV NODE_ENV=production \
+    USERSYNC_DATABASE_URL=sqlite:/data/usersync.sqlite \
+    USERSYNC_INBOX=/srv/usersync/inbox \
+    USERSYNC_PROCESSING=/srv/usersync/processing \
+    USERSYNC_ARCHIVE=/srv/usersync/archive \
+    USERSYNC_ERROR=/srv/usersync/error \
+    USERSYNC_LOG_DIR=/srv/usersync/logs
+WORKDIR /app
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+COPY bin ./bin
+COPY config/default.json ./config/default.json
+RUN groupadd --system usersync && useradd --system --gid usersync --home-dir /app usersync \
+ && mkdir -p /data /srv/usersync/inbox /srv/usersync/processing /srv/usersync/archive /srv/usersync/error /srv/usersync/logs \
+ && chown -R usersync:usersync /data /srv/usersync
+USER usersync
+VOLUME ["/data", "/srv/usersync"]
+EXPOSE 9464
+# The health server binds to loopback by default; inside a container the probe runs there too.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+  CMD node -e "fetch('http://127.0.0.1:9464/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+ENTRYPOINT ["node", "bin/usersync.js"]
+CMD ["start"]

@@ -1,0 +1,44 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { makeWorkdir, runUsersync } from '../helpers/cli.js';
+
+describe('command line error paths', () => {
+  it('exits 2 naming the key when the configuration is bad', async () => {
+    const cwd = makeWorkdir();
+    mkdirSync(path.join(cwd, 'config'));
+    writeFileSync(path.join(cwd, 'config', 'local.json'), JSON.stringify({ watch: { stableMs: 'soon' } }));
+    const result = await runUsersync(['roles', 'list'], { cwd });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('watch.stableMs: expected a number, got "soon"');
+  });
+
+  it('exits 2 naming a bad environment variable value', async () => {
+    const result = await runUsersync(['migrate'], { cwd: makeWorkdir(), env: { USERSYNC_LOG_LEVEL: 'loud' } });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('logs.level');
+  });
+
+  it('exits 3 naming host and port, never the password, when the database is unreachable', async () => {
+    const result = await runUsersync(['users', 'list'], { cwd: makeWorkdir(), env: { USERSYNC_DATABASE_URL: 'mysql://app:TopSecret99@127.0.0.1:1/usersync' } });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('127.0.0.1:1');
+    expect(result.stderr).toContain('DB_UNAVAILABLE');
+    expect(result.stderr + result.stdout).not.toContain('TopSecret99');
+  });
+
+  it('exits 2 with a short hint, not a usage dump, for an unknown command or option', async () => {
+    const unknown = await runUsersync(['frobnicate'], { cwd: makeWorkdir() });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('Unknown argument: frobnicate');
+    const option = await runUsersync(['roles', 'list', '--jsn'], { cwd: makeWorkdir() });
+    expect(option.code).toBe(2);
+    expect(option.stderr).toContain('jsn');
+  });
+
+  it('lists every command in --help', async () => {
+    const help = await runUsersync(['--help'], { cwd: makeWorkdir() });
+    expect(help.code).toBe(0);
+    for (const command of ['start', 'migrate', 'roles', 'groups', 'departments', 'users']) expect(help.stdout).toContain(`usersync ${command}`);
+  });
+});

@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/config/schema.js';
+import { createDatabase } from '../../src/db/knex.js';
+import { migrateToLatest } from '../../src/db/migrate.js';
+import { migrationNames } from '../../src/db/migrations/index.js';
+import { createLogger } from '../../src/logging/logger.js';
+import { normaliseUsername } from '../../src/domain/username.js';
+import { describeEachDatabase } from '../helpers/databases.js';
+
+const logger = createLogger(configSchema.parse({}).logs, { files: false, consoleLevel: 'error' });
+const now = new Date().toISOString();
+
+describeEachDatabase('storage', (database) => {
+  const open = () => createDatabase({ database: { ...configSchema.parse({}).database, url: database().url } }, logger);
+
+  it('creates every table from an empty database, and a second run applies nothing', async () => {
+    const db = open();
+    try {
+      expect((await migrateToLatest(db)).applied).toEqual(migrationNames());
+      expect((await migrateToLatest(db)).applied).toEqual([]);
+      for (const table of ['users', 'departments', 'roles', 'user_groups', 'user_roles', 'user_group_members', 'imports', 'audit_events']) {
+        expect(await db.knex.schema.hasTable(table)).toBe(true);
+      }
+      for (const column of ['password_hash', 'password_updated_at', 'created_at', 'updated_at', 'department_id', 'ignore_mfa']) {
+        expect(await db.knex.schema.hasColumn('users', column)).toBe(true);
+      }
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('keeps José, jose and "jose " distinct and finds each only by its exact normalised form', async () => {
+    const db = open();
+    try {
+      await migrateToLatest(db);
+      const row = (username: string) => ({ username, created_at: now, updated_at: now });
+      // JOSE normalises to jose; José (NFC and NFD) normalises to josé.
+      expect(normaliseUsername('JOSE')).toBe('jose');
+      expect(normaliseUsername('Jose\u0301')).toBe(normaliseUsername('José'));
+      await db.knex('users').insert([row('jose'), row(normaliseUsername('José'))]);
+      // A trailing space would collide under a PAD SPACE collation (utf8mb4_bin); NO PAD keeps it apart.
+      await db.knex('users').insert(row('jose '));
+      const all = (await db.knex('users').select('username').orderBy('id')) as Array<{ username: string }>;
+      expect(all.map((r) => r.username)).toEqual(['jose', 'josé', 'jose ']);
+      expect(await db.knex('users').where('username', 'jose').select('username')).toEqual([{ username: 'jose' }]);
+      expect(await db.knex('users').where('username', 'josé').select('username')).toEqual([{ username: 'josé' }]);
+      expect(await db.knex('users').where('username', 'JOSE').select('username')).toEqual([]);
+      // The unique index is binary too: inserting the same normalised name again fails.
+      await expect(db.knex('users').insert(row('jose'))).rejects.toThrow();
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('refuses a user whose department does not exist (foreign keys are on)', async () => {
+    const db = open();
+    try {
+      await migrateToLatest(db);
+      await expect(db.knex('users').insert({ username: 'fk-check', department_id: 987654, created_at: now, updated_at: now })).rejects.toThrow();
+    } finally {
+      await db.destroy();
+    }
+  });
+});
+
+describe('storage [sqlite] dialect options', () => {
+  it('runs SQLite in WAL mode with foreign keys and a busy timeout', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(`${tmpdir()}/usersync-wal-`);
+    const db = createDatabase({ database: { ...configSchema.parse({}).database, url: `sqlite:${dir}/x.sqlite`, busyTimeoutMs: 1234 } }, logger);
+    try {
+      const pragma = async (name: string) => Object.values(((await db.knex.raw(`PRAGMA ${name}`)) as Array<Record<string, unknown>>)[0] ?? {})[0];
+      expect(await pragma('journal_mode')).toBe('wal');
+      expect(await pragma('foreign_keys')).toBe(1);
+      expect(await pragma('busy_timeout')).toBe(1234);
+    } finally {
+      await db.destroy();
+    }
+  });
+});
