@@ -1,0 +1,140 @@
+/**
+ * The blank-keeps-value merge (SPEC §1): what a row changes on a stored user, field by field.
+ * Pure: the apply stage loads the stored users and writes what this decides.
+ *
+ * Cases, per field:
+ * - cell blank (intent field undefined)      → keep the stored value, no change;
+ * - cell equal to the stored value           → no change;
+ * - cell different                           → change, audited as {old, new};
+ * - password: only ever "changed" or not; a password that verified against the stored hash
+ *   arrives here without a hash, so it is no change.
+ * - roles / groups: a non-blank cell replaces the set; equal sets (any order) are no change.
+ * A new user needs a Name; Active defaults to Yes and Ignore MFA to No.
+ */
+import type { ListItem } from './lists.js';
+
+export type ChangeField = 'name' | 'email' | 'phone' | 'department' | 'active' | 'ignoreMfa' | 'password' | 'roles' | 'groups';
+
+/** What a validated row asks for, with the password already hashed (or dropped as unchanged). */
+export interface PreparedIntent {
+  row: number;
+  username: string;
+  name?: string;
+  passwordHash?: string;
+  department?: ListItem;
+  email?: string;
+  phone?: string;
+  active?: boolean;
+  ignoreMfa?: boolean;
+  roles?: string[];
+  groups?: ListItem[];
+}
+
+export interface UserValues {
+  name: string | null;
+  email: string | null;
+  phone: string | null;
+  departmentKey: string | null;
+  departmentName: string | null;
+  active: boolean;
+  ignoreMfa: boolean;
+  passwordHash: string | null;
+  roleKeys: string[];
+  groupKeys: string[];
+}
+
+export interface StoredUser extends UserValues {
+  id: number;
+  username: string;
+  createdAt: string;
+  passwordUpdatedAt: string | null;
+}
+
+export type AuditValue = { old: unknown; new: unknown } | { changed: true };
+
+export type UserDiff =
+  | { kind: 'create'; changes: ChangeField[]; next: UserValues; audit: Record<string, AuditValue> }
+  | { kind: 'update'; changes: ChangeField[]; next: UserValues; audit: Record<string, AuditValue> }
+  | { kind: 'unchanged' }
+  | { kind: 'fail'; code: 'ROW_NAME_MISSING'; message: string };
+
+const sameSet = (a: readonly string[], b: readonly string[]): boolean => {
+  if (a.length !== b.length) return false;
+  const set = new Set(a);
+  return b.every((item) => set.has(item));
+};
+
+export function diffUser(stored: StoredUser | undefined, intent: PreparedIntent): UserDiff {
+  if (!stored) return createUser(intent);
+  const next: UserValues = { ...stored, roleKeys: stored.roleKeys, groupKeys: stored.groupKeys };
+  const changes: ChangeField[] = [];
+  const audit: Record<string, AuditValue> = {};
+  const scalar = <K extends 'name' | 'email' | 'phone' | 'active' | 'ignoreMfa'>(field: K, value: UserValues[K] | undefined) => {
+    if (value === undefined || value === stored[field]) return;
+    next[field] = value;
+    changes.push(field);
+    audit[field] = { old: stored[field], new: value };
+  };
+  scalar('name', intent.name);
+  scalar('email', intent.email);
+  scalar('phone', intent.phone);
+  if (intent.department && intent.department.key !== stored.departmentKey) {
+    next.departmentKey = intent.department.key;
+    next.departmentName = intent.department.name;
+    changes.push('department');
+    audit.department = { old: stored.departmentName, new: intent.department.name };
+  }
+  scalar('active', intent.active);
+  scalar('ignoreMfa', intent.ignoreMfa);
+  if (intent.passwordHash !== undefined) {
+    next.passwordHash = intent.passwordHash;
+    changes.push('password');
+    audit.password = { changed: true };
+  }
+  if (intent.roles && !sameSet(intent.roles, stored.roleKeys)) {
+    next.roleKeys = [...intent.roles].sort();
+    changes.push('roles');
+    audit.roles = { old: [...stored.roleKeys].sort(), new: next.roleKeys };
+  }
+  const groupKeys = intent.groups?.map((g) => g.key);
+  if (groupKeys && !sameSet(groupKeys, stored.groupKeys)) {
+    next.groupKeys = [...groupKeys].sort();
+    changes.push('groups');
+    audit.groups = { old: [...stored.groupKeys].sort(), new: next.groupKeys };
+  }
+  return changes.length === 0 ? { kind: 'unchanged' } : { kind: 'update', changes, next, audit };
+}
+
+function createUser(intent: PreparedIntent): UserDiff {
+  if (intent.name === undefined) {
+    return { kind: 'fail', code: 'ROW_NAME_MISSING', message: `"${intent.username}" is a new user and needs a Name; fill in the Name cell.` };
+  }
+  const next: UserValues = {
+    name: intent.name,
+    email: intent.email ?? null,
+    phone: intent.phone ?? null,
+    departmentKey: intent.department?.key ?? null,
+    departmentName: intent.department?.name ?? null,
+    active: intent.active ?? true,
+    ignoreMfa: intent.ignoreMfa ?? false,
+    passwordHash: intent.passwordHash ?? null,
+    roleKeys: [...(intent.roles ?? [])].sort(),
+    groupKeys: (intent.groups ?? []).map((g) => g.key).sort(),
+  };
+  const changes: ChangeField[] = ['name'];
+  const audit: Record<string, AuditValue> = { name: { old: null, new: next.name } };
+  const add = (field: ChangeField, include: boolean, value: unknown) => {
+    if (!include) return;
+    changes.push(field);
+    audit[field] = field === 'password' ? { changed: true } : { old: null, new: value };
+  };
+  add('email', next.email !== null, next.email);
+  add('phone', next.phone !== null, next.phone);
+  add('department', next.departmentName !== null, next.departmentName);
+  add('active', true, next.active);
+  add('ignoreMfa', true, next.ignoreMfa);
+  add('password', next.passwordHash !== null, undefined);
+  add('roles', next.roleKeys.length > 0, next.roleKeys);
+  add('groups', next.groupKeys.length > 0, next.groupKeys);
+  return { kind: 'create', changes, next, audit };
+}

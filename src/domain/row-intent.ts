@@ -1,0 +1,173 @@
+/**
+ * Turns one read row into what it asks for (a RowIntent) or the reasons it fails (SPEC §1 row
+ * rules). Pure: the catalogue and the file's earlier usernames are passed in.
+ *
+ * Blank cell = keep the stored value: every field of the intent is `undefined` unless its cell
+ * had something in it.
+ */
+import { COLUMN_INDEX, TEMPLATE_HEADERS, type CellValue, type ColumnKey, type RawRow } from './columns.js';
+import { cleanCatalogName, catalogKey, MAX_NAME_LENGTH } from './catalog-name.js';
+import { normaliseEmail } from './email.js';
+import { splitList, type ListItem } from './lists.js';
+import { forbiddenCharacter, textLength } from './text-rules.js';
+import { isValidUsername, normaliseUsername } from './username.js';
+import { parseYesNo } from './yes-no.js';
+
+export interface RowIntent {
+  row: number;
+  username: string;
+  name?: string;
+  /** Plain text only until it is hashed; never logged, reported or stored. */
+  password?: string;
+  department?: ListItem;
+  email?: string;
+  phone?: string;
+  active?: boolean;
+  ignoreMfa?: boolean;
+  /** Role keys; when present they replace the user's set. */
+  roles?: string[];
+  /** Group keys (with names, for createMissingGroups); when present they replace the set. */
+  groups?: ListItem[];
+}
+
+export interface RowProblem {
+  code: string;
+  message: string;
+}
+
+export interface RowRules {
+  usernamePattern: RegExp;
+  passwordMinLength: number;
+  maxListItems: number;
+  /** Role keys that exist. */
+  roles: ReadonlySet<string>;
+  /** Group keys that exist. */
+  groups: ReadonlySet<string>;
+  createMissingGroups: boolean;
+}
+
+const LIMITS: Partial<Record<ColumnKey, number>> = { name: 255, department: MAX_NAME_LENGTH, phone: 64, password: 1024 };
+
+export type RowCheck = { ok: true; intent: RowIntent } | { ok: false; username: string; problems: RowProblem[] };
+
+/**
+ * Validates a row. `seen` maps usernames already taken by earlier rows of the same file to their
+ * row number; a valid row adds itself (a failed row does not claim its username).
+ */
+export function checkRow(raw: RawRow, rules: RowRules, seen: Map<string, number>): RowCheck {
+  const problems: RowProblem[] = [];
+  const problem = (code: string, message: string) => problems.push({ code, message });
+  const text = (key: ColumnKey): string | undefined => cellText(raw.cells[COLUMN_INDEX[key]], key, problem);
+
+  const usernameText = text('username');
+  const username = usernameText === undefined ? '' : normaliseUsername(usernameText);
+  if (!username) {
+    problem('ROW_USERNAME_MISSING', 'The Username cell is empty.');
+  } else if (!isValidUsername(username, rules.usernamePattern)) {
+    problem('ROW_USERNAME_INVALID', `Username "${username}" is not allowed: use 1–64 letters, digits and . _ @ - (import.usernamePattern).`);
+  } else {
+    const first = seen.get(username);
+    if (first !== undefined) problem('ROW_DUPLICATE_USERNAME', `Username "${username}" is a duplicate of row ${first}; keep one row per user.`);
+  }
+
+  const intent: RowIntent = { row: raw.row, username };
+  const name = text('name');
+  if (name !== undefined) intent.name = name;
+
+  const password = text('password');
+  if (password !== undefined) {
+    if (textLength(password) < rules.passwordMinLength) {
+      problem('ROW_PASSWORD_TOO_SHORT', `The password is shorter than ${rules.passwordMinLength} characters; use a longer one or leave the cell blank.`);
+    } else intent.password = password;
+  }
+
+  const department = text('department');
+  if (department !== undefined) intent.department = { name: cleanCatalogName(department), key: catalogKey(department) };
+
+  const email = text('email');
+  if (email !== undefined) {
+    const normalised = normaliseEmail(email);
+    if (normalised === undefined) problem('ROW_INVALID_EMAIL', `"${email.slice(0, 80)}" is not a valid e-mail address; write it as name@example.com or leave the cell blank.`);
+    else intent.email = normalised;
+  }
+
+  const phone = text('phone');
+  if (phone !== undefined) intent.phone = phone;
+
+  for (const key of ['active', 'ignoreMfa'] as const) {
+    const value = text(key);
+    if (value === undefined) continue;
+    const parsed = parseYesNo(value);
+    if (parsed === undefined) problem('ROW_INVALID_YES_NO', `${TEMPLATE_HEADERS[key]} is "${value.slice(0, 40)}"; write Yes or No (or leave it blank to keep the stored value).`);
+    else intent[key] = parsed;
+  }
+
+  const roles = listCell(text('roles'), 'Roles', rules.maxListItems, problem);
+  if (roles) {
+    const unknown = roles.filter((r) => !rules.roles.has(r.key));
+    if (unknown.length > 0) {
+      const names = unknown.map((r) => `"${r.name}"`).join(', ');
+      problem('ROW_UNKNOWN_ROLE', `Unknown role${unknown.length > 1 ? 's' : ''} ${names}; create ${unknown.length > 1 ? 'them' : 'it'} with \`usersync roles add ${unknown.map((r) => quoteArg(r.name)).join(' ')}\` or fix the spelling.`);
+    } else intent.roles = roles.map((r) => r.key);
+  }
+
+  const groups = listCell(text('groups'), 'User group', rules.maxListItems, problem);
+  if (groups) {
+    const unknown = rules.createMissingGroups ? [] : groups.filter((g) => !rules.groups.has(g.key));
+    if (unknown.length > 0) {
+      const names = unknown.map((g) => `"${g.name}"`).join(', ');
+      problem('ROW_UNKNOWN_GROUP', `Unknown user group${unknown.length > 1 ? 's' : ''} ${names}; create ${unknown.length > 1 ? 'them' : 'it'} with \`usersync groups add ${unknown.map((g) => quoteArg(g.name)).join(' ')}\`, set import.createMissingGroups, or fix the spelling.`);
+    } else intent.groups = groups;
+  }
+
+  if (problems.length > 0) return { ok: false, username, problems };
+  seen.set(username, raw.row);
+  return { ok: true, intent };
+}
+
+/** A cell's text, or undefined when blank; records a problem for error cells and bad text. */
+function cellText(cell: CellValue | undefined, key: ColumnKey, problem: (code: string, message: string) => void): string | undefined {
+  if (cell === undefined) return undefined;
+  const header = TEMPLATE_HEADERS[key];
+  if (typeof cell !== 'string') {
+    problem('ROW_CELL_ERROR', `The ${header} cell holds ${cell.error.startsWith('#') ? `the error ${cell.error}` : cell.error}; fix it in the spreadsheet (or paste values) and import again.`);
+    return undefined;
+  }
+  if (cell === '') return undefined;
+  // Line breaks separate list items; everywhere else control characters are refused.
+  const checked = key === 'roles' || key === 'groups' ? cell.replace(/[\r\n]/g, ',') : cell;
+  const bad = key === 'password' ? undefined : forbiddenCharacter(checked);
+  if (bad) {
+    problem('ROW_INVALID_VALUE', `The ${header} cell contains the invisible control character ${bad}; retype the value.`);
+    return undefined;
+  }
+  const limit = LIMITS[key];
+  if (limit !== undefined && textLength(cell) > limit) {
+    problem('ROW_VALUE_TOO_LONG', `The ${header} cell is ${textLength(cell)} characters long; the limit is ${limit}.`);
+    return undefined;
+  }
+  return cell;
+}
+
+function listCell(value: string | undefined, header: string, max: number, problem: (code: string, message: string) => void): ListItem[] | undefined {
+  if (value === undefined) return undefined;
+  const items = splitList(value);
+  if (items.length === 0) {
+    problem('ROW_INVALID_VALUE', `The ${header} cell has separators but no names; list names separated by , or ; (or leave it blank to keep the stored ones).`);
+    return undefined;
+  }
+  if (items.length > max) {
+    problem('ROW_VALUE_TOO_LONG', `The ${header} cell lists ${items.length} names; at most ${max} are allowed (import.maxListItems).`);
+    return undefined;
+  }
+  if (items.some((item) => item.name.length > MAX_NAME_LENGTH)) {
+    problem('ROW_VALUE_TOO_LONG', `A name in the ${header} cell is longer than ${MAX_NAME_LENGTH} characters.`);
+    return undefined;
+  }
+  return items;
+}
+
+/** Quotes a name for a copy-pasteable shell command. */
+function quoteArg(name: string): string {
+  return /^[\w.@-]+$/.test(name) ? name : `'${name.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,21 @@
+/**
+ * Rules every stored text obeys: no control characters and no bidirectional overrides (a name with
+ * U+202E can display as something else entirely), and a length limit per column.
+ */
+
+// C0/C1 controls, and the bidi embedding/override/isolate controls.
+const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u;
+
+/** The first forbidden character as `U+XXXX`, or undefined when the text is clean. */
+export function forbiddenCharacter(text: string): string | undefined {
+  const match = FORBIDDEN.exec(text);
+  if (!match) return undefined;
+  return `U+${(match[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+/** Length in characters as a person counts them (code points). */
+export const textLength = (text: string): number => {
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
+};

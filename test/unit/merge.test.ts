@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { diffUser, type PreparedIntent, type StoredUser } from '../../src/domain/merge.js';
+
+const stored: StoredUser = {
+  id: 7,
+  username: 'ana',
+  name: 'Ana Silva',
+  email: 'ana@example.com',
+  phone: '5511987654321',
+  departmentKey: 'finance',
+  departmentName: 'Finance',
+  active: true,
+  ignoreMfa: false,
+  passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$x$y',
+  passwordUpdatedAt: '2026-01-01T00:00:00.000Z',
+  createdAt: '2026-01-01T00:00:00.000Z',
+  roleKeys: ['auditor', 'administrator'],
+  groupKeys: ['it'],
+};
+const intent = (fields: Partial<PreparedIntent>): PreparedIntent => ({ row: 2, username: 'ana', ...fields });
+
+describe('diffUser', () => {
+  // Per field: blank keeps; equal is no change; different is a change with old → new.
+  it('keeps every stored value when every cell is blank', () => {
+    expect(diffUser(stored, intent({}))).toEqual({ kind: 'unchanged' });
+  });
+
+  it('is unchanged when every cell equals the stored value, sets in any order', () => {
+    const same = intent({ name: 'Ana Silva', email: 'ana@example.com', phone: '5511987654321', department: { name: 'FINANCE', key: 'finance' }, active: true, ignoreMfa: false, roles: ['administrator', 'auditor'], groups: [{ name: 'IT', key: 'it' }] });
+    expect(diffUser(stored, same)).toEqual({ kind: 'unchanged' });
+  });
+
+  it.each([
+    ['name', { name: 'Ana S.' }, { old: 'Ana Silva', new: 'Ana S.' }],
+    ['email', { email: 'a@example.com' }, { old: 'ana@example.com', new: 'a@example.com' }],
+    ['phone', { phone: '+55 11 1234' }, { old: '5511987654321', new: '+55 11 1234' }],
+    ['department', { department: { name: 'Sales', key: 'sales' } }, { old: 'Finance', new: 'Sales' }],
+    ['active', { active: false }, { old: true, new: false }],
+    ['ignoreMfa', { ignoreMfa: true }, { old: false, new: true }],
+    ['roles', { roles: ['auditor'] }, { old: ['administrator', 'auditor'], new: ['auditor'] }],
+    ['groups', { groups: [{ name: 'Finance', key: 'finance' }] }, { old: ['it'], new: ['finance'] }],
+  ] as const)('changes only %s when only its cell differs', (field, fields, audit) => {
+    const diff = diffUser(stored, intent(fields as Partial<PreparedIntent>));
+    expect(diff.kind).toBe('update');
+    if (diff.kind !== 'update') return;
+    expect(diff.changes).toEqual([field]);
+    expect(diff.audit[field]).toEqual(audit);
+  });
+
+  it('records a password change only as "changed"', () => {
+    const diff = diffUser(stored, intent({ passwordHash: '$argon2id$new' }));
+    expect(diff).toMatchObject({ kind: 'update', changes: ['password'], audit: { password: { changed: true } } });
+    expect(JSON.stringify(diff.kind === 'update' ? diff.audit : {})).not.toContain('argon2id');
+  });
+
+  it('needs a Name for a new user', () => {
+    expect(diffUser(undefined, intent({ email: 'x@example.com' }))).toMatchObject({ kind: 'fail', code: 'ROW_NAME_MISSING' });
+  });
+
+  it('creates with the defaults Active = Yes and Ignore MFA = No', () => {
+    const diff = diffUser(undefined, intent({ name: 'New Person' }));
+    expect(diff).toMatchObject({ kind: 'create', next: { active: true, ignoreMfa: false, email: null, roleKeys: [], passwordHash: null } });
+  });
+});
