@@ -1,0 +1,98 @@
+/**
+ * Reads the sheet list (tab order, names, hidden state, part paths) from `xl/workbook.xml` and its
+ * relationships, because exceljs' streaming reader emits sheets in zip order and loses names and
+ * hidden state when the relationships use absolute targets (PITFALLS §3.3). Only these two small
+ * entries are inflated, each capped at MAX_PART_BYTES.
+ */
+import yauzl from 'yauzl';
+
+/** One sheet as the workbook lists it. */
+export interface SheetInfo {
+  readonly name: string;
+  /** `sheetId` and relationship id, as exceljs' own workbook model has them. */
+  readonly sheetId: number;
+  readonly rId: string;
+  readonly hidden: boolean;
+  /** Zip path of the part, e.g. `xl/worksheets/sheet1.xml`. */
+  readonly path: string;
+}
+
+const MAX_PART_BYTES = 4 * 1024 * 1024;
+const WORKBOOK = 'xl/workbook.xml';
+const RELS = 'xl/_rels/workbook.xml.rels';
+
+/** What the workbook part says: sheets in tab order, and the 1904 date system flag. */
+export interface WorkbookInfo {
+  readonly sheets: SheetInfo[];
+  readonly date1904: boolean;
+}
+
+/** Reads the workbook part; no sheets when it cannot be read (the caller falls back on exceljs). */
+export async function readWorkbookInfo(filePath: string): Promise<WorkbookInfo> {
+  const parts = await readParts(filePath, [WORKBOOK, RELS]);
+  const workbook = parts.get(WORKBOOK);
+  const rels = parts.get(RELS);
+  if (workbook === undefined || rels === undefined) return { sheets: [], date1904: false };
+  const targets = new Map<string, string>();
+  for (const attrs of elements(rels, 'Relationship')) {
+    const id = attrs.get('Id');
+    const target = attrs.get('Target');
+    if (id !== undefined && target !== undefined) targets.set(id, resolveTarget(target));
+  }
+  const sheets: SheetInfo[] = [];
+  for (const attrs of elements(workbook, 'sheet')) {
+    const rid = [...attrs.entries()].find(([key]) => key === 'r:id' || key.endsWith(':id'))?.[1];
+    const path = rid === undefined ? undefined : targets.get(rid);
+    const state = attrs.get('state');
+    if (rid === undefined || path === undefined) continue;
+    const sheetId = Number.parseInt(attrs.get('sheetId') ?? '', 10);
+    sheets.push({ name: attrs.get('name') ?? '', sheetId, rId: rid, hidden: state === 'hidden' || state === 'veryHidden', path });
+  }
+  const pr = elements(workbook, 'workbookPr').next().value?.get('date1904');
+  return { sheets, date1904: pr === '1' || pr === 'true' };
+}
+
+/** `worksheets/sheet1.xml` and `/xl/worksheets/sheet1.xml` both mean `xl/worksheets/sheet1.xml`. */
+function resolveTarget(target: string): string {
+  return target.startsWith('/') ? target.slice(1) : `xl/${target.replace(/^\.\//, '')}`;
+}
+
+/** Attributes of every `<name …>` / `<prefix:name …>` element (entities decoded). */
+function* elements(xml: string, name: string): Generator<Map<string, string>> {
+  const tag = new RegExp(`<(?:[\\w.-]+:)?${name}\\b([^>]*)>`, 'g');
+  for (const match of xml.matchAll(tag)) {
+    const attrs = new Map<string, string>();
+    for (const attr of (match[1] ?? '').matchAll(/([\w:.-]+)\s*=\s*("([^"]*)"|'([^']*)')/g)) {
+      attrs.set(attr[1] ?? '', decodeEntities(attr[3] ?? attr[4] ?? ''));
+    }
+    yield attrs;
+  }
+}
+
+function decodeEntities(text: string): string {
+  return text.replace(/&(#x[0-9a-f]+|#\d+|amp|lt|gt|quot|apos);/gi, (_m, e: string) => {
+    const lower = e.toLowerCase();
+    if (lower.startsWith('#x')) return String.fromCodePoint(Number.parseInt(lower.slice(2), 16));
+    if (lower.startsWith('#')) return String.fromCodePoint(Number.parseInt(lower.slice(1), 10));
+    return ({ amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" } as Record<string, string>)[lower] ?? '';
+  });
+}
+
+async function readParts(filePath: string, names: readonly string[]): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  let zip: yauzl.ZipFile | undefined;
+  try {
+    zip = await yauzl.openPromise(filePath, { lazyEntries: true, autoClose: false, validateEntrySizes: true });
+    for await (const entry of zip.eachEntry()) {
+      if (!names.includes(entry.fileName) || entry.uncompressedSize > MAX_PART_BYTES) continue;
+      const chunks: Buffer[] = [];
+      for await (const chunk of await zip.openReadStreamPromise(entry)) chunks.push(chunk as Buffer);
+      found.set(entry.fileName, Buffer.concat(chunks).toString('utf8'));
+    }
+  } catch {
+    // A damaged part only costs us the nicer names; exceljs reports the real problem.
+  } finally {
+    zip?.close();
+  }
+  return found;
+}

@@ -1,0 +1,57 @@
+/**
+ * Turns what exceljs and its unzipper throw into FileErrors a person can act on (PITFALLS §3.6),
+ * and names the sheets that were not read.
+ */
+import { fail, type UsersyncError } from '../../errors.js';
+import type { SheetInfo } from './workbook-sheets.js';
+
+/** exceljs#3064 (PR #3065, unreleased): `Cannot read properties of undefined (reading 'sheets')`. */
+export function isSheetsRace(error: unknown): boolean {
+  return error instanceof TypeError && error.message.includes("reading 'sheets'");
+}
+
+/** Maps an unexpected parse error to FILE_CORRUPT, FILE_UNSUPPORTED_LAYOUT or FILE_PARSE_FAILED. */
+export function classifyParseError(error: unknown): UsersyncError {
+  const message = error instanceof Error ? error.message : String(error);
+  const stack = error instanceof Error ? (error.stack ?? '') : '';
+  const detail = message.split('\n')[0]?.slice(0, 200) ?? '';
+  if (/FILE_ENDED|invalid signature|unexpected end|Z_DATA_ERROR|Z_BUF_ERROR|invalid (stored|distance|block|code)|incorrect header check|unknown compression/i.test(message)) {
+    return fail('FILE_CORRUPT', { message: `The workbook is damaged: part of its zip data cannot be unpacked (${detail}). Copy or export it again.`, cause: error });
+  }
+  // Cells without an `r` attribute make colCache.decodeAddress(undefined) throw (exceljs#2961, #2075, PITFALLS §3.4).
+  if ((error instanceof TypeError && /col-cache|decodeAddress|l2n|reading 'length'/.test(stack + message)) || /Invalid Address/.test(message)) {
+    return fail('FILE_UNSUPPORTED_LAYOUT', {
+      message: 'The workbook has cells without their position (written by a tool such as a database export). Open it in Excel or LibreOffice and save it again as .xlsx.',
+      cause: error,
+    });
+  }
+  if (isSheetsRace(error)) {
+    return fail('FILE_PARSE_FAILED', { message: 'The workbook could not be read (exceljs#3064 twice in a row). Drop the file in again.', cause: error });
+  }
+  // exceljs' xforms cannot parse namespace-prefixed parts (<ns0:Relationships>): a layout problem.
+  if (/Unexpected xml node/.test(message)) {
+    return fail('FILE_UNSUPPORTED_LAYOUT', {
+      message: 'The workbook was written with XML namespace prefixes usersync cannot read. Open it in Excel or LibreOffice and save it again as .xlsx.',
+      cause: error,
+    });
+  }
+  // saxes never expands DTD entities, so entity bombs ("billion laughs") end here, harmlessly.
+  if (/Unexpected|Invalid|Unclosed|Text data outside|disallowed character|entity|xml/i.test(message) && !(error instanceof TypeError)) {
+    return fail('FILE_PARSE_FAILED', { message: `The workbook contains invalid XML (${detail}). Open it in Excel or LibreOffice and save it again as .xlsx.`, cause: error });
+  }
+  return fail('FILE_PARSE_FAILED', { message: `The workbook could not be read (${detail}).`, cause: error });
+}
+
+/** "Sheet X was ignored" sentences for every sheet other than the one read. */
+export function otherSheetWarnings(sheets: ReadonlyArray<Pick<SheetInfo, 'name' | 'hidden'>>, chosen: string): string[] {
+  const warnings: string[] = [];
+  for (const sheet of sheets) {
+    if (sheet.name === chosen) continue;
+    warnings.push(
+      sheet.hidden
+        ? `Hidden sheet "${sheet.name}" was ignored.`
+        : `Sheet "${sheet.name}" was ignored: only the first sheet with a header row ("${chosen}") is read.`,
+    );
+  }
+  return warnings;
+}

@@ -1,0 +1,179 @@
+/**
+ * Worker thread that reads one .xlsx/.xlsm with exceljs' streaming reader (SPEC §1). Runs in its
+ * own thread with a heap limit, so an exceljs crash, a runaway file or an out-of-memory rejects
+ * this file only (PITFALLS §3.5, §3.9). Its temp directory (TMPDIR, set by the main thread) is
+ * removed by the main thread however this worker ends (PITFALLS §3.8).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import ExcelJS from 'exceljs';
+import { UsersyncError, fail } from '../../errors.js';
+import type { RawRow } from '../../domain/columns.js';
+import { buildHeaderLookup } from '../../domain/headers.js';
+import { cellToText } from './cell-to-text.js';
+import { HEADER_SEARCH_ROWS, HeaderScan, type FoundHeader } from './header-scan.js';
+import { RowSink, emptyCells } from './row-sink.js';
+import { openRegularFile } from './sniff.js';
+import { readWorkbookInfo, type SheetInfo, type WorkbookInfo } from './workbook-sheets.js';
+import { MAX_BATCHES_AHEAD, type CreditMessage, type WorkerInput, type WorkerMessage } from './worker-protocol.js';
+import { classifyParseError, isSheetsRace, otherSheetWarnings } from './xlsx-errors.js';
+import { fixUnzipperEnd } from './unzipper-end-fix.js';
+
+fixUnzipperEnd();
+
+type Worksheet = AsyncIterable<ExcelJS.Row> & { name?: string; state?: string };
+
+const input = workerData as WorkerInput;
+const port = parentPort;
+if (port === null) throw new Error('xlsx-worker must run in a worker thread');
+const post = (message: WorkerMessage): void => port.postMessage(message);
+
+let credits = MAX_BATCHES_AHEAD;
+let wakeUp: (() => void) | undefined;
+port.on('message', (message: CreditMessage) => {
+  if (message.type !== 'credit') return;
+  credits++;
+  wakeUp?.();
+});
+
+/** Sends a batch, first waiting for credit: this is the backpressure that keeps memory flat. */
+async function sendRows(rows: RawRow[]): Promise<void> {
+  while (credits <= 0) await new Promise<void>((resolve) => (wakeUp = resolve));
+  wakeUp = undefined;
+  credits--;
+  post({ type: 'rows', rows });
+}
+
+let headerSent = false;
+
+async function readWorkbook(workbook: WorkbookInfo): Promise<void> {
+  const { sheets } = workbook;
+  const lookup = buildHeaderLookup(input.settings.headerAliases);
+  const scan = new HeaderScan(lookup);
+  const fh = await openRegularFile(input.filePath);
+  const stream = fh.createReadStream();
+  // exceljs pipes the stream without an error listener; report read errors ourselves (PITFALLS §3.5).
+  stream.on('error', (cause) => {
+    post({ type: 'fail', code: 'FILE_PARSE_FAILED', message: `The file could not be read: ${cause.message}` });
+  });
+  const reader = new ExcelJS.stream.xlsx.WorkbookReader(stream, {
+    sharedStrings: 'cache',
+    hyperlinks: 'ignore',
+    styles: 'cache',
+    worksheets: 'emit',
+    entries: 'emit',
+  });
+  seedWorkbookModel(reader, workbook);
+  let sheetNo = '';
+  // The 'entry' event comes right before its worksheet is yielded: it tells which part it is.
+  (reader as unknown as NodeJS.EventEmitter).on('entry', (entry: { type: string; id?: string }) => {
+    if (entry.type === 'worksheet') sheetNo = entry.id ?? '';
+  });
+  const seen: string[] = [];
+  for await (const ws of reader as unknown as AsyncIterable<Worksheet>) {
+    const info = sheets.find((s) => s.path === `xl/worksheets/sheet${sheetNo}.xml`);
+    const name = info?.name ?? ws.name ?? `Sheet${sheetNo}`;
+    const hidden = info?.hidden ?? (ws.state === 'hidden' || ws.state === 'veryHidden');
+    seen.push(name);
+    if (hidden) {
+      for await (const _row of ws); // exceljs needs each sheet consumed to move on
+      continue;
+    }
+    if (await readSheet(ws, name, scan, sheets.length > 0 ? sheets : seen.map((n) => ({ name: n, hidden: false })))) return;
+  }
+  throw scan.noHeaderError(seen.length === 0 ? 'the workbook (it has no worksheets)' : 'any worksheet');
+}
+
+/** Reads one sheet; true when it had the header row (and so was read to the end). */
+async function readSheet(ws: Worksheet, name: string, scan: HeaderScan, sheets: ReadonlyArray<Pick<SheetInfo, 'name' | 'hidden'>>): Promise<boolean> {
+  let header: FoundHeader | undefined;
+  let sink: RowSink | undefined;
+  const warnings: string[] = [];
+  for await (const row of ws) {
+    const rowNumber = row.number;
+    // Rows without an `r` attribute (exceljs#2961, #2075) come through as NaN.
+    if (!Number.isSafeInteger(rowNumber) || rowNumber < 1) throw unsupportedLayout();
+    if (header === undefined) {
+      if (rowNumber > HEADER_SEARCH_ROWS) continue; // drain the rest of a sheet without a header
+      header = scan.offer(rowNumber, rowTexts(row), `row ${rowNumber} of sheet "${name}"`);
+      if (header !== undefined) {
+        sink = new RowSink(input.settings, rowNumber, warnings);
+        warnings.push(...header.warnings, ...otherSheetWarnings(sheets, name));
+        const { headerRow, columns, headers } = header;
+        post({ type: 'header', header: { sheetName: name, headerRow, columns, headers, warnings: [...warnings] } });
+        warnings.length = 0;
+        headerSent = true;
+      }
+      continue;
+    }
+    const cells = emptyCells();
+    const { sourceColumns, targetColumns } = header;
+    for (let i = 0; i < sourceColumns.length; i++) {
+      const cell = row.findCell((sourceColumns[i] ?? 0) + 1);
+      if (cell !== undefined) cells[targetColumns[i] ?? 0] = cellToText(cell);
+    }
+    const added = sink!.add(rowNumber, cells);
+    if (added === 'full') await sendRows(sink!.take());
+    else if (added === 'stop') break;
+  }
+  if (header === undefined) return false;
+  const rest = sink!.take();
+  if (rest.length > 0) await sendRows(rest);
+  for (const text of warnings) post({ type: 'warning', text });
+  post({ type: 'end' });
+  return true;
+}
+
+/** The texts of a row, by 0-based column, for header detection. */
+function rowTexts(row: ExcelJS.Row): Array<string | undefined> {
+  const texts: Array<string | undefined> = [];
+  row.eachCell((cell, column) => {
+    const text = cellToText(cell);
+    texts[column - 1] = typeof text === 'string' ? text : '';
+  });
+  return texts;
+}
+
+/**
+ * Gives exceljs the workbook model it would read from `xl/workbook.xml`, and keeps it when exceljs'
+ * own parse of that part yields nothing usable: then `_parseWorksheet` would throw reading
+ * `this.model.sheets` (the symptom of exceljs#3064; its cause is fixed by unzipper-end-fix.ts, but
+ * a workbook part exceljs cannot parse, e.g. with mc:AlternateContent, ends the same way).
+ */
+function seedWorkbookModel(reader: ExcelJS.stream.xlsx.WorkbookReader, workbook: WorkbookInfo): void {
+  let model: { sheets?: unknown } = {
+    sheets: workbook.sheets.map((s) => ({ id: s.sheetId, name: s.name, rId: s.rId, state: s.hidden ? 'hidden' : 'visible' })),
+  };
+  let properties: { model?: unknown } = { model: { date1904: workbook.date1904 } };
+  Object.defineProperty(reader, 'model', {
+    get: () => model,
+    set: (value: { sheets?: unknown } | undefined) => void (Array.isArray(value?.sheets) && (model = value!)),
+  });
+  Object.defineProperty(reader, 'properties', {
+    get: () => properties,
+    set: (value: { model?: unknown } | undefined) => void (value?.model !== undefined && (properties = value)),
+  });
+}
+
+function unsupportedLayout(): UsersyncError {
+  return fail('FILE_UNSUPPORTED_LAYOUT', {
+    message: 'The workbook has rows or cells without their position (written by a tool such as a database export). Open it in Excel or LibreOffice and save it again as .xlsx.',
+  });
+}
+
+async function main(): Promise<void> {
+  const workbook = await readWorkbookInfo(input.filePath);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await readWorkbook(workbook);
+      return;
+    } catch (error) {
+      // exceljs#3064: an intermittent TypeError reading 'sheets'; a second parse succeeds (PITFALLS §3.7).
+      if (attempt === 1 && !headerSent && isSheetsRace(error)) continue;
+      const failure = error instanceof UsersyncError ? error : classifyParseError(error);
+      post({ type: 'fail', code: failure.code, message: failure.message, details: failure.details });
+      return;
+    }
+  }
+}
+
+void main();

@@ -1,0 +1,90 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openSpreadsheet } from '../../src/pipeline/read/index.js';
+import { TEMP_PREFIX } from '../../src/pipeline/read/xlsx-reader.js';
+import { fixtureDir, readSettings, writeLargeWorkbook } from '../fixtures/workbooks.js';
+import { rejection } from '../helpers/read.js';
+
+// A private TMPDIR for this test file, so "no temp files left behind" is checked without
+// interference from other test files (vitest runs each file in its own process).
+let privateTmp: string;
+let savedTmp: string | undefined;
+let fx: Awaited<ReturnType<typeof fixtureDir>>;
+let big: string;
+const ROWS = 30_000;
+
+beforeAll(async () => {
+  fx = await fixtureDir();
+  big = await writeLargeWorkbook(fx.path('big.xlsx'), ROWS);
+  privateTmp = await mkdtemp(join(tmpdir(), 'usersync-read-worker-test-'));
+  savedTmp = process.env.TMPDIR;
+  process.env.TMPDIR = privateTmp;
+}, 60_000);
+afterAll(async () => {
+  process.env.TMPDIR = savedTmp;
+  if (savedTmp === undefined) delete process.env.TMPDIR;
+  await rm(privateTmp, { recursive: true, force: true });
+  await fx.cleanup();
+});
+
+
+async function leftovers(): Promise<string[]> {
+  return (await readdir(privateTmp)).filter((name) => name.startsWith(TEMP_PREFIX));
+}
+
+describe('xlsx worker', () => {
+  it('reads a large file in batches, with exceljs temp files inside its own directory', async () => {
+    const reader = await openSpreadsheet(big, readSettings());
+    // exceljs wrote the sheet (stored before sharedStrings) to a temp file: it must be in our directory.
+    const [dir] = await leftovers();
+    expect(dir).toBeDefined();
+    expect((await readdir(join(privateTmp, dir!), { recursive: true })).length).toBeGreaterThan(0);
+    let rows = 0;
+    let last = 1; // the header row
+    for await (const batch of reader.batches()) {
+      for (const row of batch) expect(row.row).toBe(++last); // in file order, none lost
+      rows += batch.length;
+    }
+    expect(rows).toBe(ROWS);
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('stops a parse that runs past import.parseTimeoutMs and removes its temp files', async () => {
+    const error = await rejection(openSpreadsheet(big, readSettings({ parseTimeoutMs: 50 })));
+    expect([error.code, error.message]).toEqual(['FILE_PARSE_TIMEOUT', expect.stringContaining('50 ms')]);
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('turns a worker out of memory into FILE_PARSE_OUT_OF_MEMORY without hurting this process', async () => {
+    const error = await rejection(openSpreadsheet(big, readSettings({ workerMemoryMb: 4 })));
+    expect(error.code).toBe('FILE_PARSE_OUT_OF_MEMORY');
+    expect(await leftovers()).toEqual([]);
+    // The process is fine: the next file reads normally.
+    const reader = await openSpreadsheet(big, readSettings());
+    await reader.close();
+  });
+
+  it('closes early, idempotently, and leaves nothing behind', async () => {
+    const reader = await openSpreadsheet(big, readSettings());
+    for await (const batch of reader.batches()) {
+      expect(batch.length).toBe(2000);
+      break; // the iterator's finally closes the reader
+    }
+    await reader.close();
+    await reader.close();
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('keeps memory flat while the consumer is slow (the worker waits for credit)', async () => {
+    const reader = await openSpreadsheet(big, readSettings({ parseTimeoutMs: 2000 }));
+    let batches = 0;
+    for await (const _ of reader.batches()) {
+      batches++;
+      // A consumer slower than parsing: without pausing the watchdog this would time out.
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    }
+    expect(batches).toBe(ROWS / 2000);
+  });
+});
