@@ -1,0 +1,109 @@
+/**
+ * A worksheet of the streaming report workbook that continues on "Name (2)", "Name (3)", …
+ * when it reaches Excel's row limit. Each page has a bold, frozen header row with an autofilter
+ * over the rows written, and every string passes through `escapeCell`.
+ */
+import ExcelJS from 'exceljs';
+import { escapeCell } from './escape-cell.js';
+import { waitForZip } from './zip-backpressure.js';
+
+/** Excel's hard limit of rows per worksheet (header included). */
+export const EXCEL_MAX_ROWS = 1_048_576;
+
+/** A cell as the report writes it: text (escaped here), a number, or blank. */
+export type ReportCell = string | number | null;
+
+/** How each page of a paged sheet looks. */
+export interface SheetLayout {
+  /** Name of the first page; later pages get " (2)", " (3)", …. */
+  readonly name: string;
+  readonly headers: readonly string[];
+  readonly widths: readonly number[];
+  /** Columns (0-based) formatted as text (`@`), so a phone typed in later is not turned into 5.5E+12. */
+  readonly textColumns?: readonly number[];
+}
+
+/** The header style shared by every report and template sheet. */
+export const HEADER_FONT: Partial<ExcelJS.Font> = { bold: true };
+export const HEADER_FILL: ExcelJS.Fill = { type: 'pattern', pattern: 'solid', fgColor: { argb: 'FFE7E6E6' } };
+
+/** Column letter for a 1-based column number (the report sheets have fewer than 27 columns). */
+export function columnLetter(column: number): string {
+  return String.fromCharCode(64 + column);
+}
+
+/** Strings escaped, empty strings written as blank cells, numbers kept. */
+export function toCellValues(cells: readonly ReportCell[]): Array<string | number | null> {
+  return cells.map((cell) => (typeof cell === 'string' ? (cell === '' ? null : escapeCell(cell)) : cell));
+}
+
+/**
+ * Pages are opened lazily (or with `open()` for a sheet that must exist even when empty) and
+ * committed as soon as they are full: the streaming writer zips sheets one after another, so a
+ * page left open would hold every later row in memory.
+ */
+export class PagedSheet {
+  private sheet: ExcelJS.Worksheet | undefined;
+  private page = 0;
+  private rowsOnPage = 0;
+
+  constructor(
+    private readonly workbook: ExcelJS.stream.xlsx.WorkbookWriter,
+    private readonly layout: SheetLayout,
+    /** Data rows per page; tests pass a small number to exercise paging. */
+    private readonly rowsPerPage = EXCEL_MAX_ROWS - 1,
+  ) {}
+
+  /** Makes sure the first page exists, so an empty sheet still shows its header. */
+  open(): void {
+    if (!this.sheet) this.startPage();
+  }
+
+  /** Appends one data row; `decorate` may style its cells before the row is committed. */
+  add(cells: readonly ReportCell[], decorate?: (row: ExcelJS.Row) => void): void {
+    if (!this.sheet || this.rowsOnPage >= this.rowsPerPage) {
+      this.closePage();
+      this.startPage();
+    }
+    const row = (this.sheet as ExcelJS.Worksheet).addRow(toCellValues(cells));
+    decorate?.(row);
+    row.commit();
+    this.rowsOnPage += 1;
+  }
+
+  /** Pauses while the zip is behind (see zip-backpressure.ts); call every few thousand rows. */
+  async settle(): Promise<void> {
+    await waitForZip(this.sheet);
+  }
+
+  /** Commits the current page. */
+  close(): void {
+    this.closePage();
+  }
+
+  private startPage(): void {
+    this.page += 1;
+    const { layout } = this;
+    const name = this.page === 1 ? layout.name : `${layout.name} (${this.page})`;
+    const sheet = this.workbook.addWorksheet(name, { views: [{ state: 'frozen', ySplit: 1 }] });
+    sheet.columns = layout.widths.map((width, index) =>
+      layout.textColumns?.includes(index) ? { width, style: { numFmt: '@' } } : { width },
+    );
+    const header = sheet.addRow(toCellValues(layout.headers));
+    header.font = HEADER_FONT;
+    header.eachCell((cell) => {
+      cell.fill = HEADER_FILL;
+    });
+    header.commit();
+    this.sheet = sheet;
+    this.rowsOnPage = 0;
+  }
+
+  private closePage(): void {
+    if (!this.sheet) return;
+    // Written at commit by the streaming writer, so it can cover exactly the rows on this page.
+    this.sheet.autoFilter = `A1:${columnLetter(this.layout.headers.length)}${this.rowsOnPage + 1}`;
+    this.sheet.commit();
+    this.sheet = undefined;
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * The exact records a row turns into, shared by the spools and the writers, so that the report
+ * JSON's row keys (SPEC §3: row, username, status, changes, message?, plus code?) and the
+ * password-free failed cells are decided in one place.
+ */
+import { COLUMN_KEYS } from '../../domain/columns.js';
+import type { FailedRowCells, ReportCounts, RowResult, RowStatus } from './types.js';
+
+/** Zeroed counts. */
+export function newCounts(): ReportCounts {
+  return { rows: 0, created: 0, updated: 0, unchanged: 0, failed: 0 };
+}
+
+/** Which counter a status adds to: a dry run's would-create/would-update count as created/updated. */
+const COUNTER: Readonly<Record<RowStatus, Exclude<keyof ReportCounts, 'rows'>>> = {
+  created: 'created',
+  'would-create': 'created',
+  updated: 'updated',
+  'would-update': 'updated',
+  unchanged: 'unchanged',
+  failed: 'failed',
+};
+
+/** Adds one row of `status` to `counts`. */
+export function tally(counts: ReportCounts, status: RowStatus): void {
+  counts.rows += 1;
+  counts[COUNTER[status]] += 1;
+}
+
+/** A copy with exactly the contract's keys, whatever else the caller's object carried. */
+export function toRowRecord(result: RowResult): RowResult {
+  const record: RowResult = {
+    row: result.row,
+    username: result.username,
+    status: result.status,
+    changes: [...result.changes],
+  };
+  if (result.message !== undefined) record.message = result.message;
+  if (result.code !== undefined) record.code = result.code;
+  return record;
+}
+
+/** Template columns a failed row may carry: all but Password, which is never stored or reported. */
+export const FAILED_CELL_KEYS = COLUMN_KEYS.filter(
+  (key): key is Exclude<(typeof COLUMN_KEYS)[number], 'password'> => key !== 'password',
+);
+
+/**
+ * The "Failed rows" record for a row, or undefined when the row did not fail. Only known,
+ * non-password keys are copied (defence in depth: a stray `password` property is dropped).
+ * Without cells, the username is all we know, and the row still gets listed.
+ */
+export function toFailedCells(result: RowResult, given?: FailedRowCells): FailedRowCells | undefined {
+  if (result.status !== 'failed' && given === undefined) return undefined;
+  const source = given?.cells ?? { username: result.username };
+  const cells: FailedRowCells['cells'] = {};
+  for (const key of FAILED_CELL_KEYS) {
+    const value = source[key];
+    if (typeof value === 'string' && value !== '') cells[key] = value;
+  }
+  return { row: given?.row ?? result.row, cells, error: given?.error ?? result.message ?? 'The row failed.' };
+}

@@ -1,0 +1,186 @@
+/**
+ * Row results on their way to the reports. A 1,000,000-row import produces a million results;
+ * keeping them as objects would cost hundreds of MB, so they are appended to NDJSON files and
+ * read back (in row order, as often as needed) when the reports are written.
+ */
+import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, type WriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fail } from '../../errors.js';
+import { REPORT_FILE_MODE } from './atomic-file.js';
+import { newCounts, tally, toFailedCells, toRowRecord } from './row-records.js';
+import type { FailedRowCells, ReportCounts, RowResult } from './types.js';
+
+/** Collects row results while a file is applied; see `createRowSpool`. */
+export interface RowSpool {
+  /** Records one row (called from the hot loop: synchronous, buffered). A failed row's cells go to the "Failed rows" sheet. */
+  add(result: RowResult, failedCells?: FailedRowCells): void;
+  /** Live counts (see `ReportCounts` for how `would-*` rows are counted). */
+  readonly counts: Readonly<ReportCounts>;
+  /** Resolves once the disk has caught up; await it between batches so the buffer stays small. */
+  ready(): Promise<void>;
+  /** Writes out what is buffered and closes the files; call before `rows()`/`failedRows()`. */
+  finish(): Promise<void>;
+  /** Every row in the order added; may be called any number of times after `finish()`. */
+  rows(): AsyncIterable<RowResult>;
+  /** Every failed row's cells in the order added; may be called any number of times after `finish()`. */
+  failedRows(): AsyncIterable<FailedRowCells>;
+  /** Removes the spool files. Safe to call twice, or without `finish()`. */
+  dispose(): Promise<void>;
+}
+
+/** Lines are handed to the stream in chunks of about this many characters (one write per chunk, not per row). */
+const CHUNK_CHARS = 64 * 1024;
+
+/** One append-only NDJSON file. */
+class NdjsonFile {
+  private readonly stream: WriteStream;
+  private parts: string[] = [];
+  private chars = 0;
+  private error: Error | undefined;
+
+  constructor(readonly path: string) {
+    this.stream = createWriteStream(path, { flags: 'w', mode: REPORT_FILE_MODE, highWaterMark: 1024 * 1024 });
+    // Without a listener an ENOSPC would crash the process; keep it and report it at ready()/finish().
+    this.stream.on('error', (error) => {
+      this.error ??= error;
+    });
+  }
+
+  append(record: unknown): void {
+    const line = `${JSON.stringify(record)}\n`;
+    this.parts.push(line);
+    this.chars += line.length;
+    if (this.chars >= CHUNK_CHARS) this.flushBuffer();
+  }
+
+  private flushBuffer(): void {
+    if (this.chars === 0) return;
+    this.stream.write(this.parts.join(''));
+    this.parts = [];
+    this.chars = 0;
+  }
+
+  async ready(): Promise<void> {
+    this.check();
+    if (!this.stream.writableNeedDrain) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.stream.off('drain', done).off('error', done);
+        resolve();
+      };
+      this.stream.on('drain', done).on('error', done);
+    });
+    this.check();
+  }
+
+  async close(): Promise<void> {
+    this.flushBuffer();
+    if (!this.stream.closed) {
+      await new Promise<void>((resolve) => {
+        this.stream.once('close', resolve);
+        this.stream.end();
+      });
+    }
+    this.check();
+  }
+
+  destroy(): void {
+    this.stream.destroy();
+  }
+
+  private check(): void {
+    if (this.error) throw fail('FS_IO_FAILED', { message: `Cannot write the row spool ${this.path}.`, cause: this.error });
+  }
+}
+
+/** Reads an NDJSON file back one parsed line at a time; stream errors surface in the loop. */
+async function* readNdjson<T>(path: string): AsyncGenerator<T> {
+  let tail = '';
+  for await (const chunk of createReadStream(path, { encoding: 'utf8', highWaterMark: 256 * 1024 })) {
+    const lines = (tail + (chunk as string)).split('\n');
+    tail = lines.pop() ?? '';
+    for (const line of lines) if (line !== '') yield JSON.parse(line) as T;
+  }
+  if (tail !== '') yield JSON.parse(tail) as T;
+}
+
+/**
+ * A disk-backed spool in a fresh private folder under `dir` (created if missing). Files are
+ * owner-only: failed rows hold personal data (never passwords). A failed row added without its
+ * cells still appears in the "Failed rows" sheet, with just its username.
+ */
+export function createRowSpool(dir: string): RowSpool {
+  let spoolDir: string;
+  try {
+    mkdirSync(dir, { recursive: true });
+    spoolDir = mkdtempSync(join(dir, 'usersync-spool-'));
+  } catch (cause) {
+    throw fail('FS_IO_FAILED', { message: `Cannot create a row spool folder in ${dir}.`, cause });
+  }
+  const rowsFile = new NdjsonFile(join(spoolDir, 'rows.ndjson'));
+  const failedFile = new NdjsonFile(join(spoolDir, 'failed.ndjson'));
+  const counts = newCounts();
+  let finished = false;
+  const assertFinished = (): void => {
+    if (!finished) throw new Error('row spool: call finish() before reading rows back');
+  };
+  return {
+    counts,
+    add(result, failedCells) {
+      tally(counts, result.status);
+      rowsFile.append(toRowRecord(result));
+      const failed = toFailedCells(result, failedCells);
+      if (failed) failedFile.append(failed);
+    },
+    async ready() {
+      await rowsFile.ready();
+      await failedFile.ready();
+    },
+    async finish() {
+      if (finished) return;
+      await Promise.all([rowsFile.close(), failedFile.close()]);
+      finished = true;
+    },
+    rows() {
+      assertFinished();
+      return readNdjson<RowResult>(rowsFile.path);
+    },
+    failedRows() {
+      assertFinished();
+      return readNdjson<FailedRowCells>(failedFile.path);
+    },
+    async dispose() {
+      rowsFile.destroy();
+      failedFile.destroy();
+      await rm(spoolDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The same contract held in arrays: for tests and tiny imports. */
+export function createMemoryRowSpool(): RowSpool {
+  const rows: RowResult[] = [];
+  const failedRows: FailedRowCells[] = [];
+  const counts = newCounts();
+  const iterate = async function* <T>(items: readonly T[]): AsyncGenerator<T> {
+    yield* items;
+  };
+  return {
+    counts,
+    add(result, failedCells) {
+      tally(counts, result.status);
+      rows.push(toRowRecord(result));
+      const failed = toFailedCells(result, failedCells);
+      if (failed) failedRows.push(failed);
+    },
+    ready: async () => undefined,
+    finish: async () => undefined,
+    rows: () => iterate(rows),
+    failedRows: () => iterate(failedRows),
+    async dispose() {
+      rows.length = 0;
+      failedRows.length = 0;
+    },
+  };
+}

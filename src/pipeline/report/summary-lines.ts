@@ -1,0 +1,99 @@
+/**
+ * What the xlsx Summary sheet says, as plain label/value lines: written for the HR person who
+ * dropped the file in, not for the operator (who has the JSON and the log).
+ */
+import { redactDatabaseUrl } from '../../config/redact.js';
+import { ERROR_CODES } from '../../errors.js';
+import type { ReportSummary } from './types.js';
+
+/** One Summary line. Numbers stay numbers in the sheet. */
+export type SummaryLine = readonly [label: string, value: string | number];
+
+const plural = (n: number, one: string, many: string): string =>
+  `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+
+/** The outcome in one sentence, e.g. "Imported with errors: 3 rows failed". */
+export function outcomeInWords(summary: ReportSummary): string {
+  const { counts, dryRun } = summary;
+  const applied = counts.rows - counts.failed;
+  switch (summary.outcome) {
+    case 'rejected':
+      return dryRun ? 'Rejected (dry run): the file could not be imported' : 'Rejected: nothing in this file was imported';
+    case 'imported_with_errors':
+      return dryRun
+        ? `Dry run with errors: ${plural(counts.failed, 'row would fail', 'rows would fail')}; nothing was changed`
+        : `Imported with errors: ${plural(counts.failed, 'row', 'rows')} failed, ${plural(applied, 'other row was', 'other rows were')} applied`;
+    case 'imported':
+      return dryRun
+        ? `Dry run: all ${plural(counts.rows, 'row is', 'rows are')} valid; nothing was changed`
+        : `Imported: all ${plural(counts.rows, 'row was', 'rows were')} applied`;
+  }
+}
+
+/** "1.2 s", "3 min 05 s", "2 h 01 min". */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const seconds = ms / 1000;
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  const totalSeconds = Math.round(seconds);
+  if (totalSeconds < 3600) return `${Math.floor(totalSeconds / 60)} min ${String(totalSeconds % 60).padStart(2, '0')} s`;
+  const minutes = Math.floor(totalSeconds / 60);
+  return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, '0')} min`;
+}
+
+/** "2026-11-24T14:16:03.120Z" → "2026-11-24 14:16:03 UTC"; anything else is shown as given. */
+export function formatTimestamp(iso: string): string {
+  const match = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.\d+)?Z$/.exec(iso);
+  return match ? `${match[1]} ${match[2]} UTC` : iso;
+}
+
+/** Rows per second, or '—' when the import took no measurable time or had no rows. */
+function rowsPerSecond(summary: ReportSummary): string | number {
+  if (summary.durationMs <= 0 || summary.counts.rows === 0) return '—';
+  return Math.round(summary.counts.rows / (summary.durationMs / 1000));
+}
+
+function helpFor(code: string): string | undefined {
+  return (ERROR_CODES as Record<string, { help: string } | undefined>)[code]?.help;
+}
+
+/**
+ * Every Summary line in display order: the result first (and, when rejected, why and what to
+ * do), then the file, the counts, the timings and each warning on its own line.
+ */
+export function summaryLines(summary: ReportSummary): SummaryLine[] {
+  const { counts, dryRun, file } = summary;
+  const lines: SummaryLine[] = [['Result', outcomeInWords(summary)]];
+  if (summary.error) {
+    lines.push(['Reason', summary.error.message], ['Error code', summary.error.code]);
+    const help = helpFor(summary.error.code);
+    if (help) lines.push(['What to do', help]);
+  }
+  if (counts.failed > 0) {
+    lines.push(['Failed rows', 'Fix them in the "Failed rows" sheet and drop this file (or that sheet) into the inbox again.']);
+  }
+  lines.push(
+    ['File', file.name],
+    ['Size (bytes)', file.bytes],
+    ['SHA-256', file.sha256],
+    ['Import number', summary.importId ?? '— (not recorded)'],
+    ['Dry run', dryRun ? 'Yes: nothing was changed in the directory' : 'No'],
+    ['Sheet read', summary.sheetName ?? '—'],
+    ['Header row', summary.headerRow ?? '—'],
+  );
+  if (summary.database !== undefined) lines.push(['Database', redactDatabaseUrl(summary.database)]);
+  lines.push(
+    ['Rows read', counts.rows],
+    [dryRun ? 'Would be created' : 'Created', counts.created],
+    [dryRun ? 'Would be updated' : 'Updated', counts.updated],
+    ['Unchanged', counts.unchanged],
+    ['Failed', counts.failed],
+    ['Started', formatTimestamp(summary.startedAt)],
+    ['Finished', formatTimestamp(summary.finishedAt)],
+    ['Duration', formatDuration(summary.durationMs)],
+    ['Rows per second', rowsPerSecond(summary)],
+    ['Warnings', summary.warnings.length === 0 ? 'None' : summary.warnings.length],
+  );
+  summary.warnings.forEach((warning, index) => lines.push([`Warning ${index + 1}`, warning]));
+  return lines;
+}

@@ -1,0 +1,88 @@
+/**
+ * The shapes the report stage consumes. Other stages (validate, apply, the orchestrator) produce
+ * them; the report JSON written from them is a contract (SPEC §3).
+ */
+import type { ColumnKey } from '../../domain/columns.js';
+
+/** A row's outcome; the `would-*` ones only occur in a dry run. */
+export type RowStatus = 'created' | 'updated' | 'unchanged' | 'failed' | 'would-create' | 'would-update';
+
+/** Field names listed in a row's `changes` (SPEC §3). */
+export type ChangeField =
+  | 'name'
+  | 'email'
+  | 'phone'
+  | 'department'
+  | 'active'
+  | 'ignoreMfa'
+  | 'password'
+  | 'roles'
+  | 'groups';
+
+/** One data row's outcome, as reported. */
+export interface RowResult {
+  /** Spreadsheet row number (1-based, as Excel shows it). */
+  row: number;
+  /** The normalised username ('' when the cell was blank). */
+  username: string;
+  status: RowStatus;
+  changes: ChangeField[];
+  /** Why a row failed, in words a person can act on. Never contains a password. */
+  message?: string;
+  /** The stable error code of a failed row (errors.ts). */
+  code?: string;
+}
+
+/** A failed row's original cells (password never included), in template column order, for the "Failed rows" sheet. */
+export interface FailedRowCells {
+  row: number;
+  cells: Partial<Record<Exclude<ColumnKey, 'password'>, string>>;
+  error: string;
+}
+
+export type Outcome = 'imported' | 'imported_with_errors' | 'rejected';
+
+/**
+ * Row counts. `rows` counts every reported data row; in a dry run `would-create` rows are counted
+ * as `created` and `would-update` as `updated` (the JSON shape has no separate dry-run counters;
+ * `dryRun: true` says how to read them).
+ */
+export interface ReportCounts {
+  rows: number;
+  created: number;
+  updated: number;
+  unchanged: number;
+  failed: number;
+}
+
+/** Everything about one import except its rows. */
+export interface ReportSummary {
+  importId: number | null;
+  file: { name: string; sha256: string; bytes: number };
+  dryRun: boolean;
+  outcome: Outcome;
+  counts: ReportCounts;
+  warnings: string[];
+  /** Set when the file was rejected: why, as a registered code (errors.ts) and a message. */
+  error?: { code: string; message: string };
+  /** ISO 8601 timestamps; timings are also shown in the xlsx Summary. */
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  /** Optional context shown in the Summary sheet (sheet and header row are also in the JSON). */
+  sheetName?: string | null;
+  headerRow?: number | null;
+  /** Shown in the Summary sheet only, with any password redacted; never written to the JSON. */
+  database?: string;
+}
+
+/**
+ * Where rows come from: functions that can be called more than once, each call iterating all
+ * rows again in row order (the rows of a 1,000,000-row file are spooled to disk, not held in
+ * memory).
+ */
+export interface ReportSource {
+  summary: ReportSummary;
+  rows(): AsyncIterable<RowResult>;
+  failedRows(): AsyncIterable<FailedRowCells>;
+}

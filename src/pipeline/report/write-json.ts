@@ -1,0 +1,56 @@
+/**
+ * The machine-readable report (SPEC §3). The rows array is streamed one row at a time, so a
+ * 1,000,000-row report never exists as one string.
+ */
+import { ChunkedTextWriter, writeAtomically } from './atomic-file.js';
+import { toRowRecord } from './row-records.js';
+import type { ReportSource, ReportSummary } from './types.js';
+
+/**
+ * The report's top-level fields in contract order (SPEC §3), then the extra context fields.
+ * `database` is deliberately left out: it is an operator detail, shown only in the xlsx Summary.
+ */
+export function reportHead(summary: ReportSummary): Record<string, unknown> {
+  const { file, counts } = summary;
+  const head: Record<string, unknown> = {
+    importId: summary.importId,
+    file: { name: file.name, sha256: file.sha256, bytes: file.bytes },
+    dryRun: summary.dryRun,
+    outcome: summary.outcome,
+    counts: {
+      rows: counts.rows,
+      created: counts.created,
+      updated: counts.updated,
+      unchanged: counts.unchanged,
+      failed: counts.failed,
+    },
+    warnings: [...summary.warnings],
+  };
+  if (summary.error) head.error = { code: summary.error.code, message: summary.error.message };
+  head.startedAt = summary.startedAt;
+  head.finishedAt = summary.finishedAt;
+  head.durationMs = summary.durationMs;
+  head.sheetName = summary.sheetName ?? null;
+  head.headerRow = summary.headerRow ?? null;
+  return head;
+}
+
+/**
+ * Writes the JSON report to `filePath` (via `filePath.tmp` and a rename; mode 0o600). The head
+ * is indented for people; each row is one compact line, so the file greps and diffs well.
+ */
+export async function writeJsonReport(source: ReportSource, filePath: string): Promise<void> {
+  await writeAtomically(filePath, async (handle) => {
+    const out = new ChunkedTextWriter(handle);
+    const head = JSON.stringify(reportHead(source.summary), null, 2);
+    // Reopen the object just before its closing "\n}" to append the rows array.
+    await out.push(`${head.slice(0, -2)},\n  "rows": [`);
+    let first = true;
+    for await (const result of source.rows()) {
+      await out.push(`${first ? '\n    ' : ',\n    '}${JSON.stringify(toRowRecord(result))}`);
+      first = false;
+    }
+    await out.push(first ? ']\n}\n' : '\n  ]\n}\n');
+    await out.flush();
+  });
+}

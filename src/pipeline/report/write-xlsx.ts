@@ -1,0 +1,136 @@
+/**
+ * The report for people: an .xlsx with a Summary, the failed rows laid out as the import
+ * template (so HR can fix them and drop the file back in), and every row's outcome. Written with
+ * exceljs' streaming WorkbookWriter so a 1,000,000-row report never sits in memory.
+ *
+ * Sheet order is Summary, Failed rows, Rows on purpose: the reader takes the first sheet with a
+ * recognisable header (SPEC §1), so a report dropped back into the inbox imports its fixed
+ * failed rows, not the Rows sheet (whose Username column would be found first otherwise).
+ */
+import ExcelJS from 'exceljs';
+import { once } from 'node:events';
+import { COLUMN_KEYS, TEMPLATE_HEADERS } from '../../domain/columns.js';
+import { writeAtomically } from './atomic-file.js';
+import { EXCEL_MAX_ROWS, HEADER_FONT, PagedSheet, toCellValues, type ReportCell } from './paged-sheet.js';
+import { summaryLines } from './summary-lines.js';
+import type { FailedRowCells, ReportSource, RowResult, RowStatus } from './types.js';
+
+/** Options for tests; production uses the defaults. */
+export interface XlsxReportOptions {
+  /** Data rows per Rows / Failed rows page (default: Excel's limit, 1,048,575). */
+  rowsPerSheet?: number;
+}
+
+const solid = (argb: string): ExcelJS.Fill => ({ type: 'pattern', pattern: 'solid', fgColor: { argb } });
+
+/** Status cell colours: Excel's own "Good"/"Bad"/"Neutral" palette; dry-run outcomes lighter. */
+export const STATUS_FILL: Readonly<Record<RowStatus, ExcelJS.Fill>> = {
+  created: solid('FFC6EFCE'),
+  'would-create': solid('FFE8F6EB'),
+  updated: solid('FFBDD7EE'),
+  'would-update': solid('FFDDEBF7'),
+  unchanged: solid('FFD9D9D9'),
+  failed: solid('FFFFC7CE'),
+};
+
+/** Header of the Rows sheet(s). */
+export const ROWS_HEADERS = ['Row', 'Username', 'Status', 'Changed fields', 'Message'] as const;
+
+/** Header of the Failed rows sheet(s): the import template's columns, then Error. */
+export const FAILED_HEADERS: readonly string[] = [...COLUMN_KEYS.map((key) => TEMPLATE_HEADERS[key]), 'Error'];
+
+/** Rows between pauses that let the zip catch up (zip-backpressure.ts). */
+const SETTLE_EVERY = 1000;
+
+/**
+ * Writes the xlsx report to `filePath` (via `filePath.tmp` and a rename; mode 0o600). The
+ * "Failed rows" sheet exists only when there are failed rows; "Rows" always exists, with just its
+ * header for a rejected file.
+ */
+export async function writeXlsxReport(
+  source: ReportSource,
+  filePath: string,
+  options: XlsxReportOptions = {},
+): Promise<void> {
+  const rowsPerSheet = options.rowsPerSheet ?? EXCEL_MAX_ROWS - 1;
+  await writeAtomically(filePath, async (handle) => {
+    // The stream owns the handle from here: it fsyncs (flush) and closes it after the last byte.
+    // A FileHandle with a live stream never finishes close(), so on failure the stream is destroyed.
+    const stream = handle.createWriteStream({ flush: true });
+    try {
+      // Rejects on a stream error (ENOSPC): exceljs itself only listens once it finalises.
+      const closed = once(stream, 'close');
+      closed.catch(() => undefined);
+      const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({ stream, useStyles: true, useSharedStrings: false });
+      await Promise.race([fillWorkbook(workbook, source, rowsPerSheet), closed]);
+      await closed;
+    } catch (error) {
+      stream.destroy();
+      throw error;
+    }
+  });
+}
+
+async function fillWorkbook(
+  workbook: ExcelJS.stream.xlsx.WorkbookWriter,
+  source: ReportSource,
+  rowsPerSheet: number,
+): Promise<void> {
+  writeSummary(workbook, source);
+  await writeFailedRows(workbook, source.failedRows(), rowsPerSheet);
+  await writeRows(workbook, source.rows(), rowsPerSheet);
+  await workbook.commit();
+}
+
+function writeSummary(workbook: ExcelJS.stream.xlsx.WorkbookWriter, source: ReportSource): void {
+  const sheet = workbook.addWorksheet('Summary');
+  sheet.columns = [{ width: 22 }, { width: 100 }];
+  const title = sheet.addRow(toCellValues(['Import report', source.summary.file.name]));
+  title.font = { bold: true, size: 14 };
+  title.commit();
+  for (const [label, value] of summaryLines(source.summary)) {
+    const row = sheet.addRow(toCellValues([label, value]));
+    row.getCell(1).font = HEADER_FONT;
+    row.getCell(1).alignment = { vertical: 'top' };
+    row.getCell(2).alignment = { vertical: 'top', wrapText: true, horizontal: 'left' };
+    row.commit();
+  }
+  sheet.commit();
+}
+
+async function writeFailedRows(
+  workbook: ExcelJS.stream.xlsx.WorkbookWriter,
+  failedRows: AsyncIterable<FailedRowCells>,
+  rowsPerSheet: number,
+): Promise<void> {
+  const widths = [24, 18, 12, 20, 28, 18, 8, 11, 24, 24, 60];
+  // Every template column but Active / Ignore MFA is text, as in the template.
+  const textColumns = [0, 1, 2, 3, 4, 5, 8, 9];
+  const sheet = new PagedSheet(workbook, { name: 'Failed rows', headers: FAILED_HEADERS, widths, textColumns }, rowsPerSheet);
+  let written = 0;
+  for await (const failed of failedRows) {
+    // Password stays blank: it is never stored, and blank means "keep the current one".
+    const cells: ReportCell[] = COLUMN_KEYS.map((key) => (key === 'password' ? null : failed.cells[key] ?? null));
+    cells.push(`Row ${failed.row}: ${failed.error}`);
+    sheet.add(cells);
+    if (++written % SETTLE_EVERY === 0) await sheet.settle();
+  }
+  sheet.close();
+}
+
+async function writeRows(
+  workbook: ExcelJS.stream.xlsx.WorkbookWriter,
+  rows: AsyncIterable<RowResult>,
+  rowsPerSheet: number,
+): Promise<void> {
+  const sheet = new PagedSheet(workbook, { name: 'Rows', headers: ROWS_HEADERS, widths: [8, 28, 14, 40, 80] }, rowsPerSheet);
+  sheet.open();
+  let written = 0;
+  for await (const result of rows) {
+    sheet.add([result.row, result.username, result.status, result.changes.join(', '), result.message ?? null], (row) => {
+      row.getCell(3).fill = STATUS_FILL[result.status];
+    });
+    if (++written % SETTLE_EVERY === 0) await sheet.settle();
+  }
+  sheet.close();
+}
