@@ -61,10 +61,15 @@ export const ERROR_CODES = define({
     message: 'No import has that id.',
     help: 'Run `usersync imports list` to see the import register.',
   },
-  DAEMON_NOT_AVAILABLE: {
+  DAEMON_ALREADY_RUNNING: {
     kind: 'operational',
-    message: 'The daemon (`usersync start`) is not part of this build yet.',
-    help: 'Use `usersync import <file>` for one-shot imports until the daemon lands.',
+    message: 'Another usersync daemon already watches these folders.',
+    help: 'Stop the other daemon first, or give this one its own folders (folders.* in config).',
+  },
+  SCHEDULE_INVALID: {
+    kind: 'usage',
+    message: 'A cron expression or time zone in schedule.* is not valid.',
+    help: 'Use a node-cron expression of 5 or 6 fields (e.g. "*/5 * * * *") and an IANA time zone (e.g. "UTC").',
   },
 
   // ── the database ────────────────────────────────────────────────────────────────────────
@@ -109,6 +114,11 @@ export const ERROR_CODES = define({
     kind: 'operational',
     message: 'A file or folder could not be read or written.',
     help: 'Check that the path exists, that usersync may read and write it, and that the disk is not full.',
+  },
+  IMPORT_INTERRUPTED: {
+    kind: 'transient',
+    message: 'The import was stopped (shutdown) before the end of the file.',
+    help: 'The file stays in processing/ and is imported again at the next start; rows already written are found unchanged.',
   },
   FS_MOVE_FAILED: {
     kind: 'transient',

@@ -9,6 +9,8 @@ export interface Output {
   write(text: string): Promise<void>;
   json(value: unknown): Promise<void>;
   table(columns: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | number | boolean | null>>): Promise<void>;
+  /** One JSON array, written element by element so a million items never become one string. */
+  jsonArray(items: AsyncIterable<unknown>): Promise<void>;
 }
 
 export function createOutput(stream: Writable = process.stdout): Output {
@@ -19,6 +21,15 @@ export function createOutput(stream: Writable = process.stdout): Output {
     write,
     json: (value) => write(`${JSON.stringify(value, null, 2)}\n`),
     table: (columns, rows) => write(formatTable(columns, rows)),
+    jsonArray: async (items) => {
+      let first = true;
+      await write('[');
+      for await (const item of items) {
+        await write(`${first ? '\n  ' : ',\n  '}${JSON.stringify(item)}`);
+        first = false;
+      }
+      await write(first ? ']\n' : '\n]\n');
+    },
   };
 }
 

@@ -11,6 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { z } from 'zod';
+import { buildHeaderLookup } from '../domain/headers.js';
 import { fail } from '../errors.js';
 import { redactDatabaseUrl } from './redact.js';
 import { ENVIRONMENT, configSchema, type Config } from './schema.js';
@@ -59,6 +60,7 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
 
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) throw configError(parsed.error, merged, origin);
+  buildHeaderLookup(parsed.data.import.headerAliases); // a bad alias target stops the start, not the first import
   return deepFreeze(resolvePaths(parsed.data, cwd));
 }
 

@@ -52,8 +52,9 @@ export function parseDatabaseUrl(url: string, settings: Config['database']): Par
         pool: {
           min: 1,
           max: 1,
-          afterCreate(connection: { pragma(sql: string): unknown }, done: (error: Error | null, c: unknown) => void) {
+          afterCreate(connection: SqliteConnection, done: (error: Error | null, c: unknown) => void) {
             try {
+              cachePreparedStatements(connection);
               connection.pragma('journal_mode = WAL');
               connection.pragma('foreign_keys = ON');
               connection.pragma(`busy_timeout = ${settings.busyTimeoutMs}`);
@@ -113,6 +114,34 @@ export function parseDatabaseUrl(url: string, settings: Config['database']): Par
         },
       },
     },
+  };
+}
+
+interface SqliteConnection {
+  pragma(sql: string): unknown;
+  prepare(sql: string): unknown;
+}
+
+/**
+ * knex's better-sqlite3 client prepares every statement anew; a 500-row insert is a large
+ * statement, and preparing it again for every batch cost as much as running it (measured: 1.0 s of
+ * a 100k-row import). Batches repeat the same SQL text, so prepared statements are kept by text.
+ */
+function cachePreparedStatements(connection: SqliteConnection, size = 64): void {
+  const prepare = connection.prepare.bind(connection);
+  const cache = new Map<string, unknown>();
+  connection.prepare = (sql: string) => {
+    let statement = cache.get(sql);
+    if (statement === undefined) {
+      statement = prepare(sql);
+      cache.set(sql, statement);
+      if (cache.size > size) cache.delete(cache.keys().next().value as string);
+    } else {
+      // Most recently used last, so the oldest is evicted first.
+      cache.delete(sql);
+      cache.set(sql, statement);
+    }
+    return statement;
   };
 }
 

@@ -134,6 +134,9 @@ function cellText(cell: CellValue | undefined, key: ColumnKey, problem: (code: s
     return undefined;
   }
   if (cell === '') return undefined;
+  // Our own reports escape formula-like text with a leading ' (OWASP); a Failed rows sheet
+  // dropped back in must read as what HR typed.
+  if (/^'[=+\-@\t\r]/.test(cell)) cell = cell.slice(1);
   // Line breaks separate list items; everywhere else control characters are refused.
   const checked = key === 'roles' || key === 'groups' ? cell.replace(/[\r\n]/g, ',') : cell;
   const bad = key === 'password' ? undefined : forbiddenCharacter(checked);

@@ -25,17 +25,7 @@ export const usersCommand: CommandModule = (cli, run) =>
             const db = await database();
             const users = listUsers(db.knex, { department: args.department, role: args.role, group: args.group, active: args.active });
             await withDatabaseErrors(db.location, async () => {
-              if (args.json) {
-                // Streamed element by element so a large directory never becomes one string.
-                let first = true;
-                await out.write('[');
-                for await (const user of users) {
-                  await out.write(`${first ? '\n  ' : ',\n  '}${JSON.stringify(user)}`);
-                  first = false;
-                }
-                await out.write(first ? ']\n' : '\n]\n');
-                return;
-              }
+              if (args.json) return out.jsonArray(users);
               const rows: Array<Array<string | null>> = [];
               for await (const u of users) rows.push([u.username, u.name, u.department, u.email, yesNo(u.active), u.roles.join(', '), u.groups.join(', ')]);
               if (rows.length === 0) await out.write('No users.\n');

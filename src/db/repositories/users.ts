@@ -46,8 +46,9 @@ interface UserRow {
 
 const PAGE = 1000;
 
-function baseQuery(knex: Knex, filter: UserFilter): Knex.QueryBuilder {
-  const query = knex('users')
+/** Every user column both readers need, with the department's display name and matching key. */
+export function usersWithDepartment(knex: Knex): Knex.QueryBuilder {
+  return knex('users')
     .leftJoin('departments', 'departments.id', 'users.department_id')
     .select(
       'users.id',
@@ -55,14 +56,19 @@ function baseQuery(knex: Knex, filter: UserFilter): Knex.QueryBuilder {
       'users.name',
       'users.email',
       'users.phone',
-      'departments.name as department',
       'users.active',
       'users.ignore_mfa',
       'users.password_hash',
       'users.password_updated_at',
       'users.created_at',
       'users.updated_at',
+      'departments.name as department',
+      'departments.name_key as department_key',
     );
+}
+
+function baseQuery(knex: Knex, filter: UserFilter): Knex.QueryBuilder {
+  const query = usersWithDepartment(knex);
   if (filter.department !== undefined) query.where('departments.name_key', filter.department.trim().toLowerCase().replace(/\s+/g, ' '));
   if (filter.active !== undefined) query.where('users.active', filter.active);
   if (filter.role !== undefined) {

@@ -1,0 +1,122 @@
+/**
+ * `usersync import <file..>`: one-shot import through the same pipeline the daemon drives.
+ * Reports go beside each file (or to --report-dir); a progress line with rows/s on a terminal.
+ * Exit code: the worst over the files (0 all applied, 1 rows failed, 2 rejected; 3 is thrown).
+ */
+import { createReadStream } from 'node:fs';
+import path from 'node:path';
+import cliProgress from 'cli-progress';
+import { FileError, UsersyncError } from '../../errors.js';
+import { createAuditTrail } from '../../pipeline/audit.js';
+import { createPasswordHasher } from '../../pipeline/passwords.js';
+import { processFile, type ProcessResult } from '../../pipeline/process-file.js';
+import type { CommandContext } from '../context.js';
+import type { Output } from '../output.js';
+import type { CommandModule } from '../root.js';
+
+interface ImportArgs {
+  files: string[];
+  dryRun: boolean;
+  json: boolean;
+  reportDir?: string | undefined;
+}
+
+export const importCommand: CommandModule = (cli, run) =>
+  cli.command(
+    'import <files..>',
+    'Import user lists (.xlsx, .xlsm, .csv) once, through the same pipeline as the daemon',
+    (y) =>
+      y
+        .positional('files', { type: 'string', array: true, demandOption: true, describe: 'Files to import, in order' })
+        .option('dry-run', { type: 'boolean', default: false, describe: 'Report would-create / would-update and write nothing' })
+        .option('json', { type: 'boolean', default: false, describe: 'Print the report (an array for several files) as JSON' })
+        .option('report-dir', { type: 'string', describe: 'Write the reports here instead of beside each file' }),
+    (args) =>
+      run(args, {}, (context) =>
+        importFiles(context, { files: (args.files ?? []).map(String), dryRun: Boolean(args.dryRun), json: Boolean(args.json), reportDir: args.reportDir }),
+      ),
+  );
+
+async function importFiles(context: CommandContext, args: ImportArgs): Promise<void> {
+  const db = await context.database();
+  const deps = {
+    config: context.config,
+    db,
+    logger: context.logger,
+    audit: createAuditTrail(context.auditLog(), db.maxInsertRows),
+    hasher: createPasswordHasher(context.config.import),
+  };
+  const results: Array<ProcessResult | { missing: UsersyncError; file: string }> = [];
+  let worst = 0;
+  for (const file of args.files) {
+    const filePath = path.resolve(file);
+    const progress = !args.json && process.stderr.isTTY ? startProgress(path.basename(file)) : undefined;
+    try {
+      const result = await processFile(deps, {
+        filePath,
+        originalName: path.basename(filePath),
+        source: 'cli',
+        dryRun: args.dryRun,
+        reportDir: args.reportDir ? path.resolve(args.reportDir) : path.dirname(filePath),
+        onProgress: progress?.update,
+      });
+      results.push(result);
+      worst = Math.max(worst, result.exitCode);
+    } catch (error) {
+      // A file that cannot even be opened has no report; say so and go on with the others.
+      if (!(error instanceof FileError)) throw error;
+      results.push({ missing: error, file });
+      worst = Math.max(worst, 2);
+    } finally {
+      progress?.stop();
+    }
+    if (!args.json) await printSummary(context.out, results[results.length - 1]!);
+  }
+  if (args.json) await printJson(context.out, results);
+  context.exitCode = worst;
+}
+
+function startProgress(name: string) {
+  const bar = new cliProgress.SingleBar(
+    { format: `${name} | {value} rows | {speed} rows/s`, stream: process.stderr, hideCursor: true, clearOnComplete: true, fps: 5 },
+    cliProgress.Presets.shades_classic,
+  );
+  const started = Date.now();
+  bar.start(0, 0, { speed: 0 });
+  return {
+    update: (rows: number) => bar.update(rows, { speed: Math.round(rows / Math.max(0.001, (Date.now() - started) / 1000)) }),
+    stop: () => bar.stop(),
+  };
+}
+
+async function printSummary(out: Output, result: ProcessResult | { missing: UsersyncError; file: string }): Promise<void> {
+  if ('missing' in result) {
+    await out.write(`${result.file}: not imported — ${result.missing.message} ${result.missing.help}\n`);
+    return;
+  }
+  const { summary, reports } = result;
+  const c = summary.counts;
+  const verb = summary.dryRun ? 'dry run' : summary.outcome.replace(/_/g, ' ');
+  const created = summary.dryRun ? 'would be created' : 'created';
+  const updated = summary.dryRun ? 'would be updated' : 'updated';
+  await out.write(`${summary.file.name}: ${verb}${summary.importId !== null ? ` (import ${summary.importId})` : ''}\n`);
+  if (summary.error) await out.write(`  rejected: ${summary.error.message}\n`);
+  else await out.write(`  ${c.rows} rows: ${c.created} ${created}, ${c.updated} ${updated}, ${c.unchanged} unchanged, ${c.failed} failed\n`);
+  for (const warning of summary.warnings) await out.write(`  warning: ${warning}\n`);
+  await out.write(`  reports: ${reports.xlsxPath}\n           ${reports.jsonPath}\n`);
+}
+
+/** The report files are the JSON; stream them rather than rebuild a 1,000,000-row document. */
+async function printJson(out: Output, results: Array<ProcessResult | { missing: UsersyncError; file: string }>): Promise<void> {
+  const several = results.length !== 1;
+  if (several) await out.write('[\n');
+  for (const [index, result] of results.entries()) {
+    if (index > 0) await out.write(',\n');
+    if ('missing' in result) {
+      await out.write(JSON.stringify({ importId: null, file: { name: path.basename(result.file), sha256: null, bytes: null }, dryRun: false, outcome: 'rejected', counts: { rows: 0, created: 0, updated: 0, unchanged: 0, failed: 0 }, warnings: [], error: { code: result.missing.code, message: `${result.missing.message} ${result.missing.help}` }, rows: [] }));
+      continue;
+    }
+    for await (const chunk of createReadStream(result.reports.jsonPath, 'utf8')) await out.write((chunk as string).replace(/\n$/, ''));
+  }
+  await out.write(several ? '\n]\n' : '\n');
+}

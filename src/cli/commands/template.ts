@@ -1,0 +1,37 @@
+/** `usersync template [--out F]`: writes the import template (import_users.xlsx). */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { listCatalog } from '../../db/repositories/catalog.js';
+import { fail } from '../../errors.js';
+import { writeTemplate } from '../../pipeline/template.js';
+import type { CommandModule } from '../root.js';
+
+export const templateCommand: CommandModule = (cli, run) =>
+  cli.command(
+    'template',
+    'Write the import template: the ten columns, Yes/No drop-downs and an Instructions sheet',
+    (y) =>
+      y
+        .option('out', { type: 'string', default: 'import_users.xlsx', describe: 'Where to write it' })
+        .option('force', { type: 'boolean', default: false, describe: 'Replace the file if it exists' }),
+    (args) =>
+      run(args, {}, async ({ config, database, logger, out }) => {
+        const target = path.resolve(String(args.out));
+        if (existsSync(target) && !args.force) {
+          throw fail('FS_IO_FAILED', { message: `${target} already exists; pass --force to replace it or --out to choose another name.` });
+        }
+        // The Instructions sheet lists the roles and groups that exist; without a database it
+        // falls back to the configured catalogue rather than failing.
+        let roles: string[] = [...config.catalog.roles];
+        let groups: string[] = [...config.catalog.groups];
+        try {
+          const db = await database();
+          roles = (await listCatalog(db.knex, 'roles')).map((r) => r.name);
+          groups = (await listCatalog(db.knex, 'groups')).map((g) => g.name);
+        } catch (error) {
+          logger.warn('template.catalog_unavailable', { reason: (error as Error).message });
+        }
+        await writeTemplate(target, { roles, groups });
+        await out.write(`wrote ${target}\n`);
+      }),
+  );

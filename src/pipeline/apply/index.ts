@@ -1,0 +1,177 @@
+/**
+ * The apply stage: takes the reader's batches, validates and hashes each (prepare), and writes it
+ * (writeBatch) — one transaction per batch, or one for the whole file with import.atomic.
+ * Batch N+1 is prepared while batch N is written, so argon2 and reading overlap the database.
+ */
+import type { Knex } from 'knex';
+import { COLUMN_KEYS, type RawRow } from '../../domain/columns.js';
+import { compileUsernamePattern } from '../../domain/username.js';
+import { queryAuditEvents, type AuditEvent } from '../../db/repositories/audit.js';
+import { mapDatabaseError } from '../../db/errors.js';
+import { isoNow, type Clock } from '../../db/time.js';
+import { UsersyncError, fail } from '../../errors.js';
+import type { PipelineDeps } from '../process-file.js';
+import type { FailedRowCells, ReportCounts, RowResult, RowSpool } from '../report/index.js';
+import { loadCatalogCache, type CatalogCache } from './catalog-cache.js';
+import { prepareBatch, type PrepareContext, type PreparedBatch } from './prepare.js';
+import { writeBatch, type AppliedRow, type WriteContext } from './write-batch.js';
+
+export interface ApplyOptions {
+  importId: number | null;
+  dryRun: boolean;
+  onProgress?: ((rows: number) => void) | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export interface ApplyTotals {
+  counts: ReportCounts;
+}
+
+/** Thrown inside the atomic transaction to roll it back when any row failed. */
+class AtomicRollback extends Error {}
+
+
+export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: AsyncIterable<RawRow[]>, spool: RowSpool, options: ApplyOptions): Promise<ApplyTotals> {
+  const { config, db } = deps;
+  const settings = config.import;
+  const catalog = await guard(db.location, () => loadCatalogCache(db.knex));
+  const prepareContext = (handle: Knex) => ({
+    handle,
+    context: {
+      rules: {
+        usernamePattern: compileUsernamePattern(settings.usernamePattern),
+        passwordMinLength: settings.passwordMinLength,
+        maxListItems: settings.maxListItems,
+        roles: new Set(catalog.roles.keys()),
+        groups: new Set(catalog.groups.keys()),
+        createMissingGroups: settings.createMissingGroups,
+      },
+      seen: new Map<string, number>(),
+      hasher: deps.hasher,
+      passwordPolicy: settings.passwords,
+      maxInParams: db.maxInParams,
+    } satisfies PrepareContext,
+  });
+  const writeContext = (): WriteContext => ({
+    importId: options.importId,
+    now: isoNow(deps.clock),
+    dryRun: options.dryRun,
+    catalog,
+    createMissingGroups: settings.createMissingGroups,
+    maxInsertRows: db.maxInsertRows,
+    maxInParams: db.maxInParams,
+  });
+
+  let done = 0;
+  const record = (rows: AppliedRow[]) => {
+    for (const row of rows) spool.add(toResult(row), row.status === 'failed' ? failedCells(row) : undefined);
+    done += rows.length;
+    options.onProgress?.(done);
+  };
+
+  if (!settings.atomic || options.dryRun) {
+    const prep = prepareContext(db.knex);
+    await pipelineBatches(batches, (rows) => prepareBatch(prep.handle, rows, prep.context), async (prepared) => {
+      const outcome = await guard(db.location, () =>
+        options.dryRun
+          ? writeBatch(db.knex, prepared, writeContext())
+          : db.knex.transaction(async (trx) => {
+              const result = await writeBatch(trx, prepared, writeContext());
+              await deps.audit.record(trx, result.events);
+              return result;
+            }),
+      );
+      deps.audit.committed(outcome.events);
+      record(outcome.rows);
+      await spool.ready();
+      if (options.signal?.aborted) throw fail('IMPORT_INTERRUPTED');
+    });
+    return { counts: { ...spool.counts } };
+  }
+
+  // import.atomic: the whole file in one transaction; any failed row rolls everything back.
+  try {
+    await guard(db.location, () =>
+      db.knex.transaction(async (trx) => {
+        const prep = prepareContext(trx);
+        await pipelineBatches(batches, (rows) => prepareBatch(trx, rows, prep.context), async (prepared) => {
+          const result = await writeBatch(trx, prepared, writeContext());
+          await deps.audit.record(trx, result.events);
+          record(result.rows);
+          await spool.ready();
+        });
+        if (spool.counts.failed > 0) throw new AtomicRollback();
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof AtomicRollback)) throw error;
+    return atomicRejection(spool.counts);
+  }
+  // Committed: now the audit log file may hear about it (streamed back, never held in memory).
+  if (options.importId !== null) {
+    for await (const event of queryAuditEvents(db.knex, { importId: options.importId })) deps.audit.committed([event as AuditEvent]);
+  }
+  return { counts: { ...spool.counts } };
+}
+
+/** Prepares batch N+1 while batch N is written; order of writes is the file's order. */
+async function pipelineBatches(batches: AsyncIterable<RawRow[]>, prepare: (rows: RawRow[]) => Promise<PreparedBatch>, write: (batch: PreparedBatch) => Promise<void>): Promise<void> {
+  let pending: Promise<PreparedBatch> | undefined;
+  for await (const rows of batches) {
+    const next = prepare(rows);
+    next.catch(() => undefined); // observed below; avoid an unhandled rejection while we wait
+    if (pending) await write(await pending);
+    pending = next;
+  }
+  if (pending) await write(await pending);
+}
+
+function atomicRejection(counts: ReportCounts): never {
+  throw fail('FILE_ROWS_FAILED_ATOMIC', {
+    message: `${counts.failed} of ${counts.rows} rows failed and import.atomic is on, so nothing in the file was applied.`,
+    details: { counts },
+  });
+}
+
+async function guard<T>(location: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof AtomicRollback || error instanceof UsersyncError) throw error;
+    if ((error as { kind?: string }).kind === 'file') throw error;
+    throw mapDatabaseError(error, location);
+  }
+}
+
+/**
+ * After an atomic import was rolled back nothing was applied: rows read back as what they would
+ * have been, and the counts say nothing was created or updated.
+ */
+export async function* relabelRolledBack(rows: AsyncIterable<RowResult>): AsyncIterable<RowResult> {
+  for await (const row of rows) {
+    if (row.status === 'created') yield { ...row, status: 'would-create' };
+    else if (row.status === 'updated') yield { ...row, status: 'would-update' };
+    else yield row;
+  }
+}
+
+function toResult(row: AppliedRow): RowResult {
+  const result: RowResult = { row: row.row, username: row.username, status: row.status, changes: row.changes };
+  if (row.message !== undefined) result.message = row.message;
+  if (row.code !== undefined) result.code = row.code;
+  return result;
+}
+
+function failedCells(row: AppliedRow): FailedRowCells {
+  const cells: FailedRowCells['cells'] = {};
+  COLUMN_KEYS.forEach((key, index) => {
+    if (key === 'password') return; // never copied anywhere
+    const cell = row.raw?.cells[index];
+    if (cell === undefined) return;
+    cells[key] = typeof cell === 'string' ? cell : cell.error;
+  });
+  if (!cells.username && row.username) cells.username = row.username;
+  return { row: row.row, cells, error: `Row ${row.row}: ${row.message ?? 'failed'}` };
+}
+
+export type { CatalogCache };

@@ -1,0 +1,182 @@
+/**
+ * Applies one prepared batch inside the caller's transaction, set-based: read the batch's stored
+ * users, diff in memory, create missing departments (and groups when allowed), upsert only the
+ * created and changed users, replace only the membership sets that differ, and write one audit
+ * event per change — a handful of statements per batch, never one round-trip per row.
+ * In a dry run the same diff is computed and nothing is written.
+ */
+import type { Knex } from 'knex';
+import type { RawRow } from '../../domain/columns.js';
+import { diffUser, type ChangeField, type UserDiff } from '../../domain/merge.js';
+import { findCatalogIds } from '../../db/repositories/catalog.js';
+import type { AuditEvent } from '../../db/repositories/audit.js';
+import { chunk } from '../../db/time.js';
+import type { CatalogCache } from './catalog-cache.js';
+import { loadStoredUsers } from './stored-users.js';
+import type { PreparedBatch } from './prepare.js';
+
+export type AppliedStatus = 'created' | 'updated' | 'unchanged' | 'failed' | 'would-create' | 'would-update';
+
+export interface AppliedRow {
+  row: number;
+  username: string;
+  status: AppliedStatus;
+  changes: ChangeField[];
+  code?: string;
+  message?: string;
+  /** Present on failed rows: the cells as read, for the Failed rows sheet. */
+  raw?: RawRow;
+}
+
+export interface WriteContext {
+  importId: number | null;
+  now: string;
+  dryRun: boolean;
+  catalog: CatalogCache;
+  createMissingGroups: boolean;
+  maxInsertRows: number;
+  maxInParams: number;
+}
+
+export interface BatchOutcome {
+  rows: AppliedRow[];
+  /** Audit events written in the transaction, for the audit log file once it commits. */
+  events: AuditEvent[];
+}
+
+const MERGE_COLUMNS = ['name', 'email', 'phone', 'department_id', 'active', 'ignore_mfa', 'password_hash', 'password_updated_at', 'updated_at', 'last_import_id'];
+
+export async function writeBatch(trx: Knex, batch: PreparedBatch, ctx: WriteContext): Promise<BatchOutcome> {
+  const stored = await loadStoredUsers(trx, batch.intents.map((i) => i.username), ctx.maxInParams);
+  const diffs: UserDiff[] = batch.intents.map((intent) => diffUser(stored.get(intent.username), intent));
+  const events: AuditEvent[] = [];
+  const event = (e: Omit<AuditEvent, 'at' | 'importId'>) => events.push({ at: ctx.now, importId: ctx.importId, ...e });
+
+  const departments = await ensureDepartments(trx, diffs, ctx, event);
+  const groupIds = await ensureGroups(trx, batch, diffs, ctx, event);
+
+  const upserts: Record<string, unknown>[] = [];
+  const rows: AppliedRow[] = [];
+  batch.intents.forEach((intent, i) => {
+    const diff = diffs[i] as UserDiff;
+    const base = { row: intent.row, username: intent.username };
+    if (diff.kind === 'unchanged') rows.push({ ...base, status: 'unchanged', changes: [] });
+    else if (diff.kind === 'fail') rows.push({ ...base, status: 'failed', changes: [], code: diff.code, message: diff.message, raw: batch.raws[i] });
+    else {
+      const created = diff.kind === 'create';
+      rows.push({ ...base, status: ctx.dryRun ? (created ? 'would-create' : 'would-update') : created ? 'created' : 'updated', changes: diff.changes });
+      const before = stored.get(intent.username);
+      event({ row: intent.row, username: intent.username, action: created ? 'user.created' : 'user.updated', changes: withNames(diff.audit, ctx.catalog) });
+      upserts.push({
+        username: intent.username,
+        name: diff.next.name,
+        email: diff.next.email,
+        phone: diff.next.phone,
+        department_id: diff.next.departmentKey === null ? null : (departments.get(diff.next.departmentKey) ?? null),
+        active: diff.next.active,
+        ignore_mfa: diff.next.ignoreMfa,
+        password_hash: diff.next.passwordHash,
+        password_updated_at: diff.changes.includes('password') ? ctx.now : (before?.passwordUpdatedAt ?? null),
+        created_at: before?.createdAt ?? ctx.now,
+        updated_at: ctx.now,
+        last_import_id: ctx.importId,
+      });
+    }
+  });
+
+  if (!ctx.dryRun && upserts.length > 0) {
+    for (const part of chunk(upserts, ctx.maxInsertRows)) {
+      await trx('users').insert(part).onConflict('username').merge(MERGE_COLUMNS);
+    }
+    await replaceMemberships(trx, batch, diffs, stored, ctx, groupIds);
+  }
+  // Rows that failed validation, in file order with the rest.
+  const ordered = batch.order.map((index) => {
+    if (index >= 0) return rows[index] as AppliedRow;
+    const failed = batch.failed[-1 - index];
+    if (!failed) throw new Error('prepared batch order is inconsistent');
+    return { row: failed.row, username: failed.username, status: 'failed' as const, changes: [], code: failed.code, message: failed.message, raw: failed.raw };
+  });
+  return { rows: ordered, events: ctx.dryRun ? [] : events };
+}
+
+type EventSink = (e: Omit<AuditEvent, 'at' | 'importId'>) => void;
+
+async function ensureDepartments(trx: Knex, diffs: UserDiff[], ctx: WriteContext, event: EventSink): Promise<Map<string, number>> {
+  const wanted = new Map<string, string>();
+  for (const diff of diffs) {
+    if ((diff.kind === 'create' || diff.kind === 'update') && diff.next.departmentKey !== null && !wanted.has(diff.next.departmentKey)) wanted.set(diff.next.departmentKey, diff.next.departmentName ?? diff.next.departmentKey);
+  }
+  if (wanted.size === 0) return new Map();
+  const ids = await findCatalogIds(trx, 'departments', [...wanted.keys()]);
+  const missing = [...wanted].filter(([key]) => !ids.has(key));
+  if (missing.length === 0 || ctx.dryRun) return ids;
+  for (const part of chunk(missing, ctx.maxInsertRows)) {
+    await trx('departments').insert(part.map(([key, name]) => ({ name, name_key: key, created_at: ctx.now })));
+  }
+  for (const [, name] of missing) event({ row: null, username: null, action: 'department.created', changes: { name } });
+  return findCatalogIds(trx, 'departments', [...wanted.keys()]);
+}
+
+async function ensureGroups(trx: Knex, batch: PreparedBatch, diffs: UserDiff[], ctx: WriteContext, event: EventSink): Promise<Map<string, number>> {
+  if (ctx.createMissingGroups) {
+    const missing = new Map<string, string>();
+    batch.intents.forEach((intent, i) => {
+      if (diffs[i]?.kind !== 'create' && diffs[i]?.kind !== 'update') return;
+      for (const g of intent.groups ?? []) if (!ctx.catalog.groups.has(g.key)) missing.set(g.key, g.name);
+    });
+    if (missing.size > 0 && !ctx.dryRun) {
+      await trx('user_groups').insert([...missing].map(([key, name]) => ({ name, name_key: key, created_at: ctx.now })));
+      const ids = await findCatalogIds(trx, 'groups', [...missing.keys()]);
+      for (const [key, name] of missing) {
+        ctx.catalog.groups.set(key, { id: ids.get(key) ?? -1, name });
+        event({ row: null, username: null, action: 'group.created', changes: { name } });
+      }
+    }
+  }
+  return new Map([...ctx.catalog.groups].map(([key, entry]) => [key, entry.id]));
+}
+
+async function replaceMemberships(trx: Knex, batch: PreparedBatch, diffs: UserDiff[], before: Map<string, { id: number }>, ctx: WriteContext, groupIds: Map<string, number>): Promise<void> {
+  const changedRoles: string[] = [];
+  const changedGroups: string[] = [];
+  batch.intents.forEach((intent, i) => {
+    const diff = diffs[i];
+    if (!diff || (diff.kind !== 'create' && diff.kind !== 'update')) return;
+    if (diff.changes.includes('roles')) changedRoles.push(intent.username);
+    if (diff.changes.includes('groups')) changedGroups.push(intent.username);
+  });
+  if (changedRoles.length === 0 && changedGroups.length === 0) return;
+  const ids = new Map<string, number>();
+  const needIds = [...new Set([...changedRoles, ...changedGroups])];
+  for (const part of chunk(needIds.filter((u) => !before.has(u)), ctx.maxInParams)) {
+    const rows = (await trx('users').whereIn('username', part).select('id', 'username')) as Array<{ id: number | string; username: string }>;
+    for (const row of rows) ids.set(row.username, Number(row.id));
+  }
+  for (const username of needIds) {
+    const known = before.get(username);
+    if (known) ids.set(username, known.id);
+  }
+  const nextOf = new Map(batch.intents.map((intent, i) => [intent.username, diffs[i]]));
+  const replace = async (usernames: string[], table: string, column: string, keysOf: (d: UserDiff) => string[], idOf: (key: string) => number | undefined) => {
+    if (usernames.length === 0) return;
+    const userIds = usernames.map((u) => ids.get(u) as number);
+    for (const part of chunk(userIds, ctx.maxInParams)) await trx(table).whereIn('user_id', part).delete();
+    const pairs = usernames.flatMap((u) => keysOf(nextOf.get(u) as UserDiff).map((key) => ({ user_id: ids.get(u), [column]: idOf(key) })));
+    for (const part of chunk(pairs, ctx.maxInsertRows)) await trx(table).insert(part);
+  };
+  const nextKeys = (field: 'roleKeys' | 'groupKeys') => (d: UserDiff) => (d.kind === 'create' || d.kind === 'update' ? d.next[field] : []);
+  await replace(changedRoles, 'user_roles', 'role_id', nextKeys('roleKeys'), (key) => ctx.catalog.roles.get(key)?.id);
+  await replace(changedGroups, 'user_group_members', 'group_id', nextKeys('groupKeys'), (key) => groupIds.get(key));
+}
+
+/** Audit records name roles and groups as people wrote them, not by their matching keys. */
+function withNames(audit: Record<string, unknown>, catalog: CatalogCache): Record<string, unknown> {
+  const names = (map: CatalogCache['roles'], keys: unknown) => (Array.isArray(keys) ? keys.map((k: string) => map.get(k)?.name ?? k) : keys);
+  const out = { ...audit };
+  for (const [field, map] of [['roles', catalog.roles], ['groups', catalog.groups]] as const) {
+    const value = audit[field] as { old: unknown; new: unknown } | undefined;
+    if (value) out[field] = { old: names(map, value.old), new: names(map, value.new) };
+  }
+  return out;
+}

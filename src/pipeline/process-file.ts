@@ -1,0 +1,176 @@
+/**
+ * The orchestrator: the one place that states the order of the stages.
+ *
+ *   fingerprint → register → read → (validate+hash → apply) per batch → report → close register → audit
+ *
+ * Reading runs in a worker and runs ahead; batch N+1 is validated and its passwords hashed while
+ * batch N is written. A file's own fault (FileError) becomes a "rejected" report; anything else
+ * (database down, disk full) propagates so the caller can retry — the file is never blamed for it.
+ */
+import { hostname, tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Config } from '../config/schema.js';
+import type { Database } from '../db/knex.js';
+import { COLUMN_INDEX, type RawRow } from '../domain/columns.js';
+import { mapDatabaseError } from '../db/errors.js';
+import { closeImport, openImport, type ImportSource } from '../db/repositories/imports.js';
+import { systemClock, type Clock } from '../db/time.js';
+import { FileError, describeError, fail } from '../errors.js';
+import type { Logger } from '../logging/logger.js';
+import { applyRows, relabelRolledBack, type ApplyTotals } from './apply/index.js';
+import type { AuditTrail } from './audit.js';
+import { fingerprintFile } from './fingerprint.js';
+import type { PasswordHasher } from './passwords.js';
+import { openSpreadsheet, type SheetHeader } from './read/index.js';
+import { createRowSpool, writeReports, type Outcome, type ReportPaths, type ReportSummary } from './report/index.js';
+
+export interface PipelineDeps {
+  config: Readonly<Config>;
+  db: Database;
+  logger: Logger;
+  audit: AuditTrail;
+  hasher: PasswordHasher;
+  clock?: Clock;
+}
+
+export interface ProcessRequest {
+  /** Where the file is now. */
+  filePath: string;
+  /** The name HR gave it (reports and the register use it). */
+  originalName: string;
+  source: ImportSource;
+  dryRun: boolean;
+  /** Folder the two reports are written to. */
+  reportDir: string;
+  /** Report names are `<stem>.report.{json,xlsx}`; defaults to the original name without extension. */
+  reportStem?: string;
+  /** Called after each batch with the number of data rows done. */
+  onProgress?: (rows: number) => void;
+  /** Aborting stops after the batch being written commits; the import stays `running` for recovery. */
+  signal?: AbortSignal;
+}
+
+export interface ProcessResult {
+  summary: ReportSummary;
+  reports: ReportPaths;
+  /** SPEC §3: 0 every row applied, 1 some rows failed, 2 rejected. */
+  exitCode: 0 | 1 | 2;
+  /** The file holds (or may hold) passwords: its archived copy must be redacted. */
+  carriedPasswords: boolean;
+}
+
+export async function processFile(deps: PipelineDeps, request: ProcessRequest): Promise<ProcessResult> {
+  const clock = deps.clock ?? systemClock;
+  const startedAt = clock();
+  const log = deps.logger.child({ module: 'pipeline', file: request.originalName });
+  const file = await fingerprintFile(request.filePath);
+  const register = deps.db.knex;
+
+  let importId: number | null = null;
+  if (!request.dryRun) {
+    importId = await databaseStep(deps.db, () =>
+      openImport(register, { originalName: request.originalName, sha256: file.sha256, bytes: file.bytes, source: request.source, host: hostname(), dryRun: false, filePath: request.filePath, startedAt: startedAt.toISOString() }),
+    );
+    await databaseStep(deps.db, () => deps.audit.write(register, [{ at: startedAt.toISOString(), importId, row: null, username: null, action: 'import.started', changes: { file: request.originalName, sha256: file.sha256, bytes: file.bytes, source: request.source } }]));
+  }
+  const importLog = log.child({ importId });
+  importLog.info('import.started', { sha256: file.sha256, bytes: file.bytes, dryRun: request.dryRun });
+
+  const spool = createRowSpool(tmpdir());
+  let header: SheetHeader | undefined;
+  let totals: ApplyTotals | undefined;
+  let rejection: FileError | undefined;
+  const passwords = { cells: 0 };
+  try {
+    try {
+      if (file.bytes === 0) throw fail('FILE_EMPTY');
+      const max = deps.config.import.maxFileBytes;
+      if (file.bytes > max) throw fail('FILE_TOO_LARGE', { message: `The file is ${(file.bytes / 1048576).toFixed(1)} MB; import.maxFileBytes allows ${(max / 1048576).toFixed(1)} MB.` });
+      const reader = await openSpreadsheet(request.filePath, deps.config.import);
+      header = reader.header;
+      try {
+        totals = await applyRows({ ...deps, clock }, countPasswords(reader.batches(), passwords), spool, { importId, dryRun: request.dryRun, onProgress: request.onProgress, signal: request.signal });
+      } finally {
+        await reader.close();
+      }
+    } catch (error) {
+      if (!(error instanceof FileError)) throw error;
+      rejection = error;
+    }
+    await spool.finish();
+    const rolledBack = rejection?.code === 'FILE_ROWS_FAILED_ATOMIC';
+    const outcome: Outcome = rejection ? 'rejected' : spool.counts.failed > 0 ? 'imported_with_errors' : 'imported';
+    const finishedAt = clock();
+    const summary: ReportSummary = {
+      importId,
+      file: { name: request.originalName, sha256: file.sha256, bytes: file.bytes },
+      dryRun: request.dryRun,
+      outcome,
+      counts: rolledBack ? { ...spool.counts, created: 0, updated: 0 } : (totals?.counts ?? { ...spool.counts }),
+      warnings: [...(header?.warnings ?? [])],
+      ...(rejection ? { error: { code: rejection.code, message: rejection.message } } : {}),
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      durationMs: finishedAt.getTime() - startedAt.getTime(),
+      sheetName: header?.sheetName ?? null,
+      headerRow: header?.headerRow ?? null,
+      database: deps.db.description,
+    };
+    const reports = await writeReports({ summary, rows: rolledBack ? () => relabelRolledBack(spool.rows()) : () => spool.rows(), failedRows: () => spool.failedRows() }, request.reportDir, request.reportStem ?? stemOf(request.originalName));
+    if (importId !== null) await closeRegister(deps, importId, summary, reports, request.filePath);
+    importLog.info('import.finished', { outcome, counts: summary.counts, ms: summary.durationMs, error: summary.error?.code });
+    // A file rejected part-way may hold passwords in rows never read: redact whenever it has the column.
+    const carriedPasswords = passwords.cells > 0 || (rejection !== undefined && header?.columns.includes('password') === true);
+    return { summary, reports, exitCode: outcome === 'imported' ? 0 : outcome === 'imported_with_errors' ? 1 : 2, carriedPasswords };
+  } catch (error) {
+    // Not the file's fault: leave the file for a retry, record why, and let the caller decide.
+    importLog.error('import.failed', { err: describeError(error) });
+    if (importId !== null) {
+      const code = (error as { code?: string }).code ?? 'UNEXPECTED';
+      await closeImport(register, importId, { status: 'failed', finishedAt: clock().toISOString(), error: { code, message: String(describeError(error).message) } }).catch(() => undefined);
+    }
+    throw error;
+  } finally {
+    await spool.dispose();
+  }
+}
+
+async function closeRegister(deps: PipelineDeps, importId: number, summary: ReportSummary, reports: ReportPaths, filePath: string): Promise<void> {
+  const register = deps.db.knex;
+  await databaseStep(deps.db, () =>
+    closeImport(register, importId, {
+      status: summary.outcome,
+      finishedAt: summary.finishedAt,
+      counts: summary.counts,
+      error: summary.error ?? null,
+      filePath,
+      reportJsonPath: reports.jsonPath,
+      reportXlsxPath: reports.xlsxPath,
+    }),
+  );
+  const action = summary.outcome === 'rejected' ? 'import.rejected' : 'import.finished';
+  await databaseStep(deps.db, () => deps.audit.write(register, [{ at: summary.finishedAt, importId, row: null, username: null, action, changes: { outcome: summary.outcome, counts: summary.counts, ...(summary.error ? { error: summary.error.code } : {}) } }]));
+}
+
+async function databaseStep<T>(db: Database, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw mapDatabaseError(error, db.location);
+  }
+}
+
+/** Passes batches through, counting non-blank Password cells. */
+async function* countPasswords(batches: AsyncIterable<RawRow[]>, counter: { cells: number }): AsyncIterable<RawRow[]> {
+  const index = COLUMN_INDEX.password;
+  for await (const batch of batches) {
+    for (const row of batch) {
+      const cell = row.cells[index];
+      if (cell !== undefined && cell !== '') counter.cells++;
+    }
+    yield batch;
+  }
+}
+
+/** `users.2024-01.xlsx` → `users.2024-01`. */
+export const stemOf = (name: string): string => path.basename(name).replace(/\.(xlsx|xlsm|csv)$/i, '') || 'import';

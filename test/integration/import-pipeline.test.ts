@@ -1,0 +1,155 @@
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeEachDatabase } from '../helpers/databases.js';
+import { createTestPipeline, snapshot, userEvents, type TestPipeline } from '../helpers/pipeline.js';
+import { TEMPLATE, fixtureDir, userRow, writeCsv, writeXlsx } from '../fixtures/build.js';
+
+describeEachDatabase('import pipeline', (database) => {
+  let pipe: TestPipeline;
+  let dir: string;
+  beforeAll(async () => {
+    pipe = await createTestPipeline(database().url);
+    dir = fixtureDir();
+  });
+  afterAll(async () => pipe?.close());
+
+  const user = async (username: string) => {
+    const row = (await pipe.db.knex('users').leftJoin('departments', 'departments.id', 'users.department_id').where('username', username).select('users.*', 'departments.name as department').first()) as Record<string, unknown> | undefined;
+    if (!row) return undefined;
+    const roles = (await pipe.db.knex('user_roles').join('roles', 'roles.id', 'role_id').where('user_id', row.id as number).pluck('roles.name')) as string[];
+    const groups = (await pipe.db.knex('user_group_members').join('user_groups', 'user_groups.id', 'group_id').where('user_id', row.id as number).pluck('user_groups.name')) as string[];
+    return { ...row, roles: roles.sort(), groups: groups.sort() } as Record<string, unknown> & { roles: string[]; groups: string[] };
+  };
+
+  it('creates users, departments and memberships from a first load, with a report and a register record', async () => {
+    const file = await writeXlsx(path.join(dir, 'first-load.xlsx'), [
+      TEMPLATE,
+      userRow({ name: 'Ana Silva', username: 'Ana.Silva', department: 'Finance', email: 'Ana.Silva@Example.com', phone: 5511987654321, active: 'Yes', ignoreMfa: 'No', roles: 'Administrator; Auditor', groups: 'IT' }),
+      userRow({ name: 'Bruno Costa', username: 'bcosta', department: 'Sales', active: true, ignoreMfa: false, roles: 'Viewer' }),
+      userRow({ name: 'José Ñúñez', username: 'José', department: 'finance' }),
+    ]);
+    const result = await pipe.run(file);
+    expect(result.exitCode).toBe(0);
+    const report = pipe.report(result);
+    expect(report).toMatchObject({ importId: expect.any(Number), file: { name: 'first-load.xlsx', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }, dryRun: false, outcome: 'imported', counts: { rows: 3, created: 3, updated: 0, unchanged: 0, failed: 0 } });
+    expect(report.rows.map((r) => [r.row, r.username, r.status])).toEqual([[2, 'ana.silva', 'created'], [3, 'bcosta', 'created'], [4, 'josé', 'created']]);
+    expect(await user('ana.silva')).toMatchObject({ name: 'Ana Silva', email: 'ana.silva@example.com', phone: '5511987654321', department: 'Finance', roles: ['Administrator', 'Auditor'], groups: ['IT'] });
+    expect(await user('josé')).toMatchObject({ department: 'Finance' }); // matched case-insensitively, not created twice
+    expect(await pipe.db.knex('departments').pluck('name')).toEqual(['Finance', 'Sales']);
+    const record = await pipe.db.knex('imports').where('id', report.importId as number).first();
+    expect(record).toMatchObject({ status: 'imported', rows: 3, created: 3, original_name: 'first-load.xlsx' });
+    const actions = (await pipe.db.knex('audit_events').where('import_id', report.importId as number).orderBy('id').pluck('action')) as string[];
+    expect(actions).toEqual(['import.started', 'department.created', 'department.created', 'user.created', 'user.created', 'user.created', 'import.finished']);
+  });
+
+  it('writes nothing when the same content is imported again', async () => {
+    const before = await snapshot(pipe.db);
+    const events = await userEvents(pipe.db);
+    const result = await pipe.run(path.join(dir, 'first-load.xlsx'));
+    const report = pipe.report(result);
+    expect(report.counts).toEqual({ rows: 3, created: 0, updated: 0, unchanged: 3, failed: 0 });
+    expect(await snapshot(pipe.db)).toEqual(before); // no user row, no updated_at, no membership moved
+    expect(await userEvents(pipe.db)).toBe(events);
+  });
+
+  it('matches usernames case-insensitively across files and keeps every blank cell’s stored value', async () => {
+    const before = await user('ana.silva');
+    const file = writeCsv(path.join(dir, 'update.csv'), [TEMPLATE, ['', 'ANA.SILVA', '', '', '', '', 'No', '', '', '']]);
+    const report = pipe.report(await pipe.run(file));
+    expect(report.rows).toEqual([{ row: 2, username: 'ana.silva', status: 'updated', changes: ['active'] }]);
+    const after = await user('ana.silva');
+    expect(after).toMatchObject({ ...before, active: expect.anything(), updated_at: expect.any(String), last_import_id: expect.anything() });
+    expect(Boolean(Number(after?.active))).toBe(false);
+    expect(after?.updated_at).not.toBe(before?.updated_at);
+    const event = await pipe.db.knex('audit_events').where({ action: 'user.updated', username: 'ana.silva' }).orderBy('id', 'desc').first();
+    expect(JSON.parse(event.changes as string)).toEqual({ active: { old: true, new: false } });
+  });
+
+  it('keeps accented usernames distinct from unaccented ones', async () => {
+    const file = writeCsv(path.join(dir, 'accents.csv'), [TEMPLATE, ['Jose Plain', 'jose', '', '', '', '', '', '', '', ''], ['', 'JOSÉ', '', '', '', '', '', '', 'Viewer', '']]);
+    const report = pipe.report(await pipe.run(file));
+    expect(report.rows.map((r) => [r.username, r.status])).toEqual([['jose', 'created'], ['josé', 'updated']]);
+    expect((await user('jose'))?.name).toBe('Jose Plain');
+    expect((await user('josé'))?.roles).toEqual(['Viewer']);
+  });
+
+  it('fails bad rows with actionable messages and applies the others', async () => {
+    const file = await writeXlsx(path.join(dir, 'bad-rows.xlsx'), [
+      TEMPLATE,
+      userRow({ name: 'Good', username: 'good.one', email: 'good@example.com' }),
+      userRow({ name: 'No Mail', username: 'nomail', email: 'not-an-email' }),
+      userRow({ username: 'brand.new' }),
+      userRow({ name: 'Dup', username: 'GOOD.ONE' }),
+      userRow({ name: 'Roles', username: 'roles', roles: 'Auditor, Root, Wizard' }),
+      userRow({ name: 'Err', username: 'err', email: { error: '#N/A' } as never }),
+    ]);
+    const result = await pipe.run(file);
+    expect(result.exitCode).toBe(1);
+    const report = pipe.report(result);
+    expect(report.outcome).toBe('imported_with_errors');
+    const byUser = Object.fromEntries(report.rows.map((r) => [r.username, r]));
+    expect(report.rows[0]).toMatchObject({ row: 2, username: 'good.one', status: 'created' });
+    expect(byUser.nomail).toMatchObject({ status: 'failed', message: expect.stringContaining('not a valid e-mail') });
+    expect(byUser['brand.new']).toMatchObject({ status: 'failed', message: expect.stringContaining('needs a Name') });
+    expect(report.rows[3]).toMatchObject({ row: 5, status: 'failed', message: expect.stringContaining('duplicate of row 2') });
+    expect(byUser.roles).toMatchObject({ status: 'failed', message: expect.stringContaining('"Root", "Wizard"') });
+    expect(byUser.err).toMatchObject({ status: 'failed', message: expect.stringContaining('#N/A') });
+    expect(await user('nomail')).toBeUndefined(); // a failed row changes nothing
+  });
+
+  it('reads respelled, Portuguese and reordered headers', async () => {
+    const file = await writeXlsx(path.join(dir, 'portugues.xlsx'), [
+      ['Ativo', 'Usuário', 'Nome', 'e mail', 'Grupo de usuários', 'Perfis', 'Ignorar MFA', 'Telefone', 'Departamento', 'Cost centre'],
+      ['Sim', 'maria', 'Maria Souza', 'maria@example.com', 'Finance', 'auditor', 'Não', '+55 11 91234-5678', 'Financeiro', 'CC-1'],
+    ]);
+    const result = await pipe.run(file);
+    const report = pipe.report(result);
+    expect(report.counts).toMatchObject({ created: 1, failed: 0 });
+    expect((report.warnings as string[]).join(' ')).toContain('Cost centre');
+    expect(await user('maria')).toMatchObject({ name: 'Maria Souza', phone: '+55 11 91234-5678', department: 'Financeiro', roles: ['Auditor'], groups: ['Finance'] });
+  });
+
+  it('reads a Windows-1252 CSV with semicolons', async () => {
+    const file = writeCsv(path.join(dir, 'latin.csv'), [TEMPLATE, ['Conceição Araújo', 'conceicao', '', 'Produção', '', '', '', '', '', '']], { delimiter: ';', encoding: 'windows-1252' });
+    const report = pipe.report(await pipe.run(file));
+    expect(report.counts).toMatchObject({ created: 1 });
+    expect(await user('conceicao')).toMatchObject({ name: 'Conceição Araújo', department: 'Produção' });
+  });
+
+  it('uses formulas’ cached results and fails formulas with an error result', async () => {
+    const file = await writeXlsx(path.join(dir, 'formulas.xlsx'), [
+      TEMPLATE,
+      userRow({ name: { formula: 'CONCAT("Fo","rmula")', result: 'Formula' } as never, username: 'formula1', active: { formula: 'TRUE()', result: true } as never }),
+      userRow({ name: 'Broken', username: 'formula2', email: { formula: 'VLOOKUP(A1,B:C,2,0)', result: { error: '#N/A' } } as never }),
+    ]);
+    const report = pipe.report(await pipe.run(file));
+    expect(report.rows.map((r) => r.status)).toEqual(['created', 'failed']);
+    expect(await user('formula1')).toMatchObject({ name: 'Formula' });
+  });
+
+  it('does not write anything in a dry run, not even departments', async () => {
+    const before = await snapshot(pipe.db);
+    const imports = await pipe.db.knex('imports').count({ n: '*' });
+    const file = writeCsv(path.join(dir, 'dry.csv'), [TEMPLATE, ['Dry Run', 'dry.run', 'a long password', 'Brand New Dept', '', '', '', '', '', ''], ['', 'bcosta', '', '', 'b@example.com', '', '', '', '', '']]);
+    const result = await pipe.run(file, { dryRun: true });
+    const report = pipe.report(result);
+    expect(report).toMatchObject({ importId: null, dryRun: true });
+    expect(report.rows.map((r) => [r.username, r.status, r.changes])).toEqual([
+      ['dry.run', 'would-create', ['name', 'department', 'active', 'ignoreMfa', 'password']],
+      ['bcosta', 'would-update', ['email']],
+    ]);
+    expect(await snapshot(pipe.db)).toEqual(before);
+    expect(await pipe.db.knex('imports').count({ n: '*' })).toEqual(imports);
+  });
+
+  it('rejects a file that is not a spreadsheet with a report saying what it is', async () => {
+    const file = path.join(dir, 'legacy.xlsx');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(file, 'just some text, not a workbook\n\u0000\u0001binary');
+    const result = await pipe.run(file);
+    expect(result.exitCode).toBe(2);
+    const report = pipe.report(result);
+    expect(report).toMatchObject({ outcome: 'rejected', error: { code: expect.stringMatching(/^FILE_/) }, rows: [] });
+    expect(await pipe.db.knex('imports').where('id', report.importId as number).first()).toMatchObject({ status: 'rejected' });
+  });
+});
