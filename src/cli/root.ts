@@ -8,7 +8,12 @@
 import yargs, { type Argv } from 'yargs';
 import { EXIT, UsersyncError, describeError, exitCodeFor, fail } from '../errors.js';
 import { withContext, type CommandContext, type ContextOptions, type GlobalArgs } from './context.js';
+import { auditCommand } from './commands/audit.js';
 import { catalogCommands } from './commands/catalog.js';
+import { importCommand } from './commands/import.js';
+import { importsCommand } from './commands/imports.js';
+import { templateCommand } from './commands/template.js';
+
 import { migrateCommand } from './commands/migrate.js';
 import { startCommand } from './commands/start.js';
 import { usersCommand } from './commands/users.js';
@@ -17,7 +22,7 @@ import { usersCommand } from './commands/users.js';
 export type Runner = (args: Record<string, unknown>, options: ContextOptions, body: (context: CommandContext) => Promise<void>) => Promise<void>;
 export type CommandModule = (cli: Argv, run: Runner) => Argv;
 
-const COMMANDS: readonly CommandModule[] = [startCommand, migrateCommand, ...catalogCommands, usersCommand];
+const COMMANDS: readonly CommandModule[] = [startCommand, importCommand, templateCommand, migrateCommand, ...catalogCommands, usersCommand, importsCommand, auditCommand];
 
 /** Parses argv, runs the command, and returns the process exit code. Never throws. */
 export async function runCli(argv: readonly string[]): Promise<number> {

@@ -1,0 +1,228 @@
+/**
+ * The daemon's work loop (SPEC §2): one file at a time, oldest mtime first.
+ *
+ *   inbox file ready → re-check → claim (rename into processing/) → processFile → finish
+ *   (archive/ or error/, redacted when it carried passwords) → register closed
+ *
+ * Faults are classified: a FileError is the file's own (it still finishes, in error/); anything
+ * else — database down or busy, disk full, permission denied — leaves the file where it is
+ * (inbox or processing/) and retries it with capped exponential backoff and jitter, while
+ * /healthz reports degraded. A file is never sent to error/ for a fault that is not its own.
+ */
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Config } from '../config/schema.js';
+import type { Database } from '../db/knex.js';
+import { closeImport, findRunningImports } from '../db/repositories/imports.js';
+import { describeError, UsersyncError } from '../errors.js';
+import type { Metrics } from '../health/metrics.js';
+import type { Logger } from '../logging/logger.js';
+import { finishFile } from '../pipeline/archive.js';
+import type { AuditTrail } from '../pipeline/audit.js';
+import { claimFile, listClaimed } from '../pipeline/claim.js';
+import type { PasswordHasher } from '../pipeline/passwords.js';
+import { processFile, stemOf, type ProcessResult } from '../pipeline/process-file.js';
+import { writeRedactedCopy } from '../pipeline/redact.js';
+import type { ReadyFile } from '../pipeline/watch.js';
+
+export interface DaemonDeps {
+  config: Readonly<Config>;
+  db: Database;
+  logger: Logger;
+  audit: AuditTrail;
+  hasher: PasswordHasher;
+  metrics: Metrics;
+  /** Sends a path back through the watcher's stability check (it changed while queued). */
+  recheck(filePath: string): void;
+  random?: () => number;
+}
+
+interface Claimed {
+  path: string;
+  claimId: string;
+  originalName: string;
+  source: 'watch' | 'recover';
+}
+
+export interface LastImport {
+  importId: number | null;
+  file: string;
+  outcome: string;
+  finishedAt: string;
+}
+
+export interface Daemon {
+  /** A stable inbox file, ready to take. */
+  enqueue(file: ReadyFile): void;
+  /** Claimed files found in processing/ at start: imported again first. */
+  recover(): Promise<number>;
+  /** Starts (or resumes) the loop. */
+  kick(): void;
+  status(): { queued: number; processing: string | null; retrying: number; degraded: string | null; lastImport: LastImport | null };
+  /** Stops taking work; the current batch commits and the file stays claimed for recovery. */
+  stop(): Promise<void>;
+}
+
+export function createDaemon(deps: DaemonDeps): Daemon {
+  const { config, logger } = deps;
+  const log = logger.child({ module: 'daemon' });
+  const random = deps.random ?? Math.random;
+  const inboxQueue = new Map<string, ReadyFile>();
+  const claimedQueue: Claimed[] = [];
+  const attempts = new Map<string, number>();
+  let retryTimer: NodeJS.Timeout | undefined;
+  let retryAt = 0;
+  let running: Promise<void> | undefined;
+  let current: string | null = null;
+  let degraded: string | null = null;
+  let lastImport: LastImport | null = null;
+  let stopping = false;
+  const abort = new AbortController();
+
+  const backoff = (key: string, error: unknown) => {
+    const attempt = (attempts.get(key) ?? 0) + 1;
+    attempts.set(key, attempt);
+    const ceiling = Math.min(config.daemon.retryMaxMs, config.daemon.retryInitialMs * 2 ** (attempt - 1));
+    const wait = Math.round(ceiling / 2 + (random() * ceiling) / 2); // "equal jitter": never 0, never in lockstep
+    degraded = error instanceof UsersyncError ? `${error.code}: ${error.message}` : String(describeError(error).message);
+    deps.metrics.transientFault(error instanceof UsersyncError ? error.code : 'UNEXPECTED');
+    log.warn('file.retry_scheduled', { file: path.basename(key), attempt, waitMs: wait, err: describeError(error) });
+    const at = Date.now() + wait;
+    if (!retryTimer || at < retryAt) {
+      clearTimeout(retryTimer);
+      retryAt = at;
+      retryTimer = setTimeout(() => {
+        retryTimer = undefined;
+        kick();
+      }, wait);
+    }
+  };
+
+  const backlog = () => deps.metrics.setBacklog(inboxQueue.size + claimedQueue.length);
+
+  async function takeInboxFile(file: ReadyFile): Promise<Claimed | undefined> {
+    const now = await stat(file.path).catch(() => undefined);
+    if (!now) return undefined; // gone: somebody took it back
+    if (now.size !== file.size || now.mtimeMs !== file.mtimeMs) {
+      deps.recheck(file.path); // changed while queued: wait for it to settle again
+      return undefined;
+    }
+    const claimed = await claimFile(file.path, config.folders.processing, new Date());
+    log.info('file.claimed', { file: claimed.originalName, claimId: claimed.claimId });
+    return { ...claimed, source: 'watch' };
+  }
+
+  async function importClaimed(claimed: Claimed): Promise<void> {
+    const started = Date.now();
+    const interrupted = claimed.source === 'recover' ? await findRunningImports(deps.db.knex, claimed.path) : [];
+    const result: ProcessResult = await processFile(deps, {
+      filePath: claimed.path,
+      originalName: claimed.originalName,
+      source: claimed.source,
+      dryRun: false,
+      reportDir: config.folders.processing,
+      reportStem: `${claimed.claimId}__${stemOf(claimed.originalName)}`,
+      signal: abort.signal,
+    });
+    const { summary } = result;
+    const finished = await finishFile({
+      claimedPath: claimed.path,
+      originalName: claimed.originalName,
+      importId: summary.importId,
+      success: summary.outcome === 'imported',
+      reports: result.reports,
+      folders: config.folders,
+      now: new Date(),
+      redact: result.carriedPasswords && config.archive.redactPasswords ? (from, to) => writeRedactedCopy(from, to, config.import) : undefined,
+    });
+    if (summary.importId !== null) {
+      await closeImport(deps.db.knex, summary.importId, {
+        status: summary.outcome,
+        finishedAt: summary.finishedAt,
+        filePath: finished.filePath,
+        reportJsonPath: finished.reportJsonPath,
+        reportXlsxPath: finished.reportXlsxPath,
+        archivedSha256: finished.redactedSha256,
+        redacted: finished.redactedSha256 !== null,
+      });
+      for (const old of interrupted) {
+        await closeImport(deps.db.knex, old.id, { status: 'interrupted', finishedAt: new Date().toISOString(), supersededBy: summary.importId });
+      }
+    }
+    deps.metrics.fileFinished(summary.outcome, (Date.now() - started) / 1000);
+    deps.metrics.rows(summary.counts);
+    lastImport = { importId: summary.importId, file: claimed.originalName, outcome: summary.outcome, finishedAt: summary.finishedAt };
+    log.info('file.finished', { file: claimed.originalName, importId: summary.importId, outcome: summary.outcome, counts: summary.counts, to: path.dirname(finished.filePath), redacted: finished.redactedSha256 !== null });
+  }
+
+  async function loop(): Promise<void> {
+    while (!stopping) {
+      if (retryTimer) return; // a fault is being waited out; the timer restarts the loop
+      const claimed = claimedQueue[0];
+      if (claimed) {
+        current = claimed.originalName;
+        try {
+          await importClaimed(claimed);
+          claimedQueue.shift();
+          attempts.delete(claimed.path);
+          degraded = null;
+        } catch (error) {
+          if (stopping && error instanceof UsersyncError && error.code === 'IMPORT_INTERRUPTED') return;
+          backoff(claimed.path, error); // stays in processing/, first in line
+        } finally {
+          current = null;
+          backlog();
+        }
+        continue;
+      }
+      const next = [...inboxQueue.values()].sort((a, b) => a.mtimeMs - b.mtimeMs || a.path.localeCompare(b.path))[0];
+      if (!next) return;
+      try {
+        const taken = await takeInboxFile(next);
+        inboxQueue.delete(next.path);
+        if (taken) claimedQueue.push(taken);
+        attempts.delete(next.path);
+      } catch (error) {
+        backoff(next.path, error); // could not claim (permissions, disk): stays in the inbox
+      }
+      backlog();
+    }
+  }
+
+  function kick(): void {
+    if (stopping || running) return;
+    running = loop()
+      .catch((error: unknown) => {
+        log.error('daemon.loop_failed', { err: describeError(error) });
+      })
+      .finally(() => {
+        running = undefined;
+        if (!stopping && !retryTimer && (claimedQueue.length > 0 || inboxQueue.size > 0)) kick();
+      });
+  }
+
+  return {
+    enqueue(file) {
+      inboxQueue.set(file.path, file);
+      backlog();
+      kick();
+    },
+    async recover() {
+      const found = await listClaimed(config.folders.processing);
+      for (const item of found) {
+        if (!claimedQueue.some((c) => c.path === item.path)) claimedQueue.push({ ...item, source: 'recover' });
+      }
+      if (found.length > 0) log.warn('daemon.recovering', { files: found.map((f) => f.originalName) });
+      backlog();
+      return found.length;
+    },
+    kick,
+    status: () => ({ queued: inboxQueue.size + claimedQueue.length, processing: current, retrying: attempts.size, degraded, lastImport }),
+    async stop() {
+      stopping = true;
+      clearTimeout(retryTimer);
+      abort.abort();
+      await running;
+    },
+  };
+}

@@ -1,0 +1,44 @@
+/**
+ * Scheduled sources (schedule.sources): a file HR overwrites in place (on a share, say) is copied
+ * into the inbox on its cron expression, so the directory is re-synced to it. The source is only
+ * read — never moved or changed. A copy is made only when the content differs from the last copy,
+ * and it appears in the inbox atomically (written under a dot-name the watcher ignores, then
+ * renamed) under a name that never replaces a file already waiting there.
+ */
+import { createHash } from 'node:crypto';
+import { copyFile, link, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../logging/logger.js';
+
+type Source = Config['schedule']['sources'][number];
+
+export function createSourceCopier(inbox: string, logger: Logger) {
+  const log = logger.child({ module: 'sources' });
+  const lastCopied = new Map<string, string>();
+  return {
+    async copy(source: Source): Promise<void> {
+      let content: Buffer;
+      try {
+        content = await readFile(source.path);
+      } catch (error) {
+        log.warn('source.unreadable', { source: source.name, path: source.path, code: (error as NodeJS.ErrnoException).code });
+        return;
+      }
+      const sha256 = createHash('sha256').update(content).digest('hex');
+      if (lastCopied.get(source.name) === sha256) return; // unchanged since the last copy
+      const ext = path.extname(source.path).toLowerCase() || '.xlsx';
+      const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+      const temp = path.join(inbox, `.${source.name}.${stamp}.tmp`);
+      const target = path.join(inbox, `${source.name}_${stamp}${ext}`);
+      await copyFile(source.path, temp);
+      try {
+        await link(temp, target); // refuses to replace an existing file
+      } finally {
+        await rm(temp, { force: true });
+      }
+      lastCopied.set(source.name, sha256);
+      log.info('source.copied', { source: source.name, to: path.basename(target), sha256 });
+    },
+  };
+}

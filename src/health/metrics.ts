@@ -1,0 +1,44 @@
+/**
+ * Prometheus metrics (SPEC §2), names prefixed `usersync_`, on a registry of our own (never the
+ * global one, so tests and several daemons in one process do not collide).
+ */
+import client from 'prom-client';
+
+export interface Metrics {
+  readonly registry: client.Registry;
+  fileFinished(outcome: string, seconds: number): void;
+  rows(counts: Record<'created' | 'updated' | 'unchanged' | 'failed', number>): void;
+  setBacklog(files: number): void;
+  transientFault(kind: string): void;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry, prefix: 'usersync_' });
+  const files = new client.Counter({ name: 'usersync_files_total', help: 'Files processed, by outcome (imported, imported_with_errors, rejected).', labelNames: ['outcome'], registers: [registry] });
+  const rows = new client.Counter({ name: 'usersync_rows_total', help: 'Data rows processed, by outcome (created, updated, unchanged, failed).', labelNames: ['outcome'], registers: [registry] });
+  const duration = new client.Histogram({
+    name: 'usersync_import_duration_seconds',
+    help: 'Time from claiming a file to its finish, in seconds.',
+    buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800],
+    registers: [registry],
+  });
+  const lastSuccess = new client.Gauge({ name: 'usersync_last_success_timestamp_seconds', help: 'When a file was last imported with every row applied (Unix time).', registers: [registry] });
+  const backlog = new client.Gauge({ name: 'usersync_inbox_backlog', help: 'Files waiting: in the inbox (stable or not) plus claimed and not yet finished.', registers: [registry] });
+  const faults = new client.Counter({ name: 'usersync_transient_faults_total', help: 'Transient faults (database unreachable, busy, disk) that made a file wait for a retry.', labelNames: ['code'], registers: [registry] });
+  for (const outcome of ['imported', 'imported_with_errors', 'rejected']) files.inc({ outcome }, 0);
+  for (const outcome of ['created', 'updated', 'unchanged', 'failed']) rows.inc({ outcome }, 0);
+  return {
+    registry,
+    fileFinished(outcome, seconds) {
+      files.inc({ outcome });
+      duration.observe(seconds);
+      if (outcome === 'imported') lastSuccess.set(Date.now() / 1000);
+    },
+    rows(counts) {
+      for (const [outcome, n] of Object.entries(counts)) rows.inc({ outcome }, n);
+    },
+    setBacklog: (n) => backlog.set(n),
+    transientFault: (code) => faults.inc({ code }),
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * Finishing a claimed file (SPEC §2): the file and its two reports leave processing/ for
+ * `archive/YYYY-MM-DD/` (every row applied) or `error/YYYY-MM-DD/` (rejected, or any row failed),
+ * named `<importId>_<original name>`, `<importId>_<stem>.report.{xlsx,json}`. Nothing is ever
+ * overwritten: an existing name gets a ` (2)` suffix. With archive.redactPasswords, a file that
+ * carried passwords is archived as a rewrite with the Password column emptied (written by the
+ * caller-supplied `redact`), and the original bytes are deleted only once that copy is safely written.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { lstat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { fail } from '../errors.js';
+import { moveExclusive } from './claim.js';
+
+export interface FinishRequest {
+  claimedPath: string;
+  originalName: string;
+  importId: number | null;
+  /** True when every row applied. */
+  success: boolean;
+  reports: { jsonPath: string; xlsxPath: string };
+  folders: { archive: string; error: string };
+  now: Date;
+  /** Writes a redacted copy of `from` to `to`; present when the file must be redacted. */
+  redact?: ((from: string, to: string) => Promise<void>) | undefined;
+}
+
+export interface Finished {
+  filePath: string;
+  reportJsonPath: string;
+  reportXlsxPath: string;
+  /** sha256 of the archived copy when it is a redacted rewrite. */
+  redactedSha256: string | null;
+}
+
+/** `archive/2026-11-24` (UTC date, so folders do not depend on the host's time zone). */
+export const datedFolder = (root: string, now: Date): string => path.join(root, now.toISOString().slice(0, 10));
+
+export async function finishFile(request: FinishRequest): Promise<Finished> {
+  const folder = datedFolder(request.success ? request.folders.archive : request.folders.error, request.now);
+  const prefix = request.importId === null ? 'noid' : String(request.importId);
+  const stem = request.originalName.replace(/\.(xlsx|xlsm|csv)$/i, '');
+  const fileTarget = await freeName(path.join(folder, `${prefix}_${request.originalName}`));
+  let redactedSha256: string | null = null;
+  if (request.redact) {
+    await request.redact(request.claimedPath, fileTarget);
+    redactedSha256 = await sha256Of(fileTarget);
+    await unlink(request.claimedPath).catch((cause: unknown) => {
+      throw fail('FS_MOVE_FAILED', { message: `Cannot remove the unredacted ${path.basename(request.claimedPath)}.`, cause });
+    });
+  } else {
+    await moveExclusive(request.claimedPath, fileTarget);
+  }
+  const reportJsonPath = await freeName(path.join(folder, `${prefix}_${stem}.report.json`));
+  await moveExclusive(request.reports.jsonPath, reportJsonPath);
+  const reportXlsxPath = await freeName(path.join(folder, `${prefix}_${stem}.report.xlsx`));
+  await moveExclusive(request.reports.xlsxPath, reportXlsxPath);
+  return { filePath: fileTarget, reportJsonPath, reportXlsxPath, redactedSha256 };
+}
+
+/** `name.ext`, else `name (2).ext`, … — the first that does not exist. */
+async function freeName(target: string): Promise<string> {
+  const ext = path.extname(target);
+  const base = target.slice(0, target.length - ext.length);
+  for (let n = 1; n < 1000; n++) {
+    const candidate = n === 1 ? target : `${base} (${n})${ext}`;
+    try {
+      await lstat(candidate);
+    } catch {
+      return candidate;
+    }
+  }
+  throw fail('FS_MOVE_FAILED', { message: `Too many files named like ${path.basename(target)} in ${path.dirname(target)}.` });
+}
+
+export async function sha256Of(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}

@@ -1,0 +1,60 @@
+/**
+ * Passwords at rest (SPEC §2): the archived copy of a file that carried passwords is a rewrite
+ * with the Password column emptied. The rewrite is read with the same reader as the import (so
+ * hostile files stay contained in the worker) and written in the template layout — the ten
+ * columns in order, one row per data row — as .xlsx for workbooks and .csv for CSV files.
+ * Other sheets and unknown columns are not carried over; the report and register say so.
+ */
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import ExcelJS from 'exceljs';
+import type { Config } from '../config/schema.js';
+import { COLUMN_INDEX, COLUMN_KEYS, TEMPLATE_HEADERS, type CellValue } from '../domain/columns.js';
+import { openSpreadsheet } from './read/index.js';
+
+const PASSWORD = COLUMN_INDEX.password;
+const text = (cell: CellValue | undefined): string => (cell === undefined ? '' : typeof cell === 'string' ? cell : cell.error);
+
+/** Writes `to` (which must not exist) as the redacted copy of `from`. */
+export async function writeRedactedCopy(from: string, to: string, settings: Config['import']): Promise<void> {
+  const reader = await openSpreadsheet(from, settings);
+  const temp = `${to}.tmp`;
+  try {
+    if (reader.header.format === 'csv') await writeCsv(reader.batches(), temp);
+    else await writeXlsx(reader.batches(), temp, reader.header.sheetName ?? 'Users');
+    await rename(temp, to);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  } finally {
+    await reader.close();
+  }
+}
+
+type Batches = AsyncIterable<ReadonlyArray<{ cells: ReadonlyArray<CellValue | undefined> }>>;
+
+async function writeXlsx(batches: Batches, file: string, sheetName: string): Promise<void> {
+  const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: file, useStyles: false, useSharedStrings: false });
+  const sheet = workbook.addWorksheet(sheetName);
+  sheet.addRow(COLUMN_KEYS.map((key) => TEMPLATE_HEADERS[key])).commit();
+  for await (const batch of batches) {
+    for (const row of batch) sheet.addRow(COLUMN_KEYS.map((_, i) => (i === PASSWORD ? '' : text(row.cells[i])))).commit();
+  }
+  sheet.commit();
+  await workbook.commit();
+}
+
+async function writeCsv(batches: Batches, file: string): Promise<void> {
+  const out = createWriteStream(file, { mode: 0o600, flags: 'wx' });
+  const quote = (value: string) => (/[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value);
+  const write = async (line: string) => {
+    if (!out.write(line)) await once(out, 'drain');
+  };
+  await write(`${COLUMN_KEYS.map((key) => TEMPLATE_HEADERS[key]).join(',')}\r\n`);
+  for await (const batch of batches) {
+    for (const row of batch) await write(`${COLUMN_KEYS.map((_, i) => (i === PASSWORD ? '' : quote(text(row.cells[i])))).join(',')}\r\n`);
+  }
+  out.end();
+  await once(out, 'close');
+}
