@@ -69,6 +69,7 @@ export async function boot(config: Readonly<Config>, logger: Logger, auditLog: L
       hasher: createPasswordHasher(config.import),
       metrics,
       recheck: (p) => watcher?.consider(p),
+      oldestSettlingMtime: () => watcher?.oldestPendingMtime() ?? Infinity,
     });
     shutdown.register('work', () => daemon.stop(), { first: true });
 

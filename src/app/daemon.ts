@@ -34,6 +34,8 @@ export interface DaemonDeps {
   metrics: Metrics;
   /** Sends a path back through the watcher's stability check (it changed while queued). */
   recheck(filePath: string): void;
+  /** The oldest mtime among inbox files still settling (Infinity when none). */
+  oldestSettlingMtime(): number;
   random?: () => number;
 }
 
@@ -67,10 +69,11 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   const { config, logger } = deps;
   const log = logger.child({ module: 'daemon' });
   const random = deps.random ?? Math.random;
-  const inboxQueue = new Map<string, ReadyFile>();
+  const inboxQueue = new Map<string, ReadyFile & { readyAt: number }>();
   const claimedQueue: Claimed[] = [];
   const attempts = new Map<string, number>();
   let retryTimer: NodeJS.Timeout | undefined;
+  let waitTimer: NodeJS.Timeout | undefined;
   let retryAt = 0;
   let running: Promise<void> | undefined;
   let current: string | null = null;
@@ -157,7 +160,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
 
   async function loop(): Promise<void> {
     while (!stopping) {
-      if (retryTimer) return; // a fault is being waited out; the timer restarts the loop
+      if (retryTimer || waitTimer) return; // a fault or an older file is being waited for; the timer restarts the loop
       const claimed = claimedQueue[0];
       if (claimed) {
         current = claimed.originalName;
@@ -177,6 +180,15 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       }
       const next = [...inboxQueue.values()].sort((a, b) => a.mtimeMs - b.mtimeMs || a.path.localeCompare(b.path))[0];
       if (!next) return;
+      // Oldest mtime first also across files still settling (several dropped at once, or present
+      // at start): wait for an older one a little, but never more than a few stability periods.
+      if (deps.oldestSettlingMtime() < next.mtimeMs && Date.now() - next.readyAt < config.watch.stableMs * 3 + 1000) {
+        waitTimer = setTimeout(() => {
+          waitTimer = undefined;
+          kick();
+        }, Math.max(50, Math.min(500, config.watch.stableMs / 2)));
+        return;
+      }
       try {
         const taken = await takeInboxFile(next);
         inboxQueue.delete(next.path);
@@ -197,13 +209,13 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       })
       .finally(() => {
         running = undefined;
-        if (!stopping && !retryTimer && (claimedQueue.length > 0 || inboxQueue.size > 0)) kick();
+        if (!stopping && !retryTimer && !waitTimer && (claimedQueue.length > 0 || inboxQueue.size > 0)) kick();
       });
   }
 
   return {
     enqueue(file) {
-      inboxQueue.set(file.path, file);
+      inboxQueue.set(file.path, { ...file, readyAt: Date.now() });
       backlog();
       kick();
     },
@@ -221,6 +233,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     async stop() {
       stopping = true;
       clearTimeout(retryTimer);
+      clearTimeout(waitTimer);
       abort.abort();
       await running;
     },

@@ -36,8 +36,15 @@ export function createOutput(stream: Writable = process.stdout): Output {
 /** A plain aligned text table; control characters shown as '?' so a cell cannot move the cursor. */
 export function formatTable(columns: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | number | boolean | null>>): string {
   const text = rows.map((row) => row.map((cell) => (cell === null ? '' : String(cell)).replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, '?')));
-  const widths = columns.map((column, i) => Math.min(60, Math.max(column.length, ...text.map((row) => (row[i] ?? '').length))));
+  // Columns are capped at 60 characters so a long name cannot wreck the layout — except the last,
+  // which has nothing to its right and is printed whole.
+  const last = columns.length - 1;
+  const widths = columns.map((column, i) => Math.max(column.length, ...text.map((row) => (row[i] ?? '').length)));
+  const capped = widths.map((w, i) => (i === last ? w : Math.min(60, w)));
   const line = (cells: readonly string[]) =>
-    cells.map((cell, i) => (cell.length > (widths[i] ?? 0) ? `${cell.slice(0, (widths[i] ?? 1) - 1)}…` : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
-  return [line(columns), line(widths.map((w) => '-'.repeat(w))), ...text.map(line)].join('\n') + '\n';
+    cells
+      .map((cell, i) => (i !== last && cell.length > (capped[i] ?? 0) ? `${cell.slice(0, (capped[i] ?? 1) - 1)}…` : cell.padEnd(i === last ? 0 : (capped[i] ?? 0))))
+      .join('  ')
+      .trimEnd();
+  return [line(columns), line(capped.map((w) => '-'.repeat(w))), ...text.map(line)].join('\n') + '\n';
 }

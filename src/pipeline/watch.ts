@@ -27,6 +27,8 @@ export interface InboxWatcher {
   ready: Promise<void>;
   /** Paths being watched for stability (not yet ready). */
   pending(): number;
+  /** The oldest mtime among paths not yet ready (Infinity when none): an older file may still come. */
+  oldestPendingMtime(): number;
   /** Feeds a path found by other means (the rescan) through the same stability check. */
   consider(filePath: string): void;
   /** True while chokidar is running and has not reported a fatal error. */
@@ -126,6 +128,7 @@ export function createInboxWatcher(deps: WatchDeps): InboxWatcher {
   return {
     ready,
     pending: () => tracked.size,
+    oldestPendingMtime: () => Math.min(Infinity, ...[...tracked.values()].map((t) => (t.mtimeMs < 0 ? Infinity : t.mtimeMs))),
     consider,
     healthy: () => healthy && !closed,
     close: async () => {
