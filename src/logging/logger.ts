@@ -8,7 +8,7 @@
  * Call shape: `log.info('import.finished', { rows, ms })`; errors as `{ err: describeError(e) }`.
  * Both must be flushed with `closeLogger` before the process ends (PITFALLS §7.1).
  */
-import { mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import winston from 'winston';
 import type { Config } from '../config/schema.js';
@@ -25,16 +25,31 @@ export interface LoggerOptions {
 
 const { combine, timestamp, errors, json, printf, colorize } = winston.format;
 
+/** The files each logger writes, closed by closeLogger once the logger has flushed. */
+const files = new WeakMap<Logger, WriteStream[]>();
+
+/**
+ * A log file as a plain append stream behind winston's Stream transport. winston's own File
+ * transport, ended while it waits for 'drain' (a burst of a few thousand audit lines does it),
+ * writes after end and crashes the process (NodeError: write after end); a stream we own is
+ * ended by us, after winston is done with it.
+ */
+function fileTransport(file: string): { transport: winston.transport; stream: WriteStream } {
+  const stream = createWriteStream(file, { flags: 'a', mode: OWNER_ONLY });
+  return { transport: new winston.transports.Stream({ stream }), stream };
+}
+
 /** File mode for logs: owner-only, they may carry usernames (personal data). */
 const OWNER_ONLY = 0o600;
 
 export function createLogger(settings: Config['logs'], options: LoggerOptions = {}): Logger {
   const transports: winston.transport[] = [];
+  const streams: WriteStream[] = [];
   if (options.files !== false) {
     mkdirSync(settings.dir, { recursive: true, mode: 0o700 });
-    transports.push(
-      new winston.transports.File({ filename: path.join(settings.dir, 'usersync.log'), options: { flags: 'a', mode: OWNER_ONLY } }),
-    );
+    const { transport, stream } = fileTransport(path.join(settings.dir, 'usersync.log'));
+    transports.push(transport);
+    streams.push(stream);
   }
   const consoleMode = settings.console === 'auto' ? (process.stderr.isTTY ? 'pretty' : 'json') : settings.console;
   if (consoleMode !== 'off') {
@@ -46,11 +61,13 @@ export function createLogger(settings: Config['logs'], options: LoggerOptions = 
       }),
     );
   }
-  return winston.createLogger({
+  const logger = winston.createLogger({
     level: settings.level,
     format: combine(timestamp(), errors({ stack: true }), json()),
     transports,
   });
+  files.set(logger, streams);
+  return logger;
 }
 
 /** Entries logged with `{ fileOnly: true }` (already shown to the user another way) skip the terminal. */
@@ -70,24 +87,36 @@ function pretty(info: winston.Logform.TransformableInfo): string {
 /** The audit log file: JSON lines of audit events (SPEC §6), nothing else. */
 export function createAuditLog(settings: Config['logs']): Logger {
   mkdirSync(settings.dir, { recursive: true, mode: 0o700 });
-  return winston.createLogger({
+  const { transport, stream } = fileTransport(path.join(settings.dir, 'audit.log'));
+  const logger = winston.createLogger({
     level: 'info',
     // Plain JSON.stringify: audit events are plain data, and winston's default json() (safe-stable-
     // stringify) cost 0.3 s per 100k events. The message (the action) comes first for grep.
     format: printf(({ message, level: _level, ...fields }) => JSON.stringify({ action: message, ...fields })),
-    transports: [new winston.transports.File({ filename: path.join(settings.dir, 'audit.log'), options: { flags: 'a', mode: OWNER_ONLY } })],
+    transports: [transport],
   });
+  files.set(logger, [stream]);
+  return logger;
 }
 
-/** Flushes and closes a logger; resolves when every line is on disk. */
-export function closeLogger(logger: Logger): Promise<void> {
-  return new Promise((resolve) => {
+/** Flushes and closes a logger; resolves when every line is written to its files. */
+export async function closeLogger(logger: Logger): Promise<void> {
+  await new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, 5000); // never hang an exit on a stuck transport
     logger.on('finish', () => {
       clearTimeout(timer);
-      // The file transport's own stream may still be writing; give it the next tick.
-      setImmediate(resolve);
+      resolve();
     });
     logger.end();
   });
+  await Promise.all(
+    (files.get(logger) ?? []).map(
+      (stream) =>
+        new Promise<void>((resolve) => {
+          if (stream.closed) return resolve();
+          stream.end(() => resolve());
+          stream.on('error', () => resolve());
+        }),
+    ),
+  );
 }

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { copyFile, link, mkdir, open, readdir, unlink } from 'node:fs/promises';
+import { chmod, copyFile, link, mkdir, open, readdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { fail } from '../errors.js';
 
@@ -28,6 +28,8 @@ export async function moveExclusive(from: string, to: string): Promise<void> {
         await handle.close();
       }
     }
+    // Owner-only: user lists carry personal data, whatever mode HR's copy had.
+    await chmod(to, 0o600);
     await unlink(from);
   } catch (cause) {
     throw fail('FS_MOVE_FAILED', { message: `Cannot move ${path.basename(from)} to ${path.dirname(to)}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}.`, cause, details: { from, to } });

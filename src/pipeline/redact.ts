@@ -7,7 +7,7 @@
  */
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { chmod, rename, rm } from 'node:fs/promises';
 import ExcelJS from 'exceljs';
 import type { Config } from '../config/schema.js';
 import { COLUMN_INDEX, COLUMN_KEYS, TEMPLATE_HEADERS, type CellValue } from '../domain/columns.js';
@@ -23,6 +23,7 @@ export async function writeRedactedCopy(from: string, to: string, settings: Conf
   try {
     if (reader.header.format === 'csv') await writeCsv(reader.batches(), temp);
     else await writeXlsx(reader.batches(), temp, reader.header.sheetName ?? 'Users');
+    await chmod(temp, 0o600);
     await rename(temp, to);
   } catch (error) {
     await rm(temp, { force: true });
