@@ -16,6 +16,7 @@ import { addCatalogNames } from '../db/repositories/catalog.js';
 import { describeError } from '../errors.js';
 import { createMetrics } from '../health/metrics.js';
 import { startHealthServer, type HealthReport } from '../health/server.js';
+import type { AuditLog } from '../logging/audit-log.js';
 import type { Logger } from '../logging/logger.js';
 import { createAuditTrail } from '../pipeline/audit.js';
 import { createPasswordHasher } from '../pipeline/passwords.js';
@@ -36,7 +37,7 @@ export interface Running {
 }
 
 /** Boots the daemon; `shutdown` is created by the caller so signals work while boot still waits. */
-export async function boot(config: Readonly<Config>, logger: Logger, auditLog: Logger, shutdown: Shutdown = createShutdown(logger, config.daemon.shutdownTimeoutMs)): Promise<Running> {
+export async function boot(config: Readonly<Config>, logger: Logger, auditLog: AuditLog, shutdown: Shutdown = createShutdown(logger, config.daemon.shutdownTimeoutMs)): Promise<Running> {
   const log = logger.child({ module: 'boot' });
   const phase = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
     const started = Date.now();
@@ -65,7 +66,7 @@ export async function boot(config: Readonly<Config>, logger: Logger, auditLog: L
       config,
       db,
       logger,
-      audit: createAuditTrail(auditLog, db.maxInsertRows),
+      audit: createAuditTrail(auditLog, db),
       hasher: createPasswordHasher(config.import),
       metrics,
       recheck: (p) => watcher?.consider(p),

@@ -7,7 +7,8 @@ import { describeError } from '../errors.js';
 import { withDatabaseErrors } from '../db/errors.js';
 import { createDatabase, type Database } from '../db/knex.js';
 import { migrateToLatest } from '../db/migrate.js';
-import { closeLogger, createAuditLog, createLogger, type Logger, type LogLevel } from '../logging/logger.js';
+import { openAuditLog, type AuditLog } from '../logging/audit-log.js';
+import { closeLogger, createLogger, type Logger, type LogLevel } from '../logging/logger.js';
 import { createOutput, type Output } from './output.js';
 
 export interface GlobalArgs {
@@ -22,7 +23,7 @@ export interface CommandContext {
   /** Opens the database and applies pending migrations on first use. */
   database(): Promise<Database>;
   /** The audit log file's logger, opened on first use and flushed at the end. */
-  auditLog(): Logger;
+  auditLog(): AuditLog;
   /** Exit code the command asks for (0 unless it says otherwise). */
   exitCode: number;
 }
@@ -37,14 +38,14 @@ export async function withContext(args: GlobalArgs, options: ContextOptions, run
   const config = loadConfig({ configFile: args.config, overrides });
   const logger = createLogger(config.logs, { consoleLevel: args.logLevel ?? options.consoleLevel ?? 'warn' });
   let db: Database | undefined;
-  let audit: Logger | undefined;
+  let audit: AuditLog | undefined;
   let opening: Promise<Database> | undefined;
   const context: CommandContext = {
     config,
     logger,
     out: createOutput(),
     exitCode: 0,
-    auditLog: () => (audit ??= createAuditLog(config.logs)),
+    auditLog: () => (audit ??= openAuditLog(config.logs)),
     database: () => {
       opening ??= (async () => {
         db = createDatabase(config, logger);
@@ -65,7 +66,7 @@ export async function withContext(args: GlobalArgs, options: ContextOptions, run
     throw error;
   } finally {
     await db?.destroy().catch(() => undefined);
-    if (audit) await closeLogger(audit);
+    await audit?.close();
     await closeLogger(logger);
   }
 }

@@ -4,7 +4,7 @@
  * - `usersync.log` in logs.dir: JSON lines, one per event, `errors({stack:true})` on the logger
  *   itself (winston#1338) so `logger.error(err)` keeps message and stack.
  * - The terminal (stderr, so `--json` stdout stays clean): readable lines on a TTY, JSON otherwise.
- * - `audit.log` in logs.dir: its own logger, JSON lines of audit events only.
+ * - `audit.log` is written by audit-log.ts (JSON lines of audit events only).
  * Call shape: `log.info('import.finished', { rows, ms })`; errors as `{ err: describeError(e) }`.
  * Both must be flushed with `closeLogger` before the process ends (PITFALLS §7.1).
  */
@@ -82,21 +82,6 @@ function pretty(info: winston.Logform.TransformableInfo): string {
     .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
     .join(' ');
   return `${time} ${level} ${String(message)}${rest ? ` ${rest}` : ''}${stack ? `\n${String(stack)}` : ''}`;
-}
-
-/** The audit log file: JSON lines of audit events (SPEC §6), nothing else. */
-export function createAuditLog(settings: Config['logs']): Logger {
-  mkdirSync(settings.dir, { recursive: true, mode: 0o700 });
-  const { transport, stream } = fileTransport(path.join(settings.dir, 'audit.log'));
-  const logger = winston.createLogger({
-    level: 'info',
-    // Plain JSON.stringify: audit events are plain data, and winston's default json() (safe-stable-
-    // stringify) cost 0.3 s per 100k events. The message (the action) comes first for grep.
-    format: printf(({ message, level: _level, ...fields }) => JSON.stringify({ action: message, ...fields })),
-    transports: [transport],
-  });
-  files.set(logger, [stream]);
-  return logger;
 }
 
 /** Flushes and closes a logger; resolves when every line is written to its files. */

@@ -5,7 +5,8 @@
  */
 import type { Knex } from 'knex';
 import { insertAuditEvents, type AuditEvent } from '../db/repositories/audit.js';
-import type { Logger } from '../logging/logger.js';
+import type { Dialect } from '../db/knex.js';
+import type { AuditLog } from '../logging/audit-log.js';
 
 export interface AuditTrail {
   /** Writes events in the given transaction (or connection); call `committed` after it commits. */
@@ -16,11 +17,10 @@ export interface AuditTrail {
   write(handle: Knex, events: readonly AuditEvent[]): Promise<void>;
 }
 
-export function createAuditTrail(auditLog: Logger, maxInsertRows: number): AuditTrail {
-  const committed = (events: readonly AuditEvent[]) => {
-    for (const e of events) auditLog.info(e.action, { at: e.at, importId: e.importId, row: e.row, username: e.username, changes: e.changes });
-  };
-  const record = (handle: Knex, events: readonly AuditEvent[]) => insertAuditEvents(handle, events, maxInsertRows);
+export function createAuditTrail(auditLog: AuditLog, target: { dialect: Dialect; maxInsertRows: number }): AuditTrail {
+  const committed = (events: readonly AuditEvent[]) =>
+    auditLog.append(events.map((e) => ({ action: e.action, at: e.at, importId: e.importId, row: e.row, username: e.username, changes: e.changes })));
+  const record = (handle: Knex, events: readonly AuditEvent[]) => insertAuditEvents(handle, target, events);
   return {
     record,
     committed,

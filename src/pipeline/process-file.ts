@@ -116,9 +116,16 @@ export async function processFile(deps: PipelineDeps, request: ProcessRequest): 
       headerRow: header?.headerRow ?? null,
       database: deps.db.description,
     };
-    const reports = await writeReports({ summary, rows: rolledBack ? () => relabelRolledBack(spool.rows()) : () => spool.rows(), failedRows: () => spool.failedRows() }, request.reportDir, request.reportStem ?? stemOf(request.originalName));
+    const reportStarted = Date.now();
+    const reports = await writeReports({
+        summary,
+        rows: rolledBack ? () => relabelRolledBack(spool.rows()) : () => spool.rows(),
+        ...(rolledBack ? {} : { rowLines: () => spool.rowLines() }),
+        failedRows: () => spool.failedRows(),
+      }, request.reportDir, request.reportStem ?? stemOf(request.originalName));
+    const reportMs = Date.now() - reportStarted;
     if (importId !== null) await closeRegister(deps, importId, summary, reports, request.filePath);
-    importLog.info('import.finished', { outcome, counts: summary.counts, ms: summary.durationMs, error: summary.error?.code });
+    importLog.info('import.finished', { outcome, counts: summary.counts, ms: summary.durationMs, reportMs, error: summary.error?.code });
     // A file rejected part-way may hold passwords in rows never read: redact whenever it has the column.
     const carriedPasswords = passwords.cells > 0 || (rejection !== undefined && header?.columns.includes('password') === true);
     return { summary, reports, exitCode: outcome === 'imported' ? 0 : outcome === 'imported_with_errors' ? 1 : 2, carriedPasswords };

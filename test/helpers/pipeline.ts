@@ -7,7 +7,8 @@ import { configSchema, type Config } from '../../src/config/schema.js';
 import { createDatabase, type Database } from '../../src/db/knex.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { addCatalogNames } from '../../src/db/repositories/catalog.js';
-import { closeLogger, createAuditLog, createLogger } from '../../src/logging/logger.js';
+import { openAuditLog } from '../../src/logging/audit-log.js';
+import { closeLogger, createLogger } from '../../src/logging/logger.js';
 import { createAuditTrail } from '../../src/pipeline/audit.js';
 import { createPasswordHasher } from '../../src/pipeline/passwords.js';
 import { processFile, type ProcessRequest, type ProcessResult } from '../../src/pipeline/process-file.js';
@@ -36,12 +37,12 @@ export async function createTestPipeline(url: string, overrides: DeepPartial<Con
   });
   const config = base as Config;
   const logger = createLogger(config.logs, { consoleLevel: 'error' });
-  const auditLog = createAuditLog(config.logs);
+  const auditLog = openAuditLog(config.logs);
   const db = createDatabase(config, logger);
   await migrateToLatest(db);
   await addCatalogNames(db.knex, 'roles', ['Administrator', 'Auditor', 'Operator', 'Viewer']);
   await addCatalogNames(db.knex, 'groups', ['Finance', 'HR', 'IT', 'Sales']);
-  const deps = { config, db, logger, audit: createAuditTrail(auditLog, db.maxInsertRows), hasher: createPasswordHasher(config.import) };
+  const deps = { config, db, logger, audit: createAuditTrail(auditLog, db), hasher: createPasswordHasher(config.import) };
   return {
     config,
     db,
@@ -51,7 +52,7 @@ export async function createTestPipeline(url: string, overrides: DeepPartial<Con
     report: (result) => JSON.parse(readFileSync(result.reports.jsonPath, 'utf8')) as Record<string, unknown> & { rows: Array<Record<string, unknown>> },
     close: async () => {
       await db.destroy();
-      await closeLogger(auditLog);
+      await auditLog.close();
       await closeLogger(logger);
     },
   };

@@ -1,20 +1,32 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { closeLogger, createAuditLog, createLogger } from '../../src/logging/logger.js';
+import { openAuditLog } from '../../src/logging/audit-log.js';
+import { closeLogger, createLogger } from '../../src/logging/logger.js';
 import { fixtureDir } from '../fixtures/build.js';
 
 describe('logging', () => {
-  it('writes every line of a burst before closeLogger resolves, without "write after end"', async () => {
+  it('writes every line of a burst to the operational log before closeLogger resolves, without "write after end"', async () => {
     const dir = fixtureDir();
-    const audit = createAuditLog({ dir, level: 'info', console: 'off' });
+    const logger = createLogger({ dir, level: 'info', console: 'off' });
     const errors: unknown[] = [];
-    audit.on('error', (error) => errors.push(error));
-    for (let i = 0; i < 30_000; i++) audit.info('user.created', { at: 'now', importId: 1, row: i, username: `u${i}`, changes: { name: { old: null, new: `Name ${i}` } } });
-    await closeLogger(audit);
-    const lines = readFileSync(path.join(dir, 'audit.log'), 'utf8').trim().split('\n');
+    logger.on('error', (error) => errors.push(error));
+    for (let i = 0; i < 30_000; i++) logger.info('burst', { row: i });
+    await closeLogger(logger);
+    const lines = readFileSync(path.join(dir, 'usersync.log'), 'utf8').trim().split('\n');
     expect(errors).toEqual([]);
     expect(lines).toHaveLength(30_000);
+    expect(JSON.parse(lines[29_999] ?? '{}')).toMatchObject({ message: 'burst', row: 29_999 });
+  });
+
+  it('appends audit events as JSON lines, in order, all on disk once closed', async () => {
+    const dir = fixtureDir();
+    const audit = openAuditLog({ dir });
+    for (let i = 0; i < 30_000; i += 500) audit.append(Array.from({ length: 500 }, (_, j) => ({ action: 'user.created', row: i + j, changes: { name: { old: null, new: `N${i + j}` } } })));
+    await audit.close();
+    const lines = readFileSync(path.join(dir, 'audit.log'), 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(30_000);
+    expect(statSync(path.join(dir, 'audit.log')).mode & 0o077).toBe(0);
     expect(JSON.parse(lines[29_999] ?? '{}')).toMatchObject({ action: 'user.created', row: 29_999 });
   });
 

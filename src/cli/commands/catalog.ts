@@ -3,10 +3,11 @@
  * Adding an existing name (any case) creates nothing and is not an error; removing a role or
  * group still held by users is refused, saying how many hold it.
  */
-import { insertAuditEvents } from '../../db/repositories/audit.js';
+import type { AuditEvent } from '../../db/repositories/audit.js';
 import { addCatalogNames, listCatalog, removeCatalogNames, type CatalogKind } from '../../db/repositories/catalog.js';
 import { withDatabaseErrors } from '../../db/errors.js';
 import { isoNow } from '../../db/time.js';
+import { createAuditTrail } from '../../pipeline/audit.js';
 import type { CommandContext } from '../context.js';
 import type { CommandModule } from '../root.js';
 
@@ -36,15 +37,19 @@ function membershipCommand(kind: 'roles' | 'groups'): CommandModule {
             run(args, {}, async (context) => {
               const db = await context.database();
               const names = (args.name ?? []).map(String);
+              const trail = createAuditTrail(context.auditLog(), db);
+              const events: AuditEvent[] = [];
               const result = await withDatabaseErrors(db.location, () =>
                 db.knex.transaction(async (trx) => {
                   const added = await addCatalogNames(trx, kind, names);
                   const at = isoNow();
                   const action = kind === 'roles' ? 'role.created' : 'group.created';
-                  await insertAuditEvents(trx, added.created.map((name) => ({ at, importId: null, row: null, username: null, action, changes: { name } })), db.maxInsertRows);
+                  events.push(...added.created.map((name) => ({ at, importId: null, row: null, username: null, action, changes: { name } }) as const));
+                  await trail.record(trx, events);
                   return added;
                 }),
               );
+              trail.committed(events);
               context.logger.info(`${kind}.added`, { created: result.created, existing: result.existing, fileOnly: true });
               if (args.json) return context.out.json(result);
               for (const name of result.created) await context.out.write(`created ${SINGULAR[kind]} "${name}"\n`);
@@ -64,9 +69,8 @@ function membershipCommand(kind: 'roles' | 'groups'): CommandModule {
               if (result.removed.length > 0) {
                 const at = isoNow();
                 const action = kind === 'roles' ? 'role.removed' : 'group.removed';
-                await withDatabaseErrors(db.location, () =>
-                  insertAuditEvents(db.knex, result.removed.map((name) => ({ at, importId: null, row: null, username: null, action, changes: { name } })), db.maxInsertRows),
-                );
+                const trail = createAuditTrail(context.auditLog(), db);
+                await withDatabaseErrors(db.location, () => trail.write(db.knex, result.removed.map((name) => ({ at, importId: null, row: null, username: null, action, changes: { name } }))));
               }
               if (args.json) return context.out.json(result);
               for (const name of result.removed) await context.out.write(`removed ${SINGULAR[kind]} "${name}"\n`);

@@ -43,7 +43,7 @@ async function importFiles(context: CommandContext, args: ImportArgs): Promise<v
     config: context.config,
     db,
     logger: context.logger,
-    audit: createAuditTrail(context.auditLog(), db.maxInsertRows),
+    audit: createAuditTrail(context.auditLog(), db),
     hasher: createPasswordHasher(context.config.import),
   };
   const results: Array<ProcessResult | { missing: UsersyncError; file: string }> = [];

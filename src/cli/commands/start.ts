@@ -38,7 +38,7 @@ export const startCommand: CommandModule = (cli, run) =>
           logger.error('daemon.uncaught', { err: describeError(error) });
           void shutdown
             .run('uncaught exception')
-            .finally(() => Promise.all([closeLogger(auditLog), closeLogger(logger)]))
+            .finally(() => Promise.all([auditLog.close(), closeLogger(logger)]))
             .finally(() => process.exit(70));
         };
         process.on('uncaughtException', fatal);

@@ -3,7 +3,8 @@
  * change they describe; reading them back is paged, oldest first.
  */
 import type { Knex } from 'knex';
-import { chunk } from '../time.js';
+import { bulkInsert } from '../bulk.js';
+import type { Dialect } from '../knex.js';
 
 export type AuditAction =
   | 'user.created'
@@ -34,19 +35,12 @@ export interface StoredAuditEvent extends AuditEvent {
   id: number;
 }
 
-export async function insertAuditEvents(knex: Knex, events: readonly AuditEvent[], maxRows: number): Promise<void> {
-  for (const part of chunk(events, maxRows)) {
-    await knex('audit_events').insert(
-      part.map((e) => ({
-        at: e.at,
-        import_id: e.importId,
-        row: e.row,
-        username: e.username,
-        action: e.action,
-        changes: e.changes === null ? null : JSON.stringify(e.changes),
-      })),
-    );
-  }
+export async function insertAuditEvents(knex: Knex, target: { dialect: Dialect; maxInsertRows: number }, events: readonly AuditEvent[]): Promise<void> {
+  await bulkInsert(knex, target.dialect, target.maxInsertRows, {
+    table: 'audit_events',
+    columns: ['at', 'import_id', 'row', 'username', 'action', 'changes'],
+    rows: events.map((e) => [e.at, e.importId, e.row, e.username, e.action, e.changes === null ? null : JSON.stringify(e.changes)]),
+  });
 }
 
 export interface AuditQuery {

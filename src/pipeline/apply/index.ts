@@ -53,6 +53,7 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
     } satisfies PrepareContext,
   });
   const writeContext = (): WriteContext => ({
+    dialect: db.dialect,
     importId: options.importId,
     now: isoNow(deps.clock),
     dryRun: options.dryRun,

@@ -10,6 +10,8 @@ import type { RawRow } from '../../domain/columns.js';
 import { diffUser, type ChangeField, type UserDiff } from '../../domain/merge.js';
 import { findCatalogIds } from '../../db/repositories/catalog.js';
 import type { AuditEvent } from '../../db/repositories/audit.js';
+import { bulkInsert } from '../../db/bulk.js';
+import type { Dialect } from '../../db/knex.js';
 import { chunk } from '../../db/time.js';
 import type { CatalogCache } from './catalog-cache.js';
 import { loadStoredUsers } from './stored-users.js';
@@ -29,6 +31,7 @@ export interface AppliedRow {
 }
 
 export interface WriteContext {
+  dialect: Dialect;
   importId: number | null;
   now: string;
   dryRun: boolean;
@@ -44,7 +47,9 @@ export interface BatchOutcome {
   events: AuditEvent[];
 }
 
-const MERGE_COLUMNS = ['name', 'email', 'phone', 'department_id', 'active', 'ignore_mfa', 'password_hash', 'password_updated_at', 'updated_at', 'last_import_id'];
+const USER_COLUMNS = ['username', 'name', 'email', 'phone', 'department_id', 'active', 'ignore_mfa', 'password_hash', 'password_updated_at', 'created_at', 'updated_at', 'last_import_id'];
+/** Everything but the key and created_at: an upsert of a changed user rewrites only those. */
+const MERGE_COLUMNS = USER_COLUMNS.filter((c) => c !== 'username' && c !== 'created_at');
 
 export async function writeBatch(trx: Knex, batch: PreparedBatch, ctx: WriteContext): Promise<BatchOutcome> {
   const stored = await loadStoredUsers(trx, batch.intents.map((i) => i.username), ctx.maxInParams);
@@ -55,7 +60,7 @@ export async function writeBatch(trx: Knex, batch: PreparedBatch, ctx: WriteCont
   const departments = await ensureDepartments(trx, diffs, ctx, event);
   const groupIds = await ensureGroups(trx, batch, diffs, ctx, event);
 
-  const upserts: Record<string, unknown>[] = [];
+  const upserts: unknown[][] = [];
   const rows: AppliedRow[] = [];
   batch.intents.forEach((intent, i) => {
     const diff = diffs[i] as UserDiff;
@@ -67,27 +72,25 @@ export async function writeBatch(trx: Knex, batch: PreparedBatch, ctx: WriteCont
       rows.push({ ...base, status: ctx.dryRun ? (created ? 'would-create' : 'would-update') : created ? 'created' : 'updated', changes: diff.changes });
       const before = stored.get(intent.username);
       event({ row: intent.row, username: intent.username, action: created ? 'user.created' : 'user.updated', changes: withNames(diff.audit, ctx.catalog) });
-      upserts.push({
-        username: intent.username,
-        name: diff.next.name,
-        email: diff.next.email,
-        phone: diff.next.phone,
-        department_id: diff.next.departmentKey === null ? null : (departments.get(diff.next.departmentKey) ?? null),
-        active: diff.next.active,
-        ignore_mfa: diff.next.ignoreMfa,
-        password_hash: diff.next.passwordHash,
-        password_updated_at: diff.changes.includes('password') ? ctx.now : (before?.passwordUpdatedAt ?? null),
-        created_at: before?.createdAt ?? ctx.now,
-        updated_at: ctx.now,
-        last_import_id: ctx.importId,
-      });
+      upserts.push([
+        intent.username,
+        diff.next.name,
+        diff.next.email,
+        diff.next.phone,
+        diff.next.departmentKey === null ? null : (departments.get(diff.next.departmentKey) ?? null),
+        diff.next.active,
+        diff.next.ignoreMfa,
+        diff.next.passwordHash,
+        diff.changes.includes('password') ? ctx.now : (before?.passwordUpdatedAt ?? null),
+        before?.createdAt ?? ctx.now,
+        ctx.now,
+        ctx.importId,
+      ]);
     }
   });
 
   if (!ctx.dryRun && upserts.length > 0) {
-    for (const part of chunk(upserts, ctx.maxInsertRows)) {
-      await trx('users').insert(part).onConflict('username').merge(MERGE_COLUMNS);
-    }
+    await bulkInsert(trx, ctx.dialect, ctx.maxInsertRows, { table: 'users', columns: USER_COLUMNS, rows: upserts, conflict: { column: 'username', merge: MERGE_COLUMNS } });
     await replaceMemberships(trx, batch, diffs, stored, ctx, groupIds);
   }
   // Rows that failed validation, in file order with the rest.
@@ -162,8 +165,8 @@ async function replaceMemberships(trx: Knex, batch: PreparedBatch, diffs: UserDi
     if (usernames.length === 0) return;
     const userIds = usernames.map((u) => ids.get(u) as number);
     for (const part of chunk(userIds, ctx.maxInParams)) await trx(table).whereIn('user_id', part).delete();
-    const pairs = usernames.flatMap((u) => keysOf(nextOf.get(u) as UserDiff).map((key) => ({ user_id: ids.get(u), [column]: idOf(key) })));
-    for (const part of chunk(pairs, ctx.maxInsertRows)) await trx(table).insert(part);
+    const pairs = usernames.flatMap((u) => keysOf(nextOf.get(u) as UserDiff).map((key) => [ids.get(u), idOf(key)]));
+    await bulkInsert(trx, ctx.dialect, ctx.maxInsertRows, { table, columns: ['user_id', column], rows: pairs });
   };
   const nextKeys = (field: 'roleKeys' | 'groupKeys') => (d: UserDiff) => (d.kind === 'create' || d.kind === 'update' ? d.next[field] : []);
   await replace(changedRoles, 'user_roles', 'role_id', nextKeys('roleKeys'), (key) => ctx.catalog.roles.get(key)?.id);

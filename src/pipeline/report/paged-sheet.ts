@@ -21,6 +21,8 @@ export interface SheetLayout {
   readonly widths: readonly number[];
   /** Columns (0-based) formatted as text (`@`), so a phone typed in later is not turned into 5.5E+12. */
   readonly textColumns?: readonly number[];
+  /** Called before a page is committed, with the number of data rows on it (e.g. conditional formats). */
+  readonly beforeCommit?: (sheet: ExcelJS.Worksheet, rows: number) => void;
 }
 
 /** The header style shared by every report and template sheet. */
@@ -103,6 +105,7 @@ export class PagedSheet {
     if (!this.sheet) return;
     // Written at commit by the streaming writer, so it can cover exactly the rows on this page.
     this.sheet.autoFilter = `A1:${columnLetter(this.layout.headers.length)}${this.rowsOnPage + 1}`;
+    this.layout.beforeCommit?.(this.sheet, this.rowsOnPage);
     this.sheet.commit();
     this.sheet = undefined;
   }

@@ -23,6 +23,8 @@ export interface RowSpool {
   finish(): Promise<void>;
   /** Every row in the order added; may be called any number of times after `finish()`. */
   rows(): AsyncIterable<RowResult>;
+  /** Every row as its report JSON text (one compact object per item), unparsed: the JSON report's fast path. */
+  rowLines(): AsyncIterable<string>;
   /** Every failed row's cells in the order added; may be called any number of times after `finish()`. */
   failedRows(): AsyncIterable<FailedRowCells>;
   /** Removes the spool files. Safe to call twice, or without `finish()`. */
@@ -94,15 +96,20 @@ class NdjsonFile {
   }
 }
 
-/** Reads an NDJSON file back one parsed line at a time; stream errors surface in the loop. */
-async function* readNdjson<T>(path: string): AsyncGenerator<T> {
+/** Reads an NDJSON file back one line at a time, as text; stream errors surface in the loop. */
+async function* readLines(path: string): AsyncGenerator<string> {
   let tail = '';
   for await (const chunk of createReadStream(path, { encoding: 'utf8', highWaterMark: 256 * 1024 })) {
     const lines = (tail + (chunk as string)).split('\n');
     tail = lines.pop() ?? '';
-    for (const line of lines) if (line !== '') yield JSON.parse(line) as T;
+    for (const line of lines) if (line !== '') yield line;
   }
-  if (tail !== '') yield JSON.parse(tail) as T;
+  if (tail !== '') yield tail;
+}
+
+/** Reads an NDJSON file back one parsed line at a time. */
+async function* readNdjson<T>(path: string): AsyncGenerator<T> {
+  for await (const line of readLines(path)) yield JSON.parse(line) as T;
 }
 
 /**
@@ -146,6 +153,10 @@ export function createRowSpool(dir: string): RowSpool {
       assertFinished();
       return readNdjson<RowResult>(rowsFile.path);
     },
+    rowLines() {
+      assertFinished();
+      return readLines(rowsFile.path);
+    },
     failedRows() {
       assertFinished();
       return readNdjson<FailedRowCells>(failedFile.path);
@@ -177,6 +188,7 @@ export function createMemoryRowSpool(): RowSpool {
     ready: async () => undefined,
     finish: async () => undefined,
     rows: () => iterate(rows),
+    rowLines: () => iterate(rows.map((row) => JSON.stringify(row))),
     failedRows: () => iterate(failedRows),
     async dispose() {
       rows.length = 0;

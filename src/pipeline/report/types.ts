@@ -84,5 +84,10 @@ export interface ReportSummary {
 export interface ReportSource {
   summary: ReportSummary;
   rows(): AsyncIterable<RowResult>;
+  /**
+   * Optional fast path for the JSON report: the same rows already serialised as the report's row
+   * objects (what the spool stores), so a million rows are copied rather than parsed and rebuilt.
+   */
+  rowLines?(): AsyncIterable<string>;
   failedRows(): AsyncIterable<FailedRowCells>;
 }

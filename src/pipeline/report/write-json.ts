@@ -4,7 +4,7 @@
  */
 import { ChunkedTextWriter, writeAtomically } from './atomic-file.js';
 import { toRowRecord } from './row-records.js';
-import type { ReportSource, ReportSummary } from './types.js';
+import type { ReportSource, ReportSummary, RowResult } from './types.js';
 
 /**
  * The report's top-level fields in contract order (SPEC §3), then the extra context fields.
@@ -35,6 +35,10 @@ export function reportHead(summary: ReportSummary): Record<string, unknown> {
   return head;
 }
 
+async function* mapRows(rows: AsyncIterable<RowResult>): AsyncIterable<string> {
+  for await (const result of rows) yield JSON.stringify(toRowRecord(result));
+}
+
 /**
  * Writes the JSON report to `filePath` (via `filePath.tmp` and a rename; mode 0o600). The head
  * is indented for people; each row is one compact line, so the file greps and diffs well.
@@ -46,8 +50,9 @@ export async function writeJsonReport(source: ReportSource, filePath: string): P
     // Reopen the object just before its closing "\n}" to append the rows array.
     await out.push(`${head.slice(0, -2)},\n  "rows": [`);
     let first = true;
-    for await (const result of source.rows()) {
-      await out.push(`${first ? '\n    ' : ',\n    '}${JSON.stringify(toRowRecord(result))}`);
+    const lines = source.rowLines ? source.rowLines() : mapRows(source.rows());
+    for await (const line of lines) {
+      await out.push(`${first ? '\n    ' : ',\n    '}${line}`);
       first = false;
     }
     await out.push(first ? ']\n}\n' : '\n  ]\n}\n');

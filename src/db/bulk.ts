@@ -1,0 +1,45 @@
+/**
+ * Multi-row INSERT (optionally upsert) built directly from row arrays — the write path of every
+ * import batch. knex's query builder took as long to compile a 500-row insert as SQLite took to
+ * run it, and its SQLite form (`insert … select … union all select …`) is heavier than VALUES.
+ * The SQL text depends only on the table, columns and row count, so SQLite reuses the prepared
+ * statement (see cachePreparedStatements in knex.ts). Backtick quoting works on both databases.
+ */
+import type { Knex } from 'knex';
+import type { Dialect } from './knex.js';
+import { chunk } from './time.js';
+
+export interface BulkInsert {
+  table: string;
+  columns: readonly string[];
+  rows: ReadonlyArray<readonly unknown[]>;
+  /** Upsert on this unique column, setting `merge` columns from the new row. */
+  conflict?: { column: string; merge: readonly string[] };
+}
+
+const quote = (name: string): string => `\`${name.replace(/`/g, '``')}\``;
+const sqlCache = new Map<string, string>();
+
+function statement(dialect: Dialect, insert: BulkInsert, count: number): string {
+  const key = `${dialect}|${insert.table}|${insert.columns.join(',')}|${count}|${insert.conflict?.column ?? ''}|${insert.conflict?.merge.join(',') ?? ''}`;
+  const cached = sqlCache.get(key);
+  if (cached) return cached;
+  const tuple = `(${insert.columns.map(() => '?').join(',')})`;
+  let sql = `insert into ${quote(insert.table)} (${insert.columns.map(quote).join(',')}) values ${Array.from({ length: count }, () => tuple).join(',')}`;
+  if (insert.conflict) {
+    const set = insert.conflict.merge.map((c) => (dialect === 'sqlite' ? `${quote(c)} = excluded.${quote(c)}` : `${quote(c)} = values(${quote(c)})`)).join(', ');
+    sql += dialect === 'sqlite' ? ` on conflict (${quote(insert.conflict.column)}) do update set ${set}` : ` on duplicate key update ${set}`;
+  }
+  if (sqlCache.size > 200) sqlCache.clear();
+  sqlCache.set(key, sql);
+  return sql;
+}
+
+/** Inserts every row, at most `maxRows` per statement. Booleans go in as 1/0 on both databases. */
+export async function bulkInsert(knex: Knex, dialect: Dialect, maxRows: number, insert: BulkInsert): Promise<void> {
+  for (const part of chunk(insert.rows, maxRows)) {
+    const bindings: unknown[] = [];
+    for (const row of part) for (const value of row) bindings.push(typeof value === 'boolean' ? Number(value) : value);
+    await knex.raw(statement(dialect, insert, part.length), bindings as Knex.RawBinding[]);
+  }
+}
