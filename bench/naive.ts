@@ -1,0 +1,35 @@
+/**
+ * The reference a user would otherwise write: read the sheet and do one upsert per row with knex
+ * (roles, groups and department included, one statement each), no batching. Run on a fixed
+ * sample of the file's first rows; the bench extrapolates and says so.
+ */
+import ExcelJS from 'exceljs';
+import knex from 'knex';
+
+const [file, url, limitText] = process.argv.slice(2);
+if (!file || !url || !limitText) throw new Error('usage: naive.js FILE DATABASE_URL ROWS');
+const limit = Number(limitText);
+const db = knex(url.startsWith('sqlite:') ? { client: 'better-sqlite3', connection: { filename: url.slice(7) }, useNullAsDefault: true } : { client: 'mysql2', connection: url });
+const now = new Date().toISOString();
+let done = 0;
+const reader = new ExcelJS.stream.xlsx.WorkbookReader(file, { sharedStrings: 'cache', worksheets: 'emit' });
+outer: for await (const sheet of reader) {
+  for await (const row of sheet) {
+    if (row.number === 1) continue;
+    const v = (i: number) => (row.getCell(i).value === null ? null : String(row.getCell(i).value));
+    const username = String(v(2)).toLowerCase();
+    const deptName = v(4);
+    let departmentId: number | null = null;
+    if (deptName) {
+      await db('departments').insert({ name: deptName, name_key: deptName.toLowerCase(), created_at: now }).onConflict('name_key').ignore();
+      departmentId = Number((await db('departments').where('name_key', deptName.toLowerCase()).first('id'))?.id);
+    }
+    await db('users')
+      .insert({ username, name: v(1), email: v(5), phone: v(6), department_id: departmentId, active: v(7) === 'Yes', ignore_mfa: v(8) === 'Yes', created_at: now, updated_at: now })
+      .onConflict('username')
+      .merge(['name', 'email', 'phone', 'department_id', 'active', 'ignore_mfa', 'updated_at']);
+    if (++done >= limit) break outer;
+  }
+}
+await db.destroy();
+process.stdout.write(`${done}\n`);

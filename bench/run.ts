@@ -1,0 +1,202 @@
+/**
+ * `npm run bench`: measures SPEC §7 on SQLite and MariaDB in one run, so ratios hold on a noisy
+ * machine, and states each target with pass/fail. Prints a table and writes bench/out/results.json.
+ *
+ *   node dist/bench/run.js [--rows 100000] [--big 1000000] [--passwords 2000] [--runs 3]
+ *                          [--naive 5000] [--databases sqlite,mysql] [--mysql mysql://root@127.0.0.1:3306]
+ *                          [--out bench/out] [--quick]
+ *
+ * Every measured command is a whole process, as a user runs it: the floor (exceljs' streaming
+ * reader alone), `usersync import` (new, unchanged, 10% changed, passwords, 1M rows) and the
+ * naive one-upsert-per-row script.
+ */
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, totalmem } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import knex from 'knex';
+import { generateWorkbook } from './generate.js';
+import { measure, median, type Measurement } from './measure.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..', '..');
+const bin = path.join(root, 'bin', 'usersync.js');
+
+const { values: args } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '100000' },
+    big: { type: 'string', default: '1000000' },
+    passwords: { type: 'string', default: '2000' },
+    runs: { type: 'string', default: '3' },
+    naive: { type: 'string', default: '5000' },
+    databases: { type: 'string', default: 'sqlite,mysql' },
+    mysql: { type: 'string', default: process.env.USERSYNC_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306' },
+    out: { type: 'string', default: path.join(root, 'bench', 'out') },
+    quick: { type: 'boolean', default: false },
+  },
+});
+if (args.quick) Object.assign(args, { rows: '2000', big: '6000', passwords: '40', runs: '1', naive: '200' });
+const ROWS = Number(args.rows);
+const BIG = Number(args.big);
+const PASSWORDS = Number(args.passwords);
+const RUNS = Number(args.runs);
+const NAIVE = Math.min(Number(args.naive), ROWS);
+const out = path.resolve(args.out);
+mkdirSync(out, { recursive: true });
+
+interface Series {
+  medianMs: number;
+  minMs: number;
+  maxMs: number;
+  peakRssMb: number;
+  runs: number;
+}
+
+const series = (ms: Measurement[]): Series => ({
+  medianMs: Math.round(median(ms.map((m) => m.ms))),
+  minMs: Math.round(Math.min(...ms.map((m) => m.ms))),
+  maxMs: Math.round(Math.max(...ms.map((m) => m.ms))),
+  peakRssMb: Math.round(Math.max(...ms.map((m) => m.peakRssMb))),
+  runs: ms.length,
+});
+
+function check(m: Measurement, what: string): Measurement {
+  if (m.code !== 0) throw new Error(`${what} exited ${m.code}:\n${m.stderr.slice(-2000)}\n${m.stdout.slice(-1000)}`);
+  return m;
+}
+
+async function file(name: string, rows: number, options: { changedEvery?: number; passwords?: boolean } = {}): Promise<string> {
+  const target = path.join(out, name);
+  if (!existsSync(target)) {
+    process.stderr.write(`generating ${name} (${rows} rows)\n`);
+    await generateWorkbook(target, { rows, ...options });
+  }
+  return target;
+}
+
+/** A fresh, empty database for one import run. */
+async function freshDatabase(kind: 'sqlite' | 'mysql', label: string): Promise<string> {
+  if (kind === 'sqlite') {
+    const dir = path.join(out, 'db', label);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    return `sqlite:${path.join(dir, 'bench.sqlite')}`;
+  }
+  const name = `usersync_bench_${label.replace(/\W/g, '_')}`;
+  const admin = knex({ client: 'mysql2', connection: args.mysql });
+  try {
+    await admin.raw(`DROP DATABASE IF EXISTS \`${name}\``);
+    await admin.raw(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4`);
+  } finally {
+    await admin.destroy();
+  }
+  return `${args.mysql.replace(/\/$/, '')}/${name}`;
+}
+
+function usersync(url: string, argv: string[]): Promise<Measurement> {
+  const cwd = path.join(out, 'cwd');
+  mkdirSync(cwd, { recursive: true });
+  const env = { ...process.env, USERSYNC_DATABASE_URL: url, USERSYNC_LOG_DIR: path.join(out, 'logs'), USERSYNC_LOG_LEVEL: 'warn' };
+  return measure(process.execPath, [bin, ...argv], { cwd, env });
+}
+
+async function seededDatabase(kind: 'sqlite' | 'mysql', label: string): Promise<string> {
+  const url = await freshDatabase(kind, label);
+  check(await usersync(url, ['roles', 'add', 'Auditor', 'Operator', 'Viewer']), 'roles add');
+  check(await usersync(url, ['groups', 'add', 'IT', 'Sales']), 'groups add');
+  return url;
+}
+
+const importArgs = (f: string) => ['import', f, '--report-dir', path.join(out, 'reports')];
+
+async function benchDatabase(kind: 'sqlite' | 'mysql', files: Record<string, string>) {
+  process.stderr.write(`\n== ${kind}\n`);
+  const fresh: Measurement[] = [];
+  const unchanged: Measurement[] = [];
+  const changed: Measurement[] = [];
+  const floors: Measurement[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    // Floor and imports interleaved, so machine noise hits both alike.
+    floors.push(check(await measure(process.execPath, [path.join(here, 'floor.js'), files.base as string]), 'floor'));
+    const url = await seededDatabase(kind, `${kind}_main`);
+    fresh.push(check(await usersync(url, importArgs(files.base as string)), 'import new'));
+    unchanged.push(check(await usersync(url, importArgs(files.base as string)), 'import unchanged'));
+    changed.push(check(await usersync(url, importArgs(files.changed as string)), 'import 10% changed'));
+    process.stderr.write(`  run ${run + 1}: floor ${Math.round(floors.at(-1)!.ms)} ms, new ${Math.round(fresh.at(-1)!.ms)}, unchanged ${Math.round(unchanged.at(-1)!.ms)}, changed ${Math.round(changed.at(-1)!.ms)}\n`);
+  }
+  const naiveUrl = await seededDatabase(kind, `${kind}_naive`);
+  const naive = check(await measure(process.execPath, [path.join(here, 'naive.js'), files.base as string, naiveUrl, String(NAIVE)]), 'naive');
+  const naiveExtrapolatedMs = Math.round((naive.ms * ROWS) / NAIVE);
+  process.stderr.write(`  naive: ${NAIVE} rows in ${Math.round(naive.ms)} ms → ${naiveExtrapolatedMs} ms for ${ROWS} (extrapolated)\n`);
+
+  // Passwords: the same rows with and without passwords, each into an empty store; the difference
+  // is what hashing cost, so process start-up and the rest of the import do not blur the rate.
+  const plainUrl = await seededDatabase(kind, `${kind}_plain`);
+  const plain = check(await usersync(plainUrl, importArgs(files.plain as string)), 'import without passwords');
+  const pwUrl = await seededDatabase(kind, `${kind}_pw`);
+  const passwords = check(await usersync(pwUrl, importArgs(files.passwords as string)), 'import passwords');
+  const hashingMs = Math.max(1, passwords.ms - plain.ms);
+  const bigUrl = await seededDatabase(kind, `${kind}_big`);
+  const big = check(await usersync(bigUrl, importArgs(files.big as string)), 'import 1M');
+  process.stderr.write(`  passwords: ${Math.round(passwords.ms)} ms; big: ${Math.round(big.ms)} ms, ${Math.round(big.peakRssMb)} MB\n`);
+  return {
+    floor: series(floors),
+    new: series(fresh),
+    unchanged: series(unchanged),
+    changed10: series(changed),
+    naive: { sampleRows: NAIVE, sampleMs: Math.round(naive.ms), extrapolatedMs: naiveExtrapolatedMs, label: `${NAIVE}-row sample, extrapolated to ${ROWS}` },
+    passwords: {
+      rows: PASSWORDS,
+      ms: Math.round(passwords.ms),
+      withoutPasswordsMs: Math.round(plain.ms),
+      rowsPerSecond: +(PASSWORDS / (hashingMs / 1000)).toFixed(1),
+      wholeProcessRowsPerSecond: +(PASSWORDS / (passwords.ms / 1000)).toFixed(1),
+    },
+    big: { rows: BIG, ms: Math.round(big.ms), peakRssMb: Math.round(big.peakRssMb) },
+  };
+}
+
+async function main() {
+  const files = {
+    base: await file(`users-${ROWS}.xlsx`, ROWS),
+    changed: await file(`users-${ROWS}-changed10.xlsx`, ROWS, { changedEvery: 10 }),
+    passwords: await file(`users-${PASSWORDS}-passwords.xlsx`, PASSWORDS, { passwords: true }),
+    plain: await file(`users-${PASSWORDS}.xlsx`, PASSWORDS),
+    big: await file(`users-${BIG}.xlsx`, BIG),
+  };
+  const argon2 = check(await measure(process.execPath, [path.join(here, 'argon2-rate.js'), args.quick ? '1' : '4']), 'argon2 rate');
+  const bareRate = Number(argon2.stdout.trim());
+  const results: Record<string, Awaited<ReturnType<typeof benchDatabase>>> = {};
+  for (const kind of args.databases.split(',').map((d) => d.trim()) as Array<'sqlite' | 'mysql'>) results[kind] = await benchDatabase(kind, files);
+
+  const targets = Object.entries(results).flatMap(([kind, r]) => [
+    { database: kind, target: `new import ≤ 1.5 × floor`, value: +(r.new.medianMs / r.floor.medianMs).toFixed(2), pass: r.new.medianMs <= 1.5 * r.floor.medianMs },
+    { database: kind, target: `unchanged re-import ≤ 1.3 × floor`, value: +(r.unchanged.medianMs / r.floor.medianMs).toFixed(2), pass: r.unchanged.medianMs <= 1.3 * r.floor.medianMs },
+    { database: kind, target: `≥ 20 × faster than naive`, value: +(r.naive.extrapolatedMs / r.new.medianMs).toFixed(1), pass: r.naive.extrapolatedMs >= 20 * r.new.medianMs },
+    { database: kind, target: `${BIG} rows: peak RSS < 300 MB`, value: r.big.peakRssMb, pass: r.big.peakRssMb < 300 },
+    { database: kind, target: `memory does not grow with rows (RSS ${BIG} ≤ 1.25 × RSS ${ROWS})`, value: +(r.big.peakRssMb / r.new.peakRssMb).toFixed(2), pass: r.big.peakRssMb <= 1.25 * r.new.peakRssMb },
+    { database: kind, target: `passwords ≥ 90% of bare argon2id (${bareRate}/s)`, value: +(r.passwords.rowsPerSecond / bareRate).toFixed(2), pass: r.passwords.rowsPerSecond >= 0.9 * bareRate },
+  ]);
+  const machine = { cores: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version };
+  const report = { at: new Date().toISOString(), machine, rows: ROWS, big: BIG, runs: RUNS, argon2Rate: bareRate, results, targets, quick: args.quick };
+  writeFileSync(path.join(out, 'results.json'), `${JSON.stringify(report, null, 2)}\n`);
+
+  const lines = [`machine: ${machine.cores} cores, ${machine.cpu}, ${machine.memoryGb} GB, Node ${machine.node}; ${RUNS} run(s) each, median (min–max)`, ''];
+  const fmt = (s: Series) => `${s.medianMs} ms (${s.minMs}–${s.maxMs}), ${s.peakRssMb} MB`;
+  for (const [kind, r] of Object.entries(results)) {
+    lines.push(`${kind}:`);
+    lines.push(`  floor (exceljs stream, ${ROWS} rows)   ${fmt(r.floor)}`);
+    lines.push(`  new import                          ${fmt(r.new)}`);
+    lines.push(`  unchanged re-import                 ${fmt(r.unchanged)}`);
+    lines.push(`  10% changed                         ${fmt(r.changed10)}`);
+    lines.push(`  naive upsert per row                ${r.naive.extrapolatedMs} ms (${r.naive.label})`);
+    lines.push(`  passwords (${r.passwords.rows} rows)              ${r.passwords.rowsPerSecond} rows/s of hashing (${r.passwords.ms} ms vs ${r.passwords.withoutPasswordsMs} ms without; whole process ${r.passwords.wholeProcessRowsPerSecond} rows/s) vs bare argon2id ${bareRate}/s`);
+    lines.push(`  ${BIG} rows                       ${r.big.ms} ms, peak ${r.big.peakRssMb} MB`);
+  }
+  lines.push('', 'targets:');
+  for (const t of targets) lines.push(`  ${t.pass ? 'PASS' : 'FAIL'}  ${t.database.padEnd(6)} ${t.target}: ${t.value}`);
+  process.stdout.write(`${lines.join('\n')}\n\nresults: ${path.join(out, 'results.json')}\n`);
+}
+
+await main();

@@ -1,0 +1,31 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../helpers/cli.js';
+import { MYSQL_SERVER_URL } from '../helpers/databases.js';
+import { fixtureDir } from '../fixtures/build.js';
+
+// A few thousand rows through `npm run bench`'s runner on both databases, so the bench cannot rot.
+// No timing is asserted: targets are met (or not) in `npm run bench`, not here.
+describe('npm run bench (smoke)', () => {
+  it('measures every case on SQLite and MariaDB and states every target', () => {
+    const runner = path.join(REPO_ROOT, 'dist', 'bench', 'run.js');
+    expect(existsSync(runner), 'npm run build:bench compiles the bench').toBe(true);
+    const out = fixtureDir('usersync-bench-');
+    const result = spawnSync(process.execPath, [runner, '--quick', '--out', out, '--mysql', MYSQL_SERVER_URL], { encoding: 'utf8', timeout: 280_000 });
+    expect(result.status, result.stderr.slice(-3000)).toBe(0);
+    const report = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as {
+      results: Record<string, { floor: { medianMs: number }; new: { medianMs: number; peakRssMb: number }; unchanged: object; changed10: object; naive: object; passwords: object; big: object }>;
+      targets: Array<{ database: string; target: string; pass: boolean }>;
+    };
+    expect(Object.keys(report.results).sort()).toEqual(['mysql', 'sqlite']);
+    for (const r of Object.values(report.results)) {
+      expect(r.floor.medianMs).toBeGreaterThan(0);
+      expect(r.new.peakRssMb).toBeGreaterThan(0);
+      for (const key of ['unchanged', 'changed10', 'naive', 'passwords', 'big'] as const) expect(r[key]).toBeDefined();
+    }
+    expect(report.targets).toHaveLength(12);
+    expect(result.stdout).toMatch(/(PASS|FAIL) {2}sqlite new import/);
+  }, 300_000);
+});
