@@ -28,6 +28,16 @@ outer: for await (const sheet of reader) {
       .insert({ username, name: v(1), email: v(5), phone: v(6), department_id: departmentId, active: v(7) === 'Yes', ignore_mfa: v(8) === 'Yes', created_at: now, updated_at: now })
       .onConflict('username')
       .merge(['name', 'email', 'phone', 'department_id', 'active', 'ignore_mfa', 'updated_at']);
+    const userId = Number((await db('users').where('username', username).first('id'))?.id);
+    // Memberships the simple way: look each name up, replace the user's set.
+    for (const [cell, table, link, column] of [[9, 'roles', 'user_roles', 'role_id'], [10, 'user_groups', 'user_group_members', 'group_id']] as const) {
+      const names = (v(cell) ?? '').split(/[,;]/).map((n) => n.trim().toLowerCase()).filter(Boolean);
+      await db(link).where('user_id', userId).delete();
+      for (const name of names) {
+        const found = await db(table).where('name_key', name).first('id');
+        if (found) await db(link).insert({ user_id: userId, [column]: found.id });
+      }
+    }
     if (++done >= limit) break outer;
   }
 }
