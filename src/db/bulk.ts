@@ -43,3 +43,12 @@ export async function bulkInsert(knex: Knex, dialect: Dialect, maxRows: number, 
     await knex.raw(statement(dialect, insert, part.length), bindings as Knex.RawBinding[]);
   }
 }
+
+/**
+ * `group_concat` of a column with a newline separator (catalogue keys never contain one: their
+ * whitespace is collapsed to single spaces). MySQL's result is capped by group_concat_max_len,
+ * which knex.ts raises on every connection.
+ */
+export function concatKeys(dialect: Dialect, column: string): string {
+  return dialect === 'sqlite' ? `group_concat(${column}, char(10))` : `group_concat(${column} separator '\\n')`;
+}

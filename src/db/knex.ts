@@ -108,7 +108,8 @@ export function parseDatabaseUrl(url: string, settings: Config['database']): Par
         max: settings.poolMax,
         afterCreate(connection: { query(sql: string, cb: (error: Error | null) => void): void }, done: (error: Error | null, c: unknown) => void) {
           // UTC and a strict mode on every connection, whatever the server's defaults are.
-          connection.query("SET time_zone = '+00:00', sql_mode = CONCAT(@@sql_mode, ',STRICT_TRANS_TABLES')", (error) =>
+          // group_concat_max_len: stored-user look-ups concatenate role and group keys (bulk.ts).
+          connection.query("SET time_zone = '+00:00', sql_mode = CONCAT(@@sql_mode, ',STRICT_TRANS_TABLES'), group_concat_max_len = 1048576", (error) =>
             done(error, connection),
           );
         },

@@ -117,6 +117,7 @@ export async function processFile(deps: PipelineDeps, request: ProcessRequest): 
       database: deps.db.description,
     };
     const reportStarted = Date.now();
+    const rssBeforeReportMb = Math.round(process.memoryUsage.rss() / 1048576);
     const reports = await writeReports({
         summary,
         rows: rolledBack ? () => relabelRolledBack(spool.rows()) : () => spool.rows(),
@@ -125,7 +126,7 @@ export async function processFile(deps: PipelineDeps, request: ProcessRequest): 
       }, request.reportDir, request.reportStem ?? stemOf(request.originalName));
     const reportMs = Date.now() - reportStarted;
     if (importId !== null) await closeRegister(deps, importId, summary, reports, request.filePath);
-    importLog.info('import.finished', { outcome, counts: summary.counts, ms: summary.durationMs, reportMs, error: summary.error?.code });
+    importLog.info('import.finished', { outcome, counts: summary.counts, ms: summary.durationMs, reportMs, rssBeforeReportMb, rssMb: Math.round(process.memoryUsage.rss() / 1048576), error: summary.error?.code });
     // A file rejected part-way may hold passwords in rows never read: redact whenever it has the column.
     const carriedPasswords = passwords.cells > 0 || (rejection !== undefined && header?.columns.includes('password') === true);
     return { summary, reports, exitCode: outcome === 'imported' ? 0 : outcome === 'imported_with_errors' ? 1 : 2, carriedPasswords };

@@ -1,10 +1,12 @@
 /**
- * Loads the stored state of a batch's users — fields, department and membership sets — in a few
- * set-based queries (never one per row), for the in-memory diff.
+ * Loads the stored state of a batch's users — fields, department and membership sets — set-based
+ * (never one query per row), for the in-memory diff.
  */
 import type { Knex } from 'knex';
 import type { StoredUser } from '../../domain/merge.js';
 import { usersWithDepartment } from '../../db/repositories/users.js';
+import { concatKeys } from '../../db/bulk.js';
+import type { Dialect } from '../../db/knex.js';
 import { chunk } from '../../db/time.js';
 
 interface Row {
@@ -20,15 +22,25 @@ interface Row {
   created_at: string;
   department_key: string | null;
   department: string | null;
+  role_keys: string | null;
+  group_keys: string | null;
 }
 
-export async function loadStoredUsers(knex: Knex, usernames: readonly string[], maxInParams: number): Promise<Map<string, StoredUser>> {
+/**
+ * One statement per chunk: each user with its department and, as newline-joined lists, the keys of
+ * its roles and groups (correlated sub-selects on the membership primary keys).
+ */
+export async function loadStoredUsers(knex: Knex, dialect: Dialect, usernames: readonly string[], maxInParams: number): Promise<Map<string, StoredUser>> {
   const users = new Map<string, StoredUser>();
-  const byId = new Map<number, StoredUser>();
+  const roleKeys = knex.raw(`(select ${concatKeys(dialect, 'roles.name_key')} from user_roles join roles on roles.id = user_roles.role_id where user_roles.user_id = users.id) as role_keys`);
+  const groupKeys = knex.raw(
+    `(select ${concatKeys(dialect, 'user_groups.name_key')} from user_group_members join user_groups on user_groups.id = user_group_members.group_id where user_group_members.user_id = users.id) as group_keys`,
+  );
+  const split = (keys: string | null) => (keys ? keys.split('\n') : []);
   for (const part of chunk(usernames, maxInParams)) {
-    const rows = (await usersWithDepartment(knex).whereIn('users.username', part)) as Row[];
+    const rows = (await usersWithDepartment(knex).select(roleKeys, groupKeys).whereIn('users.username', part)) as Row[];
     for (const row of rows) {
-      const user: StoredUser = {
+      users.set(row.username, {
         id: Number(row.id),
         username: row.username,
         name: row.name,
@@ -41,19 +53,10 @@ export async function loadStoredUsers(knex: Knex, usernames: readonly string[], 
         passwordHash: row.password_hash,
         passwordUpdatedAt: row.password_updated_at,
         createdAt: row.created_at,
-        roleKeys: [],
-        groupKeys: [],
-      };
-      users.set(user.username, user);
-      byId.set(user.id, user);
+        roleKeys: split(row.role_keys),
+        groupKeys: split(row.group_keys),
+      });
     }
-  }
-  const ids = [...byId.keys()];
-  for (const part of chunk(ids, maxInParams)) {
-    const roles = (await knex('user_roles').join('roles', 'roles.id', 'user_roles.role_id').whereIn('user_roles.user_id', part).select('user_roles.user_id', 'roles.name_key')) as Array<{ user_id: number | string; name_key: string }>;
-    for (const r of roles) byId.get(Number(r.user_id))?.roleKeys.push(r.name_key);
-    const groups = (await knex('user_group_members').join('user_groups', 'user_groups.id', 'user_group_members.group_id').whereIn('user_group_members.user_id', part).select('user_group_members.user_id', 'user_groups.name_key')) as Array<{ user_id: number | string; name_key: string }>;
-    for (const g of groups) byId.get(Number(g.user_id))?.groupKeys.push(g.name_key);
   }
   return users;
 }
