@@ -38,6 +38,8 @@ export interface DaemonOptions {
   config?: Record<string, unknown>;
   port?: number;
   env?: Record<string, string>;
+  /** The log text that means "up" (default: daemon.started). */
+  waitFor?: string;
 }
 
 export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle> {
@@ -77,7 +79,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
   };
   await waitFor(async () => {
     if (child.exitCode !== null) throw new Error(`the daemon exited with ${child.exitCode}:\n${output}`);
-    return output.includes('daemon.started');
+    return output.includes(options.waitFor ?? 'daemon.started');
   }, 30_000, () => output);
   return handle;
 }

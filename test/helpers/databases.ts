@@ -41,6 +41,8 @@ async function probeMysql(): Promise<string | undefined> {
 }
 
 const mysqlProblem = await probeMysql();
+/** True when tests that need MySQL/MariaDB should be skipped (unreachable and not required). */
+export const SKIP_MYSQL = mysqlProblem !== undefined && !requireMysql;
 if (mysqlProblem && !requireMysql) {
   process.stderr.write(
     `\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n` +

@@ -3,7 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import knex from 'knex';
 import { afterAll, describe, expect, it } from 'vitest';
-import { describeEachDatabase, MYSQL_SERVER_URL } from '../helpers/databases.js';
+import { describeEachDatabase, MYSQL_SERVER_URL, SKIP_MYSQL } from '../helpers/databases.js';
 import { freePort, listFiles, startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
 import { TEMPLATE, fixtureDir, writeCsv } from '../fixtures/build.js';
 
@@ -141,7 +141,58 @@ describeEachDatabase('daemon with the database going away', (database) => {
   });
 });
 
+describe.skipIf(SKIP_MYSQL)('daemon with the database down at start [mysql]', () => {
+  it('waits for the database, leaving dropped files in the inbox, and imports them once it is back', async () => {
+    const server = new URL(MYSQL_SERVER_URL);
+    const admin = connectTo('mysql', MYSQL_SERVER_URL);
+    const name = `usersync_t_start_${process.pid}`;
+    await admin.raw(`CREATE DATABASE IF NOT EXISTS \`${name}\` CHARACTER SET utf8mb4`);
+    const proxyPort = await freePort();
+    const proxy = await startProxy({ host: server.hostname, port: Number(server.port || 3306) }, proxyPort);
+    await proxy.down();
+    const url = `mysql://${server.username}${server.password ? `:${server.password}` : ''}@127.0.0.1:${proxyPort}/${name}`;
+    const daemon = await startDaemon({ databaseUrl: url, waitFor: 'boot.database_unavailable' });
+    try {
+      writeCsv(path.join(daemon.folder('inbox'), 'early.csv'), [TEMPLATE, ['Early Bird', 'early', '', '', '', '', '', '', '', '']]);
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(listFiles(daemon.folder('inbox'))).toEqual(['early.csv']);
+      expect(listFiles(daemon.folder('error'))).toEqual([]);
+      await proxy.up();
+      await waitFor(() => listFiles(path.join(daemon.folder('archive'), today())).some((f) => f.endsWith('_early.csv')), 60_000, daemon.output);
+      expect((await daemon.health()).status).toBe(200);
+    } finally {
+      expect(await daemon.stop()).toBe(0);
+      await proxy.down();
+      await admin.raw(`DROP DATABASE IF EXISTS \`${name}\``);
+      await admin.destroy();
+    }
+  });
+});
+
 describe('daemon folders', () => {
+  it('keeps a file claimed and reports degraded while its archive folder cannot be written, then archives it', async () => {
+    const dir = fixtureDir();
+    const daemon = await startDaemon({ databaseUrl: `sqlite:${path.join(dir, 'db.sqlite')}` });
+    // Root ignores permission bits, so the dated folder is blocked by a plain file of its name:
+    // mkdir fails the way it does on a read-only or full disk.
+    const blocked = path.join(daemon.folder('archive'), today());
+    writeFileSync(blocked, 'not a folder');
+    try {
+      writeCsv(path.join(daemon.folder('inbox'), 'blocked.csv'), [TEMPLATE, ['Blocked', 'blocked', '', '', '', '', '', '', '', '']]);
+      await waitFor(async () => {
+        const h = await daemon.health();
+        return h.status === 503 && String(h.body.degraded).includes('FS_MOVE_FAILED');
+      }, 30_000, daemon.output);
+      expect(listFiles(daemon.folder('processing')).some((f) => f.endsWith('blocked.csv'))).toBe(true);
+      expect(listFiles(daemon.folder('error'))).toEqual([]);
+      rmSync(blocked);
+      await waitFor(() => listFiles(blocked).some((f) => f.endsWith('_blocked.csv')), 30_000, daemon.output);
+      await waitFor(async () => (await daemon.health()).status === 200, 10_000, daemon.output);
+    } finally {
+      expect(await daemon.stop()).toBe(0);
+    }
+  });
+
   it('keeps working when the inbox is deleted and recreated', async () => {
     const dir = fixtureDir();
     const daemon = await startDaemon({ databaseUrl: `sqlite:${path.join(dir, 'db.sqlite')}`, config: { schedule: { rescan: '*/1 * * * * *' } } });
