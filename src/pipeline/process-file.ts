@@ -118,12 +118,13 @@ export async function processFile(deps: PipelineDeps, request: ProcessRequest): 
     };
     const reportStarted = Date.now();
     const rssBeforeReportMb = Math.round(process.memoryUsage.rss() / 1048576);
-    const reports = await writeReports({
-        summary,
-        rows: rolledBack ? () => relabelRolledBack(spool.rows()) : () => spool.rows(),
-        ...(rolledBack ? {} : { rowLines: () => spool.rowLines() }),
-        failedRows: () => spool.failedRows(),
-      }, request.reportDir, request.reportStem ?? stemOf(request.originalName));
+    const source = {
+      summary,
+      rows: rolledBack ? () => relabelRolledBack(spool.rows()) : () => spool.rows(),
+      ...(rolledBack ? {} : { rowLines: () => spool.rowLines() }),
+      failedRows: () => spool.failedRows(),
+    };
+    const reports = await writeReports(source, request.reportDir, request.reportStem ?? stemOf(request.originalName));
     const reportMs = Date.now() - reportStarted;
     if (importId !== null) await closeRegister(deps, importId, summary, reports, request.filePath);
     importLog.info('import.finished', { outcome, counts: summary.counts, ms: summary.durationMs, reportMs, rssBeforeReportMb, rssMb: Math.round(process.memoryUsage.rss() / 1048576), error: summary.error?.code });
@@ -132,8 +133,11 @@ export async function processFile(deps: PipelineDeps, request: ProcessRequest): 
     return { summary, reports, exitCode: outcome === 'imported' ? 0 : outcome === 'imported_with_errors' ? 1 : 2, carriedPasswords };
   } catch (error) {
     // Not the file's fault: leave the file for a retry, record why, and let the caller decide.
-    importLog.error('import.failed', { err: describeError(error) });
-    if (importId !== null) {
+    const interrupted = (error as { code?: string }).code === 'IMPORT_INTERRUPTED';
+    if (interrupted) importLog.warn('import.interrupted', { reason: 'stop requested; the file stays claimed and is imported again at the next start' });
+    else importLog.error('import.failed', { err: describeError(error) });
+    // An interrupted import stays `running`: the next start re-imports the file and marks it interrupted.
+    if (importId !== null && !interrupted) {
       const code = (error as { code?: string }).code ?? 'UNEXPECTED';
       await closeImport(register, importId, { status: 'failed', finishedAt: clock().toISOString(), error: { code, message: String(describeError(error).message) } }).catch(() => undefined);
     }

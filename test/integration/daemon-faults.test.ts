@@ -55,6 +55,37 @@ describeEachDatabase('daemon crash recovery', (database) => {
   });
 });
 
+describeEachDatabase('daemon graceful stop', (database) => {
+  it('on SIGTERM in the middle of an import lets the batch commit, exits 0 and leaves the file claimed; the next start finishes it', async () => {
+    const rows = 30_000;
+    let daemon = await startDaemon({ databaseUrl: database().url });
+    const big = writeCsv(path.join(fixtureDir(), 'stop.csv'), [TEMPLATE, ...Array.from({ length: rows }, (_, i) => [`Stop ${i}`, `stop${i}`, '', '', '', '', '', '', '', ''])]);
+    const db = connectTo(database().kind, database().url);
+    try {
+      const { renameSync } = await import('node:fs');
+      renameSync(big, path.join(daemon.folder('inbox'), 'stop.csv'));
+      await waitFor(async () => {
+        const users = await count(db, (q) => q('users'));
+        return users > 0 && users < rows;
+      }, 60_000, daemon.output);
+      daemon.child.kill('SIGTERM');
+      // A second signal must not restart the shutdown (a different one: the kernel merges two pending SIGTERMs).
+      daemon.child.kill('SIGINT');
+      expect(await daemon.exited).toBe(0);
+      expect(daemon.output()).toContain('shutdown already under way');
+      expect(listFiles(daemon.folder('processing')).filter((f) => f.endsWith('stop.csv'))).toHaveLength(1);
+      expect(await count(db, (q) => q('imports').where('status', 'running'))).toBe(1);
+      daemon = await startDaemon({ databaseUrl: database().url, cwd: daemon.cwd, port: daemon.port });
+      await waitFor(() => listFiles(path.join(daemon.folder('archive'), today())).some((f) => f.endsWith('_stop.csv')), 120_000, daemon.output);
+      expect(await count(db, (q) => q('users'))).toBe(rows);
+      expect(((await db('imports').orderBy('id').pluck('status')) as string[])).toEqual(['interrupted', 'imported']);
+    } finally {
+      await daemon.stop();
+      await db.destroy();
+    }
+  });
+});
+
 /** A loopback TCP proxy to MariaDB that the test can cut and restore, to make the database "go away". */
 async function startProxy(target: { host: string; port: number }, port: number) {
   const sockets = new Set<net.Socket>();
