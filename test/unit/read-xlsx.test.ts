@@ -147,7 +147,7 @@ describe('xlsx reader: cell values', () => {
   it('marks a cell longer than import.maxCellChars so its row fails', async () => {
     const path = await writeUsers(fx.path('long.xlsx'), [['Name', 'Username'], ['x'.repeat(50), 'ann']]);
     const { rows } = await readAll(path, readSettings({ maxCellChars: 20 }));
-    expect(rows[0]?.cells[0]).toEqual({ error: 'a value longer than 20 characters (import.maxCellChars)' });
+    expect(rows[0]?.cells[0]).toEqual({ error: 'a value longer than 20 characters (import.maxCellChars)', tooLong: true });
   });
 
   it('rejects rows without their position as an unsupported layout', async () => {

@@ -24,14 +24,15 @@ export async function openCsv(filePath: string, settings: ReadSettings): Promise
   const encoding = await detectEncoding(filePath);
   const delimiter = detectDelimiter(await readSample(filePath, encoding), lookup);
   const fh = await openRegularFile(filePath);
+  // A runaway quoted field must not eat the heap; a normal line is far shorter.
+  const maxRecordSize = Math.max(1024 * 1024, settings.maxCellChars * 16);
   const parser = parse({
     delimiter,
     record_delimiter: RECORD_DELIMITERS,
     relax_column_count: true,
     relax_quotes: true,
     skip_empty_lines: false,
-    // A runaway quoted field must not eat the heap; a normal line is far shorter.
-    max_record_size: Math.max(1024 * 1024, settings.maxCellChars * 16),
+    max_record_size: maxRecordSize,
   });
   const decoder = new TextDecoder(encoding); // UTF-8: strips a BOM
   const decode = new Transform({
@@ -59,7 +60,7 @@ export async function openCsv(filePath: string, settings: ReadSettings): Promise
   /** The next record with its first line number, or undefined at the end. */
   const nextRecord = async (): Promise<{ line: number; record: string[] } | undefined> => {
     const next = await records.next().catch((error: unknown) => {
-      throw csvError(error, line);
+      throw csvError(error, line, maxRecordSize);
     });
     if (next.done === true) return undefined;
     const record = next.value;
@@ -138,8 +139,22 @@ function checkTime(busyMs: number, limitMs: number): void {
   }
 }
 
-function csvError(error: unknown, line: number): UsersyncError {
+function csvError(error: unknown, line: number, maxRecordSize: number): UsersyncError {
   if (error instanceof UsersyncError) return error;
+  const code = (error as { code?: unknown } | null)?.code;
+  // The two csv-parse errors a damaged or hand-edited file gives, said in words (relax_quotes is on).
+  if (code === 'CSV_QUOTE_NOT_CLOSED') {
+    return fail('FILE_PARSE_FAILED', {
+      message: `The CSV file cannot be read: a quote (") opened in the record starting at line ${line} is never closed, so the rest of the file would be one cell. Check the quotes on that line, or export the file again.`,
+      cause: error,
+    });
+  }
+  if (code === 'CSV_MAX_RECORD_SIZE') {
+    return fail('FILE_PARSE_FAILED', {
+      message: `The CSV file cannot be read: the record starting at line ${line} is longer than ${maxRecordSize} characters, usually because a quote (") is never closed. Check the quotes on that line, or export the file again.`,
+      cause: error,
+    });
+  }
   const message = error instanceof Error ? error.message : String(error);
   return fail('FILE_PARSE_FAILED', {
     message: `The CSV file cannot be read near line ${line}: ${message.slice(0, 200)}`,

@@ -3,7 +3,7 @@
  * all-blank rows skipped, reading stopped after import.maxEmptyRows consecutive blank rows,
  * FILE_TOO_MANY_ROWS past import.maxRows, over-long cells turned into a row-failing error.
  */
-import { COLUMN_KEYS, type CellValue, type RawRow } from '../../domain/columns.js';
+import { COLUMN_KEYS, tooLongCell, type CellValue, type RawRow } from '../../domain/columns.js';
 import { fail } from '../../errors.js';
 import type { ReadSettings, SheetHeader } from './types.js';
 import type { UsersyncError } from '../../errors.js';
@@ -35,7 +35,7 @@ export class RowSink {
     this.lastFilledRow = headerRow;
     // An over-long cell becomes an error value, so its row fails with a clear message while
     // memory stays bounded; the rest of the file still imports.
-    this.tooLong = { error: `a value longer than ${settings.maxCellChars} characters (import.maxCellChars)` };
+    this.tooLong = tooLongCell(settings.maxCellChars);
   }
 
   /**

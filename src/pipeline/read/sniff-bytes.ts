@@ -36,6 +36,11 @@ export function classifyBytes(head: Uint8Array): ByteKind {
       message: 'This is a very old Excel workbook (Excel 2.x–4.0 BIFF format), which usersync does not read.',
     });
   }
+  if (isBareBiff8(head)) {
+    throw fail('FILE_LEGACY_XLS', {
+      message: 'This is a legacy Excel workbook stream (BIFF5/BIFF8, .xls) without its usual container, which usersync does not read.',
+    });
+  }
   for (const { bytes, what } of BINARY_MAGIC) {
     if (startsWith(head, bytes)) throw notSpreadsheet(`This is ${what}, not a spreadsheet.`);
   }
@@ -44,15 +49,49 @@ export function classifyBytes(head: Uint8Array): ByteKind {
     throw notSpreadsheet(`This is a ${utf} text file; usersync reads CSV files only as UTF-8 or Windows-1252. Save it again as "CSV UTF-8".`);
   }
   if (head.includes(0)) {
-    throw notSpreadsheet(
-      looksUtf16(head)
-        ? 'This looks like a UTF-16 text file without a byte-order mark; usersync reads CSV files only as UTF-8 or Windows-1252. Save it again as "CSV UTF-8".'
-        : 'This is a binary file of a kind usersync does not know, not a spreadsheet.',
-    );
+    if (looksUtf32(head)) {
+      throw notSpreadsheet('This looks like a UTF-32 text file without a byte-order mark; usersync reads CSV files only as UTF-8 or Windows-1252. Save it again as "CSV UTF-8".');
+    }
+    if (looksUtf16(head)) {
+      throw notSpreadsheet('This looks like a UTF-16 text file without a byte-order mark; usersync reads CSV files only as UTF-8 or Windows-1252. Save it again as "CSV UTF-8".');
+    }
+    throw notSpreadsheet(damagedTextOrBinary(head));
   }
   rejectMarkup(head);
-  if (controlCharacterShare(head) > 0.01) throw notSpreadsheet('This is a binary file of a kind usersync does not know, not a spreadsheet.');
+  if (controlCharacterShare(head) > 0.01) throw notSpreadsheet(damagedTextOrBinary(head));
   return 'text';
+}
+
+/**
+ * The message for bytes with NULs or many control characters: a text (CSV) file with a few of them
+ * is damaged or not a CSV export, which "a binary file" would not tell the person.
+ */
+function damagedTextOrBinary(head: Uint8Array): string {
+  let nuls = 0;
+  let controls = 0;
+  let printable = 0;
+  let high = 0;
+  for (const b of head) {
+    if (b === 0) nuls++;
+    else if (b === 0x09 || b === 0x0a || b === 0x0d || (b >= 0x20 && b < 0x7f)) printable++;
+    else if (b >= 0x80) high++;
+    else controls++;
+  }
+  // Bytes above 0x7F count as text only when they form UTF-8 (a BMP image is mostly 0xFF).
+  const text = printable + (high > 0 && isUtf8(head) ? high : 0);
+  if (text / head.length < 0.9) return 'This is a binary file of a kind usersync does not know, not a spreadsheet.';
+  const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
+  const found = [nuls > 0 ? plural(nuls, 'NUL byte') : '', controls > 0 ? plural(controls, 'other control character') : ''].filter((t) => t !== '').join(' and ');
+  return `This looks like a text (CSV) file, but it contains ${found}, which a CSV file never has: it is damaged or was not exported as CSV. Export the list again as "CSV UTF-8" (or .xlsx).`;
+}
+
+function isUtf8(head: Uint8Array): boolean {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(head, { stream: true }); // a character cut at the end is fine
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function notSpreadsheet(message: string) {
@@ -68,6 +107,27 @@ function unicodeBom(head: Uint8Array): string | undefined {
   if (startsWith(head, [0x00, 0x00, 0xfe, 0xff]) || startsWith(head, [0xff, 0xfe, 0x00, 0x00])) return 'UTF-32';
   if (startsWith(head, [0xfe, 0xff]) || startsWith(head, [0xff, 0xfe])) return 'UTF-16';
   return undefined;
+}
+
+/** A BIFF5/BIFF8 BOF record (type 09 08, length 6 to 16) outside a compound file: a bare .xls stream. */
+function isBareBiff8(head: Uint8Array): boolean {
+  return head.length >= 8 && head[0] === 0x09 && head[1] === 0x08 && (head[2] ?? 0) >= 6 && (head[2] ?? 0) <= 16 && head[3] === 0x00;
+}
+
+/** Three NULs in every four bytes, the other byte ASCII: UTF-32 text (LE or BE). */
+function looksUtf32(head: Uint8Array): boolean {
+  const n = Math.min(head.length, 512) & ~3;
+  if (n < 8) return false;
+  for (const offset of [0, 3]) {
+    let hits = 0;
+    for (let i = 0; i < n; i += 4) {
+      const ascii = head[i + offset]!;
+      const zeros = [0, 1, 2, 3].filter((k) => k !== offset).every((k) => head[i + k] === 0);
+      if (zeros && ascii !== 0) hits++;
+    }
+    if (hits >= (n / 4) * 0.9) return true;
+  }
+  return false;
 }
 
 /** Many NULs at odd (or even) positions and ASCII in between: UTF-16 text. */

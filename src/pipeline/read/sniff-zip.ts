@@ -100,6 +100,9 @@ export function classifyZipEntries(entries: readonly ZipEntryInfo[], mimetype?: 
   const has = (re: RegExp): boolean => entries.some((e) => re.test(e.name));
   if (names.has('xl/workbook.bin')) throw fail('FILE_XLSB');
   if (names.has('xl/workbook.xml')) {
+    if (!has(/sheet[^/]*\.xml$/i)) {
+      throw fail('FILE_CORRUPT', { message: 'The workbook is incomplete: it has no worksheet part at all. Copy or export it again.' });
+    }
     // exceljs' streaming reader only finds worksheets named xl/worksheets/sheetN.xml.
     if (!has(/^xl\/worksheets\/sheet\d+\.xml$/)) {
       throw fail('FILE_UNSUPPORTED_LAYOUT', {
@@ -108,8 +111,10 @@ export function classifyZipEntries(entries: readonly ZipEntryInfo[], mimetype?: 
     }
     return;
   }
+  // An .xlsb may keep its workbook part elsewhere than xl/, wherever _rels/.rels points (SheetJS "wtf_path").
+  if (names.has('[Content_Types].xml') && has(/(^|\/)workbook\.bin$/i)) throw fail('FILE_XLSB');
   if (entries.some((e) => e.encrypted)) throw fail('FILE_ENCRYPTED', { message: 'This is a password-protected zip archive.' });
-  if (names.has('mimetype') && names.has('content.xml')) {
+  if (names.has('content.xml') && (names.has('mimetype') || names.has('META-INF/manifest.xml'))) {
     if (mimetype === undefined || mimetype.includes('spreadsheet')) throw fail('FILE_ODS');
     throw notSpreadsheet(`This is an OpenDocument file (${mimetype}), not a spreadsheet.`);
   }
@@ -118,6 +123,16 @@ export function classifyZipEntries(entries: readonly ZipEntryInfo[], mimetype?: 
   if (names.has('ppt/presentation.xml')) throw notSpreadsheet('This is a PowerPoint presentation (.pptx), not a spreadsheet.');
   if (has(/\.xlsx$/i) || has(/\.csv$/i)) {
     throw notSpreadsheet('This is a zip archive that contains other files; unzip it and drop in the .xlsx or .csv inside.');
+  }
+  if (names.has('[Content_Types].xml') && has(/(^|\/)workbook\.xml$/i)) {
+    // A workbook whose parts are not under xl/ (legal: _rels/.rels points to them), which the
+    // streaming reader cannot follow.
+    throw fail('FILE_UNSUPPORTED_LAYOUT', {
+      message: 'The workbook stores its parts under unusual names (not under xl/), which usersync cannot read. Open it in Excel or LibreOffice and save it again as .xlsx.',
+    });
+  }
+  if (has(/^xl\/(worksheets\/|sharedStrings\.xml$|styles\.xml$|_rels\/workbook\.xml\.rels$)/)) {
+    throw fail('FILE_CORRUPT', { message: 'The workbook is incomplete: it has worksheet parts but no xl/workbook.xml, the part that lists the sheets.' });
   }
   if (names.has('[Content_Types].xml')) {
     throw notSpreadsheet('This is an Office Open XML package that holds no Excel workbook (no xl/workbook.xml).');

@@ -25,11 +25,18 @@ const RELS = 'xl/_rels/workbook.xml.rels';
 export interface WorkbookInfo {
   readonly sheets: SheetInfo[];
   readonly date1904: boolean;
+  /**
+   * The workbook part or its relationships are UTF-16 XML (legal, written by Excel Mobile), which
+   * exceljs' parser reads as UTF-8 and fails on with "disallowed character".
+   */
+  readonly utf16?: boolean;
 }
 
 /** Reads the workbook part; no sheets when it cannot be read (the caller falls back on exceljs). */
 export async function readWorkbookInfo(filePath: string): Promise<WorkbookInfo> {
-  const parts = await readParts(filePath, [WORKBOOK, RELS]);
+  const raw = await readParts(filePath, [WORKBOOK, RELS]);
+  if ([...raw.values()].some(isUtf16Xml)) return { sheets: [], date1904: false, utf16: true };
+  const parts = new Map([...raw].map(([name, bytes]) => [name, bytes.toString('utf8')]));
   const workbook = parts.get(WORKBOOK);
   const rels = parts.get(RELS);
   if (workbook === undefined || rels === undefined) return { sheets: [], date1904: false };
@@ -78,8 +85,14 @@ function decodeEntities(text: string): string {
   });
 }
 
-async function readParts(filePath: string, names: readonly string[]): Promise<Map<string, string>> {
-  const found = new Map<string, string>();
+/** A UTF-16 byte-order mark, or `<` followed or preceded by a NUL. */
+function isUtf16Xml(bytes: Buffer): boolean {
+  const [a, b] = [bytes[0], bytes[1]];
+  return (a === 0xff && b === 0xfe) || (a === 0xfe && b === 0xff) || (a === 0x3c && b === 0x00) || (a === 0x00 && b === 0x3c);
+}
+
+async function readParts(filePath: string, names: readonly string[]): Promise<Map<string, Buffer>> {
+  const found = new Map<string, Buffer>();
   let zip: yauzl.ZipFile | undefined;
   try {
     zip = await yauzl.openPromise(filePath, { lazyEntries: true, autoClose: false, validateEntrySizes: true });
@@ -87,7 +100,7 @@ async function readParts(filePath: string, names: readonly string[]): Promise<Ma
       if (!names.includes(entry.fileName) || entry.uncompressedSize > MAX_PART_BYTES) continue;
       const chunks: Buffer[] = [];
       for await (const chunk of await zip.openReadStreamPromise(entry)) chunks.push(chunk as Buffer);
-      found.set(entry.fileName, Buffer.concat(chunks).toString('utf8'));
+      found.set(entry.fileName, Buffer.concat(chunks));
     }
   } catch {
     // A damaged part only costs us the nicer names; exceljs reports the real problem.

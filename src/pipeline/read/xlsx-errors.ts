@@ -15,11 +15,14 @@ export function classifyParseError(error: unknown): UsersyncError {
   const message = error instanceof Error ? error.message : String(error);
   const stack = error instanceof Error ? (error.stack ?? '') : '';
   const detail = message.split('\n')[0]?.slice(0, 200) ?? '';
-  if (/FILE_ENDED|invalid signature|unexpected end|Z_DATA_ERROR|Z_BUF_ERROR|invalid (stored|distance|block|code)|incorrect header check|unknown compression/i.test(message)) {
+  const code = (error as { code?: unknown } | null)?.code;
+  const zlibError = typeof code === 'string' && /^Z_(DATA|BUF|NEED_DICT|STREAM)_ERROR$/.test(code);
+  if (zlibError || /FILE_ENDED|invalid signature|unexpected end of file|Z_DATA_ERROR|Z_BUF_ERROR|invalid (stored|distance|block|code)|incorrect header check|unknown compression/i.test(message)) {
     return fail('FILE_CORRUPT', { message: `The workbook is damaged: part of its zip data cannot be unpacked (${detail}). Copy or export it again.`, cause: error });
   }
   // Cells without an `r` attribute make colCache.decodeAddress(undefined) throw (exceljs#2961, #2075, PITFALLS §3.4).
-  if ((error instanceof TypeError && /col-cache|decodeAddress|l2n|reading 'length'/.test(stack + message)) || /Invalid Address/.test(message)) {
+  // A cell reference exceljs cannot place (`r="0"`, `r="A"`) ends in "A Cell needs a Row".
+  if ((error instanceof TypeError && /col-cache|decodeAddress|l2n|reading 'length'/.test(stack + message)) || /Invalid Address|A Cell needs a Row/.test(message)) {
     return fail('FILE_UNSUPPORTED_LAYOUT', {
       message: 'The workbook has cells without their position (written by a tool such as a database export). Open it in Excel or LibreOffice and save it again as .xlsx.',
       cause: error,
@@ -29,14 +32,32 @@ export function classifyParseError(error: unknown): UsersyncError {
     return fail('FILE_PARSE_FAILED', { message: 'The workbook could not be read (exceljs#3064 twice in a row). Drop the file in again.', cause: error });
   }
   // exceljs' xforms cannot parse namespace-prefixed parts (<ns0:Relationships>): a layout problem.
-  if (/Unexpected xml node/.test(message)) {
-    return fail('FILE_UNSUPPORTED_LAYOUT', {
-      message: 'The workbook was written with XML namespace prefixes usersync cannot read. Open it in Excel or LibreOffice and save it again as .xlsx.',
+  // Any other element where exceljs expects none means the part is not what its name says.
+  const unexpectedNode = /Unexpected xml node in parse(?:Open: .*?"name":"([^"]*)"|Close: (\S+))/.exec(message);
+  if (unexpectedNode !== null) {
+    const node = unexpectedNode[1] ?? unexpectedNode[2] ?? '';
+    if (node.includes(':')) {
+      return fail('FILE_UNSUPPORTED_LAYOUT', {
+        message: 'The workbook was written with XML namespace prefixes usersync cannot read. Open it in Excel or LibreOffice and save it again as .xlsx.',
+        cause: error,
+      });
+    }
+    return fail('FILE_PARSE_FAILED', {
+      message: `The workbook is damaged: one of its parts holds XML that does not belong there (an unexpected <${node.slice(0, 40)}> element). Open it in Excel or LibreOffice and save it again as .xlsx.`,
+      cause: error,
+    });
+  }
+  // exceljs-sax-fix.ts: an XML part that stops before its elements are closed was cut short (or
+  // malformed so that its elements never close, e.g. a bare `&`).
+  if (/unclosed tag|unclosed (comment|cdata|doctype)|unexpected end|document must contain a root element/i.test(message) && !(error instanceof TypeError)) {
+    return fail('FILE_CORRUPT', {
+      message: `The workbook is damaged: one of its parts is cut short or has malformed XML (${detail}). Copy or export it again; if it opens in Excel, save it again as .xlsx.`,
       cause: error,
     });
   }
   // saxes never expands DTD entities, so entity bombs ("billion laughs") end here, harmlessly.
-  if (/Unexpected|Invalid|Unclosed|Text data outside|disallowed character|entity|xml/i.test(message) && !(error instanceof TypeError)) {
+  // saxes messages start with "line:column:" (unmatched closing tag, attribute without value, …).
+  if ((/^\d+:\d+: /.test(message) || /Unexpected|Invalid|Unclosed|Text data outside|disallowed character|entity|xml/i.test(message)) && !(error instanceof TypeError)) {
     return fail('FILE_PARSE_FAILED', { message: `The workbook contains invalid XML (${detail}). Open it in Excel or LibreOffice and save it again as .xlsx.`, cause: error });
   }
   return fail('FILE_PARSE_FAILED', { message: `The workbook could not be read (${detail}).`, cause: error });

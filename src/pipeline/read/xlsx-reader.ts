@@ -81,7 +81,11 @@ export async function openXlsx(filePath: string, settings: ReadSettings): Promis
     finish(
       error.code === 'ERR_WORKER_OUT_OF_MEMORY'
         ? fail('FILE_PARSE_OUT_OF_MEMORY', { message: `Reading the workbook needed more than import.workerMemoryMb (${settings.workerMemoryMb} MB) of memory, so it was stopped.`, cause: error })
-        : fail('FILE_PARSE_FAILED', { message: `The workbook reader crashed: ${error.message.split('\n')[0]?.slice(0, 200) ?? ''}`, cause: error }),
+        : isModuleLoadError(error)
+          ? // Not the file's fault: usersync's own files are missing or half-written (an install or a
+            // build running at the same time). Seen in the corpus test while dist/ was rebuilt.
+            fail('FS_IO_FAILED', { message: `The workbook reader could not start (${error.message.split('\n')[0]?.slice(0, 200) ?? ''}): usersync's installation is incomplete or being replaced.`, cause: error })
+          : fail('FILE_PARSE_FAILED', { message: `The workbook reader crashed: ${error.message.split('\n')[0]?.slice(0, 200) ?? ''}`, cause: error }),
     );
   });
 
@@ -119,6 +123,15 @@ export async function openXlsx(filePath: string, settings: ReadSettings): Promis
       }
     },
   };
+}
+
+/** The worker's own code failed to load: a module missing or not matching its importer. */
+function isModuleLoadError(error: Error & { code?: string }): boolean {
+  return (
+    error.code === 'ERR_MODULE_NOT_FOUND' ||
+    error.code === 'ERR_UNKNOWN_FILE_EXTENSION' ||
+    (error.name === 'SyntaxError' && /does not provide an export named|Cannot use import statement|Unexpected end of input/.test(error.message))
+  );
 }
 
 function startWorker(filePath: string, settings: ReadSettings, tempDir: string): Worker {

@@ -5,11 +5,13 @@
  * removed by the main thread however this worker ends (PITFALLS §3.8).
  */
 import { parentPort, workerData } from 'node:worker_threads';
+// First: it replaces exceljs' XML reader before exceljs loads (see the module for why).
+import './exceljs-sax-fix.js';
 import ExcelJS from 'exceljs';
 import { UsersyncError, fail } from '../../errors.js';
 import type { RawRow } from '../../domain/columns.js';
 import { buildHeaderLookup } from '../../domain/headers.js';
-import { cellToText } from './cell-to-text.js';
+import { CELL_ERRORS, cellToText } from './cell-to-text.js';
 import { installCompactSharedStrings } from './compact-strings.js';
 import { HEADER_SEARCH_ROWS, HeaderScan, type FoundHeader } from './header-scan.js';
 import { RowSink, emptyCells } from './row-sink.js';
@@ -19,7 +21,8 @@ import { MAX_BATCHES_AHEAD, type CreditMessage, type WorkerInput, type WorkerMes
 import { classifyParseError, isSheetsRace, otherSheetWarnings } from './xlsx-errors.js';
 import { fixUnzipperEnd } from './unzipper-end-fix.js';
 
-fixUnzipperEnd();
+// A zip stream error means damaged zip data; exceljs may never see it (unzipper-end-fix.ts, fix 1).
+fixUnzipperEnd((error) => postFail(classifyParseError(error)));
 
 type Worksheet = AsyncIterable<ExcelJS.Row> & { name?: string; state?: string };
 
@@ -27,6 +30,14 @@ const input = workerData as WorkerInput;
 const port = parentPort;
 if (port === null) throw new Error('xlsx-worker must run in a worker thread');
 const post = (message: WorkerMessage): void => port.postMessage(message);
+
+let failed = false;
+/** Reports the file's failure, once; the main thread then terminates this worker. */
+function postFail(failure: UsersyncError): void {
+  if (failed) return;
+  failed = true;
+  post({ type: 'fail', code: failure.code, message: failure.message, details: failure.details });
+}
 
 let credits = MAX_BATCHES_AHEAD;
 let wakeUp: (() => void) | undefined;
@@ -54,7 +65,7 @@ async function readWorkbook(workbook: WorkbookInfo): Promise<void> {
   const stream = fh.createReadStream();
   // exceljs pipes the stream without an error listener; report read errors ourselves (PITFALLS §3.5).
   stream.on('error', (cause) => {
-    post({ type: 'fail', code: 'FILE_PARSE_FAILED', message: `The file could not be read: ${cause.message}` });
+    postFail(fail('FILE_PARSE_FAILED', { message: `The file could not be read: ${cause.message}` }));
   });
   const reader = new ExcelJS.stream.xlsx.WorkbookReader(stream, {
     sharedStrings: 'cache',
@@ -81,6 +92,12 @@ async function readWorkbook(workbook: WorkbookInfo): Promise<void> {
       continue;
     }
     if (await readSheet(ws, name, scan, sheets.length > 0 ? sheets : seen.map((n) => ({ name: n, hidden: false })))) return;
+  }
+  if (missingSharedStrings > 0) {
+    // Without xl/sharedStrings.xml every text cell is blank: "no header" would mislead.
+    throw fail('FILE_CORRUPT', {
+      message: 'The workbook is damaged: its cells refer to shared texts (xl/sharedStrings.xml) that the file does not contain, so no header row can be read. Copy or export it again.',
+    });
   }
   throw scan.noHeaderError(seen.length === 0 ? 'the workbook (it has no worksheets)' : 'any worksheet');
 }
@@ -125,11 +142,15 @@ async function readSheet(ws: Worksheet, name: string, scan: HeaderScan, sheets: 
   return true;
 }
 
+/** Header candidates with cells that refer to shared strings the workbook does not contain. */
+let missingSharedStrings = 0;
+
 /** The texts of a row, by 0-based column, for header detection. */
 function rowTexts(row: ExcelJS.Row): Array<string | undefined> {
   const texts: Array<string | undefined> = [];
   row.eachCell((cell, column) => {
     const text = cellToText(cell);
+    if (typeof text !== 'string' && text.error === CELL_ERRORS.sharedString) missingSharedStrings++;
     texts[column - 1] = typeof text === 'string' ? text : '';
   });
   return texts;
@@ -158,12 +179,20 @@ function seedWorkbookModel(reader: ExcelJS.stream.xlsx.WorkbookReader, workbook:
 
 function unsupportedLayout(): UsersyncError {
   return fail('FILE_UNSUPPORTED_LAYOUT', {
-    message: 'The workbook has rows or cells without their position (written by a tool such as a database export). Open it in Excel or LibreOffice and save it again as .xlsx.',
+    message: 'The workbook has rows or cells without a valid position (written by a tool such as a database export). Open it in Excel or LibreOffice and save it again as .xlsx.',
   });
 }
 
 async function main(): Promise<void> {
   const workbook = await readWorkbookInfo(input.filePath);
+  if (workbook.utf16 === true) {
+    postFail(
+      fail('FILE_UNSUPPORTED_LAYOUT', {
+        message: 'The workbook stores its XML as UTF-16 (as Excel Mobile does), which usersync cannot read. Open it in Excel or LibreOffice and save it again as .xlsx.',
+      }),
+    );
+    return;
+  }
   for (let attempt = 1; ; attempt++) {
     try {
       await readWorkbook(workbook);
@@ -171,8 +200,7 @@ async function main(): Promise<void> {
     } catch (error) {
       // exceljs#3064: an intermittent TypeError reading 'sheets'; a second parse succeeds (PITFALLS §3.7).
       if (attempt === 1 && !headerSent && isSheetsRace(error)) continue;
-      const failure = error instanceof UsersyncError ? error : classifyParseError(error);
-      post({ type: 'fail', code: failure.code, message: failure.message, details: failure.details });
+      postFail(error instanceof UsersyncError ? error : classifyParseError(error));
       return;
     }
   }

@@ -1,0 +1,69 @@
+/**
+ * Replaces exceljs 4.4.0's `lib/utils/parse-sax.js` — the XML event source of every part its
+ * streaming reader parses (worksheets, shared strings, workbook, styles, relationships) — in this
+ * worker thread, fixing two bugs found by fuzzing the read stage:
+ *
+ * 1. It never calls saxes' `close()`, so an XML part that stops early (a sheet cut short, a
+ *    damaged zip entry) ends without an error: the rows after the cut were silently lost and the
+ *    file reported "imported". Now the end of the part is checked and an unclosed element fails
+ *    the parse (`unclosed tag: sheetData`), which rejects the file as damaged.
+ * 2. It decodes each chunk on its own (`TextDecoder.decode(chunk)` without `stream: true`), so a
+ *    multi-byte UTF-8 character split across two chunks became two U+FFFD: `José` read as
+ *    `Jos��` once the shared strings or a sheet passed 16 KiB of non-ASCII text. Now one streaming
+ *    decoder reads the whole part.
+ *
+ * exceljs' modules take `require('../../utils/parse-sax')` when they load, so this module must be
+ * evaluated BEFORE exceljs is first loaded in the thread: xlsx-worker.ts imports it first (ES
+ * modules evaluate their imports in order). Only this thread's module cache is changed.
+ */
+import { createRequire } from 'node:module';
+
+interface SaxesParser {
+  on(event: 'error', listener: (error: Error) => void): void;
+  on(event: 'opentag' | 'text' | 'closetag', listener: (value: unknown) => void): void;
+  write(text: string): void;
+  close(): void;
+}
+
+type SaxEvent = { eventType: 'opentag' | 'text' | 'closetag'; value: unknown };
+
+const requireFromExceljs = createRequire(createRequire(import.meta.url).resolve('exceljs'));
+const { SaxesParser } = requireFromExceljs('saxes') as { SaxesParser: new () => SaxesParser };
+
+/** The replacement: the same events in the same batches (one array per input chunk). */
+async function* parseSax(iterable: AsyncIterable<Buffer | string>): AsyncGenerator<SaxEvent[]> {
+  const parser = new SaxesParser();
+  let error: Error | undefined;
+  parser.on('error', (e) => (error ??= e));
+  let events: SaxEvent[] = [];
+  parser.on('opentag', (value) => events.push({ eventType: 'opentag', value }));
+  parser.on('text', (value) => events.push({ eventType: 'text', value }));
+  parser.on('closetag', (value) => events.push({ eventType: 'closetag', value }));
+  const decoder = new TextDecoder('utf-8');
+  // An empty part (some generators write 0-byte parts exceljs ignores) has nothing to close.
+  let started = false;
+  const write = (text: string): void => {
+    if (text === '') return;
+    started ||= text.trim() !== '';
+    parser.write(text);
+  };
+  for await (const chunk of iterable) {
+    write(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
+    if (error !== undefined) throw error;
+    yield events;
+    events = [];
+  }
+  write(decoder.decode());
+  if (started) parser.close();
+  if (error !== undefined) throw error;
+  if (events.length > 0) yield events;
+}
+
+const path = requireFromExceljs.resolve('exceljs/lib/utils/parse-sax.js');
+if (requireFromExceljs.cache[requireFromExceljs.resolve('exceljs/lib/stream/xlsx/worksheet-reader.js')] !== undefined) {
+  throw new Error('exceljs-sax-fix must be imported before exceljs is loaded');
+}
+requireFromExceljs(path);
+const cached = requireFromExceljs.cache[path];
+if (cached === undefined) throw new Error(`exceljs-sax-fix: ${path} is not in the module cache`);
+cached.exports = parseSax;
