@@ -138,6 +138,9 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       now: new Date(),
       redact: result.carriedPasswords && config.archive.redactPasswords ? (from, to) => writeRedactedCopy(from, to, config.import) : undefined,
     });
+    if (result.carriedPasswords && config.archive.redactPasswords && finished.redactedSha256 === null) {
+      log.warn('file.not_redacted', { file: claimed.originalName, importId: summary.importId, reason: 'the file could not be read back to empty its Password column; the original was archived' });
+    }
     if (summary.importId !== null) {
       await closeImport(deps.db.knex, summary.importId, {
         status: summary.outcome,

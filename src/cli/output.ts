@@ -4,6 +4,7 @@
  */
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
+import { printable } from '../domain/text-rules.js';
 
 export interface Output {
   write(text: string): Promise<void>;
@@ -35,7 +36,7 @@ export function createOutput(stream: Writable = process.stdout): Output {
 
 /** A plain aligned text table; control characters shown as '?' so a cell cannot move the cursor. */
 export function formatTable(columns: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | number | boolean | null>>): string {
-  const text = rows.map((row) => row.map((cell) => (cell === null ? '' : String(cell)).replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, '?')));
+  const text = rows.map((row) => row.map((cell) => printable(cell === null ? '' : String(cell))));
   // Columns are capped at 60 characters so a long name cannot wreck the layout — except the last,
   // which has nothing to its right and is printed whole.
   const last = columns.length - 1;

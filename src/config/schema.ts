@@ -85,8 +85,8 @@ const importSettings = z
     maxListItems: z.number().int().min(1).default(100).describe('Most roles or groups one cell may list.'),
     usernamePattern: z
       .string()
-      .default('^[\\p{L}\\p{N}._@-]{1,64}$')
-      .describe('Regular expression (Unicode) a normalised username must match.'),
+      .default('^[\\p{L}\\p{N}._@][\\p{L}\\p{N}._@-]{0,63}$')
+      .describe('Regular expression (Unicode) a normalised username must match; by default 1–64 letters, digits and . _ @ -, not starting with -.'),
     passwordMinLength: z.number().int().min(1).default(8).describe('Shortest password accepted.'),
     passwords: z.enum(['always', 'create-only']).default('always').describe('"always" sets a given password; "create-only" never changes an existing user’s password.'),
     atomic: z.boolean().default(false).describe('When true, any failed row means nothing in the file is applied.'),

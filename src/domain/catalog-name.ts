@@ -7,7 +7,7 @@ export const MAX_NAME_LENGTH = 191;
 
 /** The display form: inner runs of whitespace collapsed, trimmed, NFC. */
 export function cleanCatalogName(text: string): string {
-  return text.replace(/[\u200B-\u200D\u2060\uFEFF]/g, '').replace(/\s+/gu, ' ').trim().normalize('NFC');
+  return text.replace(/[\u200B\u2060\uFEFF]/g, '').replace(/\s+/gu, ' ').trim().normalize('NFC');
 }
 
 /** The matching key stored in `name_key`: the display form lower-cased. */

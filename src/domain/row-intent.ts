@@ -61,10 +61,13 @@ export function checkRow(raw: RawRow, rules: RowRules, seen: Map<string, number>
 
   const usernameText = text('username');
   const username = usernameText === undefined ? '' : normaliseUsername(usernameText);
+  const usernameCell = raw.cells[COLUMN_INDEX.username];
   if (!username) {
-    problem('ROW_USERNAME_MISSING', 'The Username cell is empty.');
+    // A cell refused for its characters already has its problem; only a blank one is "empty".
+    if (usernameCell === undefined || usernameCell === '') problem('ROW_USERNAME_MISSING', 'The Username cell is empty.');
   } else if (!isValidUsername(username, rules.usernamePattern)) {
-    problem('ROW_USERNAME_INVALID', `Username "${username}" is not allowed: use 1–64 letters, digits and . _ @ - (import.usernamePattern).`);
+    const shown = username.length > 80 ? `${username.slice(0, 77)}…` : username;
+    problem('ROW_USERNAME_INVALID', `Username "${shown}" is not allowed: use 1–64 letters, digits and . _ @ - (not starting with -; import.usernamePattern).`);
   } else {
     const first = seen.get(username);
     if (first !== undefined) problem('ROW_DUPLICATE_USERNAME', `Username "${username}" is a duplicate of row ${first}; keep one row per user.`);
@@ -82,7 +85,11 @@ export function checkRow(raw: RawRow, rules: RowRules, seen: Map<string, number>
   }
 
   const department = text('department');
-  if (department !== undefined) intent.department = { name: cleanCatalogName(department), key: catalogKey(department) };
+  if (department !== undefined) {
+    // The key is lower-cased, which can lengthen it (İ → i̇): it must fit the column too.
+    if (textLength(catalogKey(department)) > MAX_NAME_LENGTH) problem('ROW_VALUE_TOO_LONG', `The Department cell is longer than ${MAX_NAME_LENGTH} characters.`);
+    else intent.department = { name: cleanCatalogName(department), key: catalogKey(department) };
+  }
 
   const email = text('email');
   if (email !== undefined) {
@@ -130,6 +137,10 @@ function cellText(cell: CellValue | undefined, key: ColumnKey, problem: (code: s
   if (cell === undefined) return undefined;
   const header = TEMPLATE_HEADERS[key];
   if (typeof cell !== 'string') {
+    if (cell.tooLong) {
+      problem('ROW_VALUE_TOO_LONG', `The ${header} cell is ${cell.error}; shorten it.`);
+      return undefined;
+    }
     problem('ROW_CELL_ERROR', `The ${header} cell holds ${cell.error.startsWith('#') ? `the error ${cell.error}` : cell.error}; fix it in the spreadsheet (or paste values) and import again.`);
     return undefined;
   }
@@ -163,7 +174,7 @@ function listCell(value: string | undefined, header: string, max: number, proble
     problem('ROW_VALUE_TOO_LONG', `The ${header} cell lists ${items.length} names; at most ${max} are allowed (import.maxListItems).`);
     return undefined;
   }
-  if (items.some((item) => item.name.length > MAX_NAME_LENGTH)) {
+  if (items.some((item) => textLength(item.key) > MAX_NAME_LENGTH || textLength(item.name) > MAX_NAME_LENGTH)) {
     problem('ROW_VALUE_TOO_LONG', `A name in the ${header} cell is longer than ${MAX_NAME_LENGTH} characters.`);
     return undefined;
   }

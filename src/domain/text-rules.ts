@@ -13,6 +13,11 @@ export function forbiddenCharacter(text: string): string | undefined {
   return `U+${(match[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
 }
 
+/** Text safe to print on a terminal: control and bidi characters shown as '?'. */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/gu, '?');
+}
+
 /** Length in characters as a person counts them (code points). */
 export const textLength = (text: string): number => {
   let n = 0;

@@ -6,7 +6,7 @@
  */
 
 /** Zero-width characters Excel users paste in without seeing them. */
-const INVISIBLE = /[\u200B-\u200D\u2060\uFEFF]/g;
+const INVISIBLE = /[\u200B\u2060\uFEFF]/g; // not ZWNJ/ZWJ (U+200C/D): scripts and emoji need them
 
 export function normaliseUsername(text: string): string {
   return text.replace(INVISIBLE, '').trim().normalize('NFC').toLowerCase();

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, unlink } from 'node:fs/promises';
+import { lstat, mkdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { fail } from '../errors.js';
 import { moveExclusive } from './claim.js';
@@ -22,8 +22,12 @@ export interface FinishRequest {
   reports: { jsonPath: string; xlsxPath: string };
   folders: { archive: string; error: string };
   now: Date;
-  /** Writes a redacted copy of `from` to `to`; present when the file must be redacted. */
-  redact?: ((from: string, to: string) => Promise<void>) | undefined;
+  /**
+   * Writes a redacted copy of `from` to `to`; present when the file must be redacted. Resolves
+   * false when the file cannot be read back to redact it (then the original is archived: losing
+   * it would be worse, and the register says the copy is not redacted).
+   */
+  redact?: ((from: string, to: string) => Promise<boolean>) | undefined;
 }
 
 export interface Finished {
@@ -41,10 +45,12 @@ export async function finishFile(request: FinishRequest): Promise<Finished> {
   const folder = datedFolder(request.success ? request.folders.archive : request.folders.error, request.now);
   const prefix = request.importId === null ? 'noid' : String(request.importId);
   const stem = request.originalName.replace(/\.(xlsx|xlsm|csv)$/i, '');
+  await mkdir(folder, { recursive: true, mode: 0o700 }).catch((cause: unknown) => {
+    throw fail('FS_MOVE_FAILED', { message: `Cannot create ${folder}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}.`, cause });
+  });
   const fileTarget = await freeName(path.join(folder, `${prefix}_${request.originalName}`));
   let redactedSha256: string | null = null;
-  if (request.redact) {
-    await request.redact(request.claimedPath, fileTarget);
+  if (request.redact && (await request.redact(request.claimedPath, fileTarget))) {
     redactedSha256 = await sha256Of(fileTarget);
     await unlink(request.claimedPath).catch((cause: unknown) => {
       throw fail('FS_MOVE_FAILED', { message: `Cannot remove the unredacted ${path.basename(request.claimedPath)}.`, cause });

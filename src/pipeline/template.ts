@@ -6,6 +6,8 @@
  * Written with the full (non-streaming) Workbook: it is small, and data validations are written
  * the same way by both writers, but the full one is the path exceljs' own tests cover.
  */
+// Before any exceljs writer runs: it corrupts characters beyond the BMP otherwise (see the module).
+import './report/exceljs-writer-fix.js';
 import ExcelJS from 'exceljs';
 import { COLUMN_KEYS, TEMPLATE_HEADERS, type ColumnKey } from '../domain/columns.js';
 import { writeAtomically } from './report/atomic-file.js';

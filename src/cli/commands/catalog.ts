@@ -4,6 +4,7 @@
  * group still held by users is refused, saying how many hold it.
  */
 import type { AuditEvent } from '../../db/repositories/audit.js';
+import { printable } from '../../domain/text-rules.js';
 import { addCatalogNames, listCatalog, removeCatalogNames, type CatalogKind } from '../../db/repositories/catalog.js';
 import { withDatabaseErrors } from '../../db/errors.js';
 import { isoNow } from '../../db/time.js';
@@ -52,8 +53,8 @@ function membershipCommand(kind: 'roles' | 'groups'): CommandModule {
               trail.committed(events);
               context.logger.info(`${kind}.added`, { created: result.created, existing: result.existing, fileOnly: true });
               if (args.json) return context.out.json(result);
-              for (const name of result.created) await context.out.write(`created ${SINGULAR[kind]} "${name}"\n`);
-              for (const name of result.existing) await context.out.write(`${SINGULAR[kind]} "${name}" already exists\n`);
+              for (const name of result.created) await context.out.write(`created ${SINGULAR[kind]} "${printable(name)}"\n`);
+              for (const name of result.existing) await context.out.write(`${SINGULAR[kind]} "${printable(name)}" already exists\n`);
             }),
         )
         .command('list', `List ${kind} with the number of users holding each`, (c) => c.option('json', { type: 'boolean', default: false }), (args) =>
@@ -73,8 +74,8 @@ function membershipCommand(kind: 'roles' | 'groups'): CommandModule {
                 await withDatabaseErrors(db.location, () => trail.write(db.knex, result.removed.map((name) => ({ at, importId: null, row: null, username: null, action, changes: { name } }))));
               }
               if (args.json) return context.out.json(result);
-              for (const name of result.removed) await context.out.write(`removed ${SINGULAR[kind]} "${name}"\n`);
-              for (const name of result.missing) await context.out.write(`no ${SINGULAR[kind]} "${name}" (nothing to remove)\n`);
+              for (const name of result.removed) await context.out.write(`removed ${SINGULAR[kind]} "${printable(name)}"\n`);
+              for (const name of result.missing) await context.out.write(`no ${SINGULAR[kind]} "${printable(name)}" (nothing to remove)\n`);
             }),
         )
         .demandCommand(1, `Name a ${kind} command: add, list or remove.`),

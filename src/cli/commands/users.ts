@@ -1,6 +1,7 @@
 /** `usersync users list|show`: the directory, as tables or as SPEC §3's user shape with --json. */
 import { withDatabaseErrors } from '../../db/errors.js';
 import { getUser, listUsers, type UserView } from '../../db/repositories/users.js';
+import { printable } from '../../domain/text-rules.js';
 import { normaliseUsername } from '../../domain/username.js';
 import { fail } from '../../errors.js';
 import type { CommandModule } from '../root.js';
@@ -65,5 +66,5 @@ function describeUser(u: UserView): string {
     ['Created', u.createdAt],
     ['Updated', u.updatedAt],
   ];
-  return lines.map(([label, value]) => `${label.padEnd(12)} ${value.replace(/[\u0000-\u001f\u007f]/g, '?')}`).join('\n') + '\n';
+  return lines.map(([label, value]) => `${label.padEnd(12)} ${printable(value)}`).join('\n') + '\n';
 }

@@ -4,6 +4,7 @@
  */
 import type { Knex } from 'knex';
 import { catalogKey, cleanCatalogName, MAX_NAME_LENGTH } from '../../domain/catalog-name.js';
+import { forbiddenCharacter, printable, textLength } from '../../domain/text-rules.js';
 import { fail } from '../../errors.js';
 import { chunk, isoNow, type Clock } from '../time.js';
 
@@ -62,8 +63,10 @@ export async function addCatalogNames(knex: Knex, kind: CatalogKind, names: read
   const wanted = new Map<string, string>();
   for (const raw of names) {
     const name = cleanCatalogName(raw);
-    if (!name || name.length > MAX_NAME_LENGTH) {
-      throw fail('CATALOG_INVALID_NAME', { message: `"${raw.slice(0, 40)}" is not a valid ${kind.replace(/s$/, '')} name (1–${MAX_NAME_LENGTH} characters).` });
+    const bad = forbiddenCharacter(name);
+    if (!name || textLength(catalogKey(name)) > MAX_NAME_LENGTH || bad) {
+      const why = bad ? `it contains the control character ${bad}` : `use 1–${MAX_NAME_LENGTH} characters`;
+      throw fail('CATALOG_INVALID_NAME', { message: `"${printable(raw.slice(0, 40))}" is not a valid ${kind.replace(/s$/, '')} name: ${why}.` });
     }
     if (!wanted.has(catalogKey(name))) wanted.set(catalogKey(name), name);
   }

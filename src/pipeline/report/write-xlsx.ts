@@ -7,6 +7,8 @@
  * recognisable header (SPEC §1), so a report dropped back into the inbox imports its fixed
  * failed rows, not the Rows sheet (whose Username column would be found first otherwise).
  */
+// Before any exceljs writer runs: it corrupts characters beyond the BMP otherwise (see the module).
+import './exceljs-writer-fix.js';
 import ExcelJS from 'exceljs';
 import { once } from 'node:events';
 import { COLUMN_KEYS, TEMPLATE_HEADERS } from '../../domain/columns.js';

@@ -1,0 +1,24 @@
+/**
+ * exceljs 4.4.0's full (non-streaming) writer hands each XML part to JSZip as a JS string. JSZip
+ * encodes strings to UTF-8 in 16K-character pieces, and a piece boundary can fall between the two
+ * halves of a surrogate pair: each half becomes U+FFFD, so an emoji (or any character beyond the
+ * BMP) in a cell is silently corrupted in the written file. Found by the hostile-values test (2 of
+ * 300 emoji names written as `��`). Giving JSZip the part as UTF-8 bytes, encoded in one go, fixes
+ * it — what exceljs already does in browsers.
+ *
+ * ZipStream is a CommonJS class shared by every exceljs writer, so patching its prototype applies
+ * wherever and whenever exceljs was loaded (the template, test fixtures).
+ */
+import { createRequire } from 'node:module';
+
+interface ZipStreamLike {
+  append(data: unknown, options: { name: string; base64?: boolean }): void;
+}
+
+const requireFromExceljs = createRequire(createRequire(import.meta.url).resolve('exceljs'));
+const { ZipWriter } = requireFromExceljs('exceljs/lib/utils/zip-stream.js') as { ZipWriter: { prototype: ZipStreamLike } };
+
+const append = ZipWriter.prototype.append;
+ZipWriter.prototype.append = function appendUtf8(this: ZipStreamLike, data: unknown, options: { name: string; base64?: boolean }): void {
+  append.call(this, typeof data === 'string' && !options.base64 ? Buffer.from(data, 'utf8') : data, options);
+};
