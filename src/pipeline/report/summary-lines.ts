@@ -86,7 +86,7 @@ export function summaryLines(summary: ReportSummary): SummaryLine[] {
     ['Rows read', counts.rows],
     [dryRun ? 'Would be created' : 'Created', counts.created],
     [dryRun ? 'Would be updated' : 'Updated', counts.updated],
-    ['Unchanged', counts.unchanged],
+    ['Unchanged', counts.unchanged === 0 ? 0 : `${counts.unchanged} (not listed on the Rows sheet; the JSON report lists every row)`],
     ['Failed', counts.failed],
     ['Started', formatTimestamp(summary.startedAt)],
     ['Finished', formatTimestamp(summary.finishedAt)],

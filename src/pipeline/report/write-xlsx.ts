@@ -144,6 +144,9 @@ async function writeRows(
   sheet.open();
   let written = 0;
   for await (const result of rows) {
+    // What HR acts on is what changed or failed: unchanged rows are counted on the Summary sheet
+    // (and listed in the JSON report), not repeated here — a 100k-row re-sync lists only its changes.
+    if (result.status === 'unchanged') continue;
     sheet.add([result.row, result.username, result.status, result.changes.join(', '), result.message ?? null]);
     if (++written % SETTLE_EVERY === 0) await sheet.settle();
   }
