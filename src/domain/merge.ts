@@ -11,24 +11,12 @@
  * - roles / groups: a non-blank cell replaces the set; equal sets (any order) are no change.
  * A new user needs a Name; Active defaults to Yes and Ignore MFA to No.
  */
-import type { ListItem } from './lists.js';
+import type { RowIntent } from './row-intent.js';
 
 export type ChangeField = 'name' | 'email' | 'phone' | 'department' | 'active' | 'ignoreMfa' | 'password' | 'roles' | 'groups';
 
 /** What a validated row asks for, with the password already hashed (or dropped as unchanged). */
-export interface PreparedIntent {
-  row: number;
-  username: string;
-  name?: string;
-  passwordHash?: string;
-  department?: ListItem;
-  email?: string;
-  phone?: string;
-  active?: boolean;
-  ignoreMfa?: boolean;
-  roles?: string[];
-  groups?: ListItem[];
-}
+export type PreparedIntent = Omit<RowIntent, 'password'> & { passwordHash?: string };
 
 export interface UserValues {
   name: string | null;

@@ -3,10 +3,11 @@
  * real signals, a real health server on a loopback port.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { BIN, makeWorkdir } from './cli.js';
+import { walkFiles } from './secrets.js';
 
 export interface DaemonHandle {
   cwd: string;
@@ -103,16 +104,5 @@ export async function waitFor<T>(check: () => Promise<T> | T, timeoutMs = 20_000
 
 /** Every file below a folder, as paths relative to it. */
 export function listFiles(dir: string): string[] {
-  let out: string[] = [];
-  let entries;
-  try {
-    entries = readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return [];
-  }
-  for (const entry of entries) {
-    if (entry.isDirectory()) out = out.concat(listFiles(path.join(dir, entry.name)).map((f) => path.join(entry.name, f)));
-    else out.push(entry.name);
-  }
-  return out.sort();
+  return walkFiles(dir).map((file) => path.relative(dir, file));
 }
