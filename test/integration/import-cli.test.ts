@@ -1,9 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import ExcelJS from 'exceljs';
 import { beforeAll, expect, it } from 'vitest';
 import { describeEachDatabase } from '../helpers/databases.js';
-import { makeWorkdir, runUsersync } from '../helpers/cli.js';
+import { BIN, makeWorkdir, runUsersync } from '../helpers/cli.js';
 import { TEMPLATE, writeCsv } from '../fixtures/build.js';
 
 describeEachDatabase('import, template and audit commands', (database) => {
@@ -69,6 +70,18 @@ describeEachDatabase('import, template and audit commands', (database) => {
     const log = readFileSync(path.join(cwd, 'logs', 'audit.log'), 'utf8');
     expect(log).toContain('"action":"user.created"');
     expect(log).not.toContain('long enough pw');
+  });
+
+  it('shows a progress line with rows/s on a terminal, and none when the output is piped', async () => {
+    const rows = [TEMPLATE, ...Array.from({ length: 5000 }, (_, i) => [`P ${i}`, `progress${i}`, '', '', '', '', '', '', '', ''])];
+    const file = writeCsv(path.join(cwd, 'progress.csv'), rows);
+    const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} import ${JSON.stringify(file)} --dry-run`;
+    // util-linux script(1) runs the command on a pseudo-terminal, as a person at a shell would.
+    const tty = spawnSync('script', ['-qec', command, '/dev/null'], { cwd, encoding: 'utf8', env: { ...process.env, USERSYNC_DATABASE_URL: database().url } });
+    expect(tty.status).toBe(0);
+    expect(tty.stdout).toMatch(/progress\.csv \| \d+ rows \| \d+ rows\/s/);
+    const piped = await usersync('import', file, '--dry-run');
+    expect(piped.stdout + piped.stderr).not.toContain('rows/s');
   });
 
   it('does a dry run through the CLI without touching the directory', async () => {
