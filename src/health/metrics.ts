@@ -24,7 +24,7 @@ export function createMetrics(): Metrics {
     registers: [registry],
   });
   const lastSuccess = new client.Gauge({ name: 'usersync_last_success_timestamp_seconds', help: 'When a file was last imported with every row applied (Unix time).', registers: [registry] });
-  const backlog = new client.Gauge({ name: 'usersync_inbox_backlog', help: 'Files waiting: in the inbox (stable or not) plus claimed and not yet finished.', registers: [registry] });
+  const backlog = new client.Gauge({ name: 'usersync_inbox_backlog', help: 'Files waiting: ready in the inbox and queued, plus claimed and not yet finished.', registers: [registry] });
   const faults = new client.Counter({ name: 'usersync_transient_faults_total', help: 'Transient faults (database unreachable, busy, disk) that made a file wait for a retry.', labelNames: ['code'], registers: [registry] });
   for (const outcome of ['imported', 'imported_with_errors', 'rejected']) files.inc({ outcome }, 0);
   for (const outcome of ['created', 'updated', 'unchanged', 'failed']) rows.inc({ outcome }, 0);
