@@ -23,6 +23,7 @@ import { createPasswordHasher } from '../pipeline/passwords.js';
 import { isZipComplete } from '../pipeline/read/index.js';
 import { createInboxWatcher, type InboxWatcher } from '../pipeline/watch.js';
 import { declareJobs, startJobs, validateJobs } from '../schedule/jobs.js';
+import { backoffCeiling } from './backoff.js';
 import { acquireFolderLock } from './lock.js';
 import { createDaemon, type Daemon } from './daemon.js';
 import { createShutdown, type Shutdown } from './shutdown.js';
@@ -119,7 +120,7 @@ async function openDatabase(config: Readonly<Config>, logger: Logger, shutdown: 
         await db.destroy();
         throw mapped;
       }
-      const wait = Math.min(config.daemon.retryMaxMs, config.daemon.retryInitialMs * 2 ** Math.min(attempt - 1, 16));
+      const wait = backoffCeiling(attempt, config.daemon);
       logger.warn('boot.database_unavailable', { attempt, waitMs: wait, err: describeError(mapped) });
       await shutdown.sleep(wait);
     }

@@ -19,11 +19,12 @@ import type { Metrics } from '../health/metrics.js';
 import type { Logger } from '../logging/logger.js';
 import { finishFile } from '../pipeline/archive.js';
 import type { AuditTrail } from '../pipeline/audit.js';
-import { claimFile, listClaimed } from '../pipeline/claim.js';
+import { claimFile, listClaimed, stemOf } from '../pipeline/claim.js';
 import type { PasswordHasher } from '../pipeline/passwords.js';
-import { processFile, stemOf, type ProcessResult } from '../pipeline/process-file.js';
+import { processFile, type ProcessResult } from '../pipeline/process-file.js';
 import { writeRedactedCopy } from '../pipeline/redact.js';
 import type { ReadyFile } from '../pipeline/watch.js';
+import { backoffCeiling } from './backoff.js';
 
 export interface DaemonDeps {
   config: Readonly<Config>;
@@ -85,7 +86,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   const backoff = (key: string, error: unknown) => {
     const attempt = (attempts.get(key) ?? 0) + 1;
     attempts.set(key, attempt);
-    const ceiling = Math.min(config.daemon.retryMaxMs, config.daemon.retryInitialMs * 2 ** (attempt - 1));
+    const ceiling = backoffCeiling(attempt, config.daemon);
     const wait = Math.round(ceiling / 2 + (random() * ceiling) / 2); // "equal jitter": never 0, never in lockstep
     degraded = error instanceof UsersyncError ? `${error.code}: ${error.message}` : String(describeError(error).message);
     deps.metrics.transientFault(error instanceof UsersyncError ? error.code : 'UNEXPECTED');

@@ -6,7 +6,7 @@
  * renamed) under a name that never replaces a file already waiting there.
  */
 import { createHash } from 'node:crypto';
-import { copyFile, link, readFile, rm } from 'node:fs/promises';
+import { link, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../logging/logger.js';
@@ -31,7 +31,8 @@ export function createSourceCopier(inbox: string, logger: Logger) {
       const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
       const temp = path.join(inbox, `.${source.name}.${stamp}.tmp`);
       const target = path.join(inbox, `${source.name}_${stamp}${ext}`);
-      await copyFile(source.path, temp);
+      // The bytes just hashed, not a second read: HR may be overwriting the source right now.
+      await writeFile(temp, content, { flag: 'wx', mode: 0o600 });
       try {
         await link(temp, target); // refuses to replace an existing file
       } finally {

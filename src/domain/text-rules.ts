@@ -4,7 +4,15 @@
  */
 
 // C0/C1 controls, and the bidi embedding/override/isolate controls.
-const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u;
+const CONTROL = '\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069';
+const FORBIDDEN = new RegExp(`[${CONTROL}]`, 'u');
+const UNPRINTABLE = new RegExp(`[${CONTROL}]`, 'gu');
+
+/** Zero-width characters pasted in from web pages and chats: never part of a value. */
+const INVISIBLE = /[\u200B-\u200D\u2060\uFEFF]/g;
+
+/** The text without zero-width characters (the one definition the reader and the rules share). */
+export const stripInvisible = (text: string): string => text.replace(INVISIBLE, '');
 
 /** The first forbidden character as `U+XXXX`, or undefined when the text is clean. */
 export function forbiddenCharacter(text: string): string | undefined {
@@ -15,7 +23,7 @@ export function forbiddenCharacter(text: string): string | undefined {
 
 /** Text safe to print on a terminal: control and bidi characters shown as '?'. */
 export function printable(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/gu, '?');
+  return text.replace(UNPRINTABLE, '?');
 }
 
 /** Length in characters as a person counts them (code points). */

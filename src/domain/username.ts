@@ -4,12 +4,10 @@
  * trimmed → Unicode NFC → lower-cased. Compared exactly afterwards on every database, so
  * `JDoe` = `jdoe` but `José` ≠ `jose` (the column has a binary collation on MySQL/MariaDB).
  */
-
-/** Zero-width characters Excel users paste in without seeing them. */
-const INVISIBLE = /[\u200B\u2060\uFEFF]/g; // not ZWNJ/ZWJ (U+200C/D): scripts and emoji need them
+import { stripInvisible } from './text-rules.js';
 
 export function normaliseUsername(text: string): string {
-  return text.replace(INVISIBLE, '').trim().normalize('NFC').toLowerCase();
+  return stripInvisible(text).trim().normalize('NFC').toLowerCase();
 }
 
 /** Compiles import.usernamePattern once (Unicode mode, so \p{L} works). */

@@ -11,7 +11,7 @@ import { createReadStream } from 'node:fs';
 import { lstat, mkdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { fail } from '../errors.js';
-import { moveExclusive } from './claim.js';
+import { moveExclusive, stemOf } from './claim.js';
 
 export interface FinishRequest {
   claimedPath: string;
@@ -44,7 +44,7 @@ export const datedFolder = (root: string, now: Date): string => path.join(root, 
 export async function finishFile(request: FinishRequest): Promise<Finished> {
   const folder = datedFolder(request.success ? request.folders.archive : request.folders.error, request.now);
   const prefix = request.importId === null ? 'noid' : String(request.importId);
-  const stem = request.originalName.replace(/\.(xlsx|xlsm|csv)$/i, '');
+  const stem = stemOf(request.originalName);
   await mkdir(folder, { recursive: true, mode: 0o700 }).catch((cause: unknown) => {
     throw fail('FS_MOVE_FAILED', { message: `Cannot create ${folder}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}.`, cause });
   });

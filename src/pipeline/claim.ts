@@ -36,6 +36,9 @@ export async function moveExclusive(from: string, to: string): Promise<void> {
   }
 }
 
+/** `users.2024-01.xlsx` → `users.2024-01`: the stem report names are built from. */
+export const stemOf = (name: string): string => path.basename(name).replace(/\.(xlsx|xlsm|csv)$/i, '') || 'import';
+
 /** A claim id: sortable by time, unique, safe in a file name. */
 export function newClaimId(now: Date): string {
   return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;

@@ -8,17 +8,17 @@
  * (database down, disk full) propagates so the caller can retry — the file is never blamed for it.
  */
 import { hostname, tmpdir } from 'node:os';
-import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { Database } from '../db/knex.js';
 import { COLUMN_INDEX, type RawRow } from '../domain/columns.js';
-import { mapDatabaseError } from '../db/errors.js';
+import { withDatabaseErrors } from '../db/errors.js';
 import { closeImport, openImport, type ImportSource } from '../db/repositories/imports.js';
 import { systemClock, type Clock } from '../db/time.js';
 import { FileError, describeError, fail } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import { applyRows, relabelRolledBack, type ApplyTotals } from './apply/index.js';
 import type { AuditTrail } from './audit.js';
+import { stemOf } from './claim.js';
 import { fingerprintFile } from './fingerprint.js';
 import type { PasswordHasher } from './passwords.js';
 import { openSpreadsheet, type SheetHeader } from './read/index.js';
@@ -68,10 +68,10 @@ export async function processFile(deps: PipelineDeps, request: ProcessRequest): 
 
   let importId: number | null = null;
   if (!request.dryRun) {
-    importId = await databaseStep(deps.db, () =>
+    importId = await withDatabaseErrors(deps.db.location, () =>
       openImport(register, { originalName: request.originalName, sha256: file.sha256, bytes: file.bytes, source: request.source, host: hostname(), dryRun: false, filePath: request.filePath, startedAt: startedAt.toISOString() }),
     );
-    await databaseStep(deps.db, () => deps.audit.write(register, [{ at: startedAt.toISOString(), importId, row: null, username: null, action: 'import.started', changes: { file: request.originalName, sha256: file.sha256, bytes: file.bytes, source: request.source } }]));
+    await withDatabaseErrors(deps.db.location, () => deps.audit.write(register, [{ at: startedAt.toISOString(), importId, row: null, username: null, action: 'import.started', changes: { file: request.originalName, sha256: file.sha256, bytes: file.bytes, source: request.source } }]));
   }
   const importLog = log.child({ importId });
   importLog.info('import.started', { sha256: file.sha256, bytes: file.bytes, dryRun: request.dryRun });
@@ -149,7 +149,7 @@ export async function processFile(deps: PipelineDeps, request: ProcessRequest): 
 
 async function closeRegister(deps: PipelineDeps, importId: number, summary: ReportSummary, reports: ReportPaths, filePath: string): Promise<void> {
   const register = deps.db.knex;
-  await databaseStep(deps.db, () =>
+  await withDatabaseErrors(deps.db.location, () =>
     closeImport(register, importId, {
       status: summary.outcome,
       finishedAt: summary.finishedAt,
@@ -161,15 +161,7 @@ async function closeRegister(deps: PipelineDeps, importId: number, summary: Repo
     }),
   );
   const action = summary.outcome === 'rejected' ? 'import.rejected' : 'import.finished';
-  await databaseStep(deps.db, () => deps.audit.write(register, [{ at: summary.finishedAt, importId, row: null, username: null, action, changes: { outcome: summary.outcome, counts: summary.counts, ...(summary.error ? { error: summary.error.code } : {}) } }]));
-}
-
-async function databaseStep<T>(db: Database, work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    throw mapDatabaseError(error, db.location);
-  }
+  await withDatabaseErrors(deps.db.location, () => deps.audit.write(register, [{ at: summary.finishedAt, importId, row: null, username: null, action, changes: { outcome: summary.outcome, counts: summary.counts, ...(summary.error ? { error: summary.error.code } : {}) } }]));
 }
 
 /** Passes batches through, counting non-blank Password cells. */
@@ -184,5 +176,3 @@ async function* countPasswords(batches: AsyncIterable<RawRow[]>, counter: { cell
   }
 }
 
-/** `users.2024-01.xlsx` → `users.2024-01`. */
-export const stemOf = (name: string): string => path.basename(name).replace(/\.(xlsx|xlsm|csv)$/i, '') || 'import';

@@ -9,7 +9,7 @@ import { compileUsernamePattern } from '../../domain/username.js';
 import { queryAuditEvents, type AuditEvent } from '../../db/repositories/audit.js';
 import { mapDatabaseError } from '../../db/errors.js';
 import { isoNow, type Clock } from '../../db/time.js';
-import { UsersyncError, fail } from '../../errors.js';
+import { fail } from '../../errors.js';
 import type { PipelineDeps } from '../process-file.js';
 import type { FailedRowCells, ReportCounts, RowResult, RowSpool } from '../report/index.js';
 import { loadCatalogCache, type CatalogCache } from './catalog-cache.js';
@@ -138,9 +138,8 @@ async function guard<T>(location: string, work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (error instanceof AtomicRollback || error instanceof UsersyncError) throw error;
-    if ((error as { kind?: string }).kind === 'file') throw error;
-    throw mapDatabaseError(error, location);
+    if (error instanceof AtomicRollback) throw error;
+    throw mapDatabaseError(error, location); // passes UsersyncErrors (file faults included) through
   }
 }
 

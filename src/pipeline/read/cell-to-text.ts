@@ -3,6 +3,7 @@
  * Pure: used by the xlsx worker (exceljs cells) and, through {@link cleanText}, by the CSV reader.
  */
 import type { CellValue } from '../../domain/columns.js';
+import { stripInvisible } from '../../domain/text-rules.js';
 
 /** What {@link cellToText} needs of an exceljs cell: its value, and for formulas its result. */
 export interface CellLike {
@@ -23,7 +24,6 @@ export const CELL_ERRORS = {
   badDate: 'an invalid date',
 } as const;
 
-const INVISIBLE = /[\u200B-\u200D\u2060\uFEFF]/g;
 const NO_BREAK_SPACE = /[\u00A0\u202F\u2007]/g;
 const NOT_PLAIN_ASCII = /[^\x20-\x7E]/;
 /** OOXML escapes characters XML cannot hold as `_xHHHH_` (ECMA-376 ST_Xstring), e.g. `_x000D_`. */
@@ -35,7 +35,7 @@ const OOXML_ESCAPE = /_x([0-9A-Fa-f]{4})_/g;
  */
 export function cleanText(text: string): string {
   if (!NOT_PLAIN_ASCII.test(text)) return text.trim();
-  return text.replace(INVISIBLE, '').replace(NO_BREAK_SPACE, ' ').trim().normalize('NFC');
+  return stripInvisible(text).replace(NO_BREAK_SPACE, ' ').trim().normalize('NFC');
 }
 
 /**
