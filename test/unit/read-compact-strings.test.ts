@@ -1,5 +1,8 @@
+import ExcelJS from 'exceljs';
 import { describe, expect, it } from 'vitest';
 import { CompactStrings, installCompactSharedStrings } from '../../src/pipeline/read/compact-strings.js';
+import { readWorkbookInfo } from '../../src/pipeline/read/workbook-sheets.js';
+import { fixtureDir, writeUsers } from '../fixtures/workbooks.js';
 
 describe('compact shared strings', () => {
   it('gives back every string exactly, across slab boundaries, with any characters', () => {
@@ -30,4 +33,26 @@ describe('compact shared strings', () => {
     expect(reader.sharedStrings.length).toBe(2);
     expect(Boolean(reader.sharedStrings)).toBe(true); // exceljs tests it for truthiness
   });
+
+  it("serves exceljs' streaming reader the same cell values as its own array", async () => {
+    const fx = await fixtureDir();
+    try {
+      const rows = Array.from({ length: 3_000 }, (_, i) => [`Name ${i} Ñúñez 東京`, `user${i}`, `user${i}@example.com`, i % 2 ? 'yes' : 'no']);
+      const file = await writeUsers(fx.path('users.xlsx'), [['Name', 'Username', 'E-mail', 'Active'], ...rows]);
+      expect((await readWorkbookInfo(file)).sharedStringsBytes).toBeGreaterThan(0);
+      const read = async (compact: boolean) => {
+        const reader = new ExcelJS.stream.xlsx.WorkbookReader(file, { sharedStrings: 'cache', worksheets: 'emit' });
+        if (compact) installCompactSharedStrings(reader);
+        const values: unknown[] = [];
+        for await (const sheet of reader) for await (const row of sheet) values.push(row.values);
+        return values;
+      };
+      const plain = await read(false);
+      expect(plain).toHaveLength(rows.length + 1);
+      expect(await read(true)).toEqual(plain);
+    } finally {
+      await fx.cleanup();
+    }
+  });
 });
+

@@ -78,12 +78,14 @@ describe('xlsx worker', () => {
   });
 
   it('keeps memory flat while the consumer is slow (the worker waits for credit)', async () => {
-    const reader = await openSpreadsheet(big, readSettings({ parseTimeoutMs: 2000 }));
+    // The consumer's pauses add up to 6 s, twice the timeout; parsing alone needs far less,
+    // with room for a loaded CI machine.
+    const reader = await openSpreadsheet(big, readSettings({ parseTimeoutMs: 3000 }));
     let batches = 0;
     for await (const _ of reader.batches()) {
       batches++;
       // A consumer slower than parsing: without pausing the watchdog this would time out.
-      await new Promise((resolve) => setTimeout(resolve, 150));
+      await new Promise((resolve) => setTimeout(resolve, 400));
     }
     expect(batches).toBe(ROWS / 2000);
   });

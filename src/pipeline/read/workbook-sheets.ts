@@ -30,16 +30,18 @@ export interface WorkbookInfo {
    * exceljs' parser reads as UTF-8 and fails on with "disallowed character".
    */
   readonly utf16?: boolean;
+  /** Uncompressed size of `xl/sharedStrings.xml` as the zip directory states it; 0 when absent. */
+  readonly sharedStringsBytes: number;
 }
 
 /** Reads the workbook part; no sheets when it cannot be read (the caller falls back on exceljs). */
 export async function readWorkbookInfo(filePath: string): Promise<WorkbookInfo> {
-  const raw = await readParts(filePath, [WORKBOOK, RELS]);
-  if ([...raw.values()].some(isUtf16Xml)) return { sheets: [], date1904: false, utf16: true };
+  const { parts: raw, sharedStringsBytes } = await readParts(filePath, [WORKBOOK, RELS]);
+  if ([...raw.values()].some(isUtf16Xml)) return { sheets: [], date1904: false, utf16: true, sharedStringsBytes };
   const parts = new Map([...raw].map(([name, bytes]) => [name, bytes.toString('utf8')]));
   const workbook = parts.get(WORKBOOK);
   const rels = parts.get(RELS);
-  if (workbook === undefined || rels === undefined) return { sheets: [], date1904: false };
+  if (workbook === undefined || rels === undefined) return { sheets: [], date1904: false, sharedStringsBytes };
   const targets = new Map<string, string>();
   for (const attrs of elements(rels, 'Relationship')) {
     const id = attrs.get('Id');
@@ -56,7 +58,7 @@ export async function readWorkbookInfo(filePath: string): Promise<WorkbookInfo> 
     sheets.push({ name: attrs.get('name') ?? '', sheetId, rId: rid, hidden: state === 'hidden' || state === 'veryHidden', path });
   }
   const pr = elements(workbook, 'workbookPr').next().value?.get('date1904');
-  return { sheets, date1904: pr === '1' || pr === 'true' };
+  return { sheets, date1904: pr === '1' || pr === 'true', sharedStringsBytes };
 }
 
 /** `worksheets/sheet1.xml` and `/xl/worksheets/sheet1.xml` both mean `xl/worksheets/sheet1.xml`. */
@@ -91,12 +93,14 @@ function isUtf16Xml(bytes: Buffer): boolean {
   return (a === 0xff && b === 0xfe) || (a === 0xfe && b === 0xff) || (a === 0x3c && b === 0x00) || (a === 0x00 && b === 0x3c);
 }
 
-async function readParts(filePath: string, names: readonly string[]): Promise<Map<string, Buffer>> {
+async function readParts(filePath: string, names: readonly string[]): Promise<{ parts: Map<string, Buffer>; sharedStringsBytes: number }> {
   const found = new Map<string, Buffer>();
+  let sharedStringsBytes = 0;
   let zip: yauzl.ZipFile | undefined;
   try {
     zip = await yauzl.openPromise(filePath, { lazyEntries: true, autoClose: false, validateEntrySizes: true });
     for await (const entry of zip.eachEntry()) {
+      if (entry.fileName === 'xl/sharedStrings.xml') sharedStringsBytes = entry.uncompressedSize;
       if (!names.includes(entry.fileName) || entry.uncompressedSize > MAX_PART_BYTES) continue;
       const chunks: Buffer[] = [];
       for await (const chunk of await zip.openReadStreamPromise(entry)) chunks.push(chunk as Buffer);
@@ -107,5 +111,5 @@ async function readParts(filePath: string, names: readonly string[]): Promise<Ma
   } finally {
     zip?.close();
   }
-  return found;
+  return { parts: found, sharedStringsBytes };
 }

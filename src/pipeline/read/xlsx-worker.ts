@@ -12,7 +12,7 @@ import { UsersyncError, fail } from '../../errors.js';
 import type { RawRow } from '../../domain/columns.js';
 import { buildHeaderLookup } from '../../domain/headers.js';
 import { CELL_ERRORS, cellToText } from './cell-to-text.js';
-import { installCompactSharedStrings } from './compact-strings.js';
+import { COMPACT_SHARED_STRINGS_ABOVE_BYTES, installCompactSharedStrings } from './compact-strings.js';
 import { HEADER_SEARCH_ROWS, HeaderScan, type FoundHeader } from './header-scan.js';
 import { RowSink, emptyCells } from './row-sink.js';
 import { openRegularFile } from './sniff.js';
@@ -75,7 +75,8 @@ async function readWorkbook(workbook: WorkbookInfo): Promise<void> {
     entries: 'emit',
   });
   seedWorkbookModel(reader, workbook);
-  installCompactSharedStrings(reader);
+  // Below the threshold exceljs' own array is faster (no proxy, no slicing) and small enough.
+  if (workbook.sharedStringsBytes > COMPACT_SHARED_STRINGS_ABOVE_BYTES) installCompactSharedStrings(reader);
   let sheetNo = '';
   // The 'entry' event comes right before its worksheet is yielded: it tells which part it is.
   (reader as unknown as NodeJS.EventEmitter).on('entry', (entry: { type: string; id?: string }) => {
