@@ -37,7 +37,8 @@ describe('compact shared strings', () => {
   it("serves exceljs' streaming reader the same cell values as its own array", async () => {
     const fx = await fixtureDir();
     try {
-      const rows = Array.from({ length: 3_000 }, (_, i) => [`Name ${i} Ñúñez 東京`, `user${i}`, `user${i}@example.com`, i % 2 ? 'yes' : 'no']);
+      // 3 distinct strings a row: ~69,000 in all, past the first 65,536-string slab.
+      const rows = Array.from({ length: 23_000 }, (_, i) => [`Name ${i} Ñúñez 東京`, `user${i}`, `user${i}@example.com`, i % 2 ? 'yes' : 'no']);
       const file = await writeUsers(fx.path('users.xlsx'), [['Name', 'Username', 'E-mail', 'Active'], ...rows]);
       expect((await readWorkbookInfo(file)).sharedStringsBytes).toBeGreaterThan(0);
       const read = async (compact: boolean) => {

@@ -19,7 +19,8 @@
 /**
  * Shared-strings parts larger than this (uncompressed XML) are kept compact. Smaller ones stay in
  * exceljs' plain array: a look-up through the proxy costs ~0.3 µs more (a string key per cell),
- * a few tenths of a second per 100,000 rows with their garbage, while the array's extra memory there is ~30 MB.
+ * a few tenths of a second per 100,000 rows with their garbage, while the array's extra memory
+ * there is ~30 MB.
  * 24 MB of XML is roughly 750,000 strings: a list of ~190,000 users like the bench's.
  */
 export const COMPACT_SHARED_STRINGS_ABOVE_BYTES = 24 * 1024 * 1024;
