@@ -43,7 +43,9 @@ export async function waitForZip(worksheet: object | undefined): Promise<void> {
       const queued = target._writableState?.length;
       if (typeof queued !== 'number' || queued <= MAX_QUEUED_BYTES) return;
       // readable-stream emits 'drain' once the queue is empty; a timeout guards against a missed one.
-      await Promise.race([once(target, 'drain'), sleep(1000)]);
+      // The guard must not hold the event loop: a referenced timer kept `usersync import` alive ~1 s
+      // after its last report was written (found with an async_hooks trace of a 100k-row import).
+      await Promise.race([once(target, 'drain'), sleep(1000, undefined, { ref: false })]);
       continue;
     }
     // Not piped yet: the zip is still finishing an earlier sheet; wait for it while the backlog is large.
