@@ -9,6 +9,7 @@
  */
 // Before any exceljs writer runs: it corrupts characters beyond the BMP otherwise (see the module).
 import './exceljs-writer-fix.js';
+import './exceljs-style-cache.js';
 import ExcelJS from 'exceljs';
 import { once } from 'node:events';
 import { COLUMN_KEYS, TEMPLATE_HEADERS } from '../../domain/columns.js';
