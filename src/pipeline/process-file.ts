@@ -22,7 +22,7 @@ import { stemOf } from './claim.js';
 import { fingerprintFile } from './fingerprint.js';
 import type { PasswordHasher } from './passwords.js';
 import { openSpreadsheet, type SheetHeader } from './read/index.js';
-import { createRowSpool, writeReports, type Outcome, type ReportPaths, type ReportSummary } from './report/index.js';
+import { createRowSpool, writeReports, type Outcome, type ReportPaths, type ReportSummary, type RowFilter } from './report/index.js';
 
 export interface PipelineDeps {
   config: Readonly<Config>;
@@ -120,7 +120,7 @@ export async function processFile(deps: PipelineDeps, request: ProcessRequest): 
     const rssBeforeReportMb = Math.round(process.memoryUsage.rss() / 1048576);
     const source = {
       summary,
-      rows: rolledBack ? () => relabelRolledBack(spool.rows()) : () => spool.rows(),
+      rows: rolledBack ? (filter?: RowFilter) => relabelRolledBack(spool.rows(filter)) : (filter?: RowFilter) => spool.rows(filter),
       ...(rolledBack ? {} : { rowLines: () => spool.rowLines() }),
       failedRows: () => spool.failedRows(),
     };

@@ -47,6 +47,18 @@ describe.each([
     await spool.dispose();
   });
 
+  it('reads back only changed and failed rows when asked, whatever the text of a username or message', async () => {
+    const spool = make();
+    spool.add({ row: 2, username: 'same', status: 'unchanged', changes: [] });
+    spool.add({ row: 3, username: 'x","status":"unchanged', status: 'created', changes: [] });
+    spool.add({ row: 4, username: 'unchanged', status: 'failed', changes: [], message: 'was "status":"unchanged" before' });
+    spool.add({ row: 5, username: 'y', status: 'updated', changes: ['email'] });
+    await spool.finish();
+    expect((await collect(spool.rows({ exceptUnchanged: true }))).map((r) => r.row)).toEqual([3, 4, 5]);
+    expect((await collect(spool.rows())).map((r) => r.row)).toEqual([2, 3, 4, 5]);
+    await spool.dispose();
+  });
+
   it('never keeps a password among failed cells, and lists a failed row given without cells', async () => {
     const spool = make();
     const cells = { name: 'Ana', username: 'ana', password: 'hunter22', phone: '+55' } as FailedRowCells['cells'];

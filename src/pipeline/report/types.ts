@@ -81,9 +81,15 @@ export interface ReportSummary {
  * rows again in row order (the rows of a 1,000,000-row file are spooled to disk, not held in
  * memory).
  */
+/** Which rows to read back: all of them, or only those that changed or failed (the xlsx Rows sheet). */
+export interface RowFilter {
+  exceptUnchanged?: boolean;
+}
+
 export interface ReportSource {
   summary: ReportSummary;
-  rows(): AsyncIterable<RowResult>;
+  /** Rows in file order; a source may ignore the filter, so readers still check the status. */
+  rows(filter?: RowFilter): AsyncIterable<RowResult>;
   /**
    * Optional fast path for the JSON report: the same rows already serialised as the report's row
    * objects (what the spool stores), so a million rows are copied rather than parsed and rebuilt.

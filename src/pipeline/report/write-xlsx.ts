@@ -81,7 +81,7 @@ async function fillWorkbook(
 ): Promise<void> {
   writeSummary(workbook, source);
   await writeFailedRows(workbook, source.failedRows(), rowsPerSheet);
-  await writeRows(workbook, source.rows(), rowsPerSheet);
+  await writeRows(workbook, source.rows({ exceptUnchanged: true }), rowsPerSheet);
   await workbook.commit();
 }
 
