@@ -7,22 +7,49 @@
  */
 import yargs, { type Argv } from 'yargs';
 import { EXIT, UsersyncError, describeError, exitCodeFor, fail } from '../errors.js';
-import { withContext, type CommandContext, type ContextOptions, type GlobalArgs } from './context.js';
-import { auditCommand } from './commands/audit.js';
-import { catalogCommands } from './commands/catalog.js';
-import { importCommand } from './commands/import.js';
-import { importsCommand } from './commands/imports.js';
-import { templateCommand } from './commands/template.js';
-
-import { migrateCommand } from './commands/migrate.js';
-import { startCommand } from './commands/start.js';
-import { usersCommand } from './commands/users.js';
+import type { CommandContext, ContextOptions, GlobalArgs } from './context.js';
 
 /** Runs a command body in a fresh context; the exit code it sets becomes the process's. */
 export type Runner = (args: Record<string, unknown>, options: ContextOptions, body: (context: CommandContext) => Promise<void>) => Promise<void>;
 export type CommandModule = (cli: Argv, run: Runner) => Argv;
 
-const COMMANDS: readonly CommandModule[] = [startCommand, importCommand, templateCommand, migrateCommand, ...catalogCommands, usersCommand, importsCommand, auditCommand];
+/**
+ * Each command's module, loaded only when the command line names it: the modules pull in the
+ * daemon, the drivers, exceljs' writer and more, ~0.5 s of loading that delayed the start of an
+ * import's reader (and `--version`). Help, or a name that is not here, loads them all.
+ */
+const catalog = async () => (await import('./commands/catalog.js')).catalogCommands;
+const COMMANDS: Readonly<Record<string, () => Promise<readonly CommandModule[]>>> = {
+  start: async () => [(await import('./commands/start.js')).startCommand],
+  import: async () => [(await import('./commands/import.js')).importCommand],
+  template: async () => [(await import('./commands/template.js')).templateCommand],
+  migrate: async () => [(await import('./commands/migrate.js')).migrateCommand],
+  roles: catalog,
+  groups: catalog,
+  departments: catalog,
+  users: async () => [(await import('./commands/users.js')).usersCommand],
+  imports: async () => [(await import('./commands/imports.js')).importsCommand],
+  audit: async () => [(await import('./commands/audit.js')).auditCommand],
+};
+
+/** Global options that take a value (`--config FILE`), so that value is not taken for the command. */
+const VALUED_GLOBALS = new Set(['--config', '--log-level']);
+
+/** The modules of the command named on the command line, or of every command. */
+async function commandModules(argv: readonly string[]): Promise<CommandModule[]> {
+  let name: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (VALUED_GLOBALS.has(arg)) i++;
+    else if (!arg.startsWith('-')) {
+      name = arg;
+      break;
+    }
+  }
+  const wanted = argv.some((arg) => arg === '--help' || arg === '-h') && name === undefined ? undefined : name;
+  const loaders = wanted !== undefined && Object.hasOwn(COMMANDS, wanted) ? [COMMANDS[wanted]!] : [...new Set(Object.values(COMMANDS))];
+  return (await Promise.all(loaders.map((load) => load()))).flat();
+}
 
 /** Parses argv, runs the command, and returns the process exit code. Never throws. */
 export async function runCli(argv: readonly string[]): Promise<number> {
@@ -48,9 +75,10 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       config: typeof args.config === 'string' ? args.config : undefined,
       logLevel: args.logLevel as GlobalArgs['logLevel'],
     };
+    const { withContext } = await import('./context.js');
     exitCode = await withContext(globals, options, body);
   };
-  for (const register of COMMANDS) cli = register(cli, run);
+  for (const register of await commandModules(argv)) cli = register(cli, run);
   try {
     await cli.parseAsync();
     return exitCode;
