@@ -21,7 +21,7 @@ import type { AuditTrail } from './audit.js';
 import { stemOf } from './claim.js';
 import { fingerprintFile } from './fingerprint.js';
 import type { PasswordHasher } from './passwords.js';
-import { openSpreadsheet, type SheetHeader } from './read/index.js';
+import { openSpreadsheet, type SheetHeader, type SpreadsheetReader } from './read/index.js';
 import { createRowSpool, writeReports, type Outcome, type ReportPaths, type ReportSummary, type RowFilter } from './report/index.js';
 
 export interface PipelineDeps {
@@ -48,6 +48,11 @@ export interface ProcessRequest {
   onProgress?: (rows: number) => void;
   /** Aborting stops after the batch being written commits; the import stays `running` for recovery. */
   signal?: AbortSignal;
+  /**
+   * A reader already opening for this very file (opened with the same import settings), so that
+   * reading overlaps start-up. processFile owns it: it is used or closed whatever happens.
+   */
+  reader?: Promise<SpreadsheetReader>;
 }
 
 export interface ProcessResult {
@@ -60,6 +65,20 @@ export interface ProcessResult {
 }
 
 export async function processFile(deps: PipelineDeps, request: ProcessRequest): Promise<ProcessResult> {
+  let readerTaken = false;
+  const takeReader = (): Promise<SpreadsheetReader> => {
+    readerTaken = true;
+    return request.reader ?? openSpreadsheet(request.filePath, deps.config.import);
+  };
+  try {
+    return await importFile(deps, request, takeReader);
+  } finally {
+    // A reader opened ahead for a file rejected (or a database that failed) before reading began.
+    if (!readerTaken) void request.reader?.then((reader) => reader.close(), () => undefined);
+  }
+}
+
+async function importFile(deps: PipelineDeps, request: ProcessRequest, takeReader: () => Promise<SpreadsheetReader>): Promise<ProcessResult> {
   const clock = deps.clock ?? systemClock;
   const startedAt = clock();
   const log = deps.logger.child({ module: 'pipeline', file: request.originalName });
@@ -86,7 +105,7 @@ export async function processFile(deps: PipelineDeps, request: ProcessRequest): 
       if (file.bytes === 0) throw fail('FILE_EMPTY');
       const max = deps.config.import.maxFileBytes;
       if (file.bytes > max) throw fail('FILE_TOO_LARGE', { message: `The file is ${(file.bytes / 1048576).toFixed(1)} MB; import.maxFileBytes allows ${(max / 1048576).toFixed(1)} MB.` });
-      const reader = await openSpreadsheet(request.filePath, deps.config.import);
+      const reader = await takeReader();
       header = reader.header;
       try {
         totals = await applyRows({ ...deps, clock }, countPasswords(reader.batches(), passwords), spool, { importId, dryRun: request.dryRun, onProgress: request.onProgress, signal: request.signal });

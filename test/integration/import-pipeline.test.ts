@@ -1,7 +1,9 @@
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeEachDatabase } from '../helpers/databases.js';
 import { createTestPipeline, snapshot, userEvents, type TestPipeline } from '../helpers/pipeline.js';
+import { openSpreadsheet } from '../../src/pipeline/read/index.js';
 import { TEMPLATE, fixtureDir, userRow, writeCsv, writeXlsx } from '../fixtures/build.js';
 
 describeEachDatabase('import pipeline', (database) => {
@@ -50,6 +52,26 @@ describeEachDatabase('import pipeline', (database) => {
     expect(report.counts).toEqual({ rows: 3, created: 0, updated: 0, unchanged: 3, failed: 0 });
     expect(await snapshot(pipe.db)).toEqual(before); // no user row, no updated_at, no membership moved
     expect(await userEvents(pipe.db)).toBe(events);
+  });
+
+  it('imports through a reader opened ahead, and closes one it never got to use', async () => {
+    const file = await writeXlsx(path.join(dir, 'read-ahead.xlsx'), [TEMPLATE, userRow({ name: 'Ahead One', username: 'ahead1' }), userRow({ name: 'Ahead Two', username: 'ahead2' })]);
+    const used = await pipe.run(file, { reader: openSpreadsheet(file, pipe.config.import) });
+    expect(pipe.report(used).rows.map((r) => [r.username, r.status])).toEqual([['ahead1', 'created'], ['ahead2', 'created']]);
+
+    // The file is rejected (empty) before reading begins: the reader opened ahead must not be left running.
+    const empty = path.join(dir, 'empty.xlsx');
+    writeFileSync(empty, '');
+    let closed = false;
+    const reader = openSpreadsheet(file, pipe.config.import).then((opened) => {
+      const close = opened.close.bind(opened);
+      return Object.assign(opened, { close: () => ((closed = true), close()) });
+    });
+    const rejected = await pipe.run(empty, { reader });
+    expect(rejected.summary.error?.code).toBe('FILE_EMPTY');
+    await reader;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(closed).toBe(true);
   });
 
   it('matches usernames case-insensitively across files and keeps every blank cell’s stored value', async () => {
