@@ -46,8 +46,7 @@ async function commandModules(argv: readonly string[]): Promise<CommandModule[]>
       break;
     }
   }
-  const wanted = argv.some((arg) => arg === '--help' || arg === '-h') && name === undefined ? undefined : name;
-  const loaders = wanted !== undefined && Object.hasOwn(COMMANDS, wanted) ? [COMMANDS[wanted]!] : [...new Set(Object.values(COMMANDS))];
+  const loaders = name !== undefined && Object.hasOwn(COMMANDS, name) ? [COMMANDS[name]!] : [...new Set(Object.values(COMMANDS))];
   return (await Promise.all(loaders.map((load) => load()))).flat();
 }
 

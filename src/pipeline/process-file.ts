@@ -50,9 +50,10 @@ export interface ProcessRequest {
   signal?: AbortSignal;
   /**
    * A reader already opening for this very file (opened with the same import settings), so that
-   * reading overlaps start-up. processFile owns it: it is used or closed whatever happens.
+   * reading overlaps start-up; undefined when it was not read ahead. processFile owns it: it is
+   * used or closed whatever happens.
    */
-  reader?: Promise<SpreadsheetReader>;
+  reader?: Promise<SpreadsheetReader | undefined>;
 }
 
 export interface ProcessResult {
@@ -66,15 +67,15 @@ export interface ProcessResult {
 
 export async function processFile(deps: PipelineDeps, request: ProcessRequest): Promise<ProcessResult> {
   let readerTaken = false;
-  const takeReader = (): Promise<SpreadsheetReader> => {
+  const takeReader = async (): Promise<SpreadsheetReader> => {
     readerTaken = true;
-    return request.reader ?? openSpreadsheet(request.filePath, deps.config.import);
+    return (await request.reader) ?? openSpreadsheet(request.filePath, deps.config.import);
   };
   try {
     return await importFile(deps, request, takeReader);
   } finally {
     // A reader opened ahead for a file rejected (or a database that failed) before reading began.
-    if (!readerTaken) void request.reader?.then((reader) => reader.close(), () => undefined);
+    if (!readerTaken) void request.reader?.then((reader) => reader?.close(), () => undefined);
   }
 }
 

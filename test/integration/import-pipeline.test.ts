@@ -58,6 +58,9 @@ describeEachDatabase('import pipeline', (database) => {
     const file = await writeXlsx(path.join(dir, 'read-ahead.xlsx'), [TEMPLATE, userRow({ name: 'Ahead One', username: 'ahead1' }), userRow({ name: 'Ahead Two', username: 'ahead2' })]);
     const used = await pipe.run(file, { reader: openSpreadsheet(file, pipe.config.import) });
     expect(pipe.report(used).rows.map((r) => [r.username, r.status])).toEqual([['ahead1', 'created'], ['ahead2', 'created']]);
+    // Not read ahead (the CLI's answer for a file it would not read early): opened here instead.
+    const opened = await pipe.run(file, { reader: Promise.resolve(undefined) });
+    expect(pipe.report(opened).rows.map((r) => [r.username, r.status])).toEqual([['ahead1', 'unchanged'], ['ahead2', 'unchanged']]);
 
     // The file is rejected (empty) before reading begins: the reader opened ahead must not be left running.
     const empty = path.join(dir, 'empty.xlsx');

@@ -43,22 +43,27 @@ export const importCommand: CommandModule = (cli, run) =>
  * Starts reading the first file before the rest of usersync loads and the database opens: the
  * reader's worker needs its own ~1.2 s (100k rows) to parse the workbook's shared strings before
  * the first row, time the main thread otherwise spent idle after its own ~0.6 s of start-up.
- * Only a plausible file is read ahead; whatever goes wrong here, processFile meets again and
- * reports, so failures are swallowed here.
+ * Only a plausible file is read ahead: for anything else (bad config, missing, empty or too large
+ * file) it resolves to undefined and processFile opens, meets and reports the problem itself.
  */
-function readAhead(globals: GlobalArgs, file: string | undefined): Promise<SpreadsheetReader> | undefined {
+function readAhead(globals: GlobalArgs, file: string | undefined): Promise<SpreadsheetReader | undefined> | undefined {
   if (file === undefined) return undefined;
   const reader = (async () => {
-    const { import: settings } = loadConfig({ configFile: globals.config });
-    const info = await stat(file);
-    if (!info.isFile() || info.size === 0 || info.size > settings.maxFileBytes) throw new Error('not read ahead');
+    let settings;
+    try {
+      settings = loadConfig({ configFile: globals.config }).import;
+      const info = await stat(file);
+      if (!info.isFile() || info.size === 0 || info.size > settings.maxFileBytes) return undefined;
+    } catch {
+      return undefined;
+    }
     return openSpreadsheet(path.resolve(file), settings);
   })();
   reader.catch(() => undefined); // observed by processFile; not an unhandled rejection meanwhile
   return reader;
 }
 
-async function importFiles(context: CommandContext, args: ImportArgs, firstReader?: Promise<SpreadsheetReader>): Promise<void> {
+async function importFiles(context: CommandContext, args: ImportArgs, firstReader?: Promise<SpreadsheetReader | undefined>): Promise<void> {
   // Loaded here, once the first file's reader is on its way (see readAhead).
   const [{ processFile }, { createAuditTrail }, { createPasswordHasher }] = await Promise.all([
     import('../../pipeline/process-file.js'),
