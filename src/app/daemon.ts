@@ -129,6 +129,14 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       signal: abort.signal,
     });
     const { summary } = result;
+    // The re-run is recorded; the runs it supersedes are closed before the file reaches archive/ or
+    // error/, so whoever sees the file there sees a consistent register (a CI run caught a reader
+    // seeing the old run still `running` in between).
+    if (summary.importId !== null) {
+      for (const old of interrupted) {
+        await closeImport(deps.db.knex, old.id, { status: 'interrupted', finishedAt: new Date().toISOString(), supersededBy: summary.importId });
+      }
+    }
     const finished = await finishFile({
       claimedPath: claimed.path,
       originalName: claimed.originalName,
@@ -152,9 +160,6 @@ export function createDaemon(deps: DaemonDeps): Daemon {
         archivedSha256: finished.redactedSha256,
         redacted: finished.redactedSha256 !== null,
       });
-      for (const old of interrupted) {
-        await closeImport(deps.db.knex, old.id, { status: 'interrupted', finishedAt: new Date().toISOString(), supersededBy: summary.importId });
-      }
     }
     deps.metrics.fileFinished(summary.outcome, (Date.now() - started) / 1000);
     deps.metrics.rows(summary.counts);
