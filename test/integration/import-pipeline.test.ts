@@ -77,6 +77,18 @@ describeEachDatabase('import pipeline', (database) => {
     expect(closed).toBe(true);
   });
 
+  it('fails a username repeated in a later batch, while that batch is prepared before the first is written', async () => {
+    // 2,000 rows a batch: row 2,402 is in the second batch, whose stored users are read while the
+    // first batch is written; the repeat must fail as a duplicate and leave row 5's values alone.
+    const rows = Array.from({ length: 2500 }, (_, i) => [`Batch ${i}`, `batch${i}`, '', 'Finance', '', '', '', '', '', '']);
+    rows[2400] = ['Impostor', 'BATCH3', '', 'Sales', '', '', '', '', '', ''];
+    const result = await pipe.run(writeCsv(path.join(dir, 'two-batches.csv'), [TEMPLATE, ...rows]));
+    const report = pipe.report(result);
+    expect(report.counts).toEqual({ rows: 2500, created: 2499, updated: 0, unchanged: 0, failed: 1 });
+    expect(report.rows[2400]).toMatchObject({ row: 2402, username: 'batch3', status: 'failed', message: expect.stringContaining('duplicate of row 5') });
+    expect(await user('batch3')).toMatchObject({ name: 'Batch 3', department: 'Finance' });
+  });
+
   it('matches usernames case-insensitively across files and keeps every blank cell’s stored value', async () => {
     const before = await user('ana.silva');
     const file = writeCsv(path.join(dir, 'update.csv'), [TEMPLATE, ['', 'ANA.SILVA', '', '', '', '', 'No', '', '', '']]);

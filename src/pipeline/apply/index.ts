@@ -49,6 +49,7 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
       seen: new Map<string, number>(),
       hasher: deps.hasher,
       passwordPolicy: settings.passwords,
+      dialect: db.dialect,
       maxInParams: db.maxInParams,
     } satisfies PrepareContext,
   });

@@ -14,7 +14,6 @@ import { bulkInsert } from '../../db/bulk.js';
 import type { Dialect } from '../../db/knex.js';
 import { chunk } from '../../db/time.js';
 import type { CatalogCache } from './catalog-cache.js';
-import { loadStoredUsers } from './stored-users.js';
 import type { PreparedBatch } from './prepare.js';
 
 export type AppliedStatus = 'created' | 'updated' | 'unchanged' | 'failed' | 'would-create' | 'would-update';
@@ -52,7 +51,7 @@ const USER_COLUMNS = ['username', 'name', 'email', 'phone', 'department_id', 'ac
 const MERGE_COLUMNS = USER_COLUMNS.filter((c) => c !== 'username' && c !== 'created_at');
 
 export async function writeBatch(trx: Knex, batch: PreparedBatch, ctx: WriteContext): Promise<BatchOutcome> {
-  const stored = await loadStoredUsers(trx, ctx.dialect, batch.intents.map((i) => i.username), ctx.maxInParams);
+  const { stored } = batch;
   const diffs: UserDiff[] = batch.intents.map((intent) => diffUser(stored.get(intent.username), intent));
   const events: AuditEvent[] = [];
   const event = (e: Omit<AuditEvent, 'at' | 'importId'>) => events.push({ at: ctx.now, importId: ctx.importId, ...e });
