@@ -13,10 +13,9 @@
  */
 import type { Knex } from 'knex';
 import type { RawRow } from '../../domain/columns.js';
-import type { PreparedIntent } from '../../domain/merge.js';
+import type { PreparedIntent, StoredUser } from '../../domain/merge.js';
 import { checkRow, type RowRules } from '../../domain/row-intent.js';
 import type { Dialect } from '../../db/knex.js';
-import type { StoredUser } from '../../domain/merge.js';
 import type { PasswordHasher } from '../passwords.js';
 import { loadStoredUsers } from './stored-users.js';
 
