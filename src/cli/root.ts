@@ -16,7 +16,8 @@ export type CommandModule = (cli: Argv, run: Runner) => Argv;
 /**
  * Each command's module, loaded only when the command line names it: the modules pull in the
  * daemon, the drivers, exceljs' writer and more, ~0.5 s of loading that delayed the start of an
- * import's reader (and `--version`). Help, or a name that is not here, loads them all.
+ * import's reader (and `--version`, which now loads none). Help, or a name that is not here, loads
+ * them all.
  */
 const catalog = async () => (await import('./commands/catalog.js')).catalogCommands;
 const COMMANDS: Readonly<Record<string, () => Promise<readonly CommandModule[]>>> = {
@@ -46,6 +47,7 @@ async function commandModules(argv: readonly string[]): Promise<CommandModule[]>
       break;
     }
   }
+  if (name === undefined && argv.includes('--version') && !argv.some((arg) => arg === '--help' || arg === '-h')) return [];
   const loaders = name !== undefined && Object.hasOwn(COMMANDS, name) ? [COMMANDS[name]!] : [...new Set(Object.values(COMMANDS))];
   return (await Promise.all(loaders.map((load) => load()))).flat();
 }

@@ -1,7 +1,7 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { makeWorkdir, runUsersync } from '../helpers/cli.js';
+import { REPO_ROOT, makeWorkdir, runUsersync } from '../helpers/cli.js';
 
 describe('command line error paths', () => {
   it('exits 2 naming the key when the configuration is bad', async () => {
@@ -40,5 +40,16 @@ describe('command line error paths', () => {
     const help = await runUsersync(['--help'], { cwd: makeWorkdir() });
     expect(help.code).toBe(0);
     for (const command of ['start', 'migrate', 'roles', 'groups', 'departments', 'users']) expect(help.stdout).toContain(`usersync ${command}`);
+    // A command's own help, and help given after --config's value, still work with one command loaded.
+    const commandHelp = await runUsersync(['--config', 'x.json', 'import', '--help'], { cwd: makeWorkdir() });
+    expect(commandHelp.code).toBe(0);
+    expect(commandHelp.stdout).toContain('--dry-run');
+  });
+
+  it('prints the version and exits 0', async () => {
+    const { version } = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+    const result = await runUsersync(['--version'], { cwd: makeWorkdir() });
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim()).toBe(version);
   });
 });
