@@ -16,7 +16,7 @@
  * evaluated BEFORE exceljs is first loaded in the thread: xlsx-worker.ts imports it first (ES
  * modules evaluate their imports in order). Only this thread's module cache is changed.
  */
-import { createRequire } from 'node:module';
+import { requireFromExceljs } from '../exceljs-require.js';
 
 interface SaxesParser {
   on(event: 'error', listener: (error: Error) => void): void;
@@ -27,7 +27,6 @@ interface SaxesParser {
 
 type SaxEvent = { eventType: 'opentag' | 'text' | 'closetag'; value: unknown };
 
-const requireFromExceljs = createRequire(createRequire(import.meta.url).resolve('exceljs'));
 const { SaxesParser } = requireFromExceljs('saxes') as { SaxesParser: new () => SaxesParser };
 
 /** The replacement: the same events in the same batches (one array per input chunk). */

@@ -20,7 +20,7 @@
  *    thread. The fix drops that premature 'end' and ends the readable side with `push(null)` once
  *    the record chain has really finished, so 'end' comes after every pushed entry was consumed.
  */
-import { createRequire } from 'node:module';
+import { requireFromExceljs } from '../exceljs-require.js';
 
 interface ParseStream {
   listeners(event: 'finish'): Array<(...args: unknown[]) => void>;
@@ -45,7 +45,6 @@ let zipErrorListener: ((error: Error) => void) | undefined;
 export function fixUnzipperEnd(onZipError?: (error: Error) => void): void {
   if (onZipError !== undefined) zipErrorListener = onZipError;
   // Resolve unzipper the way exceljs does, so we patch the instance it uses.
-  const requireFromExceljs = createRequire(createRequire(import.meta.url).resolve('exceljs'));
   const unzipper = requireFromExceljs('unzipper') as UnzipperModule;
   const original = unzipper.Parse;
   if (original.__usersyncPatched === true) return;

@@ -9,13 +9,12 @@
  * StylesXform is a CommonJS class shared by every exceljs writer, so patching its prototype applies
  * wherever exceljs is loaded.
  */
-import { createRequire } from 'node:module';
+import { requireFromExceljs } from '../exceljs-require.js';
 
 interface StylesXformLike {
   addStyleModel(model: object | null | undefined, cellType?: number): number;
 }
 
-const requireFromExceljs = createRequire(createRequire(import.meta.url).resolve('exceljs'));
 const StylesXform = requireFromExceljs('exceljs/lib/xlsx/xform/style/styles-xform.js') as { prototype: StylesXformLike };
 
 const addStyleModel = StylesXform.prototype.addStyleModel;

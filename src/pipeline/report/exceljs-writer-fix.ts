@@ -9,13 +9,12 @@
  * ZipStream is a CommonJS class shared by every exceljs writer, so patching its prototype applies
  * wherever and whenever exceljs was loaded (the template, test fixtures).
  */
-import { createRequire } from 'node:module';
+import { requireFromExceljs } from '../exceljs-require.js';
 
 interface ZipStreamLike {
   append(data: unknown, options: { name: string; base64?: boolean }): void;
 }
 
-const requireFromExceljs = createRequire(createRequire(import.meta.url).resolve('exceljs'));
 const { ZipWriter } = requireFromExceljs('exceljs/lib/utils/zip-stream.js') as { ZipWriter: { prototype: ZipStreamLike } };
 
 const append = ZipWriter.prototype.append;
