@@ -76,16 +76,16 @@ export interface ReportSummary {
   database?: string;
 }
 
-/**
- * Where rows come from: functions that can be called more than once, each call iterating all
- * rows again in row order (the rows of a 1,000,000-row file are spooled to disk, not held in
- * memory).
- */
 /** Which rows to read back: all of them, or only those that changed or failed (the xlsx Rows sheet). */
 export interface RowFilter {
   exceptUnchanged?: boolean;
 }
 
+/**
+ * Where rows come from: functions that can be called more than once, each call iterating all
+ * rows again in row order (the rows of a 1,000,000-row file are spooled to disk, not held in
+ * memory).
+ */
 export interface ReportSource {
   summary: ReportSummary;
   /** Rows in file order; a source may ignore the filter, so readers still check the status. */
