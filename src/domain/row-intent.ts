@@ -11,6 +11,7 @@ import { normaliseEmail } from './email.js';
 import { splitList, type ListItem } from './lists.js';
 import { forbiddenCharacter, textLength } from './text-rules.js';
 import { isValidUsername, normaliseUsername } from './username.js';
+import type { SeenUsernames } from './username-index.js';
 import { parseYesNo } from './yes-no.js';
 
 export interface RowIntent {
@@ -54,7 +55,7 @@ export type RowCheck = { ok: true; intent: RowIntent } | { ok: false; username: 
  * Validates a row. `seen` maps usernames already taken by earlier rows of the same file to their
  * row number; a valid row adds itself (a failed row does not claim its username).
  */
-export function checkRow(raw: RawRow, rules: RowRules, seen: Map<string, number>): RowCheck {
+export function checkRow(raw: RawRow, rules: RowRules, seen: SeenUsernames): RowCheck {
   const problems: RowProblem[] = [];
   const problem = (code: string, message: string) => problems.push({ code, message });
   const text = (key: ColumnKey): string | undefined => cellText(raw.cells[COLUMN_INDEX[key]], key, problem);

@@ -6,6 +6,7 @@
 import type { Knex } from 'knex';
 import { COLUMN_KEYS, type RawRow } from '../../domain/columns.js';
 import { compileUsernamePattern } from '../../domain/username.js';
+import { UsernameIndex } from '../../domain/username-index.js';
 import { queryAuditEvents, type AuditEvent } from '../../db/repositories/audit.js';
 import { mapDatabaseError } from '../../db/errors.js';
 import { isoNow, type Clock } from '../../db/time.js';
@@ -46,7 +47,7 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
         groups: new Set(catalog.groups.keys()),
         createMissingGroups: settings.createMissingGroups,
       },
-      seen: new Map<string, number>(),
+      seen: new UsernameIndex(),
       hasher: deps.hasher,
       passwordPolicy: settings.passwords,
       dialect: db.dialect,

@@ -15,6 +15,7 @@ import type { Knex } from 'knex';
 import type { RawRow } from '../../domain/columns.js';
 import type { PreparedIntent, StoredUser } from '../../domain/merge.js';
 import { checkRow, type RowRules } from '../../domain/row-intent.js';
+import type { SeenUsernames } from '../../domain/username-index.js';
 import type { Dialect } from '../../db/knex.js';
 import type { PasswordHasher } from '../passwords.js';
 import { loadStoredUsers } from './stored-users.js';
@@ -40,7 +41,7 @@ export interface PreparedBatch {
 
 export interface PrepareContext {
   rules: RowRules;
-  seen: Map<string, number>;
+  seen: SeenUsernames;
   hasher: PasswordHasher;
   passwordPolicy: 'always' | 'create-only';
   dialect: Dialect;
