@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSpreadsheet } from '../../src/pipeline/read/index.js';
 import { TEMP_PREFIX } from '../../src/pipeline/read/xlsx-reader.js';
+import { holdLeanHeap, leanHeapHeld } from '../../src/pipeline/read/memory-mode.js';
 import { fixtureDir, readSettings, writeLargeWorkbook } from '../fixtures/workbooks.js';
 import { rejection } from '../helpers/read.js';
 
@@ -35,6 +36,37 @@ async function leftovers(): Promise<string[]> {
 }
 
 describe('xlsx worker', () => {
+  it('reads a file above the lean-memory threshold the same, holding the lean heap only while open', async () => {
+    expect(leanHeapHeld()).toBe(false);
+    const reader = await openSpreadsheet(big, readSettings(), { leanMemoryAboveBytes: 0 });
+    expect(leanHeapHeld()).toBe(true);
+    let rows = 0;
+    let last = 1;
+    try {
+      for await (const batch of reader.batches()) {
+        for (const row of batch) expect(row.row).toBe(++last);
+        rows += batch.length;
+      }
+    } finally {
+      await reader.close();
+    }
+    expect(rows).toBe(ROWS);
+    expect(leanHeapHeld()).toBe(false);
+    // A file that fails to open releases it too.
+    await rejection(openSpreadsheet(big, readSettings({ parseTimeoutMs: 1 }), { leanMemoryAboveBytes: 0 }));
+    expect(leanHeapHeld()).toBe(false);
+  });
+
+  it('keeps the lean heap while any holder has it, and releases each holder once', () => {
+    const first = holdLeanHeap();
+    const second = holdLeanHeap();
+    first();
+    first();
+    expect(leanHeapHeld()).toBe(true);
+    second();
+    expect(leanHeapHeld()).toBe(false);
+  });
+
   it('reads a large file in batches, with exceljs temp files inside its own directory', async () => {
     const reader = await openSpreadsheet(big, readSettings());
     // exceljs wrote the sheet (stored before sharedStrings) to a temp file: it must be in our directory.

@@ -14,6 +14,7 @@ const HEAD_BYTES = 64 * 1024;
 /** The kind of a readable file. */
 export interface SniffResult {
   kind: 'xlsx' | 'csv';
+  bytes: number;
 }
 
 /**
@@ -38,14 +39,14 @@ export async function sniffFile(filePath: string, settings: ReadSettings): Promi
     await fh.read(head, 0, head.length, 0);
     switch (classifyBytes(head)) {
       case 'text':
-        return { kind: 'csv' };
+        return { kind: 'csv', bytes: size };
       case 'cfb':
         throw await classifyCompoundFile(fh, size);
       case 'zip': {
         const { entries, mimetype } = await readZipDirectory(filePath);
         checkZipBomb(entries, settings);
         classifyZipEntries(entries, mimetype);
-        return { kind: 'xlsx' };
+        return { kind: 'xlsx', bytes: size };
       }
     }
   } finally {

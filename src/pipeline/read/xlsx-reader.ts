@@ -12,6 +12,7 @@ import { Worker } from 'node:worker_threads';
 import type { RawRow } from '../../domain/columns.js';
 import { fail, type UsersyncError } from '../../errors.js';
 import { BatchQueue, Watchdog } from './batch-queue.js';
+import { LEAN_WORKER_YOUNG_GENERATION_MB } from './memory-mode.js';
 import type { ReadSettings, SheetHeader, SpreadsheetReader } from './types.js';
 import { noDataRows } from './row-sink.js';
 import { MAX_BATCHES_AHEAD, type CreditMessage, type WorkerInput, type WorkerMessage } from './worker-protocol.js';
@@ -20,9 +21,9 @@ import { MAX_BATCHES_AHEAD, type CreditMessage, type WorkerInput, type WorkerMes
 export const TEMP_PREFIX = 'usersync-xlsx-';
 
 /** Starts the worker for a sniffed .xlsx/.xlsm; resolves once its header row is known. */
-export async function openXlsx(filePath: string, settings: ReadSettings): Promise<SpreadsheetReader> {
+export async function openXlsx(filePath: string, settings: ReadSettings, options: { lean?: boolean } = {}): Promise<SpreadsheetReader> {
   const tempDir = await mkdtemp(join(tmpdir(), TEMP_PREFIX));
-  const worker = startWorker(filePath, settings, tempDir);
+  const worker = startWorker(filePath, settings, tempDir, options.lean === true);
   const queue = new BatchQueue();
   let settled = false; // the worker ended, failed or was stopped: later events are noise
   let resolveHeader!: (header: SheetHeader) => void;
@@ -134,7 +135,7 @@ function isModuleLoadError(error: Error & { code?: string }): boolean {
   );
 }
 
-function startWorker(filePath: string, settings: ReadSettings, tempDir: string): Worker {
+function startWorker(filePath: string, settings: ReadSettings, tempDir: string, lean: boolean): Worker {
   const input: WorkerInput = {
     filePath,
     settings: {
@@ -150,7 +151,7 @@ function startWorker(filePath: string, settings: ReadSettings, tempDir: string):
     execArgv: [],
     // exceljs (through `tmp`) writes sheet XML to os.tmpdir(), which reads TMPDIR on every call.
     env: { ...process.env, TMPDIR: tempDir, TMP: tempDir, TEMP: tempDir },
-    resourceLimits: { maxOldGenerationSizeMb: settings.workerMemoryMb },
+    resourceLimits: { maxOldGenerationSizeMb: settings.workerMemoryMb, ...(lean ? { maxYoungGenerationSizeMb: LEAN_WORKER_YOUNG_GENERATION_MB } : {}) },
   });
 }
 
