@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import ExcelJS from 'exceljs';
 import { describe, expect, it } from 'vitest';
 import { CompactStrings, installCompactSharedStrings } from '../../src/pipeline/read/compact-strings.js';
@@ -14,6 +15,27 @@ describe('compact shared strings', () => {
     for (const i of [0, 1, 2, 3, 4, 5, 6, 65_537, 119_999]) expect(store.get(i)).toBe(texts[i]);
     expect(store.get(-1)).toBeUndefined();
     expect(store.get(texts.length)).toBeUndefined();
+  });
+
+  it('gives back every string exactly when its slabs are spilled to a file, in any order', async () => {
+    const fx = await fixtureDir();
+    try {
+      // Small slabs and a small cache, so slabs are evicted and read back again and again.
+      const store = new CompactStrings({ spillTo: fx.path('spill.bin'), slabStrings: 1000, spillCacheChars: 50_000 });
+      const samples = ['', 'José Ñúñez', '東京', '😀 emoji', 'x'.repeat(3000), ' spaces kept ', 'a\nb', 'ÿ'];
+      // Whole slabs of one kind too, so both one-byte and two-byte slabs are written.
+      const texts = Array.from({ length: 20_000 }, (_, i) => (i < 5000 ? `plain ${i}` : i < 6000 ? `名前 ${i}` : `${samples[i % samples.length]}-${i}`));
+      for (const text of texts) store.push(text);
+      expect(statSync(fx.path('spill.bin')).size).toBeGreaterThan(0);
+      for (let i = 0; i < texts.length; i++) expect(store.get(i)).toBe(texts[i]); // forwards
+      for (let n = 0; n < 5000; n++) {
+        const i = (n * 7919) % texts.length; // and jumping about
+        expect(store.get(i)).toBe(texts[i]);
+      }
+      expect(store.get(texts.length)).toBeUndefined();
+    } finally {
+      await fx.cleanup();
+    }
   });
 
   it('joins the runs of a rich-text shared string', () => {
@@ -41,9 +63,9 @@ describe('compact shared strings', () => {
       const rows = Array.from({ length: 23_000 }, (_, i) => [`Name ${i} Ñúñez 東京`, `user${i}`, `user${i}@example.com`, i % 2 ? 'yes' : 'no']);
       const file = await writeUsers(fx.path('users.xlsx'), [['Name', 'Username', 'E-mail', 'Active'], ...rows]);
       expect((await readWorkbookInfo(file)).sharedStringsBytes).toBeGreaterThan(0);
-      const read = async (compact: boolean) => {
+      const read = async (compact: boolean, spill = false) => {
         const reader = new ExcelJS.stream.xlsx.WorkbookReader(file, { sharedStrings: 'cache', worksheets: 'emit' });
-        if (compact) installCompactSharedStrings(reader);
+        if (compact) installCompactSharedStrings(reader, spill ? { spillTo: fx.path('spill.bin'), slabStrings: 5000, spillCacheChars: 100_000 } : {});
         const values: unknown[] = [];
         for await (const sheet of reader) for await (const row of sheet) values.push(row.values);
         return values;
@@ -51,6 +73,7 @@ describe('compact shared strings', () => {
       const plain = await read(false);
       expect(plain).toHaveLength(rows.length + 1);
       expect(await read(true)).toEqual(plain);
+      expect(await read(true, true)).toEqual(plain);
     } finally {
       await fx.cleanup();
     }

@@ -11,10 +11,14 @@
  * The first version kept UTF-8 bytes and decoded them on each look-up: with it the reader needed
  * ~1.8 × the time of exceljs alone on 100k rows, ~1.3 × without it (npm run bench's floor).
  *
+ * Past that, even the slabs are too much for a million rows (~80 MB of the reader's heap), so
+ * sealed slabs can be spilled to a file and read back when a cell needs them (`spillTo`).
+ *
  * `installCompactSharedStrings(reader)` replaces the array exceljs creates when it meets
  * `xl/sharedStrings.xml` with a proxy that answers the only two things exceljs does with it:
  * `push(value)` while parsing the part, and `sharedStrings[index]` while reading cells.
  */
+import { appendFileSync, closeSync, openSync, readSync, writeFileSync } from 'node:fs';
 
 /**
  * Shared-strings parts larger than this (uncompressed XML) are kept compact. Smaller ones stay in
@@ -30,16 +34,59 @@ export const COMPACT_SHARED_STRINGS_ABOVE_BYTES = 24 * 1024 * 1024;
 const SLAB_STRINGS = 65_536;
 const SLAB_CHARS = 16 * 1024 * 1024;
 
+/** Slabs kept in memory when they are spilled to a file: at most this many characters. */
+const SPILL_CACHE_CHARS = 8 * 1024 * 1024;
+
+/** One sealed slab: its strings joined, and where each begins in it. */
+interface Slab {
+  text: string;
+  starts: Uint32Array;
+}
+
+/** Where a spilled slab lies in the spill file. */
+interface SpilledSlab {
+  offset: number;
+  count: number;
+  textBytes: number;
+  oneByte: boolean;
+}
+
+export interface CompactStringsOptions {
+  /**
+   * A file to move sealed slabs to (created; the caller removes it). In memory then are only the
+   * slabs read back lately (~8 M characters): a 1M-row list's strings took ~80 MB of the reader's
+   * heap. Look-ups mostly move forward through the strings (files list them in the order cells
+   * first use them), so each slab is read back about once; a file whose cells jump around at
+   * random re-reads slabs and is slower, never wrong.
+   */
+  spillTo?: string;
+  /** Strings per slab, and characters of spilled slabs kept in memory (tests make them small). */
+  slabStrings?: number;
+  spillCacheChars?: number;
+}
+
 export class CompactStrings {
-  private readonly slabs: string[] = [];
-  /** The index of each slab's first string, ascending (slabs[k] holds strings firsts[k]…). */
+  private readonly slabStrings: number;
+  private readonly spillCacheChars: number;
+  private readonly slabs: Slab[] = [];
+  /** The index of each slab's first string, ascending (slab k holds strings firsts[k]…). */
   private readonly firsts: number[] = [];
   /** Strings pushed since the last slab was joined, and their characters. */
   private pending: string[] = [];
   private pendingChars = 0;
-  /** Where string i starts in its slab; it ends where string i+1 starts (or at the slab's end). */
-  private start = new Uint32Array(SLAB_STRINGS);
   private count = 0;
+  private readonly spill: { path: string; end: number; slabs: SpilledSlab[]; cache: Map<number, Slab>; cachedChars: number } | undefined;
+  /** The slab the last look-up used: consecutive cells of a row mostly share one. */
+  private last: { index: number; slab: Slab } | undefined;
+
+  constructor(options: CompactStringsOptions = {}) {
+    this.slabStrings = options.slabStrings ?? SLAB_STRINGS;
+    this.spillCacheChars = options.spillCacheChars ?? SPILL_CACHE_CHARS;
+    if (options.spillTo !== undefined) {
+      writeFileSync(options.spillTo, '', { mode: 0o600 });
+      this.spill = { path: options.spillTo, end: 0, slabs: [], cache: new Map(), cachedChars: 0 };
+    }
+  }
 
   get size(): number {
     return this.count;
@@ -50,7 +97,7 @@ export class CompactStrings {
     this.pending.push(text);
     this.pendingChars += text.length;
     this.count++;
-    if (this.pending.length === SLAB_STRINGS || this.pendingChars >= SLAB_CHARS) this.seal();
+    if (this.pending.length === this.slabStrings || this.pendingChars >= SLAB_CHARS) this.seal();
     return this.count;
   }
 
@@ -58,11 +105,11 @@ export class CompactStrings {
     if (!(index >= 0 && index < this.count)) return undefined;
     const sealed = this.count - this.pending.length;
     if (index >= sealed) return this.pending[index - sealed];
-    const slab = this.slabOf(index);
-    const text = this.slabs[slab] as string;
-    const next = index + 1;
-    const end = next === (this.firsts[slab + 1] ?? sealed) ? text.length : (this.start[next] as number);
-    return text.substring(this.start[index] as number, end);
+    const k = this.slabOf(index);
+    const slab = this.slab(k);
+    const i = index - (this.firsts[k] as number);
+    const end = i + 1 < slab.starts.length ? (slab.starts[i + 1] as number) : slab.text.length;
+    return slab.text.substring(slab.starts[i] as number, end);
   }
 
   /** The slab holding sealed string `index`: the last whose first string is ≤ index. */
@@ -77,24 +124,76 @@ export class CompactStrings {
     return low;
   }
 
+  private slab(k: number): Slab {
+    if (this.spill === undefined) return this.slabs[k] as Slab;
+    if (this.last?.index === k) return this.last.slab;
+    let slab = this.spill.cache.get(k);
+    if (slab === undefined) slab = this.readBack(k);
+    this.last = { index: k, slab };
+    return slab;
+  }
+
   /** Joins the pending strings into one slab and records where each begins. */
   private seal(): void {
-    const first = this.count - this.pending.length;
-    if (this.start.length < first + this.pending.length) {
-      const bigger = new Uint32Array(Math.max(this.start.length * 2, first + this.pending.length));
-      bigger.set(this.start);
-      this.start = bigger;
-    }
+    const starts = new Uint32Array(this.pending.length);
     let offset = 0;
     this.pending.forEach((text, i) => {
-      this.start[first + i] = offset;
+      starts[i] = offset;
       offset += text.length;
     });
     // join() makes one flat string: the pending strings (often slices of saxes' input) are freed.
-    this.slabs.push(this.pending.join(''));
-    this.firsts.push(first);
+    const slab = { text: this.pending.join(''), starts };
+    this.firsts.push(this.count - this.pending.length);
+    if (this.spill === undefined) this.slabs.push(slab);
+    else this.writeOut(slab);
     this.pending = [];
     this.pendingChars = 0;
+  }
+
+  private writeOut(slab: Slab): void {
+    const spill = this.spill!;
+    // One byte a character when the slab allows it (the common case), as V8 holds it then too.
+    const oneByte = !/[^\u0000-\u00ff]/.test(slab.text);
+    const text = Buffer.from(slab.text, oneByte ? 'latin1' : 'utf16le');
+    const starts = new Uint8Array(slab.starts.buffer, slab.starts.byteOffset, slab.starts.byteLength);
+    // Opened for each write and read, never held: a worker that is terminated cannot leak a
+    // descriptor (worker threads share the process's), so removing the file frees its space.
+    appendFileSync(spill.path, starts);
+    appendFileSync(spill.path, text);
+    spill.slabs.push({ offset: spill.end, count: slab.starts.length, textBytes: text.byteLength, oneByte });
+    spill.end += starts.byteLength + text.byteLength;
+  }
+
+  private readBack(k: number): Slab {
+    const spill = this.spill!;
+    const where = spill.slabs[k] as SpilledSlab;
+    const starts = new Uint32Array(where.count);
+    const bytes = Buffer.allocUnsafe(where.textBytes);
+    const fd = openSync(spill.path, 'r');
+    try {
+      readAll(fd, new Uint8Array(starts.buffer), where.offset);
+      readAll(fd, bytes, where.offset + starts.byteLength);
+    } finally {
+      closeSync(fd);
+    }
+    const slab = { text: bytes.toString(where.oneByte ? 'latin1' : 'utf16le'), starts };
+    // First in, first out: a slab still in use is simply read again (once), which is cheap.
+    for (const [old, cached] of spill.cache) {
+      if (spill.cachedChars + slab.text.length <= this.spillCacheChars) break;
+      spill.cache.delete(old);
+      spill.cachedChars -= cached.text.length;
+    }
+    spill.cache.set(k, slab);
+    spill.cachedChars += slab.text.length;
+    return slab;
+  }
+}
+
+function readAll(fd: number, into: Uint8Array, position: number): void {
+  for (let done = 0; done < into.byteLength; ) {
+    const read = readSync(fd, into, done, into.byteLength - done, position + done);
+    if (read === 0) throw new Error('The shared-strings spill file ended early');
+    done += read;
   }
 }
 
@@ -121,14 +220,14 @@ function arrayView(store: CompactStrings): unknown[] {
 }
 
 /** Makes `reader.sharedStrings` compact: exceljs assigns `[]` and pushes into whatever it holds. */
-export function installCompactSharedStrings(reader: object): void {
+export function installCompactSharedStrings(reader: object, options: CompactStringsOptions = {}): void {
   let view: unknown[] | undefined;
   Object.defineProperty(reader, 'sharedStrings', {
     configurable: true,
     get: () => view,
     set: (value: unknown) => {
       if (Array.isArray(value) && value.length === 0) {
-        view = arrayView(new CompactStrings());
+        view = arrayView(new CompactStrings(options));
       } else {
         view = value as unknown[] | undefined;
       }

@@ -4,6 +4,8 @@
  * this file only (PITFALLS §3.5, §3.9). Its temp directory (TMPDIR, set by the main thread) is
  * removed by the main thread however this worker ends (PITFALLS §3.8).
  */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 // First: it replaces exceljs' XML reader before exceljs loads (see the module for why).
 import './exceljs-sax-fix.js';
@@ -76,7 +78,8 @@ async function readWorkbook(workbook: WorkbookInfo): Promise<void> {
   });
   seedWorkbookModel(reader, workbook);
   // Below the threshold exceljs' own array is faster (no proxy, no slicing) and small enough.
-  if (workbook.sharedStringsBytes > COMPACT_SHARED_STRINGS_ABOVE_BYTES) installCompactSharedStrings(reader);
+  // Past it, the strings live in a file in this worker's temp directory (removed however it ends).
+  if (workbook.sharedStringsBytes > COMPACT_SHARED_STRINGS_ABOVE_BYTES) installCompactSharedStrings(reader, { spillTo: join(tmpdir(), 'shared-strings.bin') });
   let sheetNo = '';
   // The 'entry' event comes right before its worksheet is yielded: it tells which part it is.
   (reader as unknown as NodeJS.EventEmitter).on('entry', (entry: { type: string; id?: string }) => {
