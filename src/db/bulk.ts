@@ -40,7 +40,36 @@ export async function bulkInsert(knex: Knex, dialect: Dialect, maxRows: number, 
   for (const part of chunk(insert.rows, maxRows)) {
     const bindings: unknown[] = [];
     for (const row of part) for (const value of row) bindings.push(typeof value === 'boolean' ? Number(value) : value);
-    await knex.raw(statement(dialect, insert, part.length), bindings as Knex.RawBinding[]);
+    await execute(knex, dialect, statement(dialect, insert, part.length), bindings);
+  }
+}
+
+/** The driver connections `execute` uses: better-sqlite3's Database, mysql2's callback Connection. */
+interface DriverConnection {
+  prepare(sql: string): { run(bindings: unknown[]): unknown };
+  query(sql: string, bindings: unknown[], done: (error: Error | null) => void): void;
+}
+
+interface ConnectionSource {
+  acquireConnection(): Promise<DriverConnection>;
+  releaseConnection(connection: DriverConnection): Promise<unknown>;
+}
+
+/**
+ * Runs one write on the handle's connection through the driver, without knex's raw formatter:
+ * for a 500-row insert knex walked every `?` of the SQL with a callback and scanned every binding
+ * for undefined (~0.22 s of a 100k-row first load on SQLite, for nothing: the SQL is ours and the
+ * bindings are plain values). Inside a transaction the handle's client hands out the
+ * transaction's own connection (knex's transaction client), so the write is part of it.
+ */
+async function execute(knex: Knex, dialect: Dialect, sql: string, bindings: unknown[]): Promise<void> {
+  const client = knex.client as ConnectionSource;
+  const connection = await client.acquireConnection();
+  try {
+    if (dialect === 'sqlite') connection.prepare(sql).run(bindings);
+    else await new Promise<void>((resolve, reject) => connection.query(sql, bindings, (error) => (error ? reject(error) : resolve())));
+  } finally {
+    await client.releaseConnection(connection);
   }
 }
 
