@@ -4,57 +4,70 @@
  */
 import type { Knex } from 'knex';
 import type { StoredUser } from '../../domain/merge.js';
-import { usersWithDepartment } from '../../db/repositories/users.js';
-import { concatKeys } from '../../db/bulk.js';
+import { concatKeys, selectArrays } from '../../db/bulk.js';
 import type { Dialect } from '../../db/knex.js';
 import { chunk } from '../../db/time.js';
 
-interface Row {
-  id: number | string;
-  username: string;
-  name: string | null;
-  email: string | null;
-  phone: string | null;
-  active: number | boolean;
-  ignore_mfa: number | boolean;
-  password_hash: string | null;
-  password_updated_at: string | null;
-  created_at: string;
-  department_key: string | null;
-  department: string | null;
-  role_keys: string | null;
-  group_keys: string | null;
-}
+/** The select's columns, in order (rows come back as arrays). */
+type Row = [
+  id: number | string,
+  username: string,
+  name: string | null,
+  email: string | null,
+  phone: string | null,
+  active: number | boolean,
+  ignoreMfa: number | boolean,
+  passwordHash: string | null,
+  passwordUpdatedAt: string | null,
+  createdAt: string,
+  departmentKey: string | null,
+  department: string | null,
+  roleKeys: string | null,
+  groupKeys: string | null,
+];
 
 /**
  * One statement per chunk: each user with its department and, as newline-joined lists, the keys of
- * its roles and groups (correlated sub-selects on the membership primary keys).
+ * its roles and groups (correlated sub-selects on the membership primary keys). The SQL depends
+ * only on the dialect and the chunk's size, so SQLite reuses its prepared statement.
  */
+function lookUpSql(dialect: Dialect, count: number): string {
+  const key = `${dialect}|${count}`;
+  let sql = sqlCache.get(key);
+  if (sql === undefined) {
+    sql =
+      'select u.id, u.username, u.name, u.email, u.phone, u.active, u.ignore_mfa, u.password_hash, u.password_updated_at, u.created_at, d.name_key, d.name, ' +
+      `(select ${concatKeys(dialect, 'r.name_key')} from user_roles ur join roles r on r.id = ur.role_id where ur.user_id = u.id), ` +
+      `(select ${concatKeys(dialect, 'g.name_key')} from user_group_members m join user_groups g on g.id = m.group_id where m.user_id = u.id) ` +
+      `from users u left join departments d on d.id = u.department_id where u.username in (${Array.from({ length: count }, () => '?').join(',')})`;
+    if (sqlCache.size > 16) sqlCache.clear();
+    sqlCache.set(key, sql);
+  }
+  return sql;
+}
+const sqlCache = new Map<string, string>();
+
 export async function loadStoredUsers(knex: Knex, dialect: Dialect, usernames: readonly string[], maxInParams: number): Promise<Map<string, StoredUser>> {
   const users = new Map<string, StoredUser>();
-  const roleKeys = knex.raw(`(select ${concatKeys(dialect, 'roles.name_key')} from user_roles join roles on roles.id = user_roles.role_id where user_roles.user_id = users.id) as role_keys`);
-  const groupKeys = knex.raw(
-    `(select ${concatKeys(dialect, 'user_groups.name_key')} from user_group_members join user_groups on user_groups.id = user_group_members.group_id where user_group_members.user_id = users.id) as group_keys`,
-  );
   const split = (keys: string | null) => (keys ? keys.split('\n') : []);
   for (const part of chunk(usernames, maxInParams)) {
-    const rows = (await usersWithDepartment(knex).select(roleKeys, groupKeys).whereIn('users.username', part)) as Row[];
-    for (const row of rows) {
-      users.set(row.username, {
-        id: Number(row.id),
-        username: row.username,
-        name: row.name,
-        email: row.email,
-        phone: row.phone,
-        departmentKey: row.department_key,
-        departmentName: row.department,
-        active: Boolean(Number(row.active)),
-        ignoreMfa: Boolean(Number(row.ignore_mfa)),
-        passwordHash: row.password_hash,
-        passwordUpdatedAt: row.password_updated_at,
-        createdAt: row.created_at,
-        roleKeys: split(row.role_keys),
-        groupKeys: split(row.group_keys),
+    const rows = (await selectArrays(knex, dialect, lookUpSql(dialect, part.length), part)) as Row[];
+    for (const [id, username, name, email, phone, active, ignoreMfa, passwordHash, passwordUpdatedAt, createdAt, departmentKey, department, roleKeys, groupKeys] of rows) {
+      users.set(username, {
+        id: Number(id),
+        username,
+        name,
+        email,
+        phone,
+        departmentKey,
+        departmentName: department,
+        active: Boolean(Number(active)),
+        ignoreMfa: Boolean(Number(ignoreMfa)),
+        passwordHash,
+        passwordUpdatedAt,
+        createdAt,
+        roleKeys: split(roleKeys),
+        groupKeys: split(groupKeys),
       });
     }
   }
