@@ -46,8 +46,11 @@ export type UserDiff =
   | { kind: 'unchanged' }
   | { kind: 'fail'; code: 'ROW_NAME_MISSING'; message: string };
 
+/** Equal as sets; both lists are without repeats (cells are de-duplicated, stored keys unique). */
 const sameSet = (a: readonly string[], b: readonly string[]): boolean => {
   if (a.length !== b.length) return false;
+  // A row lists a few roles or groups: a scan beats building a Set for each row.
+  if (a.length <= 16) return b.every((item) => a.includes(item));
   const set = new Set(a);
   return b.every((item) => set.has(item));
 };

@@ -28,7 +28,7 @@ export interface RowIntent {
   /** Role keys; when present they replace the user's set. */
   roles?: string[];
   /** Group keys (with names, for createMissingGroups); when present they replace the set. */
-  groups?: ListItem[];
+  groups?: readonly ListItem[];
 }
 
 export interface RowProblem {
@@ -164,7 +164,7 @@ function cellText(cell: CellValue | undefined, key: ColumnKey, problem: (code: s
   return cell;
 }
 
-function listCell(value: string | undefined, header: string, max: number, problem: (code: string, message: string) => void): ListItem[] | undefined {
+function listCell(value: string | undefined, header: string, max: number, problem: (code: string, message: string) => void): readonly ListItem[] | undefined {
   if (value === undefined) return undefined;
   const items = splitList(value);
   if (items.length === 0) {

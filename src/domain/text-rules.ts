@@ -26,9 +26,22 @@ export function printable(text: string): string {
   return text.replace(UNPRINTABLE, '?');
 }
 
-/** Length in characters as a person counts them (code points). */
+/**
+ * Length in characters as a person counts them (code points; a lone surrogate counts as one, as
+ * the string iterator does). Counted by char code: the iterator made a string per character, and
+ * this runs on several cells of every row.
+ */
 export const textLength = (text: string): number => {
-  let n = 0;
-  for (const _ of text) n++;
+  let n = text.length;
+  for (let i = 0; i < text.length - 1; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit >= 0xd800 && unit <= 0xdbff) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        n--;
+        i++;
+      }
+    }
+  }
   return n;
 };

@@ -30,6 +30,14 @@ describe('diffUser', () => {
     expect(diffUser(stored, same)).toEqual({ kind: 'unchanged' });
   });
 
+  it('compares long role lists as sets too (past the short-list scan)', () => {
+    const many = Array.from({ length: 20 }, (_, i) => `role${i}`);
+    const withMany = { ...stored, roleKeys: many };
+    expect(diffUser(withMany, intent({ roles: [...many].reverse() }))).toEqual({ kind: 'unchanged' });
+    const other = [...many.slice(1), 'role99'];
+    expect(diffUser(withMany, intent({ roles: other }))).toMatchObject({ kind: 'update', changes: ['roles'] });
+  });
+
   it.each([
     ['name', { name: 'Ana S.' }, { old: 'Ana Silva', new: 'Ana S.' }],
     ['email', { email: 'a@example.com' }, { old: 'ana@example.com', new: 'a@example.com' }],

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { COLUMN_KEYS, type CellValue, type ColumnKey, type RawRow } from '../../src/domain/columns.js';
 import { normaliseEmail } from '../../src/domain/email.js';
+import { textLength } from '../../src/domain/text-rules.js';
 import { splitList } from '../../src/domain/lists.js';
 import { checkRow, type RowRules } from '../../src/domain/row-intent.js';
 import { compileUsernamePattern } from '../../src/domain/username.js';
@@ -39,6 +40,21 @@ describe('normaliseEmail', () => {
 describe('splitList', () => {
   it('splits on , ; and line breaks, trims, and drops duplicates by key', () => {
     expect(splitList('Administrator; auditor,\nADMINISTRATOR\r\n  IT  ').map((i) => i.name)).toEqual(['Administrator', 'auditor', 'IT']);
+  });
+  it('gives the same answer the second time, from memory, and it cannot be changed', () => {
+    const first = splitList('Sales; it; SALES');
+    const again = splitList('Sales; it; SALES');
+    expect(again).toBe(first);
+    expect(again).toEqual([{ name: 'Sales', key: 'sales' }, { name: 'it', key: 'it' }]);
+    expect(Object.isFrozen(again) && Object.isFrozen(again[0])).toBe(true);
+  });
+});
+
+describe('textLength', () => {
+  it('counts code points as the string iterator does, lone surrogates included', () => {
+    for (const text of ['', 'abc', 'José', '😀', 'a😀b😀', '\ud83d', 'x\ud83d', '\ude00x', '\ude00\ud83d', '😀\ud83d', '東京'.repeat(50)]) {
+      expect(textLength(text), JSON.stringify(text)).toBe([...text].length);
+    }
   });
 });
 
