@@ -22,7 +22,6 @@ import type { AuditTrail } from '../pipeline/audit.js';
 import { claimFile, listClaimed, stemOf } from '../pipeline/claim.js';
 import type { PasswordHasher } from '../pipeline/passwords.js';
 import { processFile, type ProcessResult } from '../pipeline/process-file.js';
-import { writeRedactedCopy } from '../pipeline/redact.js';
 import type { ReadyFile } from '../pipeline/watch.js';
 import { backoffCeiling } from './backoff.js';
 
@@ -145,7 +144,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       reports: result.reports,
       folders: config.folders,
       now: new Date(),
-      redact: result.carriedPasswords && config.archive.redactPasswords ? (from, to) => writeRedactedCopy(from, to, config.import) : undefined,
+      redact: result.carriedPasswords && config.archive.redactPasswords ? (from, to) => redactedCopy(from, to, config.import) : undefined,
     });
     if (result.carriedPasswords && config.archive.redactPasswords && finished.redactedSha256 === null) {
       log.warn('file.not_redacted', { file: claimed.originalName, importId: summary.importId, reason: 'the file could not be read back to empty its Password column; the original was archived' });
@@ -247,4 +246,10 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       await running;
     },
   };
+}
+
+/** Loaded on first use: it brings exceljs (~27 MB) into a daemon that may never need it. */
+async function redactedCopy(from: string, to: string, settings: Config['import']): Promise<boolean> {
+  const { writeRedactedCopy } = await import('../pipeline/redact.js');
+  return writeRedactedCopy(from, to, settings);
 }

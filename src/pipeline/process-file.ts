@@ -19,10 +19,10 @@ import type { Logger } from '../logging/logger.js';
 import { applyRows, relabelRolledBack, type ApplyTotals } from './apply/index.js';
 import type { AuditTrail } from './audit.js';
 import { stemOf } from './claim.js';
-import { fingerprintFile } from './fingerprint.js';
+import { fingerprintFile, type Fingerprint } from './fingerprint.js';
 import type { PasswordHasher } from './passwords.js';
-import { openSpreadsheet, type SheetHeader, type SpreadsheetReader } from './read/index.js';
-import { createRowSpool, writeReports, type Outcome, type ReportPaths, type ReportSummary, type RowFilter } from './report/index.js';
+import { holdLeanHeap, isLeanMemoryFile, openSpreadsheet, type SheetHeader, type SpreadsheetReader } from './read/index.js';
+import { createRowSpool, loadXlsxWriter, writeReports, type Outcome, type ReportPaths, type ReportSummary, type RowFilter } from './report/index.js';
 
 export interface PipelineDeps {
   config: Readonly<Config>;
@@ -82,8 +82,26 @@ export async function processFile(deps: PipelineDeps, request: ProcessRequest): 
 async function importFile(deps: PipelineDeps, request: ProcessRequest, takeReader: () => Promise<SpreadsheetReader>): Promise<ProcessResult> {
   const clock = deps.clock ?? systemClock;
   const startedAt = clock();
-  const log = deps.logger.child({ module: 'pipeline', file: request.originalName });
   const file = await fingerprintFile(request.filePath);
+  // A large file is imported in lean-memory mode, reports included (read/memory-mode.ts); any
+  // other loads exceljs for the xlsx report now, while the reader starts.
+  const lean = isLeanMemoryFile(file.bytes);
+  const releaseLeanHeap = lean ? holdLeanHeap() : undefined;
+  if (!lean) loadXlsxWriter().catch(() => undefined);
+  try {
+    return await importFingerprinted(deps, request, takeReader, { file, clock, startedAt });
+  } finally {
+    releaseLeanHeap?.();
+  }
+}
+
+async function importFingerprinted(
+  deps: PipelineDeps,
+  request: ProcessRequest,
+  takeReader: () => Promise<SpreadsheetReader>,
+  { file, clock, startedAt }: { file: Fingerprint; clock: Clock; startedAt: Date },
+): Promise<ProcessResult> {
+  const log = deps.logger.child({ module: 'pipeline', file: request.originalName });
   const register = deps.db.knex;
 
   let importId: number | null = null;

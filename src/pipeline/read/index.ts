@@ -6,40 +6,24 @@
  * `for await (const batch of reader.batches())`, and `await reader.close()` in a finally.
  */
 import { openCsv } from './csv-reader.js';
-import { LEAN_MEMORY_ABOVE_BYTES, holdLeanHeap } from './memory-mode.js';
+import { LEAN_MEMORY_ABOVE_BYTES } from './memory-mode.js';
 import { sniffFile } from './sniff.js';
 import type { ReadSettings, SpreadsheetReader } from './types.js';
 import { openXlsx } from './xlsx-reader.js';
 
 export { cellToText, cleanText } from './cell-to-text.js';
 export { isZipComplete, sniffFile } from './sniff.js';
+export { holdLeanHeap, isLeanMemoryFile } from './memory-mode.js';
 export type { ReadSettings, SheetHeader, SpreadsheetReader } from './types.js';
 
 /**
  * Sniffs the content, then opens the right reader. Resolves once the header row is known;
  * throws a FileError for every rejection (see {@link sniffFile}, plus FILE_NO_HEADER,
  * FILE_NO_USERNAME_COLUMN, FILE_NO_NAME_COLUMN, FILE_DUPLICATE_COLUMN, FILE_PARSE_*).
- * Files above `leanMemoryAboveBytes` (memory-mode.ts; tests lower it) are read in lean-memory mode.
+ * Files above `leanMemoryAboveBytes` (memory-mode.ts; tests lower it) get a lean reader worker.
  */
 export async function openSpreadsheet(filePath: string, settings: ReadSettings, options: { leanMemoryAboveBytes?: number } = {}): Promise<SpreadsheetReader> {
   const { kind, bytes } = await sniffFile(filePath, settings);
   const lean = bytes > (options.leanMemoryAboveBytes ?? LEAN_MEMORY_ABOVE_BYTES);
-  if (!lean) return kind === 'xlsx' ? openXlsx(filePath, settings) : openCsv(filePath, settings);
-  const release = holdLeanHeap();
-  try {
-    const reader = kind === 'xlsx' ? await openXlsx(filePath, settings, { lean }) : await openCsv(filePath, settings);
-    return withClose(reader, release);
-  } catch (error) {
-    release();
-    throw error;
-  }
-}
-
-/** The reader, releasing `release` once it is closed. */
-function withClose(reader: SpreadsheetReader, release: () => void): SpreadsheetReader {
-  return {
-    header: reader.header,
-    batches: () => reader.batches(),
-    close: () => reader.close().finally(release),
-  };
+  return kind === 'xlsx' ? openXlsx(filePath, settings, { lean }) : openCsv(filePath, settings);
 }

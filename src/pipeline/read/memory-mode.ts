@@ -23,6 +23,9 @@ export const LEAN_WORKER_YOUNG_GENERATION_MB = 8;
 
 const LEAN_HEAP_GROWING_PERCENT = 25;
 
+/** Whether a file of this size is read in lean-memory mode. */
+export const isLeanMemoryFile = (bytes: number): boolean => bytes > LEAN_MEMORY_ABOVE_BYTES;
+
 let holders = 0;
 
 /** Puts the process's heap in lean mode until the returned release is called (once). */

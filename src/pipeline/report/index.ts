@@ -6,15 +6,29 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { fail } from '../../errors.js';
 import { writeJsonReport } from './write-json.js';
-import { writeXlsxReport } from './write-xlsx.js';
 import type { ReportSource } from './types.js';
 
 export type * from './types.js';
 export { escapeCell, unescapeCell } from './escape-cell.js';
 export { createMemoryRowSpool, createRowSpool, type RowSpool } from './row-spool.js';
 export { reportHead, writeJsonReport } from './write-json.js';
-export { FAILED_HEADERS, ROWS_HEADERS, STATUS_FILL, writeXlsxReport, type XlsxReportOptions } from './write-xlsx.js';
+export type { XlsxReportOptions } from './write-xlsx.js';
 export { outcomeInWords, summaryLines } from './summary-lines.js';
+
+/**
+ * The xlsx writer, and exceljs behind it (~27 MB of RSS and ~0.1 s of CPU to load), is loaded
+ * when first needed rather than with this module, so a 1M-row import does not carry it while it
+ * reads (its reader worker has its own copy). processFile preloads it for files small enough that
+ * speed, not memory, is what counts. A failed load is not remembered: the next report tries again.
+ */
+let xlsxWriter: Promise<typeof import('./write-xlsx.js')> | undefined;
+export function loadXlsxWriter(): Promise<typeof import('./write-xlsx.js')> {
+  xlsxWriter ??= import('./write-xlsx.js').catch((error: unknown) => {
+    xlsxWriter = undefined;
+    throw error;
+  });
+  return xlsxWriter;
+}
 
 /** Where the two reports of one import were written. */
 export interface ReportPaths {
@@ -63,6 +77,7 @@ export async function writeReports(source: ReportSource, dir: string, stem: stri
   }
   const paths = await chooseReportPaths(dir, stem);
   await writeJsonReport(source, paths.jsonPath);
+  const { writeXlsxReport } = await loadXlsxWriter();
   await writeXlsxReport(source, paths.xlsxPath);
   return paths;
 }
