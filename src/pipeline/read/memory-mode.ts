@@ -1,6 +1,6 @@
 /**
- * Large files are read in a lean-memory mode: peak RSS, not speed, is what limits them (SPEC §7:
- * a 1,000,000-row file under a fixed memory ceiling). Below the threshold nothing changes.
+ * Large files are imported in a lean-memory mode: peak RSS, not speed, is what limits them (SPEC
+ * §7: a 1,000,000-row file under a fixed memory ceiling). Below the threshold nothing changes.
  *
  * Measured on the bench's 1M-row file (62 MB), SQLite, with the username index in place:
  * - V8 lets the old generation fill with promoted garbage (rows that lived through a few batches)
@@ -11,7 +11,10 @@
  * settings cost 4–25 % of the time for ~60 MB, which is why they are not the default.
  *
  * The heap flag is process-wide (V8 reads it at each GC; Node keeps flags writable after start),
- * so it is held while any lean reader is open and put back to V8's own heuristic (0) after.
+ * so processFile holds it for a large file's whole import — the reports too: writing a 1M-row xlsx
+ * report with V8's own heuristic let exceljs' garbage Buffers pile up to the run's peak (295 MB) —
+ * and it goes back to V8's own heuristic (0) when the last holder lets go. The reader caps its
+ * worker's young generation itself (openSpreadsheet decides by the same threshold).
  */
 import { setFlagsFromString } from 'node:v8';
 
@@ -39,7 +42,7 @@ export function holdLeanHeap(): () => void {
   };
 }
 
-/** Whether a lean reader is open now (for tests and the log). */
+/** Whether any import holds the lean heap now (for tests). */
 export function leanHeapHeld(): boolean {
   return holders > 0;
 }
