@@ -40,7 +40,9 @@ describeEachDatabase('daemon crash recovery', (database) => {
       expect(await count(db, (q) => q('imports').where('status', 'running'))).toBe(1);
 
       daemon = await startDaemon({ databaseUrl: database().url, cwd: daemon.cwd, port: daemon.port });
-      await waitFor(() => listFiles(path.join(daemon!.folder('archive'), today())).some((f) => f.endsWith('_big.csv')), 120_000, daemon.output);
+      // The file moves first, then its JSON and xlsx reports (archive.ts): wait for the last of them.
+      await waitFor(() => listFiles(path.join(daemon!.folder('archive'), today())).some((f) => f.endsWith('_big.report.xlsx')), 120_000, daemon.output);
+      expect(listFiles(path.join(daemon.folder('archive'), today())).filter((f) => f.endsWith('_big.csv'))).toHaveLength(1);
       expect(await count(db, (q) => q('users'))).toBe(rows);
       expect(await count(db, (q) => q('users').distinct('username'))).toBe(rows);
       const imports = (await db('imports').orderBy('id').select('id', 'status', 'superseded_by', 'source')) as Array<{ id: number | string; status: string; superseded_by: number | string | null; source: string }>;
