@@ -9,6 +9,8 @@ import JSZip from 'jszip';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UsersyncError } from '../../src/errors.js';
 import { openSpreadsheet, sniffFile } from '../../src/pipeline/read/index.js';
+import { classifyParseError } from '../../src/pipeline/read/xlsx-errors.js';
+import { FileError } from '../../src/errors.js';
 import { TEMPLATE_ROW, fixtureDir, inlineCell, readSettings, writeCraftedXlsx, writeCsv, writeUsers, writeZip } from '../fixtures/workbooks.js';
 import { readAllRows, rejection } from '../helpers/read.js';
 
@@ -172,4 +174,15 @@ describe('CSV errors in words', () => {
 it('rejects a damaged sheet through openSpreadsheet as well', async () => {
   const path = await breakDeflateData(await writeUsers(fx.path('deflate-open.xlsx'), users(10)), 'xl/worksheets/sheet1.xml');
   expect((await rejection(openSpreadsheet(path, patient))).code).toBe('FILE_CORRUPT');
+});
+
+describe('reader failures that are not the file\'s', () => {
+  it('a full disk or a permission error on the reader\'s temp files is FS_IO_FAILED, not a file error', () => {
+    for (const code of ['ENOSPC', 'EACCES', 'EROFS']) {
+      const error = classifyParseError(Object.assign(new Error(`${code}: failed, write`), { code }));
+      expect(error.code).toBe('FS_IO_FAILED');
+      expect(error).not.toBeInstanceOf(FileError); // so the daemon retries instead of sending it to error/
+    }
+    expect(classifyParseError(Object.assign(new Error('invalid signature'), { code: 'Z_DATA_ERROR' })).code).toBe('FILE_CORRUPT');
+  });
 });

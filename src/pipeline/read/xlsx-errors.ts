@@ -10,12 +10,34 @@ export function isSheetsRace(error: unknown): boolean {
   return error instanceof TypeError && error.message.includes("reading 'sheets'");
 }
 
-/** Maps an unexpected parse error to FILE_CORRUPT, FILE_UNSUPPORTED_LAYOUT or FILE_PARSE_FAILED. */
+/**
+ * What the reader writes besides the file (exceljs' copy of a sheet stored before the shared
+ * strings, spilled shared strings) failing for these reasons is this machine's fault, not the
+ * file's: the import is retried later, and the file never goes to error/ for it.
+ */
+const SYSTEM_IO_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EIO', 'EMFILE', 'ENFILE', 'EACCES', 'EPERM']);
+
+export function isSystemIoError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && SYSTEM_IO_ERRORS.has(code);
+}
+
+/** FS_IO_FAILED for a system I/O failure of the reader (see SYSTEM_IO_ERRORS). */
+export function readerIoFailure(error: unknown): UsersyncError {
+  const detail = (error instanceof Error ? error.message : String(error)).split('\n')[0]?.slice(0, 200) ?? '';
+  return fail('FS_IO_FAILED', { message: `Reading the workbook needs temporary files, and writing them failed (${detail}). Free disk space or fix the permissions of the temp folder (TMPDIR); the file is imported again later.`, cause: error });
+}
+
+/**
+ * Maps an unexpected parse error to FILE_CORRUPT, FILE_UNSUPPORTED_LAYOUT or FILE_PARSE_FAILED,
+ * or, for a disk or permission failure of the reader's own temp files, to FS_IO_FAILED (not a file error).
+ */
 export function classifyParseError(error: unknown): UsersyncError {
   const message = error instanceof Error ? error.message : String(error);
   const stack = error instanceof Error ? (error.stack ?? '') : '';
   const detail = message.split('\n')[0]?.slice(0, 200) ?? '';
   const code = (error as { code?: unknown } | null)?.code;
+  if (isSystemIoError(error)) return readerIoFailure(error);
   const zlibError = typeof code === 'string' && /^Z_(DATA|BUF|NEED_DICT|STREAM)_ERROR$/.test(code);
   if (zlibError || /FILE_ENDED|invalid signature|unexpected end of file|Z_DATA_ERROR|Z_BUF_ERROR|invalid (stored|distance|block|code)|incorrect header check|unknown compression/i.test(message)) {
     return fail('FILE_CORRUPT', { message: `The workbook is damaged: part of its zip data cannot be unpacked (${detail}). Copy or export it again.`, cause: error });

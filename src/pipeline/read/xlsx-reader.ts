@@ -13,6 +13,7 @@ import type { RawRow } from '../../domain/columns.js';
 import { fail, type UsersyncError } from '../../errors.js';
 import { BatchQueue, Watchdog } from './batch-queue.js';
 import { LEAN_WORKER_YOUNG_GENERATION_MB } from './memory-mode.js';
+import { isSystemIoError, readerIoFailure } from './xlsx-errors.js';
 import type { ReadSettings, SheetHeader, SpreadsheetReader } from './types.js';
 import { noDataRows } from './row-sink.js';
 import { MAX_BATCHES_AHEAD, type CreditMessage, type WorkerInput, type WorkerMessage } from './worker-protocol.js';
@@ -80,7 +81,10 @@ export async function openXlsx(filePath: string, settings: ReadSettings, options
   });
   worker.on('error', (error: Error & { code?: string }) => {
     finish(
-      error.code === 'ERR_WORKER_OUT_OF_MEMORY'
+      isSystemIoError(error)
+        ? // exceljs' own temp-file streams fail this way when the disk is full: the worker dies, not the file's fault.
+          readerIoFailure(error)
+        : error.code === 'ERR_WORKER_OUT_OF_MEMORY'
         ? fail('FILE_PARSE_OUT_OF_MEMORY', { message: `Reading the workbook needed more than import.workerMemoryMb (${settings.workerMemoryMb} MB) of memory, so it was stopped.`, cause: error })
         : isModuleLoadError(error)
           ? // Not the file's fault: usersync's own files are missing or half-written (an install or a
