@@ -6,8 +6,8 @@
  * few typed arrays (~26 MB at 1M ten-character usernames) that the GC never walks.
  *
  * Layout: each username's UTF-16 code units, one byte each when below 0xFF, else 0xFF and two
- * bytes (so equal strings have equal bytes and no two strings share bytes), appended to one byte
- * arena; an open-addressing table (linear probing, at most half full) maps a hash to the entry.
+ * bytes (an encoding where equal bytes mean equal strings), appended to one byte arena; an
+ * open-addressing table (linear probing, at most half full) maps a hash to the entry.
  */
 
 /** What checkRow needs of the register of usernames already seen (a Map<string, number> fits). */
