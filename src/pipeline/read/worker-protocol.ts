@@ -33,3 +33,10 @@ export type WorkerMessage =
 export interface CreditMessage {
   readonly type: 'credit';
 }
+
+/** Main → worker: stop now (the worker exits from its event loop; see xlsx-reader.ts). */
+export interface StopMessage {
+  readonly type: 'stop';
+}
+
+export type MainMessage = CreditMessage | StopMessage;

@@ -16,7 +16,7 @@ import { LEAN_WORKER_YOUNG_GENERATION_MB } from './memory-mode.js';
 import { isSystemIoError, readerIoFailure } from './xlsx-errors.js';
 import type { ReadSettings, SheetHeader, SpreadsheetReader } from './types.js';
 import { noDataRows } from './row-sink.js';
-import { MAX_BATCHES_AHEAD, type CreditMessage, type WorkerInput, type WorkerMessage } from './worker-protocol.js';
+import { MAX_BATCHES_AHEAD, type CreditMessage, type StopMessage, type WorkerInput, type WorkerMessage } from './worker-protocol.js';
 
 /** Prefix of each parse's temp directory under os.tmpdir(). */
 export const TEMP_PREFIX = 'usersync-xlsx-';
@@ -49,7 +49,7 @@ export async function openXlsx(filePath: string, settings: ReadSettings, options
       queue.fail(error);
       rejectHeader(error);
     }
-    void worker.terminate();
+    stop(worker);
   };
 
   const watchdog = new Watchdog(settings.parseTimeoutMs, () =>
@@ -128,6 +128,23 @@ export async function openXlsx(filePath: string, settings: ReadSettings, options
       }
     },
   };
+}
+
+/** How long a worker asked to stop may take before it is terminated. */
+const STOP_GRACE_MS = 2000;
+
+/**
+ * Asks the worker to exit from its own event loop, and terminates it only if it has not within
+ * STOP_GRACE_MS (a parse stuck in a loop). worker.terminate() stops JavaScript wherever it is: if
+ * that is between creating a zlib stream and initialising it (unzipper makes one per zip entry),
+ * Node 20's worker cleanup fails an assertion ("close before init", node_zlib.cc) and aborts the
+ * whole process — seen once in CI when a damaged file's worker was stopped right after it failed.
+ */
+function stop(worker: Worker): void {
+  worker.postMessage({ type: 'stop' } satisfies StopMessage);
+  const force = setTimeout(() => void worker.terminate(), STOP_GRACE_MS);
+  force.unref();
+  worker.once('exit', () => clearTimeout(force));
 }
 
 /** The worker's own code failed to load: a module missing or not matching its importer. */

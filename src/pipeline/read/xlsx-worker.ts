@@ -19,7 +19,7 @@ import { HEADER_SEARCH_ROWS, HeaderScan, type FoundHeader } from './header-scan.
 import { RowSink, emptyCells } from './row-sink.js';
 import { openRegularFile } from './sniff.js';
 import { readWorkbookInfo, type SheetInfo, type WorkbookInfo } from './workbook-sheets.js';
-import { MAX_BATCHES_AHEAD, type CreditMessage, type WorkerInput, type WorkerMessage } from './worker-protocol.js';
+import { MAX_BATCHES_AHEAD, type MainMessage, type WorkerInput, type WorkerMessage } from './worker-protocol.js';
 import { classifyParseError, isSheetsRace, otherSheetWarnings } from './xlsx-errors.js';
 import { fixUnzipperEnd } from './unzipper-end-fix.js';
 
@@ -43,7 +43,9 @@ function postFail(failure: UsersyncError): void {
 
 let credits = MAX_BATCHES_AHEAD;
 let wakeUp: (() => void) | undefined;
-port.on('message', (message: CreditMessage) => {
+port.on('message', (message: MainMessage) => {
+  // Exiting here, between tasks, never interrupts a half-made zlib stream (xlsx-reader.ts, stop()).
+  if (message.type === 'stop') process.exit(0);
   if (message.type !== 'credit') return;
   credits++;
   wakeUp?.();
