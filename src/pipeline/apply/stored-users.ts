@@ -4,11 +4,12 @@
  */
 import type { Knex } from 'knex';
 import type { StoredUser } from '../../domain/merge.js';
+import { usersWithDepartment } from '../../db/repositories/users.js';
 import { concatKeys, selectArrays } from '../../db/bulk.js';
 import type { Dialect } from '../../db/knex.js';
 import { chunk } from '../../db/time.js';
 
-/** The select's columns, in order (rows come back as arrays). */
+/** usersWithDepartment's columns, then the two key lists, in select order (rows come back as arrays). */
 type Row = [
   id: number | string,
   username: string,
@@ -20,26 +21,28 @@ type Row = [
   passwordHash: string | null,
   passwordUpdatedAt: string | null,
   createdAt: string,
-  departmentKey: string | null,
+  updatedAt: string,
   department: string | null,
+  departmentKey: string | null,
   roleKeys: string | null,
   groupKeys: string | null,
 ];
 
 /**
- * One statement per chunk: each user with its department and, as newline-joined lists, the keys of
- * its roles and groups (correlated sub-selects on the membership primary keys). The SQL depends
- * only on the dialect and the chunk's size, so SQLite reuses its prepared statement.
+ * One statement per chunk: each user with its department (the users repository's own select) and,
+ * as newline-joined lists, the keys of its roles and groups (correlated sub-selects on the
+ * membership primary keys). knex compiles it once per dialect and chunk size; the text is then
+ * reused, so SQLite reuses its prepared statement too.
  */
-function lookUpSql(dialect: Dialect, count: number): string {
+function lookUpSql(knex: Knex, dialect: Dialect, count: number): string {
   const key = `${dialect}|${count}`;
   let sql = sqlCache.get(key);
   if (sql === undefined) {
-    sql =
-      'select u.id, u.username, u.name, u.email, u.phone, u.active, u.ignore_mfa, u.password_hash, u.password_updated_at, u.created_at, d.name_key, d.name, ' +
-      `(select ${concatKeys(dialect, 'r.name_key')} from user_roles ur join roles r on r.id = ur.role_id where ur.user_id = u.id), ` +
-      `(select ${concatKeys(dialect, 'g.name_key')} from user_group_members m join user_groups g on g.id = m.group_id where m.user_id = u.id) ` +
-      `from users u left join departments d on d.id = u.department_id where u.username in (${Array.from({ length: count }, () => '?').join(',')})`;
+    const roleKeys = knex.raw(`(select ${concatKeys(dialect, 'roles.name_key')} from user_roles join roles on roles.id = user_roles.role_id where user_roles.user_id = users.id) as role_keys`);
+    const groupKeys = knex.raw(
+      `(select ${concatKeys(dialect, 'user_groups.name_key')} from user_group_members join user_groups on user_groups.id = user_group_members.group_id where user_group_members.user_id = users.id) as group_keys`,
+    );
+    sql = usersWithDepartment(knex).select(roleKeys, groupKeys).whereIn('users.username', Array.from({ length: count }, () => '')).toSQL().sql;
     if (sqlCache.size > 16) sqlCache.clear();
     sqlCache.set(key, sql);
   }
@@ -51,8 +54,8 @@ export async function loadStoredUsers(knex: Knex, dialect: Dialect, usernames: r
   const users = new Map<string, StoredUser>();
   const split = (keys: string | null) => (keys ? keys.split('\n') : []);
   for (const part of chunk(usernames, maxInParams)) {
-    const rows = (await selectArrays(knex, dialect, lookUpSql(dialect, part.length), part)) as Row[];
-    for (const [id, username, name, email, phone, active, ignoreMfa, passwordHash, passwordUpdatedAt, createdAt, departmentKey, department, roleKeys, groupKeys] of rows) {
+    const rows = (await selectArrays(knex, dialect, lookUpSql(knex, dialect, part.length), part)) as Row[];
+    for (const [id, username, name, email, phone, active, ignoreMfa, passwordHash, passwordUpdatedAt, createdAt, /* updatedAt */ , department, departmentKey, roleKeys, groupKeys] of rows) {
       users.set(username, {
         id: Number(id),
         username,
