@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import ExcelJS from 'exceljs';
 import { describe, expect, it } from 'vitest';
 import { CompactStrings, installCompactSharedStrings } from '../../src/pipeline/read/compact-strings.js';
@@ -27,6 +27,13 @@ describe('compact shared strings', () => {
       const texts = Array.from({ length: 20_000 }, (_, i) => (i < 5000 ? `plain ${i}` : i < 6000 ? `名前 ${i}` : `${samples[i % samples.length]}-${i}`));
       for (const text of texts) store.push(text);
       expect(statSync(fx.path('spill.bin')).size).toBeGreaterThan(0);
+      // Cells may be passwords: nothing readable reaches the disk, in either encoding.
+      const onDisk = readFileSync(fx.path('spill.bin'));
+      for (const secret of ['plain 1234', 'José Ñúñez', '名前 5500']) {
+        expect(onDisk.includes(Buffer.from(secret, 'latin1'))).toBe(false);
+        expect(onDisk.includes(Buffer.from(secret, 'utf16le'))).toBe(false);
+        expect(onDisk.includes(Buffer.from(secret, 'utf8'))).toBe(false);
+      }
       for (let i = 0; i < texts.length; i++) expect(store.get(i)).toBe(texts[i]); // forwards
       for (let n = 0; n < 5000; n++) {
         const i = (n * 7919) % texts.length; // and jumping about

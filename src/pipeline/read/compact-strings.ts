@@ -18,6 +18,7 @@
  * `xl/sharedStrings.xml` with a proxy that answers the only two things exceljs does with it:
  * `push(value)` while parsing the part, and `sharedStrings[index]` while reading cells.
  */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { appendFileSync, closeSync, openSync, readSync, writeFileSync } from 'node:fs';
 
 /**
@@ -34,6 +35,9 @@ export const COMPACT_SHARED_STRINGS_ABOVE_BYTES = 24 * 1024 * 1024;
 const SLAB_STRINGS = 65_536;
 const SLAB_CHARS = 16 * 1024 * 1024;
 
+/** A stream cipher: a record is as long as its plain text, so offsets stay simple. */
+const SPILL_CIPHER = 'aes-256-ctr';
+
 /** Slabs kept in memory when they are spilled to a file: at most this many characters. */
 const SPILL_CACHE_CHARS = 8 * 1024 * 1024;
 
@@ -43,12 +47,13 @@ interface Slab {
   starts: Uint32Array;
 }
 
-/** Where a spilled slab lies in the spill file. */
+/** Where a spilled slab lies in the spill file, and the counter block it was encrypted from. */
 interface SpilledSlab {
   offset: number;
   count: number;
   textBytes: number;
   oneByte: boolean;
+  iv: Buffer;
 }
 
 export interface CompactStringsOptions {
@@ -57,7 +62,8 @@ export interface CompactStringsOptions {
    * slabs read back lately (~8 M characters): a 1M-row list's strings took ~80 MB of the reader's
    * heap. Look-ups mostly move forward through the strings (files list them in the order cells
    * first use them), so each slab is read back about once; a file whose cells jump around at
-   * random re-reads slabs and is slower, never wrong.
+   * random re-reads slabs and is slower, never wrong. The file is encrypted (AES-256-CTR, a key
+   * held only in memory): the strings may be passwords, and a crash leaves temp files behind.
    */
   spillTo?: string;
   /** Strings per slab, and characters of spilled slabs kept in memory (tests make them small). */
@@ -75,7 +81,7 @@ export class CompactStrings {
   private pending: string[] = [];
   private pendingChars = 0;
   private count = 0;
-  private readonly spill: { path: string; end: number; slabs: SpilledSlab[]; cache: Map<number, Slab>; cachedChars: number } | undefined;
+  private readonly spill: { path: string; key: Buffer; end: number; slabs: SpilledSlab[]; cache: Map<number, Slab>; cachedChars: number } | undefined;
   /** The slab the last look-up used: consecutive cells of a row mostly share one. */
   private last: { index: number; slab: Slab } | undefined;
 
@@ -84,7 +90,9 @@ export class CompactStrings {
     this.spillCacheChars = options.spillCacheChars ?? SPILL_CACHE_CHARS;
     if (options.spillTo !== undefined) {
       writeFileSync(options.spillTo, '', { mode: 0o600 });
-      this.spill = { path: options.spillTo, end: 0, slabs: [], cache: new Map(), cachedChars: 0 };
+      // Cells can hold passwords, and a crash leaves the temp directory behind: what reaches the
+      // disk is encrypted with a key that only ever exists in this worker's memory.
+      this.spill = { path: options.spillTo, key: randomBytes(32), end: 0, slabs: [], cache: new Map(), cachedChars: 0 };
     }
   }
 
@@ -156,27 +164,32 @@ export class CompactStrings {
     const oneByte = !/[^\u0000-\u00ff]/.test(slab.text);
     const text = Buffer.from(slab.text, oneByte ? 'latin1' : 'utf16le');
     const starts = new Uint8Array(slab.starts.buffer, slab.starts.byteOffset, slab.starts.byteLength);
+    const iv = randomBytes(16);
+    const cipher = createCipheriv(SPILL_CIPHER, spill.key, iv);
+    const record = Buffer.concat([cipher.update(starts), cipher.update(text), cipher.final()]);
     // Opened for each write and read, never held: a worker that is terminated cannot leak a
     // descriptor (worker threads share the process's), so removing the file frees its space.
-    appendFileSync(spill.path, starts);
-    appendFileSync(spill.path, text);
-    spill.slabs.push({ offset: spill.end, count: slab.starts.length, textBytes: text.byteLength, oneByte });
-    spill.end += starts.byteLength + text.byteLength;
+    appendFileSync(spill.path, record);
+    spill.slabs.push({ offset: spill.end, count: slab.starts.length, textBytes: text.byteLength, oneByte, iv });
+    spill.end += record.byteLength;
   }
 
   private readBack(k: number): Slab {
     const spill = this.spill!;
     const where = spill.slabs[k] as SpilledSlab;
-    const starts = new Uint32Array(where.count);
-    const bytes = Buffer.allocUnsafe(where.textBytes);
+    const startsBytes = where.count * Uint32Array.BYTES_PER_ELEMENT;
+    const record = Buffer.allocUnsafe(startsBytes + where.textBytes);
     const fd = openSync(spill.path, 'r');
     try {
-      readAll(fd, new Uint8Array(starts.buffer), where.offset);
-      readAll(fd, bytes, where.offset + starts.byteLength);
+      readAll(fd, record, where.offset);
     } finally {
       closeSync(fd);
     }
-    const slab = { text: bytes.toString(where.oneByte ? 'latin1' : 'utf16le'), starts };
+    const decipher = createDecipheriv(SPILL_CIPHER, spill.key, where.iv);
+    const plain = Buffer.concat([decipher.update(record), decipher.final()]);
+    const starts = new Uint32Array(where.count);
+    new Uint8Array(starts.buffer).set(plain.subarray(0, startsBytes)); // copied: plain may be unaligned
+    const slab = { text: plain.toString(where.oneByte ? 'latin1' : 'utf16le', startsBytes), starts };
     // First in, first out: a slab still in use is simply read again (once), which is cheap.
     for (const [old, cached] of spill.cache) {
       if (spill.cachedChars + slab.text.length <= this.spillCacheChars) break;
