@@ -22,6 +22,7 @@ import { readWorkbookInfo, type SheetInfo, type WorkbookInfo } from './workbook-
 import { MAX_BATCHES_AHEAD, type MainMessage, type WorkerInput, type WorkerMessage } from './worker-protocol.js';
 import { classifyParseError, isSheetsRace, otherSheetWarnings } from './xlsx-errors.js';
 import { fixUnzipperEnd } from './unzipper-end-fix.js';
+import { reorderedWorkbookStream } from './zip-order.js';
 
 // A zip stream error means damaged zip data; exceljs may never see it (unzipper-end-fix.ts, fix 1).
 fixUnzipperEnd((error) => postFail(classifyParseError(error)));
@@ -66,9 +67,10 @@ async function readWorkbook(workbook: WorkbookInfo): Promise<void> {
   const lookup = buildHeaderLookup(input.settings.headerAliases);
   const scan = new HeaderScan(lookup);
   const fh = await openRegularFile(input.filePath);
-  const stream = fh.createReadStream();
+  // Shared strings, styles and relationships first, so the sheet is parsed as it streams (zip-order.ts).
+  const stream = (await reorderedWorkbookStream(fh, (await fh.stat()).size)) ?? fh.createReadStream();
   // exceljs pipes the stream without an error listener; report read errors ourselves (PITFALLS §3.5).
-  stream.on('error', (cause) => {
+  stream.on('error', (cause: Error) => {
     postFail(fail('FILE_PARSE_FAILED', { message: `The file could not be read: ${cause.message}` }));
   });
   const reader = new ExcelJS.stream.xlsx.WorkbookReader(stream, {
