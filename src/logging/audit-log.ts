@@ -11,6 +11,8 @@ import type { Config } from '../config/schema.js';
 export interface AuditLog {
   /** Appends one JSON line per record. */
   append(records: ReadonlyArray<Record<string, unknown>>): void;
+  /** Appends lines already serialised (one JSON object each, without the newline). */
+  appendLines(lines: readonly string[]): void;
   /** Resolves when every appended line is written and the file closed. */
   close(): Promise<void>;
 }
@@ -21,13 +23,15 @@ export function openAuditLog(settings: Pick<Config['logs'], 'dir'>): AuditLog {
   let failure: Error | undefined;
   stream.on('error', (error) => (failure = error));
   let closing: Promise<void> | undefined;
+  const appendLines = (lines: readonly string[]): void => {
+    if (lines.length === 0 || closing) return;
+    let text = '';
+    for (const line of lines) text += `${line}\n`;
+    stream.write(text);
+  };
   return {
-    append(records) {
-      if (records.length === 0 || closing) return;
-      let text = '';
-      for (const record of records) text += `${JSON.stringify(record)}\n`;
-      stream.write(text);
-    },
+    append: (records) => appendLines(records.map((record) => JSON.stringify(record))),
+    appendLines,
     close() {
       closing ??= new Promise<void>((resolve) => {
         if (failure || stream.destroyed) return resolve();

@@ -4,7 +4,7 @@
  * in the audit log file. Passwords appear only as `{changed: true}`.
  */
 import type { Knex } from 'knex';
-import { insertAuditEvents, type AuditEvent } from '../db/repositories/audit.js';
+import { changesJson, insertAuditEvents, type AuditEvent } from '../db/repositories/audit.js';
 import type { Dialect } from '../db/knex.js';
 import type { AuditLog } from '../logging/audit-log.js';
 
@@ -18,8 +18,7 @@ export interface AuditTrail {
 }
 
 export function createAuditTrail(auditLog: AuditLog, target: { dialect: Dialect; maxInsertRows: number }): AuditTrail {
-  const committed = (events: readonly AuditEvent[]) =>
-    auditLog.append(events.map((e) => ({ action: e.action, at: e.at, importId: e.importId, row: e.row, username: e.username, changes: e.changes })));
+  const committed = (events: readonly AuditEvent[]) => auditLog.appendLines(events.map(auditLine));
   const record = (handle: Knex, events: readonly AuditEvent[]) => insertAuditEvents(handle, target, events);
   return {
     record,
@@ -29,4 +28,10 @@ export function createAuditTrail(auditLog: AuditLog, target: { dialect: Dialect;
       committed(events);
     },
   };
+}
+
+/** The audit log line of an event: JSON of {action, at, importId, row, username, changes}, reusing the database's JSON of `changes`. */
+export function auditLine(e: AuditEvent): string {
+  const text = (value: string | number | null) => JSON.stringify(value ?? null);
+  return `{"action":${text(e.action)},"at":${text(e.at)},"importId":${text(e.importId)},"row":${text(e.row)},"username":${text(e.username)},"changes":${changesJson(e) ?? 'null'}}`;
 }

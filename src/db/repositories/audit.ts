@@ -39,8 +39,19 @@ export async function insertAuditEvents(knex: Knex, target: { dialect: Dialect; 
   await bulkInsert(knex, target.dialect, target.maxInsertRows, {
     table: 'audit_events',
     columns: ['at', 'import_id', 'row', 'username', 'action', 'changes'],
-    rows: events.map((e) => [e.at, e.importId, e.row, e.username, e.action, e.changes === null ? null : JSON.stringify(e.changes)]),
+    rows: events.map((e) => [e.at, e.importId, e.row, e.username, e.action, changesJson(e)]),
   });
+}
+
+const CHANGES_JSON = Symbol('changesJson');
+
+/**
+ * The event's `changes` as JSON, serialised once: the database row and then the audit log line
+ * both need it (twice was ~0.25 s of a 100k-row first load). Events are not changed once made.
+ */
+export function changesJson(event: AuditEvent): string | null {
+  const cached = event as AuditEvent & { [CHANGES_JSON]?: string | null };
+  return (cached[CHANGES_JSON] ??= event.changes === null ? null : JSON.stringify(event.changes));
 }
 
 export interface AuditQuery {
