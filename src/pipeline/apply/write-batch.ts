@@ -10,7 +10,7 @@ import type { RawRow } from '../../domain/columns.js';
 import { diffUser, type ChangeField, type UserDiff } from '../../domain/merge.js';
 import { findCatalogIds } from '../../db/repositories/catalog.js';
 import type { AuditEvent } from '../../db/repositories/audit.js';
-import { bulkInsert } from '../../db/bulk.js';
+import { bulkInsert, selectArrays } from '../../db/bulk.js';
 import type { Dialect } from '../../db/knex.js';
 import { chunk } from '../../db/time.js';
 import type { CatalogCache } from './catalog-cache.js';
@@ -151,9 +151,10 @@ async function replaceMemberships(trx: Knex, batch: PreparedBatch, diffs: UserDi
   if (changedRoles.length === 0 && changedGroups.length === 0) return;
   const ids = new Map<string, number>();
   const needIds = [...new Set([...changedRoles, ...changedGroups])];
+  // Users created by this batch: their new ids, one select per chunk through the driver.
   for (const part of chunk(needIds.filter((u) => !before.has(u)), ctx.maxInParams)) {
-    const rows = (await trx('users').whereIn('username', part).select('id', 'username')) as Array<{ id: number | string; username: string }>;
-    for (const row of rows) ids.set(row.username, Number(row.id));
+    const rows = (await selectArrays(trx, ctx.dialect, `select \`id\`, \`username\` from \`users\` where \`username\` in (${part.map(() => '?').join(',')})`, part)) as Array<[number | string, string]>;
+    for (const [id, username] of rows) ids.set(username, Number(id));
   }
   for (const username of needIds) {
     const known = before.get(username);
@@ -162,8 +163,9 @@ async function replaceMemberships(trx: Knex, batch: PreparedBatch, diffs: UserDi
   const nextOf = new Map(batch.intents.map((intent, i) => [intent.username, diffs[i]]));
   const replace = async (usernames: string[], table: string, column: string, keysOf: (d: UserDiff) => string[], idOf: (key: string) => number | undefined) => {
     if (usernames.length === 0) return;
-    const userIds = usernames.map((u) => ids.get(u) as number);
-    for (const part of chunk(userIds, ctx.maxInParams)) await trx(table).whereIn('user_id', part).delete();
+    // A user created by this batch has no memberships yet: only stored users' sets are deleted.
+    const storedIds = usernames.filter((u) => before.has(u)).map((u) => ids.get(u) as number);
+    for (const part of chunk(storedIds, ctx.maxInParams)) await trx(table).whereIn('user_id', part).delete();
     const pairs = usernames.flatMap((u) => keysOf(nextOf.get(u) as UserDiff).map((key) => [ids.get(u), idOf(key)]));
     await bulkInsert(trx, ctx.dialect, ctx.maxInsertRows, { table, columns: ['user_id', column], rows: pairs });
   };
