@@ -25,12 +25,12 @@ interface SaxesParser {
   close(): void;
 }
 
-type SaxEvent = { eventType: 'opentag' | 'text' | 'closetag'; value: unknown };
+export type SaxEvent = { eventType: 'opentag' | 'text' | 'closetag'; value: unknown };
 
 const { SaxesParser } = requireFromExceljs('saxes') as { SaxesParser: new () => SaxesParser };
 
 /** The replacement: the same events in the same batches (one array per input chunk). */
-async function* parseSax(iterable: AsyncIterable<Buffer | string>): AsyncGenerator<SaxEvent[]> {
+export async function* parseSax(iterable: AsyncIterable<Buffer | string>): AsyncGenerator<SaxEvent[]> {
   const parser = new SaxesParser();
   let error: Error | undefined;
   parser.on('error', (e) => (error ??= e));

@@ -17,6 +17,7 @@ import { CELL_ERRORS, cellToText } from './cell-to-text.js';
 import { COMPACT_SHARED_STRINGS_ABOVE_BYTES, installCompactSharedStrings } from './compact-strings.js';
 import { HEADER_SEARCH_ROWS, HeaderScan, type FoundHeader } from './header-scan.js';
 import { RowSink, emptyCells } from './row-sink.js';
+import { sheetRows, type SheetRow, type WorkbookParts } from './sheet-rows.js';
 import { openRegularFile } from './sniff.js';
 import { readWorkbookInfo, type SheetInfo, type WorkbookInfo } from './workbook-sheets.js';
 import { MAX_BATCHES_AHEAD, type MainMessage, type WorkerInput, type WorkerMessage } from './worker-protocol.js';
@@ -27,7 +28,13 @@ import { reorderedWorkbookStream } from './zip-order.js';
 // A zip stream error means damaged zip data; exceljs may never see it (unzipper-end-fix.ts, fix 1).
 fixUnzipperEnd((error) => postFail(classifyParseError(error)));
 
-type Worksheet = AsyncIterable<ExcelJS.Row> & { name?: string; state?: string };
+/** exceljs' WorksheetReader: only its part's XML stream and its workbook are used (sheet-rows.ts). */
+interface Worksheet {
+  readonly iterator: AsyncIterable<Buffer | string>;
+  readonly workbook: WorkbookParts;
+  readonly name?: string;
+  readonly state?: string;
+}
 
 const input = workerData as WorkerInput;
 const port = parentPort;
@@ -96,7 +103,7 @@ async function readWorkbook(workbook: WorkbookInfo): Promise<void> {
     const hidden = info?.hidden ?? (ws.state === 'hidden' || ws.state === 'veryHidden');
     seen.push(name);
     if (hidden) {
-      for await (const _row of ws); // exceljs needs each sheet consumed to move on
+      for await (const _rows of sheetRows(ws.iterator, ws.workbook)); // each sheet must be consumed to move on
       continue;
     }
     if (await readSheet(ws, name, scan, sheets.length > 0 ? sheets : seen.map((n) => ({ name: n, hidden: false })))) return;
@@ -115,7 +122,7 @@ async function readSheet(ws: Worksheet, name: string, scan: HeaderScan, sheets: 
   let header: FoundHeader | undefined;
   let sink: RowSink | undefined;
   const warnings: string[] = [];
-  for await (const row of ws) {
+  reading: for await (const rows of sheetRows(ws.iterator, ws.workbook)) for (const row of rows) {
     const rowNumber = row.number;
     // Rows without an `r` attribute (exceljs#2961, #2075) come through as NaN.
     if (!Number.isSafeInteger(rowNumber) || rowNumber < 1) throw unsupportedLayout();
@@ -135,12 +142,12 @@ async function readSheet(ws: Worksheet, name: string, scan: HeaderScan, sheets: 
     const cells = emptyCells();
     const { sourceColumns, targetColumns } = header;
     for (let i = 0; i < sourceColumns.length; i++) {
-      const cell = row.findCell((sourceColumns[i] ?? 0) + 1);
+      const cell = row.cells[sourceColumns[i] ?? 0];
       if (cell !== undefined) cells[targetColumns[i] ?? 0] = cellToText(cell);
     }
     const added = sink!.add(rowNumber, cells);
     if (added === 'full') await sendRows(sink!.take());
-    else if (added === 'stop') break;
+    else if (added === 'stop') break reading;
   }
   if (header === undefined) return false;
   const rest = sink!.take();
@@ -153,13 +160,14 @@ async function readSheet(ws: Worksheet, name: string, scan: HeaderScan, sheets: 
 /** Header candidates with cells that refer to shared strings the workbook does not contain. */
 let missingSharedStrings = 0;
 
-/** The texts of a row, by 0-based column, for header detection. */
-function rowTexts(row: ExcelJS.Row): Array<string | undefined> {
+/** The texts of a row, by 0-based column, for header detection (blank cells skipped, as exceljs' eachCell does). */
+function rowTexts(row: SheetRow): Array<string | undefined> {
   const texts: Array<string | undefined> = [];
-  row.eachCell((cell, column) => {
+  row.cells.forEach((cell, column) => {
+    if (cell === undefined || cell.value === null || cell.value === undefined) return;
     const text = cellToText(cell);
     if (typeof text !== 'string' && text.error === CELL_ERRORS.sharedString) missingSharedStrings++;
-    texts[column - 1] = typeof text === 'string' ? text : '';
+    texts[column] = typeof text === 'string' ? text : '';
   });
   return texts;
 }
