@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSpreadsheet } from '../../src/pipeline/read/index.js';
 import { TEMP_PREFIX } from '../../src/pipeline/read/xlsx-reader.js';
 import { holdLeanHeap, leanHeapHeld } from '../../src/pipeline/read/memory-mode.js';
-import { fixtureDir, readSettings, writeLargeWorkbook } from '../fixtures/workbooks.js';
+import { fixtureDir, inlineCell, readSettings, writeCraftedXlsx, writeLargeWorkbook } from '../fixtures/workbooks.js';
 import { rejection } from '../helpers/read.js';
 
 // A private TMPDIR for this test file, so "no temp files left behind" is checked without
@@ -35,6 +35,11 @@ async function leftovers(): Promise<string[]> {
   return (await readdir(privateTmp)).filter((name) => name.startsWith(TEMP_PREFIX));
 }
 
+/** Files in a reader's temp directory other than tsx's compile cache (tests run the worker's TypeScript). */
+async function sheetCopies(dir: string): Promise<string[]> {
+  return (await readdir(join(privateTmp, dir), { recursive: true })).filter((name) => !name.startsWith('tsx-'));
+}
+
 describe('xlsx worker', () => {
   it('reads a file above the lean-memory threshold the same, with its worker\'s young generation capped', async () => {
     const reader = await openSpreadsheet(big, readSettings(), { leanMemoryAboveBytes: 0 });
@@ -62,12 +67,14 @@ describe('xlsx worker', () => {
     expect(leanHeapHeld()).toBe(false);
   });
 
-  it('reads a large file in batches, with exceljs temp files inside its own directory', async () => {
+  it('reads a large file in batches, streaming its sheet with no copy in its temp directory', async () => {
     const reader = await openSpreadsheet(big, readSettings());
-    // exceljs wrote the sheet (stored before sharedStrings) to a temp file: it must be in our directory.
+    // The sheet is stored before sharedStrings.xml; exceljs would copy it to a temp file (named
+    // tmp-…) while waiting for them, but the reader hands it the shared strings first (zip-order.ts).
+    // The worker is paused mid-sheet (no credit), so a copy would still be there.
     const [dir] = await leftovers();
     expect(dir).toBeDefined();
-    expect((await readdir(join(privateTmp, dir!), { recursive: true })).length).toBeGreaterThan(0);
+    expect(await sheetCopies(dir!)).toEqual([]);
     let rows = 0;
     let last = 1; // the header row
     for await (const batch of reader.batches()) {
@@ -75,6 +82,21 @@ describe('xlsx worker', () => {
       rows += batch.length;
     }
     expect(rows).toBe(ROWS);
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('streams the sheet of a workbook without shared strings (inline strings only), never copying it to disk', async () => {
+    // Such a sheet waited in a temp file for a shared-strings part that never comes: its cells,
+    // passwords included, were on disk for the whole read.
+    const rows = Array.from({ length: 20_000 }, (_, i) => `<row r="${i + 2}">${inlineCell(`A${i + 2}`, `User ${i}`)}${inlineCell(`B${i + 2}`, `user${i}`)}${inlineCell(`C${i + 2}`, `Secret-${i}`)}</row>`);
+    const header = `<row r="1">${inlineCell('A1', 'Name')}${inlineCell('B1', 'Username')}${inlineCell('C1', 'Password')}</row>`;
+    const file = await writeCraftedXlsx(fx.path('inline.xlsx'), header + rows.join(''));
+    const reader = await openSpreadsheet(file, readSettings());
+    const [dir] = await leftovers();
+    expect(await sheetCopies(dir!)).toEqual([]);
+    let count = 0;
+    for await (const batch of reader.batches()) count += batch.length;
+    expect(count).toBe(rows.length);
     expect(await leftovers()).toEqual([]);
   });
 

@@ -38,6 +38,14 @@ export interface WorkbookParts {
   readonly properties?: { model?: { date1904?: boolean } } | undefined;
 }
 
+/**
+ * Stands in for the shared-strings table of a workbook that has none (inline strings only), so
+ * exceljs streams its sheets instead of copying each to a temp file while it waits for a table
+ * that never comes (the copy held the cells, passwords included). Read as no table at all: a
+ * cell that refers to a shared string still reads as a missing one.
+ */
+export const NO_SHARED_STRINGS: readonly unknown[] = Object.freeze([]);
+
 interface ExceljsUtils {
   isDateFmt(format: unknown): boolean;
   excelToDate(serial: number, date1904?: boolean): Date;
@@ -150,7 +158,7 @@ export async function* sheetRows(xml: AsyncIterable<Buffer | string>, workbook: 
     switch (open.t) {
       case 's': {
         const index = Number.parseInt(text, 10);
-        cell.value = sharedStrings ? sharedStrings[index] : { sharedString: index };
+        cell.value = sharedStrings && sharedStrings !== NO_SHARED_STRINGS ? sharedStrings[index] : { sharedString: index };
         break;
       }
       case 'inlineStr':

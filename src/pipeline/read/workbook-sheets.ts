@@ -32,16 +32,18 @@ export interface WorkbookInfo {
   readonly utf16?: boolean;
   /** Uncompressed size of `xl/sharedStrings.xml` as the zip directory states it; 0 when absent. */
   readonly sharedStringsBytes: number;
+  /** Whether the zip has an `xl/sharedStrings.xml` entry at all (workbooks of inline strings have none). */
+  readonly hasSharedStrings: boolean;
 }
 
 /** Reads the workbook part; no sheets when it cannot be read (the caller falls back on exceljs). */
 export async function readWorkbookInfo(filePath: string): Promise<WorkbookInfo> {
-  const { parts: raw, sharedStringsBytes } = await readParts(filePath, [WORKBOOK, RELS]);
-  if ([...raw.values()].some(isUtf16Xml)) return { sheets: [], date1904: false, utf16: true, sharedStringsBytes };
+  const { parts: raw, sharedStringsBytes, hasSharedStrings } = await readParts(filePath, [WORKBOOK, RELS]);
+  if ([...raw.values()].some(isUtf16Xml)) return { sheets: [], date1904: false, utf16: true, sharedStringsBytes, hasSharedStrings };
   const parts = new Map([...raw].map(([name, bytes]) => [name, bytes.toString('utf8')]));
   const workbook = parts.get(WORKBOOK);
   const rels = parts.get(RELS);
-  if (workbook === undefined || rels === undefined) return { sheets: [], date1904: false, sharedStringsBytes };
+  if (workbook === undefined || rels === undefined) return { sheets: [], date1904: false, sharedStringsBytes, hasSharedStrings };
   const targets = new Map<string, string>();
   for (const attrs of elements(rels, 'Relationship')) {
     const id = attrs.get('Id');
@@ -58,7 +60,7 @@ export async function readWorkbookInfo(filePath: string): Promise<WorkbookInfo> 
     sheets.push({ name: attrs.get('name') ?? '', sheetId, rId: rid, hidden: state === 'hidden' || state === 'veryHidden', path });
   }
   const pr = elements(workbook, 'workbookPr').next().value?.get('date1904');
-  return { sheets, date1904: pr === '1' || pr === 'true', sharedStringsBytes };
+  return { sheets, date1904: pr === '1' || pr === 'true', sharedStringsBytes, hasSharedStrings };
 }
 
 /** `worksheets/sheet1.xml` and `/xl/worksheets/sheet1.xml` both mean `xl/worksheets/sheet1.xml`. */
@@ -93,23 +95,30 @@ function isUtf16Xml(bytes: Buffer): boolean {
   return (a === 0xff && b === 0xfe) || (a === 0xfe && b === 0xff) || (a === 0x3c && b === 0x00) || (a === 0x00 && b === 0x3c);
 }
 
-async function readParts(filePath: string, names: readonly string[]): Promise<{ parts: Map<string, Buffer>; sharedStringsBytes: number }> {
+async function readParts(filePath: string, names: readonly string[]): Promise<{ parts: Map<string, Buffer>; sharedStringsBytes: number; hasSharedStrings: boolean }> {
   const found = new Map<string, Buffer>();
   let sharedStringsBytes = 0;
+  // Unknown (a directory that cannot be read) counts as present: exceljs then behaves as it always did.
+  let hasSharedStrings = false;
+  let complete = false;
   let zip: yauzl.ZipFile | undefined;
   try {
     zip = await yauzl.openPromise(filePath, { lazyEntries: true, autoClose: false, validateEntrySizes: true });
     for await (const entry of zip.eachEntry()) {
-      if (entry.fileName === 'xl/sharedStrings.xml') sharedStringsBytes = entry.uncompressedSize;
+      if (entry.fileName === 'xl/sharedStrings.xml') {
+        sharedStringsBytes = entry.uncompressedSize;
+        hasSharedStrings = true;
+      }
       if (!names.includes(entry.fileName) || entry.uncompressedSize > MAX_PART_BYTES) continue;
       const chunks: Buffer[] = [];
       for await (const chunk of await zip.openReadStreamPromise(entry)) chunks.push(chunk as Buffer);
       found.set(entry.fileName, Buffer.concat(chunks));
     }
+    complete = true;
   } catch {
     // A damaged part only costs us the nicer names; exceljs reports the real problem.
   } finally {
     zip?.close();
   }
-  return { parts: found, sharedStringsBytes };
+  return { parts: found, sharedStringsBytes, hasSharedStrings: hasSharedStrings || !complete };
 }

@@ -17,7 +17,7 @@ import { CELL_ERRORS, cellToText } from './cell-to-text.js';
 import { COMPACT_SHARED_STRINGS_ABOVE_BYTES, installCompactSharedStrings } from './compact-strings.js';
 import { HEADER_SEARCH_ROWS, HeaderScan, type FoundHeader } from './header-scan.js';
 import { RowSink, emptyCells } from './row-sink.js';
-import { sheetRows, type SheetRow, type WorkbookParts } from './sheet-rows.js';
+import { NO_SHARED_STRINGS, sheetRows, type SheetRow, type WorkbookParts } from './sheet-rows.js';
 import { openRegularFile } from './sniff.js';
 import { readWorkbookInfo, type SheetInfo, type WorkbookInfo } from './workbook-sheets.js';
 import { MAX_BATCHES_AHEAD, type MainMessage, type WorkerInput, type WorkerMessage } from './worker-protocol.js';
@@ -91,6 +91,7 @@ async function readWorkbook(workbook: WorkbookInfo): Promise<void> {
   // Below the threshold exceljs' own array is faster (no proxy, no slicing) and small enough.
   // Past it, the strings live in a file in this worker's temp directory (removed however it ends).
   if (workbook.sharedStringsBytes > COMPACT_SHARED_STRINGS_ABOVE_BYTES) installCompactSharedStrings(reader, { spillTo: join(tmpdir(), 'shared-strings.bin') });
+  if (!workbook.hasSharedStrings) (reader as unknown as { sharedStrings: unknown }).sharedStrings = NO_SHARED_STRINGS;
   let sheetNo = '';
   // The 'entry' event comes right before its worksheet is yielded: it tells which part it is.
   (reader as unknown as NodeJS.EventEmitter).on('entry', (entry: { type: string; id?: string }) => {
