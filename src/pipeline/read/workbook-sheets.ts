@@ -98,7 +98,6 @@ function isUtf16Xml(bytes: Buffer): boolean {
 async function readParts(filePath: string, names: readonly string[]): Promise<{ parts: Map<string, Buffer>; sharedStringsBytes: number; hasSharedStrings: boolean }> {
   const found = new Map<string, Buffer>();
   let sharedStringsBytes = 0;
-  // Unknown (a directory that cannot be read) counts as present: exceljs then behaves as it always did.
   let hasSharedStrings = false;
   let complete = false;
   let zip: yauzl.ZipFile | undefined;
@@ -120,5 +119,6 @@ async function readParts(filePath: string, names: readonly string[]): Promise<{ 
   } finally {
     zip?.close();
   }
+  // A directory that could not be read to the end counts as having them: exceljs then does what it always did.
   return { parts: found, sharedStringsBytes, hasSharedStrings: hasSharedStrings || !complete };
 }

@@ -1,5 +1,6 @@
 /**
- * Worker thread that reads one .xlsx/.xlsm with exceljs' streaming reader (SPEC §1). Runs in its
+ * Worker thread that reads one .xlsx/.xlsm (SPEC §1): exceljs' streaming reader for the zip, the
+ * shared strings and the styles, sheet-rows.ts for each sheet's cells. Runs in its
  * own thread with a heap limit, so an exceljs crash, a runaway file or an out-of-memory rejects
  * this file only (PITFALLS §3.5, §3.9). Its temp directory (TMPDIR, set by the main thread) is
  * removed by the main thread however this worker ends (PITFALLS §3.8).
