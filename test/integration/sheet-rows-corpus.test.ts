@@ -2,7 +2,9 @@
  * sheet-rows.ts reads a worksheet's cells without exceljs' Row and Cell objects, promising the same
  * values. Every corpus workbook the reader would open (sniffFile passes it) is read both ways in
  * this process — exceljs' own rows, and sheetRows over the same sheet's XML — and each cell's text
- * (cellToText), row numbers and any failure's classification must agree.
+ * (cellToText), row numbers and any failure's classification must agree. (The one intended
+ * difference, inline strings of several runs, exceljs reading only the last, does not occur in the
+ * corpus: its only inline rich-text cells have one run each. read-xlsx.test.ts covers it.)
  */
 // First: the sax fix must replace exceljs' XML reader before exceljs loads (exceljs-sax-fix.ts).
 import { sheetRows, type WorkbookParts } from '../../src/pipeline/read/sheet-rows.js';

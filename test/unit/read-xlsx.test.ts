@@ -126,6 +126,23 @@ describe('xlsx reader: cell values', () => {
     expect(cellsOf(rows[1])).toEqual({ Name: 'Bo', Username: 'bo', Phone: '0', Active: 'TRUE' });
   });
 
+  it('reads every run of an inline rich-text string, without its phonetic guide', async () => {
+    // exceljs kept only the last run ("Lee"); Japanese inline strings carry <rPh> readings.
+    const rich = '<is><r><rPr><b/></rPr><t xml:space="preserve">Ann </t></r><r><t>Lee</t></r></is>';
+    const phonetic = '<is><t>山田</t><rPh sb="0" eb="2"><t>ヤマダ</t></rPh></is>';
+    const path = await writeCraftedXlsx(
+      fx.path('inline-rich.xlsx'),
+      `<row r="1">${inlineCell('A1', 'Name')}${inlineCell('B1', 'Username')}</row>` +
+        `<row r="2"><c r="A2" t="inlineStr">${rich}</c>${inlineCell('B2', 'ann')}</row>` +
+        `<row r="3"><c r="A3" t="inlineStr">${phonetic}</c>${inlineCell('B3', 'yamada')}</row>`,
+    );
+    const { rows } = await readAll(path);
+    expect(rows.map(cellsOf)).toEqual([
+      { Name: 'Ann Lee', Username: 'ann' },
+      { Name: '山田', Username: 'yamada' },
+    ]);
+  });
+
   it('fails cells whose formula has no saved result or an error result', async () => {
     const path = await writeCraftedXlsx(
       fx.path('formulas.xlsx'),

@@ -6,11 +6,12 @@
  * user CPU instead of 3.5 s), and an import needs only each cell's value.
  *
  * Each cell comes out as the `value` and `result` exceljs' `cell.value` and `cell.result` would
- * give, so cellToText stays the one place a cell becomes text, and every quirk is kept on purpose:
- * a string's entities decoded a second time (xmlDecode), an inline string's last run only, a
- * formula's result parsed as a number unless it is a string, a date only through the cell's
- * style or else its row's, the error exceljs raised for a cell it could not place. A test reads
- * every corpus workbook both ways and compares.
+ * give, so cellToText stays the one place a cell becomes text, and its quirks are kept on purpose:
+ * a string's entities decoded a second time (xmlDecode), a formula's result parsed as a number
+ * unless it is a string, a date only through the cell's style or else its row's, the error exceljs
+ * raised for a cell it could not place. A test reads every corpus workbook both ways and compares.
+ * One exception: an inline string (`<is>`) is the text of all its runs, phonetic guides left out,
+ * where exceljs kept only the last run's (`<r><t>Ann </t></r><r><t>Lee</t></r>` read "Lee").
  */
 import { requireFromExceljs } from '../exceljs-require.js';
 import type { CellLike } from './cell-to-text.js';
@@ -79,6 +80,9 @@ export async function* sheetRows(xml: AsyncIterable<Buffer | string>, workbook: 
   let rowNumFmt: unknown;
   let c: OpenCell | undefined;
   let current: Text | undefined;
+  // Inside <is> (an inline string): the text of its <t> elements, phonetic runs (<rPh>) left out.
+  let inline = false;
+  let phonetic = false;
   for await (const events of parseSax(xml)) {
     const rows: SheetRow[] = [];
     for (const { eventType, value } of events) {
@@ -97,13 +101,26 @@ export async function* sheetRows(xml: AsyncIterable<Buffer | string>, workbook: 
             break;
           case 'c':
             if (row !== undefined) c = { ref: node.attributes.r, s: Number.parseInt(node.attributes.s as string, 10), t: node.attributes.t };
+            inline = phonetic = false;
             break;
           case 'f':
             if (c !== undefined) current = c.f = { text: '' };
             break;
-          case 'v':
           case 'is':
+            if (c === undefined) break;
+            c.v = { text: '' };
+            current = undefined;
+            inline = true;
+            break;
+          case 'rPh':
+            phonetic ||= inline;
+            break;
           case 't':
+            if (c === undefined) break;
+            if (inline) current = phonetic ? undefined : c.v;
+            else current = c.v = { text: '' };
+            break;
+          case 'v':
             if (c !== undefined) current = c.v = { text: '' };
             break;
           default:
@@ -114,6 +131,16 @@ export async function* sheetRows(xml: AsyncIterable<Buffer | string>, workbook: 
           case 'sheetData':
             inRows = false;
             break;
+          case 't':
+            if (inline) current = undefined;
+            break;
+          case 'rPh':
+            phonetic = false;
+            break;
+          case 'is':
+            inline = false;
+            current = undefined;
+            break;
           case 'row':
             if (row !== undefined) rows.push(row);
             row = undefined;
@@ -123,6 +150,7 @@ export async function* sheetRows(xml: AsyncIterable<Buffer | string>, workbook: 
               setCell(row, c);
               c = undefined;
             }
+            inline = phonetic = false;
             break;
           default:
             break;
