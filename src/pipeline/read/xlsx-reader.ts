@@ -16,7 +16,7 @@ import { LEAN_WORKER_YOUNG_GENERATION_MB } from './memory-mode.js';
 import { isSystemIoError, readerIoFailure } from './xlsx-errors.js';
 import type { ReadSettings, SheetHeader, SpreadsheetReader } from './types.js';
 import { noDataRows } from './row-sink.js';
-import { MAX_BATCHES_AHEAD, type CreditMessage, type StopMessage, type WorkerInput, type WorkerMessage } from './worker-protocol.js';
+import { MAX_BATCHES_AHEAD, decodeRows, type CreditMessage, type StopMessage, type WorkerInput, type WorkerMessage } from './worker-protocol.js';
 
 /** Prefix of each parse's temp directory under os.tmpdir(). */
 export const TEMP_PREFIX = 'usersync-xlsx-';
@@ -64,7 +64,7 @@ export async function openXlsx(filePath: string, settings: ReadSettings, options
         resolveHeader(header);
         break;
       case 'rows':
-        queue.push(message.rows);
+        queue.push(decodeRows(message.json));
         // The worker now waits for the consumer: that time is not parsing time.
         if (queue.length >= MAX_BATCHES_AHEAD) watchdog.pause();
         break;

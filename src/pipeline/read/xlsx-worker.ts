@@ -21,7 +21,7 @@ import { RowSink, emptyCells } from './row-sink.js';
 import { NO_SHARED_STRINGS, sheetRows, type SheetRow, type WorkbookParts } from './sheet-rows.js';
 import { openRegularFile } from './sniff.js';
 import { readWorkbookInfo, type SheetInfo, type WorkbookInfo } from './workbook-sheets.js';
-import { MAX_BATCHES_AHEAD, type MainMessage, type WorkerInput, type WorkerMessage } from './worker-protocol.js';
+import { MAX_BATCHES_AHEAD, encodeRows, type MainMessage, type WorkerInput, type WorkerMessage } from './worker-protocol.js';
 import { classifyParseError, isSheetsRace, otherSheetWarnings } from './xlsx-errors.js';
 import { fixUnzipperEnd } from './unzipper-end-fix.js';
 import { reorderedWorkbookStream } from './zip-order.js';
@@ -65,7 +65,7 @@ async function sendRows(rows: RawRow[]): Promise<void> {
   while (credits <= 0) await new Promise<void>((resolve) => (wakeUp = resolve));
   wakeUp = undefined;
   credits--;
-  post({ type: 'rows', rows });
+  post({ type: 'rows', json: encodeRows(rows) });
 }
 
 let headerSent = false;
