@@ -9,9 +9,7 @@ import path from 'node:path';
 import type { Config } from '../config/schema.js';
 
 export interface AuditLog {
-  /** Appends one JSON line per record. */
-  append(records: ReadonlyArray<Record<string, unknown>>): void;
-  /** Appends lines already serialised (one JSON object each, without the newline). */
+  /** Appends lines already serialised (one JSON object each, without the newline; pipeline/audit.ts makes them). */
   appendLines(lines: readonly string[]): void;
   /** Resolves when every appended line is written and the file closed. */
   close(): Promise<void>;
@@ -30,7 +28,6 @@ export function openAuditLog(settings: Pick<Config['logs'], 'dir'>): AuditLog {
     stream.write(text);
   };
   return {
-    append: (records) => appendLines(records.map((record) => JSON.stringify(record))),
     appendLines,
     close() {
       closing ??= new Promise<void>((resolve) => {

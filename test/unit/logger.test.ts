@@ -22,7 +22,7 @@ describe('logging', () => {
   it('appends audit events as JSON lines, in order, all on disk once closed', async () => {
     const dir = fixtureDir();
     const audit = openAuditLog({ dir });
-    for (let i = 0; i < 30_000; i += 500) audit.append(Array.from({ length: 500 }, (_, j) => ({ action: 'user.created', row: i + j, changes: { name: { old: null, new: `N${i + j}` } } })));
+    for (let i = 0; i < 30_000; i += 500) audit.appendLines(Array.from({ length: 500 }, (_, j) => JSON.stringify({ action: 'user.created', row: i + j, changes: { name: { old: null, new: `N${i + j}` } } })));
     await audit.close();
     const lines = readFileSync(path.join(dir, 'audit.log'), 'utf8').trim().split('\n');
     expect(lines).toHaveLength(30_000);
