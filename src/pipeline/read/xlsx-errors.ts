@@ -22,10 +22,14 @@ export function isSystemIoError(error: unknown): boolean {
   return typeof code === 'string' && SYSTEM_IO_ERRORS.has(code);
 }
 
+/** An error's first line, at most 200 characters: the detail the messages below quote. */
+function detailOf(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0]?.slice(0, 200) ?? '';
+}
+
 /** FS_IO_FAILED for a system I/O failure of the reader (see SYSTEM_IO_ERRORS). */
 export function readerIoFailure(error: unknown): UsersyncError {
-  const detail = (error instanceof Error ? error.message : String(error)).split('\n')[0]?.slice(0, 200) ?? '';
-  return fail('FS_IO_FAILED', { message: `Reading the workbook needs temporary files, and writing them failed (${detail}). Free disk space or fix the permissions of the temp folder (TMPDIR); the file is imported again later.`, cause: error });
+  return fail('FS_IO_FAILED', { message: `Reading the workbook needs temporary files, and writing them failed (${detailOf(error)}). Free disk space or fix the permissions of the temp folder (TMPDIR); the file is imported again later.`, cause: error });
 }
 
 /**
@@ -35,7 +39,7 @@ export function readerIoFailure(error: unknown): UsersyncError {
 export function classifyParseError(error: unknown): UsersyncError {
   const message = error instanceof Error ? error.message : String(error);
   const stack = error instanceof Error ? (error.stack ?? '') : '';
-  const detail = message.split('\n')[0]?.slice(0, 200) ?? '';
+  const detail = detailOf(error);
   const code = (error as { code?: unknown } | null)?.code;
   if (isSystemIoError(error)) return readerIoFailure(error);
   const zlibError = typeof code === 'string' && /^Z_(DATA|BUF|NEED_DICT|STREAM)_ERROR$/.test(code);
