@@ -10,14 +10,16 @@ import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 // First: it replaces exceljs' XML reader before exceljs loads (see the module for why).
 import './exceljs-sax-fix.js';
-import ExcelJS from 'exceljs';
+import type ExcelJS from 'exceljs';
 import { UsersyncError, fail } from '../../errors.js';
+import { requireFromExceljs } from '../exceljs-require.js';
 import type { RawRow } from '../../domain/columns.js';
 import { buildHeaderLookup } from '../../domain/headers.js';
 import { CELL_ERRORS, cellToText } from './cell-to-text.js';
 import { COMPACT_SHARED_STRINGS_ABOVE_BYTES, installCompactSharedStrings } from './compact-strings.js';
 import { HEADER_SEARCH_ROWS, HeaderScan, type FoundHeader } from './header-scan.js';
 import { RowSink, emptyCells } from './row-sink.js';
+import { scanSharedStringsOf } from './shared-strings.js';
 import { NO_SHARED_STRINGS, sheetRows, type SheetRow, type WorkbookParts } from './sheet-rows.js';
 import { openRegularFile } from './sniff.js';
 import { readWorkbookInfo, type SheetInfo, type WorkbookInfo } from './workbook-sheets.js';
@@ -25,6 +27,12 @@ import { MAX_BATCHES_AHEAD, encodeRows, type MainMessage, type WorkerInput, type
 import { classifyParseError, isSheetsRace, otherSheetWarnings } from './xlsx-errors.js';
 import { fixUnzipperEnd } from './unzipper-end-fix.js';
 import { reorderedWorkbookStream } from './zip-order.js';
+
+/**
+ * exceljs' streaming WorkbookReader alone: `import 'exceljs'` also loads its in-memory workbook,
+ * CSV and writer modules (jszip, fast-csv, …), ~50 ms more before the first row.
+ */
+const WorkbookReader = requireFromExceljs('exceljs/lib/stream/xlsx/workbook-reader.js') as typeof ExcelJS.stream.xlsx.WorkbookReader;
 
 // A zip stream error means damaged zip data; exceljs may never see it (unzipper-end-fix.ts, fix 1).
 fixUnzipperEnd((error) => postFail(classifyParseError(error)));
@@ -81,7 +89,7 @@ async function readWorkbook(workbook: WorkbookInfo): Promise<void> {
   stream.on('error', (cause: Error) => {
     postFail(fail('FILE_PARSE_FAILED', { message: `The file could not be read: ${cause.message}` }));
   });
-  const reader = new ExcelJS.stream.xlsx.WorkbookReader(stream, {
+  const reader = new WorkbookReader(stream, {
     sharedStrings: 'cache',
     hyperlinks: 'ignore',
     styles: 'cache',
@@ -89,6 +97,7 @@ async function readWorkbook(workbook: WorkbookInfo): Promise<void> {
     entries: 'emit',
   });
   seedWorkbookModel(reader, workbook);
+  scanSharedStringsOf(reader);
   // Below the threshold exceljs' own array is faster (no proxy, no slicing) and small enough.
   // Past it, the strings live in a file in this worker's temp directory (removed however it ends).
   if (workbook.sharedStringsBytes > COMPACT_SHARED_STRINGS_ABOVE_BYTES) installCompactSharedStrings(reader, { spillTo: join(tmpdir(), 'shared-strings.bin') });
