@@ -7,7 +7,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TEMPLATE_HEADERS } from '../../src/domain/columns.js';
 import { createMemoryRowSpool } from '../../src/pipeline/report/row-spool.js';
 import type { FailedRowCells, ReportSource, ReportSummary, RowResult } from '../../src/pipeline/report/types.js';
-import { writeXlsxReport, type XlsxReportOptions } from '../../src/pipeline/report/write-xlsx.js';
+import { PagedSheet, type ReportCell } from '../../src/pipeline/report/paged-sheet.js';
+import { ROWS_HEADERS, writeXlsxReport, type XlsxReportOptions } from '../../src/pipeline/report/write-xlsx.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -219,4 +220,28 @@ describe('writeXlsxReport', () => {
     expect(pages.map((ws) => ws.autoFilter)).toEqual(['A1:E4', 'A1:E4', 'A1:E2']);
     expect(rowValues(sheet(book, 'Rows (3)'), 1)).toEqual(['Row', 'Username', 'Status', 'Changed fields', 'Message']);
   });
+
+  it('writes unstyled rows as the very XML exceljs writes for them, page by page', async () => {
+    const rows: ReportCell[][] = [
+      [2, 'alice', 'created', 'name, email', null],
+      [3, '=1+1 & <b> "q" \'a\'', 'failed', '', 'Row 3: bad\tvalue\r\nnext line'],
+      [4, 'bo😀b \u0001\u0008\u000b\u007f ok', 'updated', 'groups', '+55 11 5555'],
+      [5, null, null, null, null],
+      [6, 'é漢字', 'would-create', '-x', '@home'],
+    ];
+    const write = async (file: string, styled: boolean) => {
+      const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: join(dir, file), useStyles: true, useSharedStrings: false });
+      const sheet = new PagedSheet(workbook, { name: 'Rows', headers: ROWS_HEADERS, widths: [8, 28, 14, 40, 80] }, 2);
+      // A decorate callback, even one that does nothing, sends the row through exceljs' Row.
+      for (const cells of rows) sheet.add(cells, styled ? () => undefined : undefined);
+      sheet.close();
+      await workbook.commit();
+      return unzipText(join(dir, file));
+    };
+    const byExceljs = await write('exceljs.xlsx', true);
+    const direct = await write('direct.xlsx', false);
+    expect([...direct.keys()].filter((name) => name.startsWith('xl/worksheets/'))).toHaveLength(3);
+    expect(Object.fromEntries(direct)).toEqual(Object.fromEntries(byExceljs));
+  });
 });
+
