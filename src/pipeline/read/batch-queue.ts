@@ -2,10 +2,10 @@
  * A small single-consumer queue of row batches that can end or fail, and a wall-clock watchdog
  * that can be paused while the consumer (not the parser) is the slow one.
  */
-import type { RawRow } from '../../domain/columns.js';
 
-export class BatchQueue {
-  private readonly items: RawRow[][] = [];
+/** Batches of type T (the xlsx reader queues each batch as its JSON text). */
+export class BatchQueue<T> {
+  private readonly items: T[] = [];
   private ended = false;
   private error: unknown;
   private failed = false;
@@ -15,7 +15,7 @@ export class BatchQueue {
     return this.items.length;
   }
 
-  push(rows: RawRow[]): void {
+  push(rows: T): void {
     if (this.ended || this.failed) return;
     this.items.push(rows);
     this.signal();
@@ -36,7 +36,7 @@ export class BatchQueue {
   }
 
   /** The next batch; undefined at the end; throws the failure. */
-  async next(): Promise<RawRow[] | undefined> {
+  async next(): Promise<T | undefined> {
     for (;;) {
       if (this.failed) throw this.error;
       const batch = this.items.shift();
