@@ -1,7 +1,8 @@
 /**
  * The apply stage: takes the reader's batches, validates and hashes each (prepare), and writes it
- * (writeBatch) — one transaction per batch, or one for the whole file with import.atomic.
- * Batch N+1 is prepared while batch N is written, so argon2 and reading overlap the database.
+ * (writeBatch) — several batches to a transaction (grouped-transaction.ts), or one for the whole
+ * file with import.atomic.
+ * The next batches are prepared while one is written, so argon2 and reading overlap the database.
  */
 import type { Knex } from 'knex';
 import { COLUMN_KEYS, type RawRow } from '../../domain/columns.js';
@@ -14,6 +15,7 @@ import { fail } from '../../errors.js';
 import type { PipelineDeps } from '../process-file.js';
 import type { FailedRowCells, ReportCounts, RowResult, RowSpool } from '../report/index.js';
 import { loadCatalogCache, type CatalogCache } from './catalog-cache.js';
+import { GroupedTransaction } from './grouped-transaction.js';
 import { prepareBatch, type PrepareContext, type PreparedBatch } from './prepare.js';
 import { writeBatch, type AppliedRow, type WriteContext } from './write-batch.js';
 
@@ -36,23 +38,21 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
   const { config, db } = deps;
   const settings = config.import;
   const catalog = await guard(db.location, () => loadCatalogCache(db.knex));
-  const prepareContext = (handle: Knex) => ({
-    handle,
-    context: {
-      rules: {
-        usernamePattern: compileUsernamePattern(settings.usernamePattern),
-        passwordMinLength: settings.passwordMinLength,
-        maxListItems: settings.maxListItems,
-        roles: new Set(catalog.roles.keys()),
-        groups: new Set(catalog.groups.keys()),
-        createMissingGroups: settings.createMissingGroups,
-      },
-      seen: new UsernameIndex(),
-      hasher: deps.hasher,
-      passwordPolicy: settings.passwords,
-      dialect: db.dialect,
-      maxInParams: db.maxInParams,
-    } satisfies PrepareContext,
+  /** Validation state for one pass over the file (its own register of usernames). */
+  const prepareContext = (): PrepareContext => ({
+    rules: {
+      usernamePattern: compileUsernamePattern(settings.usernamePattern),
+      passwordMinLength: settings.passwordMinLength,
+      maxListItems: settings.maxListItems,
+      roles: new Set(catalog.roles.keys()),
+      groups: new Set(catalog.groups.keys()),
+      createMissingGroups: settings.createMissingGroups,
+    },
+    seen: new UsernameIndex(),
+    hasher: deps.hasher,
+    passwordPolicy: settings.passwords,
+    dialect: db.dialect,
+    maxInParams: db.maxInParams,
   });
   const writeContext = (): WriteContext => ({
     dialect: db.dialect,
@@ -72,19 +72,10 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
     options.onProgress?.(done);
   };
 
-  if (!settings.atomic || options.dryRun) {
-    const prep = prepareContext(db.knex);
-    await pipelineBatches(batches, (rows) => prepareBatch(prep.handle, rows, prep.context), async (prepared) => {
-      const outcome = await guard(db.location, () =>
-        options.dryRun
-          ? writeBatch(db.knex, prepared, writeContext())
-          : db.knex.transaction(async (trx) => {
-              const result = await writeBatch(trx, prepared, writeContext());
-              await deps.audit.record(trx, result.events);
-              return result;
-            }),
-      );
-      deps.audit.committed(outcome.events);
+  if (options.dryRun) {
+    const context = prepareContext();
+    await pipelineBatches(batches, (rows) => prepareBatch(() => db.knex, rows, context), async (prepared) => {
+      const outcome = await guard(db.location, () => writeBatch(db.knex, prepared, writeContext()));
       record(outcome.rows);
       await spool.ready();
       if (options.signal?.aborted) throw fail('IMPORT_INTERRUPTED');
@@ -92,12 +83,45 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
     return { counts: { ...spool.counts } };
   }
 
+  if (!settings.atomic) {
+    const context = prepareContext();
+    const group = new GroupedTransaction(db.knex, async (outcomes, events) => {
+      deps.audit.committed(events);
+      for (const outcome of outcomes) record(outcome.rows);
+      await spool.ready();
+    });
+    // The open transaction holds a connection until it commits. With no other one to spare
+    // (SQLite's single connection, or a MySQL pool of one) look-ups run inside it: waiting for
+    // another connection would wait for a commit that waits for the look-up.
+    const shared = db.dialect === 'sqlite' || config.database.poolMax < 2;
+    const lookupHandle = (): Knex | Promise<Knex> => (shared ? group.handle() : db.knex);
+    try {
+      await pipelineBatches(batches, (rows) => prepareBatch(lookupHandle, rows, context), async (prepared) => {
+        await guard(db.location, () =>
+          group.write(prepared.intents.length + prepared.failed.length, async (trx) => {
+            const result = await writeBatch(trx, prepared, writeContext());
+            await deps.audit.record(trx, result.events);
+            return result;
+          }),
+        );
+        if (options.signal?.aborted) throw fail('IMPORT_INTERRUPTED');
+      });
+      await guard(db.location, () => group.commit());
+    } catch (error) {
+      // What was written before a failure elsewhere (the file, an interrupt) stays, as it did
+      // when each batch committed on its own; a failed write has already rolled back.
+      await guard(db.location, () => group.commit()).catch(() => group.rollback());
+      throw error;
+    }
+    return { counts: { ...spool.counts } };
+  }
+
   // import.atomic: the whole file in one transaction; any failed row rolls everything back.
   try {
     await guard(db.location, () =>
       db.knex.transaction(async (trx) => {
-        const prep = prepareContext(trx);
-        await pipelineBatches(batches, (rows) => prepareBatch(trx, rows, prep.context), async (prepared) => {
+        const context = prepareContext();
+        await pipelineBatches(batches, (rows) => prepareBatch(() => trx, rows, context), async (prepared) => {
           const result = await writeBatch(trx, prepared, writeContext());
           await deps.audit.record(trx, result.events);
           record(result.rows);

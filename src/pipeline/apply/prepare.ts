@@ -48,7 +48,8 @@ export interface PrepareContext {
   maxInParams: number;
 }
 
-export async function prepareBatch(knex: Knex, rows: readonly RawRow[], context: PrepareContext): Promise<PreparedBatch> {
+/** `handle` names the connection for the stored-user look-up when it is made (after validation). */
+export async function prepareBatch(handle: () => Knex | Promise<Knex>, rows: readonly RawRow[], context: PrepareContext): Promise<PreparedBatch> {
   const batch: PreparedBatch = { intents: [], raws: [], failed: [], order: [], stored: new Map() };
   const withPassword: Array<{ intent: PreparedIntent; password: string }> = [];
   for (const raw of rows) {
@@ -66,7 +67,7 @@ export async function prepareBatch(knex: Knex, rows: readonly RawRow[], context:
     batch.intents.push(intent);
     batch.raws.push(raw);
   }
-  batch.stored = await loadStoredUsers(knex, context.dialect, batch.intents.map((i) => i.username), context.maxInParams);
+  batch.stored = await loadStoredUsers(await handle(), context.dialect, batch.intents.map((i) => i.username), context.maxInParams);
   if (withPassword.length > 0) await settlePasswords(withPassword, batch.stored, context);
   return batch;
 }
