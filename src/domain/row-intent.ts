@@ -58,7 +58,7 @@ export type RowCheck = { ok: true; intent: RowIntent } | { ok: false; username: 
 export function checkRow(raw: RawRow, rules: RowRules, seen: SeenUsernames): RowCheck {
   const problems: RowProblem[] = [];
   const problem = (code: string, message: string) => problems.push({ code, message });
-  const text = (key: ColumnKey): string | undefined => cellText(raw.cells[COLUMN_INDEX[key]], key, problem);
+  const text = (key: ColumnKey): string | undefined => cellText(raw.cells[COLUMN_INDEX[key]], key, problems);
 
   const usernameText = text('username');
   const username = usernameText === undefined ? '' : normaliseUsername(usernameText);
@@ -133,32 +133,36 @@ export function checkRow(raw: RawRow, rules: RowRules, seen: SeenUsernames): Row
   return { ok: true, intent };
 }
 
-/** A cell's text, or undefined when blank; records a problem for error cells and bad text. */
-function cellText(cell: CellValue | undefined, key: ColumnKey, problem: (code: string, message: string) => void): string | undefined {
+/**
+ * A cell's text, or undefined when blank; records a problem for error cells and bad text.
+ * Runs for every cell of every row: the common case (plain text) takes no regular expression
+ * beyond the control-character check, and allocates nothing.
+ */
+function cellText(cell: CellValue | undefined, key: ColumnKey, problems: RowProblem[]): string | undefined {
   if (cell === undefined) return undefined;
-  const header = TEMPLATE_HEADERS[key];
   if (typeof cell !== 'string') {
+    const header = TEMPLATE_HEADERS[key];
     if (cell.tooLong) {
-      problem('ROW_VALUE_TOO_LONG', `The ${header} cell is ${cell.error}; shorten it.`);
+      problems.push({ code: 'ROW_VALUE_TOO_LONG', message: `The ${header} cell is ${cell.error}; shorten it.` });
       return undefined;
     }
-    problem('ROW_CELL_ERROR', `The ${header} cell holds ${cell.error.startsWith('#') ? `the error ${cell.error}` : cell.error}; fix it in the spreadsheet (or paste values) and import again.`);
+    problems.push({ code: 'ROW_CELL_ERROR', message: `The ${header} cell holds ${cell.error.startsWith('#') ? `the error ${cell.error}` : cell.error}; fix it in the spreadsheet (or paste values) and import again.` });
     return undefined;
   }
   if (cell === '') return undefined;
   // Our own reports escape formula-like text with a leading ' (OWASP); a Failed rows sheet
   // dropped back in must read as what HR typed.
-  if (/^'[=+\-@\t\r]/.test(cell)) cell = cell.slice(1);
+  if (cell.charCodeAt(0) === 39 /* ' */ && /^'[=+\-@\t\r]/.test(cell)) cell = cell.slice(1);
   // Line breaks separate list items; everywhere else control characters are refused.
-  const checked = key === 'roles' || key === 'groups' ? cell.replace(/[\r\n]/g, ',') : cell;
+  const checked = (key === 'roles' || key === 'groups') && (cell.includes('\n') || cell.includes('\r')) ? cell.replace(/[\r\n]/g, ',') : cell;
   const bad = key === 'password' ? undefined : forbiddenCharacter(checked);
   if (bad) {
-    problem('ROW_INVALID_VALUE', `The ${header} cell contains the invisible control character ${bad}; retype the value.`);
+    problems.push({ code: 'ROW_INVALID_VALUE', message: `The ${TEMPLATE_HEADERS[key]} cell contains the invisible control character ${bad}; retype the value.` });
     return undefined;
   }
   const limit = LIMITS[key];
-  if (limit !== undefined && textLength(cell) > limit) {
-    problem('ROW_VALUE_TOO_LONG', `The ${header} cell is ${textLength(cell)} characters long; the limit is ${limit}.`);
+  if (limit !== undefined && cell.length > limit && textLength(cell) > limit) {
+    problems.push({ code: 'ROW_VALUE_TOO_LONG', message: `The ${TEMPLATE_HEADERS[key]} cell is ${textLength(cell)} characters long; the limit is ${limit}.` });
     return undefined;
   }
   return cell;

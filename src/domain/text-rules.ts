@@ -5,7 +5,8 @@
 
 // C0/C1 controls, and the bidi embedding/override/isolate controls.
 const CONTROL = '\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069';
-const FORBIDDEN = new RegExp(`[${CONTROL}]`, 'u');
+// Without the u flag (V8 runs it faster); every character listed is in the BMP, so it matches the same.
+const FORBIDDEN = new RegExp(`[${CONTROL}]`);
 const UNPRINTABLE = new RegExp(`[${CONTROL}]`, 'gu');
 
 /** Zero-width characters pasted in from web pages and chats: never part of a value. */
