@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createMemoryRowSpool, createRowSpool, type RowSpool } from '../../src/pipeline/report/row-spool.js';
+import { rowRecordJson, toRowRecord } from '../../src/pipeline/report/row-records.js';
 import type { FailedRowCells, RowResult, RowStatus } from '../../src/pipeline/report/types.js';
 
 let dir: string;
@@ -114,5 +115,17 @@ describe('disk row spool', () => {
     const spool = createRowSpool(join(dir, 'spool'));
     expect(() => spool.rows()).toThrow(/finish/);
     await spool.dispose();
+  });
+});
+
+describe('rowRecordJson', () => {
+  it('writes exactly JSON.stringify(toRowRecord(row)), whatever the row carries', () => {
+    const rows = [
+      { row: 2, username: 'ana', status: 'created', changes: ['name', 'email'] },
+      { row: 3, username: 'bo"b\\ \u2028 😀 \u0001', status: 'failed', changes: [], message: 'Row 3: "x" <y> \n z', code: 'ROW_INVALID_EMAIL' },
+      { row: 4, username: '', status: 'unchanged', changes: [], message: undefined, raw: { row: 4, cells: ['secret'] } },
+      { row: 5, username: 'zé', status: 'would-update', changes: ['roles'], code: 'X' },
+    ] as unknown as RowResult[];
+    for (const row of rows) expect(rowRecordJson(row)).toBe(JSON.stringify(toRowRecord(row)));
   });
 });

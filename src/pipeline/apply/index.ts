@@ -67,7 +67,8 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
 
   let done = 0;
   const record = (rows: AppliedRow[]) => {
-    for (const row of rows) spool.add(toResult(row), row.status === 'failed' ? failedCells(row) : undefined);
+    // The spool keeps only the report's keys of each row (toRowRecord): `raw` goes no further.
+    for (const row of rows) spool.add(row, row.status === 'failed' ? failedCells(row) : undefined);
     done += rows.length;
     options.onProgress?.(done);
   };
@@ -187,13 +188,6 @@ export async function* relabelRolledBack(rows: AsyncIterable<RowResult>): AsyncI
     else if (row.status === 'updated') yield { ...row, status: 'would-update' };
     else yield row;
   }
-}
-
-function toResult(row: AppliedRow): RowResult {
-  const result: RowResult = { row: row.row, username: row.username, status: row.status, changes: row.changes };
-  if (row.message !== undefined) result.message = row.message;
-  if (row.code !== undefined) result.code = row.code;
-  return result;
 }
 
 function failedCells(row: AppliedRow): FailedRowCells {

@@ -8,7 +8,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fail } from '../../errors.js';
 import { REPORT_FILE_MODE } from './atomic-file.js';
-import { newCounts, tally, toFailedCells, toRowRecord } from './row-records.js';
+import { newCounts, rowRecordJson, tally, toFailedCells, toRowRecord } from './row-records.js';
 import type { FailedRowCells, ReportCounts, RowFilter, RowResult } from './types.js';
 
 /** Collects row results while a file is applied; see `createRowSpool`. */
@@ -50,7 +50,12 @@ class NdjsonFile {
   }
 
   append(record: unknown): void {
-    const line = `${JSON.stringify(record)}\n`;
+    this.appendLine(JSON.stringify(record));
+  }
+
+  /** Appends one line already serialised (no line break inside). */
+  appendLine(json: string): void {
+    const line = `${json}\n`;
     this.parts.push(line);
     this.chars += line.length;
     if (this.chars >= CHUNK_CHARS) this.flushBuffer();
@@ -143,7 +148,7 @@ export function createRowSpool(dir: string): RowSpool {
     counts,
     add(result, failedCells) {
       tally(counts, result.status);
-      rowsFile.append(toRowRecord(result));
+      rowsFile.appendLine(rowRecordJson(result));
       const failed = toFailedCells(result, failedCells);
       if (failed) failedFile.append(failed);
     },
