@@ -89,7 +89,7 @@ async function importFile(deps: PipelineDeps, request: ProcessRequest, takeReade
   const releaseLeanHeap = lean ? holdLeanHeap() : undefined;
   if (!lean) loadXlsxWriter().catch(() => undefined);
   try {
-    return await importFingerprinted(deps, request, takeReader, { file, clock, startedAt });
+    return await importFingerprinted(deps, request, takeReader, { file, clock, startedAt, lean });
   } finally {
     releaseLeanHeap?.();
   }
@@ -99,7 +99,7 @@ async function importFingerprinted(
   deps: PipelineDeps,
   request: ProcessRequest,
   takeReader: () => Promise<SpreadsheetReader>,
-  { file, clock, startedAt }: { file: Fingerprint; clock: Clock; startedAt: Date },
+  { file, clock, startedAt, lean }: { file: Fingerprint; clock: Clock; startedAt: Date; lean: boolean },
 ): Promise<ProcessResult> {
   const log = deps.logger.child({ module: 'pipeline', file: request.originalName });
   const register = deps.db.knex;
@@ -127,7 +127,7 @@ async function importFingerprinted(
       const reader = await takeReader();
       header = reader.header;
       try {
-        totals = await applyRows({ ...deps, clock }, countPasswords(reader.batches(), passwords), spool, { importId, dryRun: request.dryRun, onProgress: request.onProgress, signal: request.signal });
+        totals = await applyRows({ ...deps, clock }, countPasswords(reader.batches(), passwords), spool, { importId, dryRun: request.dryRun, lean, onProgress: request.onProgress, signal: request.signal });
       } finally {
         await reader.close();
       }

@@ -10,7 +10,7 @@ import type { Knex } from 'knex';
 import type { AuditEvent } from '../../db/repositories/audit.js';
 import type { BatchOutcome } from './write-batch.js';
 
-/** Rows written before the transaction commits (five reader batches). */
+/** Rows written before the transaction commits (five reader batches), but in lean-memory mode. */
 export const ROWS_PER_TRANSACTION = 10_000;
 
 export class GroupedTransaction {
@@ -20,6 +20,8 @@ export class GroupedTransaction {
 
   constructor(
     private readonly knex: Knex,
+    /** Commit once this many rows are in the transaction (0: after every batch). */
+    private readonly rowsPerTransaction: number,
     /** Called after each commit with what the committed batches did, in file order. */
     private readonly onCommitted: (outcomes: readonly BatchOutcome[], events: readonly AuditEvent[]) => void | Promise<void>,
   ) {}
@@ -43,7 +45,7 @@ export class GroupedTransaction {
       throw error;
     }
     this.rows += rows;
-    if (this.rows >= ROWS_PER_TRANSACTION) await this.commit();
+    if (this.rows >= this.rowsPerTransaction) await this.commit();
   }
 
   /** Commits what is open (nothing open: nothing to do). On failure it is rolled back and the error thrown. */
