@@ -17,17 +17,9 @@
  * modules evaluate their imports in order). Only this thread's module cache is changed.
  */
 import { requireFromExceljs } from '../exceljs-require.js';
-
-interface SaxesParser {
-  on(event: 'error', listener: (error: Error) => void): void;
-  on(event: 'opentag' | 'text' | 'closetag', listener: (value: unknown) => void): void;
-  write(text: string): void;
-  close(): void;
-}
+import { SaxesParser } from './saxes.js';
 
 export type SaxEvent = { eventType: 'opentag' | 'text' | 'closetag'; value: unknown };
-
-const { SaxesParser } = requireFromExceljs('saxes') as { SaxesParser: new () => SaxesParser };
 
 /** The replacement: the same events in the same batches (one array per input chunk). */
 export async function* parseSax(iterable: AsyncIterable<Buffer | string>): AsyncGenerator<SaxEvent[]> {

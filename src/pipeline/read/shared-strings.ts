@@ -15,15 +15,7 @@
  * between the tags of an indented part to the text.
  */
 import { requireFromExceljs } from '../exceljs-require.js';
-
-interface SaxesParser {
-  on(event: 'error', listener: (error: Error) => void): void;
-  on(event: 'opentag' | 'closetag', listener: (tag: { name: string }) => void): void;
-  on(event: 'text' | 'cdata', listener: (text: string) => void): void;
-  write(text: string): void;
-  close(): void;
-}
-const { SaxesParser } = requireFromExceljs('saxes') as { SaxesParser: new () => SaxesParser };
+import { SaxesParser } from './saxes.js';
 
 const PREDEFINED: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 const ENTITY = /^(?:#(\d{1,7})|#x([0-9a-fA-F]{1,6})|(amp|lt|gt|quot|apos));/;
@@ -39,18 +31,26 @@ export class SharedStringsScanner {
   write(chunk: string): void {
     const xml = this.carry + chunk;
     let at = 0;
+    // The item begun but not finished in this text (-1: none).
+    let pending = -1;
     for (;;) {
       const open = findTag(xml, 'si', at);
       if (open < 0) break;
       const startEnd = xml.indexOf('>', open);
-      if (startEnd < 0) break;
+      if (startEnd < 0) {
+        pending = open;
+        break;
+      }
       if (xml.charCodeAt(startEnd - 1) === 47 /* / */) {
         this.push('');
         at = startEnd + 1;
         continue;
       }
       const close = xml.indexOf('</si>', startEnd);
-      if (close < 0) break;
+      if (close < 0) {
+        pending = open;
+        break;
+      }
       this.push(itemText(xml, startEnd + 1, close) ?? itemTextBySaxes(xml.slice(open, close + 5)));
       at = close + 5;
     }
@@ -62,7 +62,6 @@ export class SharedStringsScanner {
     }
     this.rootClosed ||= xml.includes('</sst>', at);
     // Keep an item begun but not finished, else only what could be the start of a tag.
-    const pending = findTag(xml, 'si', at);
     const lastTag = xml.lastIndexOf('<');
     this.carry = pending >= 0 ? xml.slice(pending) : lastTag >= at ? xml.slice(lastTag) : '';
   }
