@@ -7,7 +7,6 @@
  * report never shows a row a rollback undid.
  */
 import type { Knex } from 'knex';
-import type { AuditEvent } from '../../db/repositories/audit.js';
 import type { BatchOutcome } from './write-batch.js';
 
 /** Rows written before the transaction commits: five reader batches (lean-memory mode commits each). */
@@ -23,7 +22,7 @@ export class GroupedTransaction {
     /** Commit once this many rows are in the transaction (0: after every batch). */
     private readonly rowsPerTransaction: number,
     /** Called after each commit with what the committed batches did, in file order. */
-    private readonly onCommitted: (outcomes: readonly BatchOutcome[], events: readonly AuditEvent[]) => void | Promise<void>,
+    private readonly onCommitted: (outcomes: readonly BatchOutcome[]) => void | Promise<void>,
   ) {}
 
   /**
@@ -58,10 +57,7 @@ export class GroupedTransaction {
     // Without a handler, knex reports a failed COMMIT only through executionPromise.
     await trx.commit();
     await trx.executionPromise;
-    await this.onCommitted(
-      outcomes,
-      outcomes.flatMap((outcome) => outcome.events),
-    );
+    await this.onCommitted(outcomes);
   }
 
   /** Rolls back what is open; never throws (it runs on the way out of another failure). */

@@ -92,9 +92,11 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
 
   if (!settings.atomic) {
     const context = prepareContext();
-    const group = new GroupedTransaction(db.knex, options.lean ? 0 : ROWS_PER_TRANSACTION, async (outcomes, events) => {
-      deps.audit.committed(events);
-      for (const outcome of outcomes) record(outcome.rows);
+    const group = new GroupedTransaction(db.knex, options.lean ? 0 : ROWS_PER_TRANSACTION, async (outcomes) => {
+      for (const outcome of outcomes) {
+        deps.audit.committed(outcome.events);
+        record(outcome.rows);
+      }
       await spool.ready();
     });
     // The open transaction holds a connection until it commits. With no other one to spare
