@@ -15,9 +15,9 @@ export class BatchQueue<T> {
     return this.items.length;
   }
 
-  push(rows: T): void {
+  push(batch: T): void {
     if (this.ended || this.failed) return;
-    this.items.push(rows);
+    this.items.push(batch);
     this.signal();
   }
 
