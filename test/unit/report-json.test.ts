@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createMemoryRowSpool } from '../../src/pipeline/report/row-spool.js';
+import { createMemoryRowSpool, createRowSpool, type RowSpool } from '../../src/pipeline/report/row-spool.js';
 import type { ReportSource, ReportSummary, RowResult } from '../../src/pipeline/report/types.js';
 import { writeJsonReport } from '../../src/pipeline/report/write-json.js';
 
@@ -100,6 +100,29 @@ describe('writeJsonReport', () => {
     const report = JSON.parse(await readFile(file, 'utf8')) as { rows: RowResult[] };
     expect(report.rows).toHaveLength(20_000);
     expect(report.rows.at(-1)).toEqual({ row: 20_001, username: 'u19999', status: 'unchanged', changes: [] });
+  });
+
+  it('copies a spool\'s rows body to the same bytes as rows serialised one by one, from disk or memory', async () => {
+    const tricky: RowResult[] = [
+      ...ROWS,
+      { row: 7, username: 'quote"line\nbreak', status: 'failed', changes: [], message: '"status":"unchanged" is only text here, ✓ 𝒜' },
+      ...Array.from({ length: 30_000 }, (_, i): RowResult => ({ row: i + 8, username: `u${i}`, status: i % 3 === 0 ? 'unchanged' : 'created', changes: i % 3 === 0 ? [] : ['name', 'email'] })),
+    ];
+    for (const rows of [[], ROWS.slice(0, 1), tricky]) {
+      const reference = join(dir, 'reference.json');
+      await writeJsonReport(sourceOf(rows), reference);
+      const expected = await readFile(reference, 'utf8');
+      for (const spool of [createRowSpool(join(dir, 'spool')), createMemoryRowSpool()] as RowSpool[]) {
+        for (const row of rows) spool.add(row);
+        await spool.finish();
+        const copied = join(dir, 'copied.json');
+        await writeJsonReport({ ...sourceOf(rows), rowsJsonBody: () => spool.rowsJsonBody() }, copied);
+        expect(await readFile(copied, 'utf8')).toBe(expected);
+        await spool.dispose();
+        await rm(copied);
+      }
+      await rm(reference);
+    }
   });
 
   it('removes the temp file and reports FS_IO_FAILED when the folder does not exist', async () => {

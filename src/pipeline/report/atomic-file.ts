@@ -63,8 +63,14 @@ export class ChunkedTextWriter {
     private readonly chunkChars = 64 * 1024,
   ) {}
 
-  /** Appends text; writes the buffer out once it is large enough. */
-  async push(text: string): Promise<void> {
+  /** Appends text, or bytes (written straight after the text before them); writes the buffer out once it is large enough. */
+  async push(text: string | Uint8Array): Promise<void> {
+    if (typeof text !== 'string') {
+      await this.flush();
+      // A write may take fewer bytes than given: go on from where it stopped.
+      for (let offset = 0; offset < text.length; ) offset += (await this.handle.write(text, offset)).bytesWritten;
+      return;
+    }
     this.buffer.push(text);
     this.bufferedChars += text.length;
     if (this.bufferedChars >= this.chunkChars) await this.flush();

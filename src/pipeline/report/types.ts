@@ -91,9 +91,10 @@ export interface ReportSource {
   /** Rows in file order; a source may ignore the filter, so readers still check the status. */
   rows(filter?: RowFilter): AsyncIterable<RowResult>;
   /**
-   * Optional fast path for the JSON report: the same rows already serialised as the report's row
-   * objects (what the spool stores), so a million rows are copied rather than parsed and rebuilt.
+   * Optional fast path for the JSON report: the same rows already serialised as its rows array's
+   * body (each row on its own indented line, comma-separated; nothing for no rows), as the spool
+   * stores them, so a million rows are copied rather than parsed and rebuilt.
    */
-  rowLines?(): AsyncIterable<string>;
+  rowsJsonBody?(): AsyncIterable<string | Uint8Array>;
   failedRows(): AsyncIterable<FailedRowCells>;
 }

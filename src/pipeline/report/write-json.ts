@@ -35,8 +35,13 @@ export function reportHead(summary: ReportSummary): Record<string, unknown> {
   return head;
 }
 
-async function* mapRows(rows: AsyncIterable<RowResult>): AsyncIterable<string> {
-  for await (const result of rows) yield JSON.stringify(toRowRecord(result));
+/** The rows array's body made from parsed rows, for sources without `rowsJsonBody`. */
+async function* rowsBody(rows: AsyncIterable<RowResult>): AsyncIterable<string> {
+  let first = true;
+  for await (const result of rows) {
+    yield `${first ? '\n    ' : ',\n    '}${JSON.stringify(toRowRecord(result))}`;
+    first = false;
+  }
 }
 
 /**
@@ -49,13 +54,12 @@ export async function writeJsonReport(source: ReportSource, filePath: string): P
     const head = JSON.stringify(reportHead(source.summary), null, 2);
     // Reopen the object just before its closing "\n}" to append the rows array.
     await out.push(`${head.slice(0, -2)},\n  "rows": [`);
-    let first = true;
-    const lines = source.rowLines ? source.rowLines() : mapRows(source.rows());
-    for await (const line of lines) {
-      await out.push(`${first ? '\n    ' : ',\n    '}${line}`);
-      first = false;
+    let empty = true;
+    for await (const part of source.rowsJsonBody ? source.rowsJsonBody() : rowsBody(source.rows())) {
+      await out.push(part);
+      empty &&= part.length === 0;
     }
-    await out.push(first ? ']\n}\n' : '\n  ]\n}\n');
+    await out.push(empty ? ']\n}\n' : '\n  ]\n}\n');
     await out.flush();
   });
 }
