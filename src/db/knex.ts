@@ -2,7 +2,8 @@
  * The ONE place where dialect options live (STYLE.md "Database").
  *
  * - SQLite (better-sqlite3): WAL, foreign keys, busy_timeout, exactly one connection — a second
- *   connection would only wait on the first one's lock (PITFALLS §4.9–4.11).
+ *   connection would only wait on the first one's lock (PITFALLS §4.9–4.11). (The import's WAL
+ *   checkpointer has a connection of its own, on its own thread; it never writes: wal-checkpointer.ts.)
  * - MySQL / MariaDB (mysql2): utf8mb4, UTC (`timezone: 'Z'`, PITFALLS §5.2), dates as strings,
  *   big numbers as strings, pool min 0 so dead idle connections are not kept (PITFALLS §5.1).
  */
@@ -12,6 +13,7 @@ import knex, { type Knex } from 'knex';
 import type { Config } from '../config/schema.js';
 import { fail } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
+import { AUTO_CHECKPOINT_PAGES, startWalCheckpointer, type WalCheckpointer } from './wal-checkpointer.js';
 
 export type Dialect = 'sqlite' | 'mysql';
 
@@ -26,6 +28,12 @@ export interface Database {
   readonly maxInsertRows: number;
   /** Most values one `where in (…)` may carry. */
   readonly maxInParams: number;
+  /**
+   * From now until `destroy()`, SQLite's WAL checkpoints run on a thread of their own
+   * (wal-checkpointer.ts): for writers of many rows, the import. Once is enough; never throws
+   * (without it the connection checkpoints itself, only slower); MySQL: nothing.
+   */
+  checkpointInBackground(): Promise<void>;
   destroy(): Promise<void>;
 }
 
@@ -164,6 +172,7 @@ export function createDatabase(config: Pick<Config, 'database'>, logger: Logger)
       deprecate: (message: unknown) => log.debug('knex.deprecate', { detail: String(message) }),
     },
   });
+  let checkpointer: Promise<WalCheckpointer | undefined> | undefined;
   return {
     knex: instance,
     dialect: parsed.dialect,
@@ -171,6 +180,24 @@ export function createDatabase(config: Pick<Config, 'database'>, logger: Logger)
     location: parsed.location,
     maxInsertRows: parsed.dialect === 'sqlite' ? 500 : 1000,
     maxInParams: parsed.dialect === 'sqlite' ? 900 : 2000,
-    destroy: () => instance.destroy(),
+    async checkpointInBackground() {
+      if (parsed.dialect !== 'sqlite' || parsed.location === ':memory:') return;
+      checkpointer ??= (async () => {
+        // The file exists and is in WAL mode once the connection is made; then hand the checkpoints over.
+        await instance.raw(`PRAGMA wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
+        return startWalCheckpointer(parsed.location, log);
+      })().catch((error: unknown) => {
+        // Only speed is lost: the connection checkpoints itself as before. The next import tries again.
+        checkpointer = undefined;
+        log.warn('db.checkpointer.failed', { err: { message: String((error as Error)?.message ?? error).slice(0, 300) } });
+        return undefined;
+      });
+      await checkpointer;
+    },
+    async destroy() {
+      // The checkpointer's connection closes first, so the last one to close (ours) folds the WAL in.
+      await (await checkpointer)?.stop();
+      await instance.destroy();
+    },
   };
 }

@@ -43,6 +43,7 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
   const { config, db } = deps;
   const settings = config.import;
   const catalog = await guard(db.location, () => loadCatalogCache(db.knex));
+  if (!options.dryRun) await db.checkpointInBackground();
   /** Validation state for one pass over the file (its own register of usernames). */
   const prepareContext = (): PrepareContext => ({
     rules: {
