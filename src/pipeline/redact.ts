@@ -8,13 +8,11 @@
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { chmod, rename, rm } from 'node:fs/promises';
-// Before any exceljs writer runs: it corrupts characters beyond the BMP otherwise (see the module).
-import './report/exceljs-writer-fix.js';
-import ExcelJS from 'exceljs';
 import type { Config } from '../config/schema.js';
 import { COLUMN_INDEX, COLUMN_KEYS, TEMPLATE_HEADERS, type CellValue } from '../domain/columns.js';
 import { FileError } from '../errors.js';
 import { openSpreadsheet } from './read/index.js';
+import { WorkbookWriter } from './report/workbook-writer.js';
 
 const PASSWORD = COLUMN_INDEX.password;
 const text = (cell: CellValue | undefined): string => (cell === undefined ? '' : typeof cell === 'string' ? cell : cell.error);
@@ -52,7 +50,7 @@ async function writeXlsx(batches: Batches, file: string, sheetName: string): Pro
   const failed = new Promise<never>((_, reject) => stream.on('error', reject));
   failed.catch(() => undefined);
   const closed = once(stream, 'close');
-  const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({ stream, useStyles: false, useSharedStrings: false });
+  const workbook = new WorkbookWriter({ stream, useStyles: false, useSharedStrings: false });
   const sheet = workbook.addWorksheet(sheetName);
   sheet.addRow(COLUMN_KEYS.map((key) => TEMPLATE_HEADERS[key])).commit();
   for await (const batch of batches) {

@@ -3,7 +3,7 @@
  * when it reaches Excel's row limit. Each page has a bold, frozen header row with an autofilter
  * over the rows written, and every string passes through `escapeCell`.
  */
-import ExcelJS from 'exceljs';
+import type ExcelJS from 'exceljs';
 import { requireFromExceljs } from '../exceljs-require.js';
 import { escapeCell } from './escape-cell.js';
 import { waitForZip } from './zip-backpressure.js';

@@ -7,15 +7,14 @@
  * recognisable header (SPEC §1), so a report dropped back into the inbox imports its fixed
  * failed rows, not the Rows sheet (whose Username column would be found first otherwise).
  */
-// Before any exceljs writer runs: it corrupts characters beyond the BMP otherwise (see the module).
-import './exceljs-writer-fix.js';
 import './exceljs-style-cache.js';
-import ExcelJS from 'exceljs';
+import type ExcelJS from 'exceljs';
 import { once } from 'node:events';
 import { COLUMN_KEYS, TEMPLATE_HEADERS } from '../../domain/columns.js';
 import { writeAtomically } from './atomic-file.js';
 import { EXCEL_MAX_ROWS, HEADER_FONT, PagedSheet, toCellValues, type ReportCell } from './paged-sheet.js';
 import { summaryLines } from './summary-lines.js';
+import { WorkbookWriter } from './workbook-writer.js';
 import type { FailedRowCells, ReportSource, RowResult, RowStatus } from './types.js';
 
 /** Options for tests; production uses the defaults. */
@@ -64,7 +63,7 @@ export async function writeXlsxReport(
       // Rejects on a stream error (ENOSPC): exceljs itself only listens once it finalises.
       const closed = once(stream, 'close');
       closed.catch(() => undefined);
-      const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({ stream, useStyles: true, useSharedStrings: false });
+      const workbook = new WorkbookWriter({ stream, useStyles: true, useSharedStrings: false });
       await Promise.race([fillWorkbook(workbook, source, rowsPerSheet), closed]);
       await closed;
     } catch (error) {
