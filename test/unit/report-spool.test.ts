@@ -116,6 +116,17 @@ describe('disk row spool', () => {
     expect(() => spool.rows()).toThrow(/finish/);
     await spool.dispose();
   });
+
+  it('does not read a spool of only unchanged rows back to list its changes', async () => {
+    const spool = createRowSpool(dir);
+    for (let row = 2; row < 1000; row++) spool.add({ row, username: `u${row}`, status: 'unchanged', changes: [] });
+    await spool.finish();
+    expect(await collect(spool.rows({ exceptUnchanged: true }))).toEqual([]);
+    // Nothing left to read: the spool folder is gone, and the answer is the same.
+    await rm(dir, { recursive: true, force: true });
+    expect(await collect(spool.rows({ exceptUnchanged: true }))).toEqual([]);
+    await spool.dispose();
+  });
 });
 
 describe('rowRecordJson', () => {

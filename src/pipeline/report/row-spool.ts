@@ -147,6 +147,8 @@ async function* readRows(path: string, skip?: (json: string) => boolean): AsyncG
   }
 }
 
+async function* noRows(): AsyncGenerator<RowResult> {}
+
 /** The rows file's bytes but its last (the final row's comma): the JSON rows array's body. */
 async function* readRowsBody(path: string, bytes: number): AsyncGenerator<Uint8Array> {
   if (bytes <= 1) return;
@@ -199,7 +201,9 @@ export function createRowSpool(dir: string): RowSpool {
     },
     rows(filter) {
       assertFinished();
-      return readRows(rowsFile.path, filter?.exceptUnchanged ? isUnchangedRow : undefined);
+      if (!filter?.exceptUnchanged) return readRows(rowsFile.path);
+      // A re-sync that changed nothing need not read its rows back just to skip every one.
+      return counts.unchanged === counts.rows ? noRows() : readRows(rowsFile.path, isUnchangedRow);
     },
     rowsJsonBody() {
       assertFinished();
