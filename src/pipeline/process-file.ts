@@ -159,7 +159,7 @@ async function importFingerprinted(
     const source = {
       summary,
       rows: rolledBack ? (filter?: RowFilter) => relabelRolledBack(spool.rows(filter)) : (filter?: RowFilter) => spool.rows(filter),
-      ...(rolledBack ? {} : { rowsJsonBody: () => spool.rowsJsonBody() }),
+      ...(rolledBack ? {} : { rowsJsonBody: () => spool.rowsJsonBody(), rowsSheetXml: () => spool.rowsSheetXml() }),
       failedRows: () => spool.failedRows(),
     };
     const reports = await writeReports(source, request.reportDir, request.reportStem ?? stemOf(request.originalName));

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import yauzl from 'yauzl';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TEMPLATE_HEADERS } from '../../src/domain/columns.js';
-import { createMemoryRowSpool } from '../../src/pipeline/report/row-spool.js';
+import { createMemoryRowSpool, createRowSpool, type RowSpool } from '../../src/pipeline/report/row-spool.js';
 import type { FailedRowCells, ReportSource, ReportSummary, RowResult } from '../../src/pipeline/report/types.js';
 import { PagedSheet, type ReportCell } from '../../src/pipeline/report/paged-sheet.js';
 import { ROWS_HEADERS, writeXlsxReport, type XlsxReportOptions } from '../../src/pipeline/report/write-xlsx.js';
@@ -219,6 +219,34 @@ describe('writeXlsxReport', () => {
     expect(pages.map((ws) => ws.getRow(2).getCell(1).value)).toEqual([2, 5, 8]);
     expect(pages.map((ws) => ws.autoFilter)).toEqual(['A1:E4', 'A1:E4', 'A1:E2']);
     expect(rowValues(sheet(book, 'Rows (3)'), 1)).toEqual(['Row', 'Username', 'Status', 'Changed fields', 'Message']);
+  });
+
+  it('copies the Rows sheet the spool wrote as rows came, to the same XML as rows added one by one', async () => {
+    const rows: Added[] = [
+      [{ row: 2, username: 'alice', status: 'created', changes: ['name', 'email'] }],
+      [{ row: 3, username: 'same', status: 'unchanged', changes: [] }],
+      [{ row: 4, username: '=1+1 & <b> "q"', status: 'failed', changes: [], message: 'Row 4: bad\tvalue\r\nnext 😀' }],
+      [{ row: 5, username: 'zé漢字', status: 'would-update', changes: ['roles', 'groups'] }],
+      ...Array.from({ length: 3000 }, (_, i): Added => [{ row: i + 6, username: `u${i}`, status: i % 2 ? 'updated' : 'unchanged', changes: i % 2 ? ['phone'] : [] }]),
+    ];
+    const sheets = async (source: ReportSource, rowsPerSheet: number) => {
+      const file = join(dir, 'r.xlsx');
+      await writeXlsxReport(source, file, { rowsPerSheet });
+      const parts = await unzipText(file);
+      await rm(file);
+      parts.delete('docProps/core.xml'); // the time it was written
+      return Object.fromEntries(parts);
+    };
+    for (const [added, rowsPerSheet] of [[rows, 1_000_000], [rows, 2], [rows.slice(1, 2), 1_000_000], [[], 1_000_000]] as const) {
+      const oneByOne = await sheets(sourceOf([...added]), rowsPerSheet);
+      for (const spool of [createRowSpool(join(dir, 'spool')), createMemoryRowSpool()] as RowSpool[]) {
+        for (const [row, cells] of added) spool.add(row, cells);
+        await spool.finish();
+        const copied = await sheets({ ...sourceOf([...added]), rowsSheetXml: () => spool.rowsSheetXml() }, rowsPerSheet);
+        expect(copied).toEqual(oneByOne);
+        await spool.dispose();
+      }
+    }
   });
 
   it('writes unstyled rows as the very XML exceljs writes for them, page by page', async () => {

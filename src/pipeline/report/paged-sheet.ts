@@ -46,6 +46,21 @@ export function toCellValues(cells: readonly ReportCell[]): Array<string | numbe
 }
 
 /**
+ * What exceljs' RowXform writes for an unstyled row `r` without shared strings (4.4.0), or ''
+ * for a row without values (exceljs writes no element for it).
+ */
+export function unstyledRowXml(r: number, cells: readonly ReportCell[]): string {
+  let xml = '';
+  for (let i = 0; i < cells.length; i++) {
+    const cell = cells[i];
+    if (cell === null || cell === undefined || cell === '') continue;
+    const ref = `${columnLetter(i + 1)}${r}`;
+    xml += typeof cell === 'number' ? `<c r="${ref}"><v>${cell}</v></c>` : `<c r="${ref}" t="str"><v>${xmlEncode(escapeCell(cell))}</v></c>`;
+  }
+  return xml === '' ? '' : `<row r="${r}" spans="1:${cells.length}" x14ac:dyDescent="0.25">${xml}</row>`;
+}
+
+/**
  * Pages are opened lazily (or with `open()` for a sheet that must exist even when empty) and
  * committed as soon as they are full: the streaming writer zips sheets one after another, so a
  * page left open would hold every later row in memory.
@@ -98,26 +113,36 @@ export class PagedSheet {
     await waitForZip(this.sheet);
   }
 
-  /** What exceljs' RowXform writes for an unstyled row without shared strings (4.4.0). */
-  private addXml(cells: readonly ReportCell[]): void {
-    const r = this.rowsOnPage + 2; // the header is row 1
-    let xml = '';
-    for (let i = 0; i < cells.length; i++) {
-      const cell = cells[i];
-      if (cell === null || cell === undefined || cell === '') continue;
-      const ref = `${columnLetter(i + 1)}${r}`;
-      xml += typeof cell === 'number' ? `<c r="${ref}"><v>${cell}</v></c>` : `<c r="${ref}" t="str"><v>${xmlEncode(escapeCell(cell))}</v></c>`;
+  /**
+   * Appends rows already made by `unstyledRowXml`, numbered from 2, onto this sheet's first page,
+   * which must be empty and hold them all (`rows` of them). The Rows sheet of an import: its XML
+   * is spooled while rows are applied, so the report copies it instead of rebuilding it.
+   */
+  async addRowsXml(chunks: AsyncIterable<string | Uint8Array>, rows: number): Promise<void> {
+    this.open();
+    if (this.page !== 1 || this.rowsOnPage !== 0 || rows > this.rowsPerPage) throw new Error('PagedSheet.addRowsXml: only onto an empty first page that holds every row');
+    this.flushXml();
+    for await (const chunk of chunks) {
+      this.writeToPage(typeof chunk === 'string' ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      await waitForZip(this.sheet);
     }
-    if (xml === '') return; // exceljs writes no element for a row without values
-    this.pendingXml += `<row r="${r}" spans="1:${cells.length}" x14ac:dyDescent="0.25">${xml}</row>`;
+    this.rowsOnPage = rows;
+  }
+
+  private addXml(cells: readonly ReportCell[]): void {
+    this.pendingXml += unstyledRowXml(this.rowsOnPage + 2, cells); // the header is row 1
     if (this.pendingXml.length >= FLUSH_CHARS) this.flushXml();
   }
 
   private flushXml(): void {
     if (this.pendingXml === '' || !this.sheet) return;
-    // The page's header row is committed, so exceljs has opened <sheetData>: rows go after it.
-    (this.sheet as unknown as { stream: { write(text: string): void } }).stream.write(this.pendingXml);
+    this.writeToPage(this.pendingXml);
     this.pendingXml = '';
+  }
+
+  private writeToPage(xml: string | Buffer): void {
+    // The page's header row is committed, so exceljs has opened <sheetData>: rows go after it.
+    (this.sheet as unknown as { stream: { write(xml: string | Buffer): void } }).stream.write(xml);
   }
 
   /** Commits the current page. */

@@ -51,6 +51,14 @@ export function rowRecordJson(result: RowResult): string {
   return `${json}}`;
 }
 
+/**
+ * A row's cells on the xlsx Rows sheet (ROWS_HEADERS in write-xlsx.ts): what HR acts on. Only
+ * changed and failed rows go there; unchanged ones are counted on the Summary sheet.
+ */
+export function rowsSheetCells(result: RowResult): Array<string | number | null> {
+  return [result.row, result.username, result.status, result.changes.join(', '), result.message ?? null];
+}
+
 /** Template columns a failed row may carry: all but Password, which is never stored or reported. */
 export const FAILED_CELL_KEYS = COLUMN_KEYS.filter(
   (key): key is Exclude<(typeof COLUMN_KEYS)[number], 'password'> => key !== 'password',

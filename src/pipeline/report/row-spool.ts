@@ -8,7 +8,8 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fail } from '../../errors.js';
 import { REPORT_FILE_MODE } from './atomic-file.js';
-import { newCounts, rowRecordJson, tally, toFailedCells, toRowRecord } from './row-records.js';
+import { EXCEL_MAX_ROWS, unstyledRowXml } from './paged-sheet.js';
+import { newCounts, rowRecordJson, rowsSheetCells, tally, toFailedCells, toRowRecord } from './row-records.js';
 import type { FailedRowCells, ReportCounts, RowFilter, RowResult } from './types.js';
 
 /** Collects row results while a file is applied; see `createRowSpool`. */
@@ -28,6 +29,8 @@ export interface RowSpool {
    * indented line, comma-separated (nothing for no rows). See `ReportSource.rowsJsonBody`.
    */
   rowsJsonBody(): AsyncIterable<string | Uint8Array>;
+  /** The xlsx Rows sheet's XML of the changed and failed rows, when they fit one page (see `ReportSource.rowsSheetXml`). */
+  rowsSheetXml(): { rows: number; xml: AsyncIterable<string | Uint8Array> } | undefined;
   /** Every failed row's cells in the order added; may be called any number of times after `finish()`. */
   failedRows(): AsyncIterable<FailedRowCells>;
   /** Removes the spool files. Safe to call twice, or without `finish()`. */
@@ -149,10 +152,14 @@ async function* readRows(path: string, skip?: (json: string) => boolean): AsyncG
 
 async function* noRows(): AsyncGenerator<RowResult> {}
 
+/** A file's bytes (from `start` to `end` inclusive); opened only once iterated (a caller may not need it after all). */
+async function* readChunks(path: string, range: { start?: number; end?: number } = {}): AsyncGenerator<Uint8Array> {
+  for await (const chunk of createReadStream(path, { ...range, highWaterMark: 256 * 1024 })) yield chunk as Uint8Array;
+}
+
 /** The rows file's bytes but its last (the final row's comma): the JSON rows array's body. */
 async function* readRowsBody(path: string, bytes: number): AsyncGenerator<Uint8Array> {
-  if (bytes <= 1) return;
-  for await (const chunk of createReadStream(path, { start: 0, end: bytes - 2, highWaterMark: 256 * 1024 })) yield chunk as Uint8Array;
+  if (bytes > 1) yield* readChunks(path, { start: 0, end: bytes - 2 });
 }
 
 /**
@@ -177,6 +184,10 @@ export function createRowSpool(dir: string): RowSpool {
   }
   const rowsFile = new SpoolFile(join(spoolDir, 'rows.ndjson'));
   const failedFile = new SpoolFile(join(spoolDir, 'failed.ndjson'));
+  // The Rows sheet's XML, made as rows come (the work moves off the report's critical path) and
+  // only while the rows fit the sheet's first page; past that, the report pages them itself.
+  const sheetFile = new SpoolFile(join(spoolDir, 'rows-sheet.xml'));
+  let sheetRows = 0;
   const counts = newCounts();
   let finished = false;
   const assertFinished = (): void => {
@@ -187,16 +198,18 @@ export function createRowSpool(dir: string): RowSpool {
     add(result, failedCells) {
       tally(counts, result.status);
       rowsFile.appendText(frameRow(rowRecordJson(result)));
+      if (result.status !== 'unchanged' && ++sheetRows < EXCEL_MAX_ROWS) sheetFile.appendText(unstyledRowXml(sheetRows + 1, rowsSheetCells(result)));
       const failed = toFailedCells(result, failedCells);
       if (failed) failedFile.append(failed);
     },
     async ready() {
       await rowsFile.ready();
       await failedFile.ready();
+      await sheetFile.ready();
     },
     async finish() {
       if (finished) return;
-      await Promise.all([rowsFile.close(), failedFile.close()]);
+      await Promise.all([rowsFile.close(), failedFile.close(), sheetFile.close()]);
       finished = true;
     },
     rows(filter) {
@@ -209,6 +222,11 @@ export function createRowSpool(dir: string): RowSpool {
       assertFinished();
       return readRowsBody(rowsFile.path, rowsFile.bytesWritten);
     },
+    rowsSheetXml() {
+      assertFinished();
+      if (sheetRows >= EXCEL_MAX_ROWS) return undefined;
+      return { rows: sheetRows, xml: readChunks(sheetFile.path) };
+    },
     failedRows() {
       assertFinished();
       return readNdjson<FailedRowCells>(failedFile.path);
@@ -216,6 +234,7 @@ export function createRowSpool(dir: string): RowSpool {
     async dispose() {
       rowsFile.destroy();
       failedFile.destroy();
+      sheetFile.destroy();
       await rm(spoolDir, { recursive: true, force: true });
     },
   };
@@ -241,6 +260,11 @@ export function createMemoryRowSpool(): RowSpool {
     finish: async () => undefined,
     rows: (filter) => iterate(filter?.exceptUnchanged ? rows.filter((row) => row.status !== 'unchanged') : rows),
     rowsJsonBody: () => iterate(rows.length === 0 ? [] : [rows.map((row) => frameRow(JSON.stringify(row))).join('').slice(0, -1)]),
+    rowsSheetXml: () => {
+      const listed = rows.filter((row) => row.status !== 'unchanged');
+      if (listed.length >= EXCEL_MAX_ROWS) return undefined;
+      return { rows: listed.length, xml: iterate(listed.map((row, i) => unstyledRowXml(i + 2, rowsSheetCells(row)))) };
+    },
     failedRows: () => iterate(failedRows),
     async dispose() {
       rows.length = 0;

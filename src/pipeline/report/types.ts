@@ -96,5 +96,11 @@ export interface ReportSource {
    * stores them, so a million rows are copied rather than parsed and rebuilt.
    */
   rowsJsonBody?(): AsyncIterable<string | Uint8Array>;
+  /**
+   * Optional fast path for the xlsx Rows sheet: the rows `rows({ exceptUnchanged: true })` gives,
+   * already written as that sheet's XML (paged-sheet.ts `unstyledRowXml`, numbered from row 2),
+   * and how many; undefined when they would not fit on one page.
+   */
+  rowsSheetXml?(): { rows: number; xml: AsyncIterable<string | Uint8Array> } | undefined;
   failedRows(): AsyncIterable<FailedRowCells>;
 }
