@@ -71,7 +71,7 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
     maxInParams: db.maxInParams,
   });
 
-  const ahead = options.lean ? PREPARED_AHEAD_LEAN : PREPARED_AHEAD;
+  const ahead = options.lean ? PREPARED_AHEAD_LEAN : db.dialect === 'sqlite' ? PREPARED_AHEAD_SQLITE : PREPARED_AHEAD;
   let done = 0;
   const record = (rows: AppliedRow[]) => {
     // The spool keeps only the report's keys of each row (toRowRecord): `raw` goes no further.
@@ -155,9 +155,16 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
  * Batches prepared while one is written. On MySQL each preparation waits for its stored-user
  * look-up on a connection of its own: with one ahead, a 100k-row re-import sat idle for ~0.6 s
  * of its 2.8 s while each look-up ran in turn; with more ahead they overlap with each other and
- * with validating the next rows. (SQLite answers synchronously, so there it only changes order.)
+ * with validating the next rows.
  */
 const PREPARED_AHEAD = 3;
+/**
+ * SQLite answers look-ups synchronously, so a deeper pipeline only changes the order of work and
+ * keeps more batches' objects alive through young-generation GCs: with three ahead instead of one
+ * a 100k-row unchanged re-import took 6.31 s of CPU instead of 5.87 (3.90 → 3.62 s). One still
+ * lets the next batch's passwords hash while this one is written.
+ */
+const PREPARED_AHEAD_SQLITE = 1;
 const PREPARED_AHEAD_LEAN = 1;
 
 /** Prepares the next batches while one is written; order of writes is the file's order. */
