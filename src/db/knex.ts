@@ -3,7 +3,8 @@
  *
  * - SQLite (better-sqlite3): WAL, foreign keys, busy_timeout, exactly one connection — a second
  *   connection would only wait on the first one's lock (PITFALLS §4.9–4.11). (The import's WAL
- *   checkpointer has a connection of its own, on its own thread; it never writes: wal-checkpointer.ts.)
+ *   checkpointer has a connection of its own, on its own thread; it never opens a write
+ *   transaction, so it never waits on that lock: wal-checkpointer.ts.)
  * - MySQL / MariaDB (mysql2): utf8mb4, UTC (`timezone: 'Z'`, PITFALLS §5.2), dates as strings,
  *   big numbers as strings, pool min 0 so dead idle connections are not kept (PITFALLS §5.1).
  */

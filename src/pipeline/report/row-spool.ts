@@ -182,10 +182,10 @@ export function createRowSpool(dir: string): RowSpool {
   } catch (cause) {
     throw fail('FS_IO_FAILED', { message: `Cannot create a row spool folder in ${dir}.`, cause });
   }
-  const rowsFile = new SpoolFile(join(spoolDir, 'rows.ndjson'));
+  const rowsFile = new SpoolFile(join(spoolDir, 'rows-json-body.txt'));
   const failedFile = new SpoolFile(join(spoolDir, 'failed.ndjson'));
-  // The Rows sheet's XML, made as rows come (the work moves off the report's critical path) and
-  // only while the rows fit the sheet's first page; past that, the report pages them itself.
+  // The Rows sheet's XML, made as rows come so the report copies it instead of reading every row
+  // back to make it; only while the rows fit the sheet's first page (past that, the report pages them).
   const sheetFile = new SpoolFile(join(spoolDir, 'rows-sheet.xml'));
   let sheetRows = 0;
   const counts = newCounts();
