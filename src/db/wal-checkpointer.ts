@@ -32,10 +32,17 @@ const db = new Database(workerData.filename, { fileMustExist: true });
 db.pragma('busy_timeout = 0');
 let seen; // the first look checkpoints what was committed while this thread started
 const timer = setInterval(() => {
-  const version = db.pragma('data_version', { simple: true });
-  if (version === seen) return;
-  seen = version;
-  db.pragma('wal_checkpoint(PASSIVE)');
+  try {
+    const version = db.pragma('data_version', { simple: true });
+    if (version === seen) return;
+    seen = version;
+    db.pragma('wal_checkpoint(PASSIVE)');
+  } catch (error) {
+    // Another connection holding the whole file for a moment (an exclusive locking mode, WAL
+    // recovery): look again at the next tick rather than end the thread for good.
+    if (error.code !== 'SQLITE_BUSY' && error.code !== 'SQLITE_LOCKED') throw error;
+    seen = undefined;
+  }
 }, workerData.pollMs);
 parentPort.on('message', () => {
   clearInterval(timer);

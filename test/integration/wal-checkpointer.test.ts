@@ -55,6 +55,26 @@ describe('WAL checkpoints in the background (SQLite)', () => {
     }
   });
 
+  it('outlasts another connection holding the whole file for a while', async () => {
+    const file = join(dir, 'held.sqlite');
+    const db = open(file);
+    try {
+      await db.knex.raw('select 1');
+      await db.checkpointInBackground();
+      // An exclusive lock: the checkpointer's looks meet SQLITE_BUSY for a few ticks.
+      const holder = open(file);
+      await holder.knex.raw('PRAGMA locking_mode = EXCLUSIVE');
+      await holder.knex.raw('BEGIN EXCLUSIVE');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await holder.knex.raw('COMMIT');
+      await holder.destroy();
+      await writeThreeMegabytes(db);
+      expect(await fileSizeAfter(file, 5000, 3_000_000)).toBeGreaterThanOrEqual(3_000_000);
+    } finally {
+      await db.destroy();
+    }
+  });
+
   it('stops with the database: the WAL is folded in and removed, every row kept', async () => {
     const file = join(dir, 'stop.sqlite');
     const db = open(file);
