@@ -4,14 +4,13 @@
  * Exit code: the worst over the files (0 all applied, 1 rows failed, 2 rejected; 3 is thrown).
  */
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
-import { loadConfig } from '../../config/index.js';
 import { FileError, UsersyncError } from '../../errors.js';
 import type { ProcessResult } from '../../pipeline/process-file.js';
-import { openSpreadsheet, type SpreadsheetReader } from '../../pipeline/read/index.js';
-import type { CommandContext, GlobalArgs } from '../context.js';
+import type { SpreadsheetReader } from '../../pipeline/read/index.js';
+import type { CommandContext } from '../context.js';
+import { takeReadAhead } from '../read-ahead.js';
 import type { Output } from '../output.js';
 import type { CommandModule } from '../root.js';
 
@@ -34,34 +33,10 @@ export const importCommand: CommandModule = (cli, run) =>
         .option('report-dir', { type: 'string', describe: 'Write the reports here instead of beside each file' }),
     (args) => {
       const options: ImportArgs = { files: (args.files ?? []).map(String), dryRun: Boolean(args.dryRun), json: Boolean(args.json), reportDir: args.reportDir };
-      const firstReader = readAhead({ config: args.config as string | undefined }, options.files[0]);
+      const firstReader = takeReadAhead(options.files[0], args.config as string | undefined);
       return run(args, {}, (context) => importFiles(context, options, firstReader));
     },
   );
-
-/**
- * Starts reading the first file before the rest of usersync loads and the database opens: the
- * reader's worker needs its own ~1.2 s (100k rows) to parse the workbook's shared strings before
- * the first row, time the main thread otherwise spent idle after its own ~0.6 s of start-up.
- * Only a plausible file is read ahead: for anything else (bad config, missing, empty or too large
- * file) it resolves to undefined and processFile opens, meets and reports the problem itself.
- */
-function readAhead(globals: GlobalArgs, file: string | undefined): Promise<SpreadsheetReader | undefined> | undefined {
-  if (file === undefined) return undefined;
-  const reader = (async () => {
-    let settings;
-    try {
-      settings = loadConfig({ configFile: globals.config }).import;
-      const info = await stat(file);
-      if (!info.isFile() || info.size === 0 || info.size > settings.maxFileBytes) return undefined;
-    } catch {
-      return undefined;
-    }
-    return openSpreadsheet(path.resolve(file), settings);
-  })();
-  reader.catch(() => undefined); // observed by processFile; not an unhandled rejection meanwhile
-  return reader;
-}
 
 async function importFiles(context: CommandContext, args: ImportArgs, firstReader?: Promise<SpreadsheetReader | undefined>): Promise<void> {
   // Loaded here, once the first file's reader is on its way (see readAhead).
