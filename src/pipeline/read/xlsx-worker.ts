@@ -26,12 +26,14 @@ import { readWorkbookInfo, type SheetInfo, type WorkbookInfo } from './workbook-
 import { MAX_BATCHES_AHEAD, encodeRows, type MainMessage, type WorkerInput, type WorkerMessage } from './worker-protocol.js';
 import { classifyParseError, isSheetsRace, otherSheetWarnings } from './xlsx-errors.js';
 import { fixUnzipperEnd } from './unzipper-end-fix.js';
+import { loadSlimUnzipper } from './unzipper-slim.js';
 import { reorderedWorkbookStream } from './zip-order.js';
 
 /**
  * exceljs' streaming WorkbookReader alone: `import 'exceljs'` also loads its in-memory workbook,
  * CSV and writer modules (jszip, fast-csv, …), ~50 ms more before the first row.
  */
+loadSlimUnzipper(); // before exceljs requires it: only unzipper's Parse (unzipper-slim.ts)
 const WorkbookReader = requireFromExceljs('exceljs/lib/stream/xlsx/workbook-reader.js') as typeof ExcelJS.stream.xlsx.WorkbookReader;
 
 // A zip stream error means damaged zip data; exceljs may never see it (unzipper-end-fix.ts, fix 1).
