@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diffUser, type PreparedIntent, type StoredUser } from '../../src/domain/merge.js';
+import { createdAuditJson, diffUser, type PreparedIntent, type StoredUser } from '../../src/domain/merge.js';
 
 const stored: StoredUser = {
   id: 7,
@@ -68,5 +68,35 @@ describe('diffUser', () => {
   it('creates with the defaults Active = Yes and Ignore MFA = No', () => {
     const diff = diffUser(undefined, intent({ name: 'New Person' }));
     expect(diff).toMatchObject({ kind: 'create', next: { active: true, ignoreMfa: false, email: null, roleKeys: [], passwordHash: null } });
+  });
+
+  describe('createdAuditJson: a new user’s audit record, written as JSON directly', () => {
+    const names = { roles: (keys: readonly string[]) => keys.map((k) => (k === 'auditor' ? 'Auditor' : k)), groups: (keys: readonly string[]) => keys.map((k) => k.toUpperCase()) };
+    const created = (fields: Partial<PreparedIntent>) => {
+      const diff = diffUser(undefined, intent(fields));
+      if (diff.kind !== 'create') throw new Error(`expected a create, got ${diff.kind}`);
+      return createdAuditJson(diff.next, diff.changes, names);
+    };
+
+    it('lists every filled field from null, in the order of its changes, with roles and groups by name', () => {
+      const json = created({ name: 'Ana "A" Silva', email: 'ana@example.com', phone: '+55 11', department: { name: 'Finance', key: 'finance' }, ignoreMfa: true, passwordHash: '$argon2id$v=19$secret', roles: ['zeta', 'auditor'], groups: [{ name: 'it', key: 'it' }] });
+      expect(JSON.parse(json)).toEqual({
+        name: { old: null, new: 'Ana "A" Silva' },
+        email: { old: null, new: 'ana@example.com' },
+        phone: { old: null, new: '+55 11' },
+        department: { old: null, new: 'Finance' },
+        active: { old: null, new: true },
+        ignoreMfa: { old: null, new: true },
+        password: { changed: true },
+        roles: { old: null, new: ['Auditor', 'zeta'] },
+        groups: { old: null, new: ['IT'] },
+      });
+      expect(Object.keys(JSON.parse(json))).toEqual(['name', 'email', 'phone', 'department', 'active', 'ignoreMfa', 'password', 'roles', 'groups']);
+      expect(json).not.toContain('argon2id');
+    });
+
+    it('leaves out blank fields, and keeps the defaults Active = Yes and Ignore MFA = No', () => {
+      expect(created({ name: 'New Person' })).toBe('{"name":{"old":null,"new":"New Person"},"active":{"old":null,"new":true},"ignoreMfa":{"old":null,"new":false}}');
+    });
   });
 });

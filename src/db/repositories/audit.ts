@@ -22,17 +22,26 @@ export type AuditAction =
 /** `{field: {old, new}}` for users (`password: {changed: true}`), free-form for import events. */
 export type AuditChanges = Record<string, unknown>;
 
+/** Changes already serialised as JSON, for records built as text (created users: domain/merge.ts). */
+export class SerializedChanges {
+  constructor(readonly json: string) {}
+  toJSON(): unknown {
+    return JSON.parse(this.json);
+  }
+}
+
 export interface AuditEvent {
   at: string;
   importId: number | null;
   row: number | null;
   username: string | null;
   action: AuditAction;
-  changes: AuditChanges | null;
+  changes: AuditChanges | SerializedChanges | null;
 }
 
 export interface StoredAuditEvent extends AuditEvent {
   id: number;
+  changes: AuditChanges | null;
 }
 
 export async function insertAuditEvents(knex: Knex, target: { dialect: Dialect; maxInsertRows: number }, events: readonly AuditEvent[]): Promise<void> {
@@ -51,6 +60,7 @@ const CHANGES_JSON = Symbol('changesJson');
  */
 export function changesJson(event: AuditEvent): string | null {
   const cached = event as AuditEvent & { [CHANGES_JSON]?: string | null };
+  if (event.changes instanceof SerializedChanges) return event.changes.json;
   return (cached[CHANGES_JSON] ??= event.changes === null ? null : JSON.stringify(event.changes));
 }
 

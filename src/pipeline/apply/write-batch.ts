@@ -7,9 +7,9 @@
  */
 import type { Knex } from 'knex';
 import type { RawRow } from '../../domain/columns.js';
-import { diffUser, type ChangeField, type UserDiff } from '../../domain/merge.js';
+import { createdAuditJson, diffUser, type ChangeField, type UserDiff } from '../../domain/merge.js';
 import { findCatalogIds } from '../../db/repositories/catalog.js';
-import type { AuditEvent } from '../../db/repositories/audit.js';
+import { SerializedChanges, type AuditEvent } from '../../db/repositories/audit.js';
 import { bulkInsert, selectArrays } from '../../db/bulk.js';
 import type { Dialect } from '../../db/knex.js';
 import { chunk } from '../../db/time.js';
@@ -61,6 +61,7 @@ export async function writeBatch(trx: Knex, batch: PreparedBatch, ctx: WriteCont
 
   const upserts: unknown[][] = [];
   const rows: AppliedRow[] = [];
+  const names = catalogNames(ctx.catalog);
   // Objects made for every row are written out as literals (no spreads): this loop runs 100k times a file.
   batch.intents.forEach((intent, i) => {
     const diff = diffs[i] as UserDiff;
@@ -71,7 +72,8 @@ export async function writeBatch(trx: Knex, batch: PreparedBatch, ctx: WriteCont
       const created = diff.kind === 'create';
       rows.push({ row, username, status: ctx.dryRun ? (created ? 'would-create' : 'would-update') : created ? 'created' : 'updated', changes: diff.changes });
       const before = stored.get(intent.username);
-      events.push({ at: ctx.now, importId: ctx.importId, row, username, action: created ? 'user.created' : 'user.updated', changes: withNames(diff.audit, ctx.catalog) });
+      const changes = diff.kind === 'create' ? new SerializedChanges(createdAuditJson(diff.next, diff.changes, names)) : withNames(diff.audit, ctx.catalog);
+      events.push({ at: ctx.now, importId: ctx.importId, row, username, action: created ? 'user.created' : 'user.updated', changes });
       upserts.push([
         intent.username,
         diff.next.name,
@@ -173,6 +175,12 @@ async function replaceMemberships(trx: Knex, batch: PreparedBatch, diffs: UserDi
   const nextKeys = (field: 'roleKeys' | 'groupKeys') => (d: UserDiff) => (d.kind === 'create' || d.kind === 'update' ? d.next[field] : []);
   await replace(changedRoles, 'user_roles', 'role_id', nextKeys('roleKeys'), (key) => ctx.catalog.roles.get(key)?.id);
   await replace(changedGroups, 'user_group_members', 'group_id', nextKeys('groupKeys'), (key) => groupIds.get(key));
+}
+
+/** Role and group keys to the names people wrote (the key itself when not in the catalogue). */
+function catalogNames(catalog: CatalogCache): Parameters<typeof createdAuditJson>[2] {
+  const names = (map: CatalogCache['roles']) => (keys: readonly string[]) => keys.map((k) => map.get(k)?.name ?? k);
+  return { roles: names(catalog.roles), groups: names(catalog.groups) };
 }
 
 /** Audit records name roles and groups as people wrote them, not by their matching keys. */
