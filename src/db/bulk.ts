@@ -15,13 +15,18 @@ export interface BulkInsert {
   rows: ReadonlyArray<readonly unknown[]>;
   /** Upsert on this unique column, setting `merge` columns from the new row. */
   conflict?: { column: string; merge: readonly string[] };
+  /**
+   * SQLite only: these columns of every row inserted or updated come back (`RETURNING`), e.g. the
+   * ids of users just created, without a select that finds each again by its key.
+   */
+  returning?: readonly string[];
 }
 
 const quote = (name: string): string => `\`${name.replace(/`/g, '``')}\``;
 const sqlCache = new Map<string, string>();
 
 function statement(dialect: Dialect, insert: BulkInsert, count: number): string {
-  const key = `${dialect}|${insert.table}|${insert.columns.join(',')}|${count}|${insert.conflict?.column ?? ''}|${insert.conflict?.merge.join(',') ?? ''}`;
+  const key = `${dialect}|${insert.table}|${insert.columns.join(',')}|${count}|${insert.conflict?.column ?? ''}|${insert.conflict?.merge.join(',') ?? ''}|${insert.returning?.join(',') ?? ''}`;
   const cached = sqlCache.get(key);
   if (cached) return cached;
   const tuple = `(${insert.columns.map(() => '?').join(',')})`;
@@ -30,14 +35,20 @@ function statement(dialect: Dialect, insert: BulkInsert, count: number): string 
     const set = insert.conflict.merge.map((c) => (dialect === 'sqlite' ? `${quote(c)} = excluded.${quote(c)}` : `${quote(c)} = values(${quote(c)})`)).join(', ');
     sql += dialect === 'sqlite' ? ` on conflict (${quote(insert.conflict.column)}) do update set ${set}` : ` on duplicate key update ${set}`;
   }
+  if (insert.returning) sql += ` returning ${insert.returning.map(quote).join(',')}`;
   if (sqlCache.size > 200) sqlCache.clear();
   sqlCache.set(key, sql);
   return sql;
 }
 
-/** Inserts every row, at most `maxRows` per statement. Booleans go in as 1/0 on both databases. */
-export async function bulkInsert(knex: Knex, dialect: Dialect, maxRows: number, insert: BulkInsert): Promise<void> {
+/**
+ * Inserts every row, at most `maxRows` per statement. Booleans go in as 1/0 on both databases.
+ * Resolves to the `returning` columns of the rows written (an empty list without `returning`).
+ */
+export async function bulkInsert(knex: Knex, dialect: Dialect, maxRows: number, insert: BulkInsert): Promise<unknown[][]> {
+  if (insert.returning && dialect !== 'sqlite') throw new Error('bulkInsert: returning is for SQLite only');
   const width = insert.columns.length;
+  const returned: unknown[][] = [];
   for (const part of chunk(insert.rows, maxRows)) {
     // Sized up front: pushing 6,000 values one by one regrew the array a dozen times per statement.
     const bindings: unknown[] = new Array(part.length * width);
@@ -46,8 +57,11 @@ export async function bulkInsert(knex: Knex, dialect: Dialect, maxRows: number, 
       if (row.length !== width) throw new Error(`bulkInsert into ${insert.table}: a row has ${row.length} values for ${width} columns`);
       for (const value of row) bindings[at++] = typeof value === 'boolean' ? Number(value) : value;
     }
-    await execute(knex, dialect, statement(dialect, insert, part.length), bindings);
+    const sql = statement(dialect, insert, part.length);
+    if (insert.returning) for (const row of await selectArrays(knex, dialect, sql, bindings)) returned.push(row);
+    else await execute(knex, dialect, sql, bindings);
   }
+  return returned;
 }
 
 /** The driver connections `execute` uses: better-sqlite3's Database, mysql2's callback Connection. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
+import { bulkInsert } from '../../src/db/bulk.js';
 import { createDatabase } from '../../src/db/knex.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { migrationNames } from '../../src/db/migrations/index.js';
@@ -24,6 +25,32 @@ describeEachDatabase('storage', (database) => {
       for (const column of ['password_hash', 'password_updated_at', 'created_at', 'updated_at', 'department_id', 'ignore_mfa']) {
         expect(await db.knex.schema.hasColumn('users', column)).toBe(true);
       }
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('bulkInsert upserts in statements of at most maxRows rows, and on SQLite returns the rows it wrote', async () => {
+    const db = open();
+    try {
+      await migrateToLatest(db);
+      const insert = (rows: string[][], returning?: string[]) =>
+        bulkInsert(db.knex, db.dialect, 2, { table: 'users', columns: ['username', 'name', 'created_at', 'updated_at'], rows: rows.map(([u, n]) => [u, n, now, now]), conflict: { column: 'username', merge: ['name'] }, ...(returning ? { returning } : {}) });
+      expect(await insert([['ann', 'Ann'], ['bob', 'Bob'], ['cy', 'Cy']])).toEqual([]);
+      const ids = new Map(((await db.knex('users').select('id', 'username')) as Array<{ id: number; username: string }>).map((r) => [r.username, Number(r.id)]));
+      if (db.dialect === 'sqlite') {
+        // An update (bob) and two inserts (dee, eve), over two statements: every row written comes back.
+        const written = await insert([['bob', 'Robert'], ['dee', 'Dee'], ['eve', 'Eve']], ['id', 'username']);
+        const after = new Map(((await db.knex('users').select('id', 'username')) as Array<{ id: number; username: string }>).map((r) => [r.username, Number(r.id)]));
+        expect(new Map(written.map(([id, username]) => [username, Number(id)]))).toEqual(new Map(['bob', 'dee', 'eve'].map((u) => [u, after.get(u)])));
+        expect(after.get('bob')).toBe(ids.get('bob'));
+      } else {
+        await expect(insert([['dee', 'Dee']], ['id'])).rejects.toThrow(/SQLite only/);
+        await insert([['bob', 'Robert'], ['dee', 'Dee']]);
+      }
+      expect(await db.knex('users').where('username', 'bob').first('name')).toEqual({ name: 'Robert' });
+      expect(Number(((await db.knex('users').count({ n: '*' }).first()) as { n: number | string }).n)).toBe(db.dialect === 'sqlite' ? 5 : 4);
+      await db.knex('users').delete(); // the file's later tests share this database
     } finally {
       await db.destroy();
     }

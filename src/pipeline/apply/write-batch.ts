@@ -92,8 +92,10 @@ export async function writeBatch(trx: Knex, batch: PreparedBatch, ctx: WriteCont
   });
 
   if (!ctx.dryRun && upserts.length > 0) {
-    await bulkInsert(trx, ctx.dialect, ctx.maxInsertRows, { table: 'users', columns: USER_COLUMNS, rows: upserts, conflict: { column: 'username', merge: MERGE_COLUMNS } });
-    await replaceMemberships(trx, batch, diffs, stored, ctx, groupIds);
+    // SQLite hands back the new users' ids with the upsert; MySQL's upsert cannot (replaceMemberships selects them).
+    const returning = ctx.dialect === 'sqlite' && createsMembers(diffs) ? ['id', 'username'] : undefined;
+    const written = await bulkInsert(trx, ctx.dialect, ctx.maxInsertRows, { table: 'users', columns: USER_COLUMNS, rows: upserts, conflict: { column: 'username', merge: MERGE_COLUMNS }, ...(returning ? { returning } : {}) });
+    await replaceMemberships(trx, batch, diffs, stored, ctx, groupIds, returning ? userIds(written) : undefined);
   }
   // Rows that failed validation, in file order with the rest.
   const ordered = batch.order.map((index) => {
@@ -142,7 +144,13 @@ async function ensureGroups(trx: Knex, batch: PreparedBatch, diffs: UserDiff[], 
   return new Map([...ctx.catalog.groups].map(([key, entry]) => [key, entry.id]));
 }
 
-async function replaceMemberships(trx: Knex, batch: PreparedBatch, diffs: UserDiff[], before: Map<string, { id: number }>, ctx: WriteContext, groupIds: Map<string, number>): Promise<void> {
+/** A user created with roles or groups: its id is needed right after the upsert. */
+const createsMembers = (diffs: readonly UserDiff[]): boolean => diffs.some((d) => d.kind === 'create' && (d.next.roleKeys.length > 0 || d.next.groupKeys.length > 0));
+
+const userIds = (rows: readonly unknown[][]): Map<string, number> => new Map(rows.map(([id, username]) => [username as string, Number(id)]));
+
+/** `written`: the ids of the users the upsert wrote, by username, when it returned them. */
+async function replaceMemberships(trx: Knex, batch: PreparedBatch, diffs: UserDiff[], before: Map<string, { id: number }>, ctx: WriteContext, groupIds: Map<string, number>, written?: Map<string, number>): Promise<void> {
   const changedRoles: string[] = [];
   const changedGroups: string[] = [];
   batch.intents.forEach((intent, i) => {
@@ -152,10 +160,10 @@ async function replaceMemberships(trx: Knex, batch: PreparedBatch, diffs: UserDi
     if (diff.changes.includes('groups')) changedGroups.push(intent.username);
   });
   if (changedRoles.length === 0 && changedGroups.length === 0) return;
-  const ids = new Map<string, number>();
+  const ids = written ?? new Map<string, number>();
   const needIds = [...new Set([...changedRoles, ...changedGroups])];
   // Users created by this batch: their new ids, one select per chunk through the driver.
-  for (const part of chunk(needIds.filter((u) => !before.has(u)), ctx.maxInParams)) {
+  for (const part of chunk(written ? [] : needIds.filter((u) => !before.has(u)), ctx.maxInParams)) {
     const rows = (await selectArrays(trx, ctx.dialect, `select \`id\`, \`username\` from \`users\` where \`username\` in (${part.map(() => '?').join(',')})`, part)) as Array<[number | string, string]>;
     for (const [id, username] of rows) ids.set(username, Number(id));
   }
