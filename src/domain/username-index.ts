@@ -34,18 +34,14 @@ export class UsernameIndex implements SeenUsernames {
   }
 
   get(username: string): number | undefined {
-    const hash = hashOf(username);
-    const mask = this.table.length - 1;
-    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
-      const held = this.table[slot] as number;
-      if (held === EMPTY) return undefined;
-      if (this.equals(held - 1, username)) return this.rows[held - 1];
-    }
+    const slot = this.find(username);
+    const held = this.table[slot] as number;
+    return held === EMPTY ? undefined : this.rows[held - 1];
   }
 
   /** Records the row that first used `username`; a username already held keeps its first row. */
   set(username: string, row: number): this {
-    if (this.get(username) !== undefined) return this;
+    if (this.table[this.find(username)] !== EMPTY) return this;
     if ((this.count + 1) * 2 > this.table.length) this.growTable();
     if (this.count + 2 > this.starts.length) this.growEntries();
     const entry = this.count++;
@@ -53,9 +49,29 @@ export class UsernameIndex implements SeenUsernames {
     this.append(username);
     this.starts[entry + 1] = this.used;
     this.rows[entry] = row;
-    this.place(entry, hashOf(username));
+    this.place(entry, this.hash(username));
     return this;
   }
+
+  /** The slot holding `username`, or the empty slot where its probe ends. */
+  private find(username: string): number {
+    const mask = this.table.length - 1;
+    for (let slot = this.hash(username) & mask; ; slot = (slot + 1) & mask) {
+      const held = this.table[slot] as number;
+      if (held === EMPTY || this.equals(held - 1, username)) return slot;
+    }
+  }
+
+  /** hashOf, remembered for the last username: checkRow asks get() and then set() for each row. */
+  private hash(username: string): number {
+    if (username !== this.lastHashed) {
+      this.lastHashed = username;
+      this.lastHash = hashOf(username);
+    }
+    return this.lastHash;
+  }
+  private lastHashed: string | undefined;
+  private lastHash = 0;
 
   private place(entry: number, hash: number): void {
     const mask = this.table.length - 1;
