@@ -110,6 +110,10 @@ export function parseDatabaseUrl(url: string, settings: Config['database']): Par
         supportBigNumbers: true,
         bigNumberStrings: true,
         connectTimeout: settings.connectTimeoutMs,
+        // Bulk inserts are prepared statements (db/bulk.ts); a batch's row count names its own,
+        // so keep few per connection (the evicted are closed on the server): mysql2's default of
+        // 16,000 per connection could reach the server's max_prepared_stmt_count (16,382 in all).
+        maxPreparedStatements: 32,
       },
       acquireConnectionTimeout: settings.acquireTimeoutMs,
       pool: {

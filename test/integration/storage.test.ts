@@ -56,6 +56,28 @@ describeEachDatabase('storage', (database) => {
     }
   });
 
+  it('keeps few prepared statements per MySQL connection however many row counts the batches have', async () => {
+    if (database().kind !== 'mysql') return; // SQLite's statements live in this process (knex.ts caches 64)
+    const db = open();
+    try {
+      await migrateToLatest(db);
+      const prepared = async () => Number(((await db.knex.raw("SHOW GLOBAL STATUS LIKE 'Prepared_stmt_count'")) as [Array<{ Value: string }>])[0][0]?.Value);
+      const before = await prepared();
+      await db.knex.transaction(async (trx) => {
+        // 40 inserts of 1..40 rows: 40 statement texts, on the transaction's one connection.
+        for (let count = 1; count <= 40; count++) {
+          await bulkInsert(trx, db.dialect, 1000, { table: 'departments', columns: ['name', 'name_key', 'created_at'], rows: Array.from({ length: count }, (_, i) => [`D${count}.${i}`, `d${count}.${i}`, now]) });
+        }
+        expect((await prepared()) - before).toBeLessThanOrEqual(32);
+        expect((await prepared()) - before).toBeGreaterThan(0); // they are prepared statements
+      });
+      expect(Number(((await db.knex('departments').count({ n: '*' }).first()) as { n: number | string }).n)).toBe((40 * 41) / 2);
+      await db.knex('departments').delete();
+    } finally {
+      await db.destroy();
+    }
+  });
+
   it('keeps José, jose and "jose " distinct and finds each only by its exact normalised form', async () => {
     const db = open();
     try {
