@@ -7,6 +7,7 @@
  * corpus: its only inline rich-text cells have one run each. read-xlsx.test.ts covers it.)
  */
 // First: the sax fix must replace exceljs' XML reader before exceljs loads (exceljs-sax-fix.ts).
+import '../../src/pipeline/read/exceljs-sax-fix.js';
 import { sheetRows, type WorkbookParts } from '../../src/pipeline/read/sheet-rows.js';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';

@@ -21,33 +21,55 @@ import { SaxesParser } from './saxes.js';
 
 export type SaxEvent = { eventType: 'opentag' | 'text' | 'closetag'; value: unknown };
 
+/** A saxes parser whose events are collected, for the caller to take one array at a time. */
+export class SaxEventCollector {
+  readonly parser = new SaxesParser();
+  /** The parser's first error (it goes on after one; the caller throws this). */
+  error: Error | undefined;
+  private events: SaxEvent[] = [];
+  // An empty part (some generators write 0-byte parts exceljs ignores) has nothing to close.
+  private started = false;
+
+  constructor() {
+    this.parser.on('error', (e) => (this.error ??= e));
+    this.parser.on('opentag', (value) => this.events.push({ eventType: 'opentag', value }));
+    this.parser.on('text', (value) => this.events.push({ eventType: 'text', value }));
+    this.parser.on('closetag', (value) => this.events.push({ eventType: 'closetag', value }));
+  }
+
+  write(text: string): void {
+    if (text === '') return;
+    this.started ||= text.trim() !== '';
+    this.parser.write(text);
+  }
+
+  /** The events since the last take. */
+  take(): SaxEvent[] {
+    const events = this.events;
+    this.events = [];
+    return events;
+  }
+
+  /** Ends the document: an element still open is an error (fix 1). */
+  close(): void {
+    if (this.started) this.parser.close();
+  }
+}
+
 /** The replacement: the same events in the same batches (one array per input chunk). */
 export async function* parseSax(iterable: AsyncIterable<Buffer | string>): AsyncGenerator<SaxEvent[]> {
-  const parser = new SaxesParser();
-  let error: Error | undefined;
-  parser.on('error', (e) => (error ??= e));
-  let events: SaxEvent[] = [];
-  parser.on('opentag', (value) => events.push({ eventType: 'opentag', value }));
-  parser.on('text', (value) => events.push({ eventType: 'text', value }));
-  parser.on('closetag', (value) => events.push({ eventType: 'closetag', value }));
+  const sax = new SaxEventCollector();
   const decoder = new TextDecoder('utf-8');
-  // An empty part (some generators write 0-byte parts exceljs ignores) has nothing to close.
-  let started = false;
-  const write = (text: string): void => {
-    if (text === '') return;
-    started ||= text.trim() !== '';
-    parser.write(text);
-  };
   for await (const chunk of iterable) {
-    write(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
-    if (error !== undefined) throw error;
-    yield events;
-    events = [];
+    sax.write(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
+    if (sax.error !== undefined) throw sax.error;
+    yield sax.take();
   }
-  write(decoder.decode());
-  if (started) parser.close();
-  if (error !== undefined) throw error;
-  if (events.length > 0) yield events;
+  sax.write(decoder.decode());
+  sax.close();
+  if (sax.error !== undefined) throw sax.error;
+  const rest = sax.take();
+  if (rest.length > 0) yield rest;
 }
 
 const path = requireFromExceljs.resolve('exceljs/lib/utils/parse-sax.js');

@@ -12,6 +12,9 @@ export interface SaxesParser {
   on(event: 'text' | 'cdata', listener: (text: string) => void): void;
   write(text: string): void;
   close(): void;
+  /** Where the parser is (1-based line; column in UTF-16 code units since the line began). */
+  readonly line: number;
+  readonly column: number;
 }
 
 export const { SaxesParser } = requireFromExceljs('saxes') as { SaxesParser: new () => SaxesParser };

@@ -15,7 +15,7 @@
  */
 import { requireFromExceljs } from '../exceljs-require.js';
 import type { CellLike } from './cell-to-text.js';
-import { parseSax } from './exceljs-sax-fix.js';
+import { sheetEvents, type PlainRows } from './sheet-events.js';
 
 /** A cell as cellToText takes it. */
 export interface SheetCell extends CellLike {
@@ -70,8 +70,11 @@ interface OpenCell {
   v?: Text;
 }
 
-/** Batches of rows: one per chunk of XML, as exceljs yields its row events. */
-export async function* sheetRows(xml: AsyncIterable<Buffer | string>, workbook: WorkbookParts): AsyncGenerator<SheetRow[]> {
+/**
+ * Batches of rows: one per chunk of XML, as exceljs yields its row events. `scan: false` reads the
+ * whole part with saxes' events (sheet-events.ts), as the tests' reference.
+ */
+export async function* sheetRows(xml: AsyncIterable<Buffer | string>, workbook: WorkbookParts, options: { scan?: boolean } = {}): AsyncGenerator<SheetRow[]> {
   const { sharedStrings, styles } = workbook;
   const date1904 = workbook.properties?.model?.date1904;
   const isDate = dateFormats();
@@ -83,8 +86,22 @@ export async function* sheetRows(xml: AsyncIterable<Buffer | string>, workbook: 
   // Inside <is> (an inline string): the text of its <t> elements, phonetic runs (<rPh>) left out.
   let inline = false;
   let phonetic = false;
-  for await (const events of parseSax(xml)) {
-    const rows: SheetRow[] = [];
+  let rows: SheetRow[] = [];
+  // Plain rows, read by sheet-events.ts' scanner: what the handlers below do for the same events.
+  const plainRows: PlainRows = {
+    row(r, s) {
+      row = { number: Number.parseInt(r as string, 10), cells: [] };
+      rowNumFmt = s ? styles.getStyleModel(Number.parseInt(s, 10))?.numFmt : undefined;
+    },
+    cell(r, s, t, value) {
+      if (row !== undefined) setCell(row, { ref: r, s: Number.parseInt(s as string, 10), t, ...(value === undefined ? {} : { v: { text: value } }) });
+    },
+    end() {
+      if (row !== undefined) rows.push(row);
+      row = undefined;
+    },
+  };
+  for await (const events of sheetEvents(xml, plainRows, options)) {
     for (const { eventType, value } of events) {
       if (eventType === 'text') {
         if (current !== undefined) current.text += value as string;
@@ -158,6 +175,7 @@ export async function* sheetRows(xml: AsyncIterable<Buffer | string>, workbook: 
       }
     }
     if (rows.length > 0) yield rows;
+    rows = [];
   }
 
   /** exceljs' `row.getCell(col)` then its assignments on closing `</c>`. */
