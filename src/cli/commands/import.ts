@@ -39,7 +39,7 @@ export const importCommand: CommandModule = (cli, run) =>
   );
 
 async function importFiles(context: CommandContext, args: ImportArgs, firstReader?: Promise<SpreadsheetReader | undefined>): Promise<void> {
-  // Loaded here, once the first file's reader is on its way (see readAhead).
+  // Loaded here, once the first file's reader is on its way (cli/read-ahead.ts).
   const [{ processFile }, { createAuditTrail }, { createPasswordHasher }] = await Promise.all([
     import('../../pipeline/process-file.js'),
     import('../../pipeline/audit.js'),

@@ -12,6 +12,9 @@
  * raised for a cell it could not place. A test reads every corpus workbook both ways and compares.
  * One exception: an inline string (`<is>`) is the text of all its runs, phonetic guides left out,
  * where exceljs kept only the last run's (`<r><t>Ann </t></r><r><t>Lee</t></r>` read "Lee").
+ *
+ * Plain rows do not come as events at all: sheet-events.ts' scanner reads them and calls
+ * `plainRows` below, which does what the event handlers do for the same tags.
  */
 import { requireFromExceljs } from '../exceljs-require.js';
 import type { CellLike } from './cell-to-text.js';
