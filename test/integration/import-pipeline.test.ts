@@ -102,6 +102,13 @@ describeEachDatabase('import pipeline', (database) => {
     expect(JSON.parse(event.changes as string)).toEqual({ active: { old: true, new: false } });
   });
 
+  it('names roles in an updated user’s audit record as the catalogue spells them, not by their keys', async () => {
+    const file = writeCsv(path.join(dir, 'roles-update.csv'), [TEMPLATE, ['', 'ana.silva', '', '', '', '', '', '', 'AUDITOR', '']]);
+    expect(pipe.report(await pipe.run(file)).rows).toEqual([{ row: 2, username: 'ana.silva', status: 'updated', changes: ['roles'] }]);
+    const event = await pipe.db.knex('audit_events').where({ action: 'user.updated', username: 'ana.silva' }).orderBy('id', 'desc').first();
+    expect(JSON.parse(event.changes as string)).toEqual({ roles: { old: ['Administrator', 'Auditor'], new: ['Auditor'] } });
+  });
+
   it('keeps accented usernames distinct from unaccented ones', async () => {
     const file = writeCsv(path.join(dir, 'accents.csv'), [TEMPLATE, ['Jose Plain', 'jose', '', '', '', '', '', '', '', ''], ['', 'JOSÉ', '', '', '', '', '', '', 'Viewer', '']]);
     const report = pipe.report(await pipe.run(file));

@@ -72,7 +72,7 @@ export async function writeBatch(trx: Knex, batch: PreparedBatch, ctx: WriteCont
       const created = diff.kind === 'create';
       rows.push({ row, username, status: ctx.dryRun ? (created ? 'would-create' : 'would-update') : created ? 'created' : 'updated', changes: diff.changes });
       const before = stored.get(intent.username);
-      const changes = diff.kind === 'create' ? new SerializedChanges(createdAuditJson(diff.next, diff.changes, names)) : withNames(diff.audit, ctx.catalog);
+      const changes = diff.kind === 'create' ? new SerializedChanges(createdAuditJson(diff.next, diff.changes, names)) : withNames(diff.audit, names);
       events.push({ at: ctx.now, importId: ctx.importId, row, username, action: created ? 'user.created' : 'user.updated', changes });
       upserts.push([
         intent.username,
@@ -192,13 +192,13 @@ function catalogNames(catalog: CatalogCache): Parameters<typeof createdAuditJson
 }
 
 /** Audit records name roles and groups as people wrote them, not by their matching keys. */
-function withNames(audit: Record<string, unknown>, catalog: CatalogCache): Record<string, unknown> {
+function withNames(audit: Record<string, unknown>, names: ReturnType<typeof catalogNames>): Record<string, unknown> {
   if (audit.roles === undefined && audit.groups === undefined) return audit; // nothing to rename: no copy
-  const names = (map: CatalogCache['roles'], keys: unknown) => (Array.isArray(keys) ? keys.map((k: string) => map.get(k)?.name ?? k) : keys);
   const out = { ...audit };
-  for (const [field, map] of [['roles', catalog.roles], ['groups', catalog.groups]] as const) {
+  for (const field of ['roles', 'groups'] as const) {
     const value = audit[field] as { old: unknown; new: unknown } | undefined;
-    if (value) out[field] = { old: names(map, value.old), new: names(map, value.new) };
+    const named = (keys: unknown) => (Array.isArray(keys) ? names[field](keys as string[]) : keys);
+    if (value) out[field] = { old: named(value.old), new: named(value.new) };
   }
   return out;
 }
