@@ -14,6 +14,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig } from '../config/index.js';
 import { openSpreadsheet, type SpreadsheetReader } from '../pipeline/read/index.js';
+import { VALUED_GLOBALS } from './valued-options.js';
 
 interface ReadAhead {
   /** Absolute path of the file being read. */
@@ -25,7 +26,7 @@ interface ReadAhead {
 let pending: ReadAhead | undefined;
 
 /** Global options that take a value, and the import command's own. */
-const VALUED_OPTIONS = new Set(['--config', '--log-level', '--report-dir']);
+const VALUED_OPTIONS: ReadonlySet<string> = new Set([...VALUED_GLOBALS, '--report-dir']);
 
 /**
  * `usersync [globals] import [options] FILE …`: starts reading FILE. Anything this quick look
@@ -41,8 +42,9 @@ export function readAheadFromArgv(argv: readonly string[]): void {
     else if (VALUED_OPTIONS.has(arg)) {
       if (arg === '--config') configFile = argv[i + 1];
       i++;
-    } else if (arg.startsWith('--config=')) configFile = arg.slice('--config='.length);
-    else if (!/^--(?:log-level|report-dir)=|^--(?:no-)?(?:dry-run|json)$/.test(arg)) return;
+    } else if (VALUED_OPTIONS.has(arg.slice(0, Math.max(0, arg.indexOf('='))))) {
+      if (arg.startsWith('--config=')) configFile = arg.slice('--config='.length);
+    } else if (!/^--(?:no-)?(?:dry-run|json)$/.test(arg)) return;
   }
   if (positionals[0] !== 'import' || positionals[1] === undefined) return;
   const file = path.resolve(positionals[1]);

@@ -8,6 +8,7 @@
 import yargs, { type Argv } from 'yargs';
 import { EXIT, UsersyncError, describeError, exitCodeFor, fail } from '../errors.js';
 import type { CommandContext, ContextOptions, GlobalArgs } from './context.js';
+import { VALUED_GLOBALS } from './valued-options.js';
 
 /** Runs a command body in a fresh context; the exit code it sets becomes the process's. */
 export type Runner = (args: Record<string, unknown>, options: ContextOptions, body: (context: CommandContext) => Promise<void>) => Promise<void>;
@@ -33,8 +34,6 @@ const COMMANDS: Readonly<Record<string, () => Promise<readonly CommandModule[]>>
   audit: async () => [(await import('./commands/audit.js')).auditCommand],
 };
 
-/** Global options that take a value (`--config FILE`), so that value is not taken for the command. */
-const VALUED_GLOBALS = new Set(['--config', '--log-level']);
 
 /** The modules of the command named on the command line, or of every command. */
 async function commandModules(argv: readonly string[]): Promise<CommandModule[]> {

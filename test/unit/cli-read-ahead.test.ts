@@ -43,6 +43,12 @@ describe('read-ahead: the first file of `usersync import` opened before the CLI 
     expect(opened[0]?.close).not.toHaveBeenCalled();
   });
 
+  it('knows valued options written with =', async () => {
+    readAheadFromArgv(['--log-level=warn', 'import', '--report-dir=out', '--no-json', a]);
+    await settle();
+    expect(opened.map((r) => r.file)).toEqual([a]);
+  });
+
   it('closes the reader read ahead when yargs names another file or config, and opens the right one', async () => {
     readAheadFromArgv(['import', a]);
     const reader = await takeReadAhead(b, undefined);
