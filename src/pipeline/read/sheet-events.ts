@@ -51,7 +51,6 @@ const PREFIX_LIMIT = 1 << 20;
  */
 export async function* sheetEvents(iterable: AsyncIterable<Buffer | string>, rows: PlainRows, options: { scan?: boolean } = {}): AsyncGenerator<SaxEvent[]> {
   const sax = new SaxEventCollector();
-  const toSaxes = (text: string): void => sax.write(text);
   const decoder = new TextDecoder('utf-8');
   // `scan: false` leaves the whole part to saxes (the tests' reference).
   let mode = options.scan === false ? 'saxes' : ('prefix' as 'prefix' | 'rows' | 'saxes');
@@ -63,7 +62,7 @@ export async function* sheetEvents(iterable: AsyncIterable<Buffer | string>, row
   let handedAt: { line: number; column: number } | undefined;
 
   const take = (text: string): void => {
-    if (mode === 'saxes') return toSaxes(text);
+    if (mode === 'saxes') return sax.write(text);
     pending += text;
     if (mode === 'prefix') {
       const open = sheetDataOpenEnd(pending);
@@ -72,7 +71,7 @@ export async function* sheetEvents(iterable: AsyncIterable<Buffer | string>, row
         return;
       }
       if (open < 0) return handOver(0);
-      toSaxes(pending.slice(0, open));
+      sax.write(pending.slice(0, open));
       pending = pending.slice(open);
       mode = 'rows';
     }
@@ -99,7 +98,7 @@ export async function* sheetEvents(iterable: AsyncIterable<Buffer | string>, row
     mode = 'saxes';
     const rest = pending.slice(at);
     pending = '';
-    toSaxes(rest);
+    sax.write(rest);
   };
 
   /** saxes' error, its "line:column:" moved to where it is in the part (the scanner's rows are not in saxes' count). */
@@ -258,6 +257,7 @@ const NOT_OURS = -2;
 let lastTag: Tag = { name: '', r: undefined, s: undefined, t: undefined, isSelfClosing: false };
 /** The names of the attributes of the tag being read, to refuse a repeated one (saxes' error). */
 const attributeNames: string[] = [];
+/** lastTag as readStartTag left it (read through a call, so TypeScript does not narrow it across calls). */
 const tagRead = (): Tag => lastTag;
 
 /**

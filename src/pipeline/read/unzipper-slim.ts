@@ -12,8 +12,7 @@
  * exceljs loads; when unzipper is already loaded whole (another module got there first) nothing
  * changes.
  */
-import { Module } from 'node:module';
-import { createRequire } from 'node:module';
+import { Module, createRequire } from 'node:module';
 import { requireFromExceljs } from '../exceljs-require.js';
 
 export function loadSlimUnzipper(): void {
