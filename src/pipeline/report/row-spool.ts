@@ -3,10 +3,11 @@
  * keeping them as objects would cost hundreds of MB, so they are appended to files and read back
  * (in row order, as often as needed) when the reports are written.
  */
-import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, type WriteStream } from 'node:fs';
+import { createReadStream, mkdirSync, mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fail } from '../../errors.js';
+import { AppendFile } from '../../io/append-file.js';
 import { REPORT_FILE_MODE } from './atomic-file.js';
 import { EXCEL_MAX_ROWS, unstyledRowXml } from './paged-sheet.js';
 import { newCounts, rowRecordJson, rowsSheetCells, tally, toFailedCells, toRowRecord } from './row-records.js';
@@ -37,82 +38,46 @@ export interface RowSpool {
   dispose(): Promise<void>;
 }
 
-/** Lines are handed to the stream in chunks of about this many characters (one write per chunk, not per row). */
-const CHUNK_CHARS = 64 * 1024;
-
 /** One append-only file of line-separated records. */
 class SpoolFile {
-  private readonly stream: WriteStream;
-  private parts: string[] = [];
-  private chars = 0;
-  private error: Error | undefined;
+  private readonly file: AppendFile;
 
   constructor(readonly path: string) {
-    this.stream = createWriteStream(path, { flags: 'w', mode: REPORT_FILE_MODE, highWaterMark: 1024 * 1024 });
-    // Without a listener an ENOSPC would crash the process; keep it and report it at ready()/finish().
-    this.stream.on('error', (error) => {
-      this.error ??= error;
-    });
+    this.file = new AppendFile(path, { flags: 'w', mode: REPORT_FILE_MODE });
   }
 
   append(record: unknown): void {
-    this.appendLine(JSON.stringify(record));
-  }
-
-  /** Appends one line already serialised (no line break inside). */
-  appendLine(json: string): void {
-    this.appendText(`${json}\n`);
+    this.file.writeLine(JSON.stringify(record));
   }
 
   /** Appends text as it is. */
   appendText(text: string): void {
-    this.parts.push(text);
-    this.chars += text.length;
-    if (this.chars >= CHUNK_CHARS) this.flushBuffer();
+    this.file.write(text);
   }
 
-  private flushBuffer(): void {
-    if (this.chars === 0) return;
-    this.stream.write(this.parts.join(''));
-    this.parts = [];
-    this.chars = 0;
-  }
-
+  /** Resolves once the disk has caught up; an error writing (ENOSPC) surfaces here or at close(). */
   async ready(): Promise<void> {
     this.check();
-    if (!this.stream.writableNeedDrain) return;
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        this.stream.off('drain', done).off('error', done);
-        resolve();
-      };
-      this.stream.on('drain', done).on('error', done);
-    });
+    await this.file.ready();
     this.check();
   }
 
   async close(): Promise<void> {
-    this.flushBuffer();
-    if (!this.stream.closed) {
-      await new Promise<void>((resolve) => {
-        this.stream.once('close', resolve);
-        this.stream.end();
-      });
-    }
+    await this.file.close();
     this.check();
   }
 
   /** Bytes written to the file so far (all of them once `close()` has resolved). */
   get bytesWritten(): number {
-    return this.stream.bytesWritten;
+    return this.file.bytesWritten;
   }
 
   destroy(): void {
-    this.stream.destroy();
+    this.file.destroy();
   }
 
   private check(): void {
-    if (this.error) throw fail('FS_IO_FAILED', { message: `Cannot write the row spool ${this.path}.`, cause: this.error });
+    if (this.file.error) throw fail('FS_IO_FAILED', { message: `Cannot write the row spool ${this.path}.`, cause: this.file.error });
   }
 }
 
