@@ -1,6 +1,18 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { changesJson, type AuditEvent } from '../../src/db/repositories/audit.js';
-import { auditLine } from '../../src/pipeline/audit.js';
+import { openAuditLog } from '../../src/logging/audit-log.js';
+import { auditLine, createAuditTrail } from '../../src/pipeline/audit.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'usersync-audit-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
 
 const events: AuditEvent[] = [
   { at: '2026-11-25T02:00:00.000Z', importId: 7, row: 12, username: 'ann', action: 'user.created', changes: { name: { old: null, new: 'Ann "Quote" Lee\n東京' }, password: { changed: true }, roles: { old: [], new: ['agent', 'admin'] } } },
@@ -19,5 +31,27 @@ describe('audit log line', () => {
       Object.assign(e.changes ?? {}, later);
       expect(changesJson(e)).toBe(json);
     }
+  });
+});
+
+describe('staged audit lines', () => {
+  const event = (row: number): AuditEvent => ({ at: '2026-11-25T02:00:00.000Z', importId: 3, row, username: `user${row}`, action: 'user.created', changes: { name: { old: null, new: `Ann ${row} 東京` } } });
+
+  it('reach the audit log only when committed, as the lines of their events', async () => {
+    const logs = join(dir, 'logs');
+    const log = openAuditLog({ dir: logs });
+    const trail = createAuditTrail(log, { dialect: 'sqlite', maxInsertRows: 500 });
+    const committed = Array.from({ length: 3_000 }, (_, i) => event(i + 2));
+    const rolledBack = trail.stage([event(99_999)]);
+    const staged = trail.stage(committed);
+    expect(rolledBack.chunks.length).toBe(1);
+    trail.committedLines(staged);
+    // A second batch reuses the first one's buffers; its lines still follow in order.
+    const next = [event(5_000)];
+    trail.committedLines(trail.stage(next));
+    await log.close();
+    const text = await readFile(join(logs, 'audit.log'), 'utf8');
+    expect(text).toBe([...committed, ...next].map((e) => `${auditLine(e)}\n`).join(''));
+    expect(text).not.toContain('user99999');
   });
 });

@@ -7,14 +7,14 @@
  * report never shows a row a rollback undid.
  */
 import type { Knex } from 'knex';
-import type { BatchOutcome } from './write-batch.js';
 
 /** Rows written before the transaction commits: five reader batches (lean-memory mode commits each). */
 export const ROWS_PER_TRANSACTION = 10_000;
 
-export class GroupedTransaction {
+/** `T`: what a batch's write hands on once committed (its rows and audit lines). */
+export class GroupedTransaction<T> {
   private pending: Promise<Knex.Transaction> | undefined;
-  private outcomes: BatchOutcome[] = [];
+  private outcomes: T[] = [];
   private rows = 0;
 
   constructor(
@@ -22,7 +22,7 @@ export class GroupedTransaction {
     /** Commit once this many rows are in the transaction (0: after every batch). */
     private readonly rowsPerTransaction: number,
     /** Called after each commit with what the committed batches did, in file order. */
-    private readonly onCommitted: (outcomes: readonly BatchOutcome[]) => void | Promise<void>,
+    private readonly onCommitted: (outcomes: readonly T[]) => void | Promise<void>,
   ) {}
 
   /**
@@ -36,7 +36,7 @@ export class GroupedTransaction {
   }
 
   /** Writes one batch in the open transaction (opening one), and commits once enough rows are in it. */
-  async write(rows: number, work: (trx: Knex.Transaction) => Promise<BatchOutcome>): Promise<void> {
+  async write(rows: number, work: (trx: Knex.Transaction) => Promise<T>): Promise<void> {
     try {
       this.outcomes.push(await work(await this.handle()));
     } catch (error) {
