@@ -78,8 +78,8 @@ describeEachDatabase('import pipeline', (database) => {
   });
 
   it('fails a username repeated in a later batch, while that batch is prepared before the first is written', async () => {
-    // 2,000 rows a batch: row 2,402 is in the second batch, whose stored users are read while the
-    // first batch is written; the repeat must fail as a duplicate and leave row 5's values alone.
+    // Row 2,402 is batches after row 5 (BATCH_ROWS a batch), and later batches' stored users are
+    // read while earlier ones are written; the repeat must fail as a duplicate and leave row 5's values alone.
     const rows = Array.from({ length: 2500 }, (_, i) => [`Batch ${i}`, `batch${i}`, '', 'Finance', '', '', '', '', '', '']);
     rows[2400] = ['Impostor', 'BATCH3', '', 'Sales', '', '', '', '', '', ''];
     const result = await pipe.run(writeCsv(path.join(dir, 'two-batches.csv'), [TEMPLATE, ...rows]));

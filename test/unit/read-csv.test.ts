@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RawRow } from '../../src/domain/columns.js';
 import { openSpreadsheet, type ReadSettings, type SpreadsheetReader } from '../../src/pipeline/read/index.js';
+import { BATCH_ROWS } from '../../src/pipeline/read/row-sink.js';
 import { fixtureDir, readSettings, writeCsv } from '../fixtures/workbooks.js';
 import { readAllRows, rejection } from '../helpers/read.js';
 
@@ -92,10 +93,11 @@ describe('CSV reader', () => {
 
   it('streams large files in batches', async () => {
     const lines = ['Name,Username'];
-    for (let i = 0; i < 5000; i++) lines.push(`User ${i},user${i}`);
+    const rows = 2 * BATCH_ROWS + BATCH_ROWS / 2;
+    for (let i = 0; i < rows; i++) lines.push(`User ${i},user${i}`);
     const reader = await openSpreadsheet(await writeCsv(fx.path('big.csv'), lines.join('\n')), readSettings());
     const sizes: number[] = [];
     for await (const batch of reader.batches()) sizes.push(batch.length);
-    expect(sizes).toEqual([2000, 2000, 1000]);
+    expect(sizes).toEqual([BATCH_ROWS, BATCH_ROWS, BATCH_ROWS / 2]);
   });
 });

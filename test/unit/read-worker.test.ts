@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSpreadsheet } from '../../src/pipeline/read/index.js';
+import { BATCH_ROWS } from '../../src/pipeline/read/row-sink.js';
 import { TEMP_PREFIX } from '../../src/pipeline/read/xlsx-reader.js';
 import { holdLeanHeap, leanHeapHeld } from '../../src/pipeline/read/memory-mode.js';
 import { fixtureDir, inlineCell, readSettings, writeCraftedXlsx, writeLargeWorkbook } from '../fixtures/workbooks.js';
@@ -118,7 +119,7 @@ describe('xlsx worker', () => {
   it('closes early, idempotently, and leaves nothing behind', async () => {
     const reader = await openSpreadsheet(big, readSettings());
     for await (const batch of reader.batches()) {
-      expect(batch.length).toBe(2000);
+      expect(batch.length).toBe(BATCH_ROWS);
       break; // the iterator's finally closes the reader
     }
     await reader.close();
@@ -134,8 +135,8 @@ describe('xlsx worker', () => {
     for await (const _ of reader.batches()) {
       batches++;
       // A consumer slower than parsing: without pausing the watchdog this would time out.
-      await new Promise((resolve) => setTimeout(resolve, 400));
+      await new Promise((resolve) => setTimeout(resolve, 6000 / (ROWS / BATCH_ROWS)));
     }
-    expect(batches).toBe(ROWS / 2000);
+    expect(batches).toBe(ROWS / BATCH_ROWS);
   });
 });

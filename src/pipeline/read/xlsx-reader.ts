@@ -26,7 +26,7 @@ export async function openXlsx(filePath: string, settings: ReadSettings, options
   const tempDir = await mkdtemp(join(tmpdir(), TEMP_PREFIX));
   const worker = startWorker(filePath, settings, tempDir, options.lean === true);
   // Batches wait here as their JSON text and are decoded when taken: one string each for the
-  // collector instead of ~2,000 rows of objects that outlive several young-generation GCs.
+  // collector instead of a batch of row objects that may outlive young-generation GCs.
   const queue = new BatchQueue<string>();
   let settled = false; // the worker ended, failed or was stopped: later events are noise
   let resolveHeader!: (header: SheetHeader) => void;
