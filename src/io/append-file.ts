@@ -27,9 +27,9 @@ export interface AppendFileOptions {
 export class AppendFile {
   private fd: number | undefined;
   private readonly pool = new BufferPool(KEEP_BUFFERS);
-  private readonly text = new Utf8Chunks(this.pool, (chunk) => this.enqueue(chunk));
-  /** Filled chunks not yet written, oldest first; the first is in flight when `writing`. */
-  private readonly queue: Uint8Array[] = [];
+  private readonly text = new Utf8Chunks(this.pool, (chunk) => this.enqueue(chunk, this.giveBack));
+  /** Filled chunks not yet written, oldest first, each with whom to hand it back to once written; the first is in flight when `writing`. */
+  private readonly queue: Array<{ chunk: Uint8Array; release: (chunk: Uint8Array) => void }> = [];
   private queuedBytes = 0;
   private writing = false;
   private written = 0;
@@ -70,9 +70,17 @@ export class AppendFile {
     if (!this.failure && !this.ending) this.text.writeLine(text);
   }
 
-  /** Appends bytes (copied: the caller may reuse them). */
-  writeBytes(bytes: Uint8Array): void {
-    if (!this.failure && !this.ending) this.text.writeBytes(bytes);
+  /**
+   * Appends chunks of bytes as they are, without copying them: each is handed to `release` once
+   * written (or dropped), and must not change until then.
+   */
+  writeChunks(chunks: readonly Uint8Array[], release: (chunk: Uint8Array) => void): void {
+    if (this.failure || this.ending) {
+      for (const chunk of chunks) release(chunk);
+      return;
+    }
+    this.text.flush();
+    for (const chunk of chunks) this.enqueue(chunk, release);
   }
 
   /** Resolves once the disk is at most about one buffer behind. */
@@ -94,14 +102,15 @@ export class AppendFile {
   destroy(): void {
     this.ending = true;
     this.destroyed = true;
-    this.queue.length = 0;
-    this.queuedBytes = 0;
+    this.dropQueued();
     // A write in flight finishes first (its callback closes the file).
     if (!this.writing) this.finish();
   }
 
-  private enqueue(chunk: Uint8Array): void {
-    this.queue.push(chunk);
+  private readonly giveBack = (chunk: Uint8Array): void => this.pool.give(chunk);
+
+  private enqueue(chunk: Uint8Array, release: (chunk: Uint8Array) => void): void {
+    this.queue.push({ chunk, release });
     this.queuedBytes += chunk.length;
     this.pump();
   }
@@ -109,7 +118,7 @@ export class AppendFile {
   /** Starts the next write when none is in flight: one at a time, so the file keeps their order. */
   private pump(): void {
     if (this.writing || this.fd === undefined || this.closed) return;
-    const chunk = this.queue[0];
+    const chunk = this.queue[0]?.chunk;
     if (!chunk) {
       if (this.ending) this.finish();
       return;
@@ -122,6 +131,7 @@ export class AppendFile {
     writeFd(fd, chunk, offset, chunk.length - offset, null, (error, bytes) => {
       if (this.destroyed) {
         this.writing = false;
+        this.dropQueued();
         return this.finish();
       }
       if (error) {
@@ -131,10 +141,9 @@ export class AppendFile {
       // A short write (a full disk about to fail, a signal) goes on from where it stopped.
       if (offset + bytes < chunk.length) return this.writeChunk(fd, chunk, offset + bytes);
       this.writing = false;
-      this.queue.shift();
+      this.queue.shift()?.release(chunk);
       this.queuedBytes -= chunk.length;
       this.written += chunk.length;
-      this.pool.give(chunk);
       this.wake();
       this.pump();
     });
@@ -142,10 +151,18 @@ export class AppendFile {
 
   private fail(error: Error): void {
     this.failure ??= error;
-    this.queue.length = 0;
-    this.queuedBytes = 0;
+    this.dropQueued();
     this.ending = true;
     this.finish();
+  }
+
+  /** Hands every queued chunk back unwritten (the one in flight stays until its write returns). */
+  private dropQueued(): void {
+    const dropped = this.queue.splice(this.writing ? 1 : 0);
+    for (const { chunk, release } of dropped) {
+      this.queuedBytes -= chunk.length;
+      release(chunk);
+    }
   }
 
   /** Closes the descriptor (once) and wakes whoever waits. */

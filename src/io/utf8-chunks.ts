@@ -3,25 +3,28 @@
  * Buffer (and a flattened string) per write: see append-file.ts for what that cost.
  */
 
-/** Bytes per buffer. */
+/** Bytes per buffer, unless a pool says otherwise. */
 export const CHUNK_BYTES = 256 * 1024;
 /** UTF-8 needs at most 3 bytes per UTF-16 code unit (a surrogate pair: 4 bytes for 2 units). */
 const MAX_BYTES_PER_UNIT = 3;
 
-/** Buffers of CHUNK_BYTES handed back once written, kept (up to `keep`) for the next writes. */
+/** Buffers of `chunkBytes` handed back once written, kept (up to `keep`) for the next writes. */
 export class BufferPool {
   private readonly free: Buffer[] = [];
 
-  constructor(private readonly keep: number) {}
+  constructor(
+    private readonly keep: number,
+    readonly chunkBytes = CHUNK_BYTES,
+  ) {}
 
   take(): Buffer {
     // allocUnsafeSlow: a buffer of its own, not a slice of Node's shared pool, so it can be kept.
-    return this.free.pop() ?? Buffer.allocUnsafeSlow(CHUNK_BYTES);
+    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.chunkBytes);
   }
 
   /** Takes back a chunk `Utf8Chunks` filled (a view of a pooled buffer); anything else is left to the GC. */
   give(chunk: Uint8Array): void {
-    if (chunk.byteOffset !== 0 || chunk.buffer.byteLength !== CHUNK_BYTES || this.free.length >= this.keep) return;
+    if (chunk.byteOffset !== 0 || chunk.buffer.byteLength !== this.chunkBytes || this.free.length >= this.keep) return;
     this.free.push(Buffer.from(chunk.buffer));
   }
 }
@@ -61,16 +64,6 @@ export class Utf8Chunks {
     this.write(text);
     if (this.used === this.current.length) this.flush();
     this.current[this.used++] = 0x0a;
-  }
-
-  writeBytes(bytes: Uint8Array): void {
-    for (let at = 0; at < bytes.length; ) {
-      if (this.used === this.current.length) this.flush();
-      const count = Math.min(bytes.length - at, this.current.length - this.used);
-      this.current.set(bytes.subarray(at, at + count), this.used);
-      this.used += count;
-      at += count;
-    }
   }
 
   /** Hands on what the current buffer holds (nothing when it is empty) and starts another. */

@@ -13,8 +13,11 @@ import { AppendFile } from '../io/append-file.js';
 export interface AuditLog {
   /** Appends lines already serialised (one JSON object each, without the newline; pipeline/audit.ts makes them). */
   appendLines(lines: readonly string[]): void;
-  /** Appends lines already encoded (UTF-8, each ending in a line break), copied: the caller may reuse the bytes. */
-  appendBytes(chunks: readonly Uint8Array[]): void;
+  /**
+   * Appends lines already encoded (UTF-8, each ending in a line break) without copying them: each
+   * chunk goes to `release` once written (or dropped), and must not change until then.
+   */
+  appendBytes(chunks: readonly Uint8Array[], release: (chunk: Uint8Array) => void): void;
   /** Resolves when every appended line is written and the file closed. */
   close(): Promise<void>;
 }
@@ -28,9 +31,9 @@ export function openAuditLog(settings: Pick<Config['logs'], 'dir'>): AuditLog {
       if (closing) return;
       for (const line of lines) file.writeLine(line);
     },
-    appendBytes(chunks) {
-      if (closing) return;
-      for (const chunk of chunks) file.writeBytes(chunk);
+    appendBytes(chunks, release) {
+      if (closing) return chunks.forEach(release);
+      file.writeChunks(chunks, release);
     },
     close() {
       closing ??= file.close();

@@ -17,19 +17,16 @@ afterAll(async () => {
 const mixed = (i: number) => `row ${i}: é東京😀 ${'x'.repeat(i % 97)}`;
 
 describe('Utf8Chunks', () => {
-  it('encodes text, lines and bytes in order across buffer ends', () => {
+  it('encodes text and lines in order across buffer ends', () => {
     const chunks: Buffer[] = [];
     const out = new Utf8Chunks(new BufferPool(2), (chunk) => chunks.push(Buffer.from(chunk)));
     let expected = '';
     for (let i = 0; i < 20_000; i++) {
-      if (i % 3 === 0) {
+      if (i % 2 === 0) {
         out.writeLine(mixed(i));
         expected += `${mixed(i)}\n`;
-      } else if (i % 3 === 1) {
-        out.write(mixed(i));
-        expected += mixed(i);
       } else {
-        out.writeBytes(Buffer.from(mixed(i)));
+        out.write(mixed(i));
         expected += mixed(i);
       }
     }
@@ -94,6 +91,24 @@ describe('AppendFile', () => {
     expect(file.error).toBeUndefined();
   });
 
+  it('writes chunks handed to it in place, between the text around them, and hands each back once written', async () => {
+    const path = join(dir, 'chunks.txt');
+    const file = new AppendFile(path, { flags: 'w', mode: 0o600 });
+    const released: Uint8Array[] = [];
+    const chunks = [Buffer.from('two\n'), Buffer.from('three\n')];
+    file.writeLine('one');
+    file.writeChunks(chunks, (chunk) => released.push(chunk));
+    file.writeLine('four');
+    expect(released).toEqual([]);
+    await file.close();
+    expect(await readFile(path, 'utf8')).toBe('one\ntwo\nthree\nfour\n');
+    expect(released).toEqual(chunks);
+    // Closed: chunks are handed straight back, unwritten.
+    const late = [Buffer.from('late\n')];
+    file.writeChunks(late, (chunk) => released.push(chunk));
+    expect(released.at(-1)).toBe(late[0]);
+  });
+
   it('appends to what a file holds with flags a', async () => {
     const path = join(dir, 'appended.txt');
     await writeFile(path, 'kept\n');
@@ -116,7 +131,10 @@ describe('AppendFile', () => {
     const path = join(dir, 'destroyed.txt');
     const file = new AppendFile(path, { flags: 'w', mode: 0o600 });
     file.writeLine('never written');
+    const released: Uint8Array[] = [];
+    file.writeChunks([Buffer.from('nor this')], (chunk) => released.push(chunk));
     file.destroy();
+    expect(released).toHaveLength(1);
     await file.close();
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(await readFile(path, 'utf8')).toBe('');
