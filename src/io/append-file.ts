@@ -6,17 +6,20 @@
  * VMs this runs on a page fault is dear, and fresh memory is all page faults: turning text into
  * Buffers cost ~0.26 s of a 100k-row first load's main thread for the audit log (50 MB of lines)
  * and ~0.1 s for the row spool; here, the audit log's lines 0.12 s. Text is encoded straight into
- * buffers whose pages stay mapped (io/utf8-chunks.ts), written in order, one `fs.write` at a time.
+ * buffers whose pages stay mapped (io/utf8-chunks.ts), written in order, one `writev` at a time,
+ * by the end of the event loop's turn in which they were written.
  *
  * `write` is synchronous and never blocks: when every buffer is waiting for the disk another one
  * is made (kept afterwards only up to `KEEP_BUFFERS`); callers that produce without end await
  * `ready()` between batches, as they did a stream's drain.
  */
-import { close, open, write as writeFd } from 'node:fs';
+import { close, open, writev } from 'node:fs';
 import { BufferPool, CHUNK_BYTES, Utf8Chunks } from './utf8-chunks.js';
 
 /** Free buffers kept for reuse; more are made while the disk lags, and dropped once it catches up. */
 const KEEP_BUFFERS = 3;
+/** Chunks one `writev` takes at most (Linux's IOV_MAX is 1,024). */
+const MAX_CHUNKS_PER_WRITE = 256;
 
 export interface AppendFileOptions {
   /** `a` to append to what is there (the audit log), `w` to start empty (spool files). */
@@ -28,8 +31,14 @@ export class AppendFile {
   private fd: number | undefined;
   private readonly pool = new BufferPool(KEEP_BUFFERS);
   private readonly text = new Utf8Chunks(this.pool, (chunk) => this.enqueue(chunk, this.giveBack));
-  /** Filled chunks not yet written, oldest first, each with whom to hand it back to once written; the first is in flight when `writing`. */
-  private readonly queue: Array<{ chunk: Uint8Array; release: (chunk: Uint8Array) => void }> = [];
+  /**
+   * Filled chunks not yet written, oldest first, each with whom to hand it back to once written
+   * and how much of it is (after a short write); the first `inFlight` are being written.
+   */
+  private readonly queue: Array<{ chunk: Uint8Array; release: (chunk: Uint8Array) => void; done: number }> = [];
+  private inFlight = 0;
+  private flushScheduled = false;
+  /** Bytes queued and not yet written. */
   private queuedBytes = 0;
   private writing = false;
   private written = 0;
@@ -62,12 +71,16 @@ export class AppendFile {
 
   /** Appends text as it is. */
   write(text: string): void {
-    if (!this.failure && !this.ending) this.text.write(text);
+    if (this.failure || this.ending) return;
+    this.text.write(text);
+    this.flushSoon();
   }
 
   /** Appends text and a line break. */
   writeLine(text: string): void {
-    if (!this.failure && !this.ending) this.text.writeLine(text);
+    if (this.failure || this.ending) return;
+    this.text.writeLine(text);
+    this.flushSoon();
   }
 
   /**
@@ -107,43 +120,64 @@ export class AppendFile {
     if (!this.writing) this.finish();
   }
 
+  /**
+   * Text waits in a part-filled buffer only until this turn of the event loop ends: a daemon's
+   * audit line must reach the file when it happens, not when 256 KB more have followed it.
+   */
+  private flushSoon(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      if (!this.ending) this.text.flush();
+    });
+  }
+
   private readonly giveBack = (chunk: Uint8Array): void => this.pool.give(chunk);
 
   private enqueue(chunk: Uint8Array, release: (chunk: Uint8Array) => void): void {
-    this.queue.push({ chunk, release });
+    this.queue.push({ chunk, release, done: 0 });
     this.queuedBytes += chunk.length;
     this.pump();
   }
 
-  /** Starts the next write when none is in flight: one at a time, so the file keeps their order. */
+  /**
+   * Starts writing everything queued when no write is in flight: one `writev` at a time, so the
+   * file keeps the order. All of it, not one chunk: the main thread hears a write is done only
+   * when it yields, and one chunk a turn fell behind a 1M-row import's audit lines (peak RSS
+   * 270 → 666 MB).
+   */
   private pump(): void {
     if (this.writing || this.fd === undefined || this.closed) return;
-    const chunk = this.queue[0]?.chunk;
-    if (!chunk) {
+    if (this.queue.length === 0) {
       if (this.ending) this.finish();
       return;
     }
     this.writing = true;
-    this.writeChunk(this.fd, chunk, 0);
-  }
-
-  private writeChunk(fd: number, chunk: Uint8Array, offset: number): void {
-    writeFd(fd, chunk, offset, chunk.length - offset, null, (error, bytes) => {
+    this.inFlight = Math.min(this.queue.length, MAX_CHUNKS_PER_WRITE);
+    const views = this.queue.slice(0, this.inFlight).map(({ chunk, done }) => (done === 0 ? chunk : chunk.subarray(done)));
+    writev(this.fd, views, null, (error, bytes) => {
+      this.writing = false;
+      this.inFlight = 0;
       if (this.destroyed) {
-        this.writing = false;
         this.dropQueued();
         return this.finish();
       }
-      if (error) {
-        this.writing = false;
-        return this.fail(error);
-      }
+      if (error) return this.fail(error);
+      this.written += bytes;
+      this.queuedBytes -= bytes;
       // A short write (a full disk about to fail, a signal) goes on from where it stopped.
-      if (offset + bytes < chunk.length) return this.writeChunk(fd, chunk, offset + bytes);
-      this.writing = false;
-      this.queue.shift()?.release(chunk);
-      this.queuedBytes -= chunk.length;
-      this.written += chunk.length;
+      for (let left = bytes; left > 0; ) {
+        const head = this.queue[0]!;
+        const rest = head.chunk.length - head.done;
+        if (left < rest) {
+          head.done += left;
+          break;
+        }
+        left -= rest;
+        this.queue.shift();
+        head.release(head.chunk);
+      }
       this.wake();
       this.pump();
     });
@@ -156,11 +190,11 @@ export class AppendFile {
     this.finish();
   }
 
-  /** Hands every queued chunk back unwritten (the one in flight stays until its write returns). */
+  /** Hands every queued chunk back unwritten (those in flight stay until their write returns). */
   private dropQueued(): void {
-    const dropped = this.queue.splice(this.writing ? 1 : 0);
-    for (const { chunk, release } of dropped) {
-      this.queuedBytes -= chunk.length;
+    const dropped = this.queue.splice(this.inFlight);
+    for (const { chunk, release, done } of dropped) {
+      this.queuedBytes -= chunk.length - done;
       release(chunk);
     }
   }

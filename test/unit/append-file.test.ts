@@ -109,6 +109,39 @@ describe('AppendFile', () => {
     expect(released.at(-1)).toBe(late[0]);
   });
 
+  it('writes a line by the end of the turn it was appended in, without waiting for close', async () => {
+    const path = join(dir, 'soon.txt');
+    const file = new AppendFile(path, { flags: 'w', mode: 0o600 });
+    file.writeLine('import.started');
+    let text = '';
+    for (let i = 0; i < 100 && text === ''; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      text = await readFile(path, 'utf8');
+    }
+    expect(text).toBe('import.started\n');
+    await file.close();
+  });
+
+  it('keeps up with a producer that yields only now and then (one writev takes all that is queued)', async () => {
+    const path = join(dir, 'burst.txt');
+    const file = new AppendFile(path, { flags: 'w', mode: 0o600 });
+    const released: Uint8Array[] = [];
+    const burst = () => Array.from({ length: 40 }, (_, i) => Buffer.alloc(64 * 1024, 48 + (i % 10)));
+    const busy = new Int32Array(new SharedArrayBuffer(4));
+    for (let turn = 0; turn < 5; turn++) {
+      file.writeChunks(burst(), (chunk) => released.push(chunk));
+      // A thread busy between yields (an import's): the write finishes meanwhile, and its
+      // callback runs at the next yield. A few yields must do for 40 chunks, not 40.
+      for (let i = 0; i < 4; i++) {
+        Atomics.wait(busy, 0, 0, 50);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      expect(released).toHaveLength(40 * (turn + 1));
+    }
+    await file.close();
+    expect(file.bytesWritten).toBe(5 * 40 * 64 * 1024);
+  });
+
   it('appends to what a file holds with flags a', async () => {
     const path = join(dir, 'appended.txt');
     await writeFile(path, 'kept\n');
