@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RawRow } from '../../src/domain/columns.js';
 import { CELL_ERRORS } from '../../src/pipeline/read/cell-to-text.js';
 import { openSpreadsheet, type ReadSettings } from '../../src/pipeline/read/index.js';
-import { TEMPLATE_ROW, fixtureDir, inlineCell, readSettings, writeCraftedXlsx, writeUsers, writeWorkbook } from '../fixtures/workbooks.js';
+import { TEMPLATE_ROW, fixtureDir, inlineCell, readSettings, writeCraftedXlsx, writeLargeWorkbook, writeUsers, writeWorkbook } from '../fixtures/workbooks.js';
 import { readAllRows, rejection } from '../helpers/read.js';
 
 let fx: Awaited<ReturnType<typeof fixtureDir>>;
@@ -17,6 +17,16 @@ const cellsOf = (row: RawRow | undefined) =>
   Object.fromEntries(TEMPLATE_ROW.flatMap((name, i) => (row?.cells[i] === undefined || row.cells[i] === '' ? [] : [[name, row.cells[i]]])));
 
 describe('xlsx reader: header', () => {
+  it('reads a shared-strings part of over a MB with 1- to 4-byte characters whole, wherever its pieces are cut', async () => {
+    // ~1.4 MB of strings: decoded in several pieces (shared-strings.ts), characters across their ends.
+    const name = (i: number) => `Ñame ${i} 東京 😀 ${'é'.repeat(i % 7)}.`;
+    const count = 12_000;
+    const path = await writeLargeWorkbook(fx.path('multibyte-strings.xlsx'), count, (i) => [name(i), `user${i}`, '', '', `user${i}@example.com`]);
+    const { rows } = await readAll(path);
+    expect(rows).toHaveLength(count);
+    rows.forEach((row, i) => expect(row.cells.slice(0, 2)).toEqual([name(i + 1), `user${i + 1}`]));
+  });
+
   it('reads the template, its columns in file order and its row numbers', async () => {
     const path = await writeUsers(fx.path('template.xlsx'), [TEMPLATE_ROW, ['Ann Lee', 'ann', 'secret12', 'Sales', 'ann@example.com', '123', 'Yes', 'No', 'Agent', 'Team A']]);
     const { reader, rows } = await readAll(path);
