@@ -97,6 +97,10 @@ describe('AppendFile', () => {
     const released: Uint8Array[] = [];
     const chunks = [Buffer.from('two\n'), Buffer.from('three\n')];
     file.writeLine('one');
+    const empty = Buffer.alloc(0);
+    file.writeChunks([empty], (chunk) => released.push(chunk));
+    expect(released).toEqual([empty]);
+    released.length = 0;
     file.writeChunks(chunks, (chunk) => released.push(chunk));
     file.writeLine('four');
     expect(released).toEqual([]);
