@@ -28,6 +28,9 @@ export class UsernameIndex implements SeenUsernames {
   private rows = new Uint32Array(1 << 12);
   private table = new Uint32Array(1 << 13);
   private count = 0;
+  /** The last username hashed, and its hash (see `hash`). */
+  private lastHashed: string | undefined;
+  private lastHash = 0;
 
   get size(): number {
     return this.count;
@@ -41,15 +44,20 @@ export class UsernameIndex implements SeenUsernames {
 
   /** Records the row that first used `username`; a username already held keeps its first row. */
   set(username: string, row: number): this {
-    if (this.table[this.find(username)] !== EMPTY) return this;
-    if ((this.count + 1) * 2 > this.table.length) this.growTable();
+    // The empty slot where the probe for `username` ended is where it goes (found again only in a grown table).
+    let slot = this.find(username);
+    if (this.table[slot] !== EMPTY) return this;
+    if ((this.count + 1) * 2 > this.table.length) {
+      this.growTable();
+      slot = this.find(username);
+    }
     if (this.count + 2 > this.starts.length) this.growEntries();
     const entry = this.count++;
     this.starts[entry] = this.used;
     this.append(username);
     this.starts[entry + 1] = this.used;
     this.rows[entry] = row;
-    this.place(entry, this.hash(username));
+    this.table[slot] = entry + 1;
     return this;
   }
 
@@ -70,8 +78,6 @@ export class UsernameIndex implements SeenUsernames {
     }
     return this.lastHash;
   }
-  private lastHashed: string | undefined;
-  private lastHash = 0;
 
   private place(entry: number, hash: number): void {
     const mask = this.table.length - 1;
