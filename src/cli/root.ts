@@ -34,7 +34,6 @@ const COMMANDS: Readonly<Record<string, () => Promise<readonly CommandModule[]>>
   audit: async () => [(await import('./commands/audit.js')).auditCommand],
 };
 
-
 /** The modules of the command named on the command line, or of every command. */
 async function commandModules(argv: readonly string[]): Promise<CommandModule[]> {
   let name: string | undefined;

@@ -44,11 +44,6 @@ export class Utf8Chunks {
     this.current = pool.take();
   }
 
-  /** Bytes written since the last `flush()`. */
-  get pending(): number {
-    return this.used;
-  }
-
   write(text: string): void {
     if (text.length * MAX_BYTES_PER_UNIT > this.current.length - this.used) {
       const bytes = Buffer.byteLength(text);
