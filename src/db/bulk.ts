@@ -20,18 +20,34 @@ export interface BulkInsert {
    * ids of users just created, without a select that finds each again by its key.
    */
   returning?: readonly string[];
+  /**
+   * SQLite only: columns whose row value is a key of another table, stored as that row's `id`
+   * (null when there is none) — e.g. `department_id: {table: 'departments', key: 'name_key'}` —
+   * so a statement needs no ids read back from another.
+   */
+  references?: Readonly<Record<string, { table: string; key: string }>>;
+}
+
+/** One statement and its values, ready to run: a multi-row insert's row by row, any other's as one row. */
+export interface BoundStatement {
+  sql: string;
+  rows: ReadonlyArray<readonly unknown[]>;
 }
 
 const quote = (name: string): string => `\`${name.replace(/`/g, '``')}\``;
 const sqlCache = new Map<string, string>();
 
 function statement(dialect: Dialect, insert: BulkInsert, count: number): string {
-  const key = `${dialect}|${insert.table}|${insert.columns.join(',')}|${count}|${insert.conflict?.column ?? ''}|${insert.conflict?.merge.join(',') ?? ''}|${insert.returning?.join(',') ?? ''}`;
+  const key = `${dialect}|${insert.table}|${insert.columns.join(',')}|${count}|${insert.conflict?.column ?? ''}|${insert.conflict?.merge.join(',') ?? ''}|${insert.returning?.join(',') ?? ''}|${JSON.stringify(insert.references ?? {})}`;
   const cached = sqlCache.get(key);
   if (cached) return cached;
   const tuple = `(${insert.columns.map(() => '?').join(',')})`;
-  let sql = `insert into ${quote(insert.table)} (${insert.columns.map(quote).join(',')}) values ${Array.from({ length: count }, () => tuple).join(',')}`;
-  if (insert.conflict) {
+  const values = Array.from({ length: count }, () => tuple).join(',');
+  let sql = `insert into ${quote(insert.table)} (${insert.columns.map(quote).join(',')}) ${insert.references ? selectWithReferences(dialect, insert, values) : `values ${values}`}`;
+  if (insert.conflict && insert.conflict.merge.length === 0) {
+    if (dialect !== 'sqlite') throw new Error('bulkInsert: a conflict with nothing to merge is for SQLite only');
+    sql += ` on conflict (${quote(insert.conflict.column)}) do nothing`;
+  } else if (insert.conflict) {
     const set = insert.conflict.merge.map((c) => (dialect === 'sqlite' ? `${quote(c)} = excluded.${quote(c)}` : `${quote(c)} = values(${quote(c)})`)).join(', ');
     sql += dialect === 'sqlite' ? ` on conflict (${quote(insert.conflict.column)}) do update set ${set}` : ` on duplicate key update ${set}`;
   }
@@ -42,26 +58,51 @@ function statement(dialect: Dialect, insert: BulkInsert, count: number): string 
 }
 
 /**
+ * `select … from (values …) as v left join <table> …`: each referenced key joined to its table by
+ * its unique index. A scalar sub-select per value instead — `(select id from users where
+ * username = ?)` — cost SQLite ~5 µs a row (500-row statements: 845 ms for 50,000 memberships
+ * with two references against 80 ms joined). The left join keeps the values as the outer loop,
+ * so rows go in in the order given; `where true` is what SQLite's upsert needs after a join
+ * (its ON CONFLICT would otherwise read as the join's ON).
+ */
+function selectWithReferences(dialect: Dialect, insert: BulkInsert, values: string): string {
+  if (dialect !== 'sqlite') throw new Error('bulkInsert: references are for SQLite only');
+  const joins: string[] = [];
+  const columns = insert.columns.map((column, i) => {
+    const reference = insert.references?.[column];
+    if (!reference) return `v.column${i + 1}`;
+    const alias = `r${joins.length}`;
+    joins.push(`left join ${quote(reference.table)} as ${alias} on ${alias}.${quote(reference.key)} = v.column${i + 1}`);
+    return `${alias}.\`id\``;
+  });
+  return `select ${columns.join(',')} from (values ${values}) as v ${joins.join(' ')} where true`;
+}
+
+/**
  * Inserts every row, at most `maxRows` per statement. Booleans go in as 1/0 on both databases.
  * Resolves to the `returning` columns of the rows written (an empty list without `returning`).
  */
 export async function bulkInsert(knex: Knex, dialect: Dialect, maxRows: number, insert: BulkInsert): Promise<unknown[][]> {
   if (insert.returning && dialect !== 'sqlite') throw new Error('bulkInsert: returning is for SQLite only');
-  const width = insert.columns.length;
   const returned: unknown[][] = [];
-  for (const part of chunk(insert.rows, maxRows)) {
+  for (const { sql, rows } of bulkStatements(dialect, maxRows, insert)) {
     // Sized up front: pushing 6,000 values one by one regrew the array a dozen times per statement.
-    const bindings: unknown[] = new Array(part.length * width);
+    const bindings: unknown[] = new Array(rows.length * insert.columns.length);
     let at = 0;
-    for (const row of part) {
-      if (row.length !== width) throw new Error(`bulkInsert into ${insert.table}: a row has ${row.length} values for ${width} columns`);
-      for (const value of row) bindings[at++] = typeof value === 'boolean' ? Number(value) : value;
-    }
-    const sql = statement(dialect, insert, part.length);
+    for (const row of rows) for (const value of row) bindings[at++] = typeof value === 'boolean' ? Number(value) : value;
     if (insert.returning) for (const row of await selectArrays(knex, dialect, sql, bindings)) returned.push(row);
     else await execute(knex, dialect, sql, bindings);
   }
   return returned;
+}
+
+/** The statements of `bulkInsert`, at most `maxRows` rows each, for a caller that runs them itself (booleans left as they are). */
+export function bulkStatements(dialect: Dialect, maxRows: number, insert: BulkInsert): BoundStatement[] {
+  const width = insert.columns.length;
+  return chunk(insert.rows, maxRows).map((rows) => {
+    for (const row of rows) if (row.length !== width) throw new Error(`bulkInsert into ${insert.table}: a row has ${row.length} values for ${width} columns`);
+    return { sql: statement(dialect, insert, rows.length), rows };
+  });
 }
 
 /** The driver connections `execute` uses: better-sqlite3's Database, mysql2's callback Connection. */

@@ -15,6 +15,7 @@ import type { Config } from '../config/schema.js';
 import { fail } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import { AUTO_CHECKPOINT_PAGES, startWalCheckpointer, type WalCheckpointer } from './wal-checkpointer.js';
+import { SqliteWriter } from './sqlite-writer.js';
 
 export type Dialect = 'sqlite' | 'mysql';
 
@@ -35,6 +36,11 @@ export interface Database {
    * (without it the connection checkpoints itself, only slower); MySQL: nothing.
    */
   checkpointInBackground(): Promise<void>;
+  /**
+   * A second connection that writes on a thread of its own (sqlite-writer.ts), for an import's
+   * batches; the caller closes it. Undefined where there is no file to share: MySQL, `:memory:`.
+   */
+  openWriter(): SqliteWriter | undefined;
   destroy(): Promise<void>;
 }
 
@@ -198,6 +204,10 @@ export function createDatabase(config: Pick<Config, 'database'>, logger: Logger)
         return undefined;
       });
       await checkpointer;
+    },
+    openWriter() {
+      if (parsed.dialect !== 'sqlite' || parsed.location === ':memory:') return undefined;
+      return new SqliteWriter(parsed.location, { busyTimeoutMs: config.database.busyTimeoutMs, autoCheckpointPages: AUTO_CHECKPOINT_PAGES });
     },
     async destroy() {
       // The checkpointer's connection closes first, so the last one to close (ours) folds the WAL in.

@@ -3,7 +3,7 @@
  * change they describe; reading them back is paged, oldest first.
  */
 import type { Knex } from 'knex';
-import { bulkInsert } from '../bulk.js';
+import { bulkInsert, bulkStatements, type BoundStatement, type BulkInsert } from '../bulk.js';
 import type { Dialect } from '../knex.js';
 
 export type AuditAction =
@@ -45,12 +45,19 @@ export interface StoredAuditEvent extends AuditEvent {
 }
 
 export async function insertAuditEvents(knex: Knex, target: { dialect: Dialect; maxInsertRows: number }, events: readonly AuditEvent[]): Promise<void> {
-  await bulkInsert(knex, target.dialect, target.maxInsertRows, {
-    table: 'audit_events',
-    columns: ['at', 'import_id', 'row', 'username', 'action', 'changes'],
-    rows: events.map((e) => [e.at, e.importId, e.row, e.username, e.action, changesJson(e)]),
-  });
+  await bulkInsert(knex, target.dialect, target.maxInsertRows, auditInsert(events));
 }
+
+/** `insertAuditEvents` as statements, for a caller that runs them itself (db/sqlite-writer.ts). */
+export function auditEventStatements(target: { dialect: Dialect; maxInsertRows: number }, events: readonly AuditEvent[]): BoundStatement[] {
+  return bulkStatements(target.dialect, target.maxInsertRows, auditInsert(events));
+}
+
+const auditInsert = (events: readonly AuditEvent[]): BulkInsert => ({
+  table: 'audit_events',
+  columns: ['at', 'import_id', 'row', 'username', 'action', 'changes'],
+  rows: events.map((e) => [e.at, e.importId, e.row, e.username, e.action, changesJson(e)]),
+});
 
 const CHANGES_JSON = Symbol('changesJson');
 

@@ -7,10 +7,11 @@
  */
 import type { Knex } from 'knex';
 import type { RawRow } from '../../domain/columns.js';
-import { createdAuditJson, diffUser, type ChangeField, type UserDiff } from '../../domain/merge.js';
+import { createdAuditJson, diffUser, type ChangeField, type PreparedIntent, type UserDiff } from '../../domain/merge.js';
 import { findCatalogIds } from '../../db/repositories/catalog.js';
 import { SerializedChanges, type AuditEvent } from '../../db/repositories/audit.js';
-import { bulkInsert, selectArrays } from '../../db/bulk.js';
+import { bulkInsert, bulkStatements, selectArrays, type BulkInsert } from '../../db/bulk.js';
+import type { SqliteWriter } from '../../db/sqlite-writer.js';
 import type { Dialect } from '../../db/knex.js';
 import { chunk } from '../../db/time.js';
 import type { CatalogCache } from './catalog-cache.js';
@@ -58,7 +59,97 @@ export async function writeBatch(trx: Knex, batch: PreparedBatch, ctx: WriteCont
 
   const departments = await ensureDepartments(trx, diffs, ctx, event);
   const groupIds = await ensureGroups(trx, batch, diffs, ctx, event);
+  const { rows, upserts } = userChanges(batch, diffs, ctx, events);
 
+  if (!ctx.dryRun && upserts.length > 0) {
+    for (const upsert of upserts) upsert[DEPARTMENT] = upsert[DEPARTMENT] === null ? null : (departments.get(upsert[DEPARTMENT] as string) ?? null);
+    // SQLite hands back the new users' ids with the upsert; MySQL's upsert cannot (replaceMemberships selects them).
+    const returning = ctx.dialect === 'sqlite' && createsMembers(diffs) ? ['id', 'username'] : undefined;
+    const written = await bulkInsert(trx, ctx.dialect, ctx.maxInsertRows, { table: 'users', columns: USER_COLUMNS, rows: upserts, conflict: { column: 'username', merge: MERGE_COLUMNS }, ...(returning ? { returning } : {}) });
+    await replaceMemberships(trx, batch, diffs, stored, ctx, groupIds, returning ? userIds(written) : undefined);
+  }
+  return { rows, events: ctx.dryRun ? [] : events };
+}
+
+/** Where `queueBatch` learns which departments exist: the import's own connection, outside the writer's transaction. */
+export interface QueueContext extends WriteContext {
+  lookup: Knex;
+  /** Departments known to exist (read, or created by this import), by key: kept across the import's batches. */
+  departments: Set<string>;
+}
+
+/**
+ * `writeBatch` for SQLite's writer thread (db/sqlite-writer.ts): the same diff, the same rows and
+ * events, as statements queued on `writer` that need nothing back. New departments are inserted
+ * (`on conflict do nothing`) and users refer to theirs by key; memberships refer to their user by
+ * username and to their group by key — so no statement waits for another's ids.
+ */
+export async function queueBatch(writer: SqliteWriter, batch: PreparedBatch, ctx: QueueContext): Promise<BatchOutcome> {
+  const { stored } = batch;
+  const diffs: UserDiff[] = batch.intents.map((intent) => diffUser(stored.get(intent.username), intent));
+  const events: AuditEvent[] = [];
+  const event = (e: Omit<AuditEvent, 'at' | 'importId'>) => events.push({ at: ctx.now, importId: ctx.importId, ...e });
+  const statements = (insert: BulkInsert) => writer.queue(bulkStatements('sqlite', ctx.maxInsertRows, insert));
+
+  // Departments not seen yet are looked up in what is committed; those missing are inserted
+  // (another process adding the same one meanwhile makes that insert a no-op, not a failure).
+  const wanted = wantedDepartments(diffs);
+  const unknown = [...wanted.keys()].filter((key) => !ctx.departments.has(key));
+  if (unknown.length > 0) {
+    for (const key of (await findCatalogIds(ctx.lookup, 'departments', unknown)).keys()) ctx.departments.add(key);
+    const missing = unknown.filter((key) => !ctx.departments.has(key)).map((key) => [wanted.get(key) as string, key, ctx.now]);
+    if (missing.length > 0) {
+      statements({ table: 'departments', columns: ['name', 'name_key', 'created_at'], rows: missing, conflict: { column: 'name_key', merge: [] } });
+      for (const [name, key] of missing) {
+        ctx.departments.add(key as string);
+        event({ row: null, username: null, action: 'department.created', changes: { name } });
+      }
+    }
+  }
+  const newGroups = ctx.createMissingGroups ? missingGroups(batch, diffs, ctx.catalog) : new Map<string, string>();
+  if (newGroups.size > 0) {
+    statements({ table: 'user_groups', columns: ['name', 'name_key', 'created_at'], rows: [...newGroups].map(([key, name]) => [name, key, ctx.now]), conflict: { column: 'name_key', merge: [] } });
+    for (const [key, name] of newGroups) {
+      // Its id is never needed on this path (memberships name groups by key); -1 marks it unread.
+      ctx.catalog.groups.set(key, { id: -1, name });
+      event({ row: null, username: null, action: 'group.created', changes: { name } });
+    }
+  }
+
+  const { rows, upserts } = userChanges(batch, diffs, ctx, events);
+  if (upserts.length === 0) return { rows, events };
+  statements({ table: 'users', columns: USER_COLUMNS, rows: upserts, conflict: { column: 'username', merge: MERGE_COLUMNS }, references: { department_id: BY_KEY('departments') } });
+  const membership = (table: string, column: string, field: 'roles' | 'groups', reference: { table: string; key: string } | undefined, value: (key: string) => unknown) => {
+    const storedIds: number[] = [];
+    const pairs: unknown[][] = [];
+    const keys = field === 'roles' ? 'roleKeys' : 'groupKeys';
+    diffs.forEach((diff, i) => {
+      if ((diff.kind !== 'create' && diff.kind !== 'update') || !diff.changes.includes(field)) return;
+      const { username } = batch.intents[i] as PreparedIntent;
+      // A user created by this batch has no memberships yet: only stored users' sets are deleted.
+      const before = stored.get(username);
+      if (before) storedIds.push(before.id);
+      for (const key of diff.next[keys]) pairs.push([username, value(key)]);
+    });
+    for (const part of chunk(storedIds, ctx.maxInParams)) writer.queue([{ sql: `delete from \`${table}\` where \`user_id\` in (${part.map(() => '?').join(',')})`, rows: [part] }]);
+    statements({ table, columns: ['user_id', column], rows: pairs, references: { user_id: { table: 'users', key: 'username' }, ...(reference ? { [column]: reference } : {}) } });
+  };
+  membership('user_roles', 'role_id', 'roles', undefined, (key) => ctx.catalog.roles.get(key)?.id);
+  membership('user_group_members', 'group_id', 'groups', BY_KEY('user_groups'), (key) => key);
+  return { rows, events };
+}
+
+/** Index of the department in a users row: its key until the caller turns it into what it stores. */
+const DEPARTMENT = USER_COLUMNS.indexOf('department_id');
+const BY_KEY = (table: string) => ({ table, key: 'name_key' });
+
+/**
+ * Each row's outcome (in file order, failed rows with the rest), a `user.created`/`user.updated`
+ * event per change appended to `events`, and the users rows to upsert — with the department's key
+ * where the table stores its id (DEPARTMENT).
+ */
+function userChanges(batch: PreparedBatch, diffs: readonly UserDiff[], ctx: WriteContext, events: AuditEvent[]): { rows: AppliedRow[]; upserts: unknown[][] } {
+  const { stored } = batch;
   const upserts: unknown[][] = [];
   const rows: AppliedRow[] = [];
   const names = catalogNames(ctx.catalog);
@@ -79,7 +170,7 @@ export async function writeBatch(trx: Knex, batch: PreparedBatch, ctx: WriteCont
         diff.next.name,
         diff.next.email,
         diff.next.phone,
-        diff.next.departmentKey === null ? null : (departments.get(diff.next.departmentKey) ?? null),
+        diff.next.departmentKey,
         diff.next.active,
         diff.next.ignoreMfa,
         diff.next.passwordHash,
@@ -90,13 +181,6 @@ export async function writeBatch(trx: Knex, batch: PreparedBatch, ctx: WriteCont
       ]);
     }
   });
-
-  if (!ctx.dryRun && upserts.length > 0) {
-    // SQLite hands back the new users' ids with the upsert; MySQL's upsert cannot (replaceMemberships selects them).
-    const returning = ctx.dialect === 'sqlite' && createsMembers(diffs) ? ['id', 'username'] : undefined;
-    const written = await bulkInsert(trx, ctx.dialect, ctx.maxInsertRows, { table: 'users', columns: USER_COLUMNS, rows: upserts, conflict: { column: 'username', merge: MERGE_COLUMNS }, ...(returning ? { returning } : {}) });
-    await replaceMemberships(trx, batch, diffs, stored, ctx, groupIds, returning ? userIds(written) : undefined);
-  }
   // Rows that failed validation, in file order with the rest.
   const ordered = batch.order.map((index) => {
     if (index >= 0) return rows[index] as AppliedRow;
@@ -104,16 +188,13 @@ export async function writeBatch(trx: Knex, batch: PreparedBatch, ctx: WriteCont
     if (!failed) throw new Error('prepared batch order is inconsistent');
     return { row: failed.row, username: failed.username, status: 'failed' as const, changes: [], code: failed.code, message: failed.message, raw: failed.raw };
   });
-  return { rows: ordered, events: ctx.dryRun ? [] : events };
+  return { rows: ordered, upserts };
 }
 
 type EventSink = (e: Omit<AuditEvent, 'at' | 'importId'>) => void;
 
 async function ensureDepartments(trx: Knex, diffs: UserDiff[], ctx: WriteContext, event: EventSink): Promise<Map<string, number>> {
-  const wanted = new Map<string, string>();
-  for (const diff of diffs) {
-    if ((diff.kind === 'create' || diff.kind === 'update') && diff.next.departmentKey !== null && !wanted.has(diff.next.departmentKey)) wanted.set(diff.next.departmentKey, diff.next.departmentName ?? diff.next.departmentKey);
-  }
+  const wanted = wantedDepartments(diffs);
   if (wanted.size === 0) return new Map();
   const ids = await findCatalogIds(trx, 'departments', [...wanted.keys()]);
   const missing = [...wanted].filter(([key]) => !ids.has(key));
@@ -127,11 +208,7 @@ async function ensureDepartments(trx: Knex, diffs: UserDiff[], ctx: WriteContext
 
 async function ensureGroups(trx: Knex, batch: PreparedBatch, diffs: UserDiff[], ctx: WriteContext, event: EventSink): Promise<Map<string, number>> {
   if (ctx.createMissingGroups) {
-    const missing = new Map<string, string>();
-    batch.intents.forEach((intent, i) => {
-      if (diffs[i]?.kind !== 'create' && diffs[i]?.kind !== 'update') return;
-      for (const g of intent.groups ?? []) if (!ctx.catalog.groups.has(g.key)) missing.set(g.key, g.name);
-    });
+    const missing = missingGroups(batch, diffs, ctx.catalog);
     if (missing.size > 0 && !ctx.dryRun) {
       await trx('user_groups').insert([...missing].map(([key, name]) => ({ name, name_key: key, created_at: ctx.now })));
       const ids = await findCatalogIds(trx, 'groups', [...missing.keys()]);
@@ -142,6 +219,25 @@ async function ensureGroups(trx: Knex, batch: PreparedBatch, diffs: UserDiff[], 
     }
   }
   return new Map([...ctx.catalog.groups].map(([key, entry]) => [key, entry.id]));
+}
+
+/** The departments the batch's created and changed users are in: key → name as first written. */
+function wantedDepartments(diffs: readonly UserDiff[]): Map<string, string> {
+  const wanted = new Map<string, string>();
+  for (const diff of diffs) {
+    if ((diff.kind === 'create' || diff.kind === 'update') && diff.next.departmentKey !== null && !wanted.has(diff.next.departmentKey)) wanted.set(diff.next.departmentKey, diff.next.departmentName ?? diff.next.departmentKey);
+  }
+  return wanted;
+}
+
+/** Groups the batch's created and changed users name that the catalogue lacks: key → name. */
+function missingGroups(batch: PreparedBatch, diffs: readonly UserDiff[], catalog: CatalogCache): Map<string, string> {
+  const missing = new Map<string, string>();
+  batch.intents.forEach((intent, i) => {
+    if (diffs[i]?.kind !== 'create' && diffs[i]?.kind !== 'update') return;
+    for (const g of intent.groups ?? []) if (!catalog.groups.has(g.key)) missing.set(g.key, g.name);
+  });
+  return missing;
 }
 
 /** A user created with roles or groups: its id is needed right after the upsert. */

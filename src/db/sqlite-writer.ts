@@ -1,0 +1,261 @@
+/**
+ * An import's SQLite writes on a thread of their own.
+ *
+ * better-sqlite3 runs every statement on the calling thread. In a 100k-row first load the import's
+ * thread spent ~1.15 s of its ~2.8 s after the first batch inside SQLite (users 0.35 s, audit
+ * events 0.31 s, memberships 0.25 s, commits 0.12 s) while the reader's worker idled over half the
+ * time. Here a second connection, in a worker thread, runs a batch's statements while the import's
+ * thread validates and diffs the next one. The statements need nothing back (apply/
+ * write-batch.ts refers to new users and departments by key), so the thread only ever waits for a
+ * commit, or for the batch before last (what is queued stays at two batches).
+ *
+ * The import's own connection keeps reading (stored users, departments) outside this transaction:
+ * WAL lets it read what is committed while this one writes, and a batch never reads a user another
+ * batch of the same file writes (apply/prepare.ts).
+ */
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import type { BoundStatement } from './bulk.js';
+
+/**
+ * The worker, as CommonJS source (like wal-checkpointer.ts). A message is one batch's statements,
+ * run in order inside the open transaction (one begins with the first statement), then optionally
+ * its end. After a failure the transaction is rolled back and every statement until its end is
+ * skipped, each reply repeating the failure, so the import's thread hears of it at its next wait.
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+let db;
+const statements = new Map();
+function prepared(sql) {
+  let statement = statements.get(sql);
+  if (statement === undefined) {
+    statement = db.prepare(sql);
+    statements.set(sql, statement);
+    if (statements.size > 64) statements.delete(statements.keys().next().value);
+  }
+  return statement;
+}
+function open() {
+  db = new Database(workerData.filename, { fileMustExist: true });
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = ' + workerData.busyTimeoutMs);
+  db.pragma('synchronous = NORMAL');
+  db.pragma('wal_autocheckpoint = ' + workerData.autoCheckpointPages);
+}
+function rollback() {
+  try {
+    if (db && db.inTransaction) db.exec('ROLLBACK');
+  } catch {
+    // The connection is gone: nothing was committed either way.
+  }
+}
+let failure;
+// The statements' values, out of encodeStatements' columns (in the same order).
+function run({ sql, counts, kinds, ints, numbers, bytes, byteLength }) {
+  const text = Buffer.from(bytes, 0, byteLength).toString('utf8');
+  let value = 0;
+  let offset = 0;
+  let number = 0;
+  for (let s = 0; s < sql.length; s++) {
+    const bindings = new Array(counts[s]);
+    for (let i = 0; i < bindings.length; i++, value++) {
+      const kind = kinds[value];
+      if (kind === 0) bindings[i] = null;
+      else if (kind === 1) bindings[i] = ints[value];
+      else if (kind === 2) {
+        bindings[i] = text.substring(offset, offset + ints[value]);
+        offset += ints[value];
+      } else bindings[i] = numbers[number++];
+    }
+    if (!db.inTransaction) db.exec('BEGIN');
+    prepared(sql[s]).run(bindings);
+  }
+}
+parentPort.on('message', ({ seq, statements, end }) => {
+  if (failure === undefined) {
+    try {
+      if (db === undefined) open();
+      run(statements);
+      if (end === 'commit' && db.inTransaction) db.exec('COMMIT');
+    } catch (error) {
+      failure = { name: error && error.name, message: String(error && error.message), code: error && error.code };
+      rollback();
+    }
+  }
+  const reply = { seq, failure: end === 'rollback' || end === 'close' ? undefined : failure };
+  if (end !== undefined) {
+    rollback();
+    failure = undefined;
+  }
+  if (end === 'close') {
+    if (db) db.close();
+    parentPort.postMessage(reply);
+    parentPort.close();
+    return;
+  }
+  parentPort.postMessage(reply);
+});
+`;
+
+interface Reply {
+  seq: number;
+  failure?: { name?: string; message: string; code?: string };
+}
+
+export interface SqliteWriterSettings {
+  busyTimeoutMs: number;
+  /** The connection checkpoints itself only past this many WAL pages (wal-checkpointer.ts). */
+  autoCheckpointPages: number;
+}
+
+/** One connection to an existing SQLite database, writing on its own thread; see the module comment. */
+export class SqliteWriter {
+  private readonly worker: Worker;
+  private readonly exited: Promise<void>;
+  private readonly waiting = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
+  private queued: BoundStatement[] = [];
+  private seq = 0;
+  /** Text buffers the thread is done with (see textBuffer). */
+  private readonly spare: Uint8Array[] = [];
+  /** Set once the thread is gone: every wait from then on fails with it. */
+  private gone: Error | undefined;
+
+  constructor(filename: string, settings: SqliteWriterSettings) {
+    const driver = createRequire(import.meta.url).resolve('better-sqlite3');
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { filename, driver, ...settings }, execArgv: [] });
+    this.exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+    this.worker.on('message', (reply: Reply) => {
+      const waiter = this.waiting.get(reply.seq);
+      this.waiting.delete(reply.seq);
+      if (reply.failure) waiter?.reject(Object.assign(new Error(reply.failure.message), { name: reply.failure.name ?? 'Error', code: reply.failure.code }));
+      else waiter?.resolve();
+    });
+    const lost = (error: Error) => {
+      this.gone ??= error;
+      for (const waiter of this.waiting.values()) waiter.reject(this.gone);
+      this.waiting.clear();
+    };
+    this.worker.on('error', lost);
+    this.worker.once('exit', (code) => lost(new Error(`The SQLite writer thread ended (exit code ${code}).`)));
+  }
+
+  /** Queues statements for the open transaction (one begins with the first); `send` hands them over. */
+  queue(statements: readonly BoundStatement[]): void {
+    for (const statement of statements) this.queued.push(statement);
+  }
+
+  /**
+   * Hands what is queued to the thread. Resolves once it has run; rejects with the open
+   * transaction's first failure (a driver error with its `code`, e.g. SQLITE_FULL), which rolled
+   * that transaction back.
+   */
+  send(): Promise<void> {
+    return this.post(undefined);
+  }
+
+  /** Sends what is queued and commits it all; rejects with the transaction's first failure (nothing committed). */
+  commit(): Promise<void> {
+    return this.post('commit');
+  }
+
+  /** Drops what is queued and rolls back what the thread has run; never throws. */
+  async rollback(): Promise<void> {
+    this.queued = [];
+    await this.post('rollback').catch(() => undefined);
+  }
+
+  /** Rolls back anything still open, closes the connection and ends the thread; never throws. */
+  async close(): Promise<void> {
+    this.queued = [];
+    if (this.gone === undefined) await this.post('close').catch(() => undefined);
+    await this.exited;
+  }
+
+  private post(end: 'commit' | 'rollback' | 'close' | undefined): Promise<void> {
+    if (this.gone) return Promise.reject(this.gone);
+    const seq = ++this.seq;
+    const statements = this.queued;
+    this.queued = [];
+    const { text, ...columns } = encodeStatements(statements);
+    const bytes = this.textBuffer(text);
+    const { written } = encoder.encodeInto(text, bytes);
+    return new Promise<void>((resolve, reject) => {
+      const settle = () => this.spare.push(bytes); // the thread has read it by the time it replies
+      this.waiting.set(seq, { resolve: () => (settle(), resolve()), reject: (error) => (settle(), reject(error)) });
+      const message = { seq, statements: { ...columns, bytes: bytes.buffer, byteLength: written }, end };
+      this.worker.postMessage(message, [columns.kinds.buffer as ArrayBuffer, columns.ints.buffer as ArrayBuffer, columns.numbers.buffer as ArrayBuffer]);
+    });
+  }
+
+  /**
+   * Shared memory for a message's text (UTF-8), reused once the thread has replied: a batch's
+   * text is ~0.3 MB, and a fresh copy per message (postMessage's own, of a string) cost the
+   * import's thread ~0.16 s of a 100k-row first load, mostly in page faults on this VM.
+   */
+  private textBuffer(text: string): Uint8Array {
+    const needed = text.length * 3; // UTF-8 bytes a JavaScript string of this length can take at most
+    const index = this.spare.findIndex((buffer) => buffer.byteLength >= needed);
+    if (index >= 0) return this.spare.splice(index, 1)[0] as Uint8Array;
+    if (this.spare.length > 0) this.spare.shift(); // too small: let it go, a bigger one takes its place
+    return new Uint8Array(new SharedArrayBuffer(Math.max(needed, MIN_TEXT_BYTES)));
+  }
+}
+
+const encoder = new TextEncoder();
+const MIN_TEXT_BYTES = 1024 * 1024;
+
+/** Statements as they cross to the thread: their values in columns (see encodeStatements). */
+export interface EncodedStatements {
+  sql: string[];
+  /** Values of each statement. */
+  counts: number[];
+  /** Per value: 0 null, 1 a 32-bit integer (in `ints`), 2 text (the next `ints` code units of `text`), 3 another number (the next of `numbers`). */
+  kinds: Uint8Array;
+  ints: Int32Array;
+  numbers: Float64Array;
+  /** Every text value, one after another. */
+  text: string;
+}
+
+/**
+ * A batch's statements for postMessage. Cloned as they are — arrays of thousands of values — they
+ * cost the import's thread 0.58 s of a 100k-row first load (and the writer's as much again):
+ * V8's serialiser handles each value on its own. As columns, the numbers go over as transferred
+ * buffers and the text as one string, copied whole. Booleans go as 1/0, as bulkInsert binds them.
+ */
+export function encodeStatements(statements: readonly BoundStatement[]): EncodedStatements {
+  let total = 0;
+  for (const { rows } of statements) for (const row of rows) total += row.length;
+  const kinds = new Uint8Array(total);
+  const ints = new Int32Array(total);
+  const numbers: number[] = [];
+  const texts: string[] = [];
+  const counts: number[] = [];
+  let at = 0;
+  for (const { sql, rows } of statements) {
+    const first = at;
+    for (const row of rows) {
+      for (const value of row) {
+        if (typeof value === 'string') {
+          kinds[at] = 2;
+          ints[at] = value.length;
+          texts.push(value);
+        } else if (typeof value === 'number' || typeof value === 'boolean') {
+          const number = Number(value);
+          if ((number | 0) === number && !Object.is(number, -0)) {
+            kinds[at] = 1;
+            ints[at] = number;
+          } else {
+            kinds[at] = 3;
+            numbers.push(number);
+          }
+        } else if (value !== null && value !== undefined) throw new Error(`SQLite writer: cannot send a ${typeof value} value (${sql.slice(0, 40)}…)`);
+        at++;
+      }
+    }
+    counts.push(at - first);
+  }
+  return { sql: statements.map((s) => s.sql), counts, kinds, ints, numbers: Float64Array.from(numbers), text: texts.join('') };
+}

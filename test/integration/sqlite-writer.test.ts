@@ -1,0 +1,126 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { bulkStatements } from '../../src/db/bulk.js';
+import { encodeStatements, SqliteWriter } from '../../src/db/sqlite-writer.js';
+import { QueuedTransaction } from '../../src/pipeline/apply/queued-transaction.js';
+
+/** The driver itself (it ships no types): a reader's connection beside the writer's. */
+interface Connection {
+  prepare(sql: string): { all(): unknown[] };
+  pragma(sql: string): unknown;
+  exec(sql: string): void;
+  close(): void;
+}
+const BetterSqlite3 = createRequire(import.meta.url)('better-sqlite3') as new (file: string) => Connection;
+
+let dir: string;
+let file: string;
+let reader: Connection;
+const writers: SqliteWriter[] = [];
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'usersync-writer-'));
+  file = join(dir, 'store.sqlite');
+  reader = new BetterSqlite3(file);
+  reader.pragma('journal_mode = WAL');
+  reader.exec(`
+    create table teams (id integer primary key, name_key text not null unique);
+    create table people (id integer primary key, username text not null unique, note text, score real, team_id integer references teams(id));
+    insert into teams (name_key) values ('red'), ('blue');
+  `);
+});
+afterEach(async () => {
+  for (const writer of writers.splice(0)) await writer.close();
+  reader.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const open = (): SqliteWriter => {
+  const writer = new SqliteWriter(file, { busyTimeoutMs: 2000, autoCheckpointPages: 10_000 });
+  writers.push(writer);
+  return writer;
+};
+const people = () => reader.prepare('select username, note, score, team_id as team from people order by id').all();
+const insertPeople = (rows: unknown[][]) => bulkStatements('sqlite', 500, { table: 'people', columns: ['username', 'note', 'score', 'team_id'], rows });
+
+describe('SQLite writer thread', () => {
+  it('writes every kind of value exactly as bound, and nothing is seen before the commit', async () => {
+    const writer = open();
+    const notes = ['', 'plain', 'José Ñandú', '日本語のテキスト', 'emoji 😀 at the end 🎉', 'a\u0000nul', 'line\nbreak', "quote ' and ` backtick"];
+    const rows = notes.map((note, i) => [`user${i}`, note, [0, -1, 2 ** 31, -(2 ** 31) - 1, 1.5, -0.25, 1e15, true][i], i % 2 === 0 ? 1 : null]);
+    writer.queue(insertPeople(rows));
+    await writer.send();
+    expect(people()).toEqual([]); // still inside the writer's transaction
+    await writer.commit();
+    expect(people()).toEqual(rows.map(([username, note, score, team]) => ({ username, note, score: score === true ? 1 : score, team })));
+  });
+
+  it('joins referenced keys to their ids, keeping the rows in the order given and null for a key that is not there', async () => {
+    const writer = open();
+    const rows = [['c', 'blue'], ['a', 'red'], ['b', 'none'], ['d', null]];
+    writer.queue(bulkStatements('sqlite', 500, { table: 'people', columns: ['username', 'team_id'], rows, references: { team_id: { table: 'teams', key: 'name_key' } } }));
+    await writer.commit();
+    expect(reader.prepare('select username, team_id as team from people order by id').all()).toEqual([
+      { username: 'c', team: 2 },
+      { username: 'a', team: 1 },
+      { username: 'b', team: null },
+      { username: 'd', team: null },
+    ]);
+  });
+
+  it('rolls the transaction back on a failed statement, reports the driver code at every wait until it ends, then writes again', async () => {
+    const writer = open();
+    writer.queue(insertPeople([['kept-out', null, null, null]]));
+    await writer.send();
+    writer.queue(insertPeople([['dup', null, null, null], ['dup', null, null, null]]));
+    await expect(writer.send()).rejects.toMatchObject({ code: 'SQLITE_CONSTRAINT_UNIQUE' });
+    writer.queue(insertPeople([['after-failure', null, null, null]]));
+    await expect(writer.commit()).rejects.toMatchObject({ code: 'SQLITE_CONSTRAINT_UNIQUE' });
+    expect(people()).toEqual([]);
+    writer.queue(insertPeople([['fresh', null, null, null]]));
+    await writer.commit();
+    expect(people()).toEqual([{ username: 'fresh', note: null, score: null, team: null }]);
+  });
+
+  it('drops what is open on rollback and on close', async () => {
+    const writer = open();
+    writer.queue(insertPeople([['rolled-back', null, null, null]]));
+    await writer.send();
+    await writer.rollback();
+    writer.queue(insertPeople([['closed-open', null, null, null]]));
+    await writer.send();
+    await writer.close();
+    expect(people()).toEqual([]);
+    await expect(writer.send()).rejects.toThrow(/writer thread ended/);
+  });
+
+  it('refuses a value it cannot send, naming the statement', () => {
+    expect(() => encodeStatements([{ sql: 'insert into people (note) values (?)', rows: [[{ an: 'object' }]] }])).toThrow(/cannot send a object value \(insert into people/);
+  });
+});
+
+describe('QueuedTransaction', () => {
+  it('hands on each transaction once committed, and nothing of one whose statement failed — the failure surfacing at the next write', async () => {
+    const writer = open();
+    const committed: string[][] = [];
+    const group = new QueuedTransaction<string>(writer, 2, (outcomes) => void committed.push([...outcomes]));
+    const batch = (username: string) => async (w: SqliteWriter) => {
+      w.queue(insertPeople([[username, null, null, null]]));
+      return username;
+    };
+    await group.write(1, batch('a'));
+    await group.write(1, batch('b')); // second row: commits
+    expect(committed).toEqual([['a', 'b']]);
+    await group.write(1, batch('a')); // a duplicate: fails on the thread, unseen yet
+    await expect(group.write(1, batch('c'))).rejects.toMatchObject({ code: 'SQLITE_CONSTRAINT_UNIQUE' });
+    await group.commit();
+    expect(committed).toEqual([['a', 'b']]);
+    await group.write(1, batch('d'));
+    await group.commit();
+    expect(committed).toEqual([['a', 'b'], ['d']]);
+    expect(people().map((p) => (p as { username: string }).username)).toEqual(['a', 'b', 'd']);
+  });
+});
