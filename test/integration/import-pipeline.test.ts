@@ -109,6 +109,40 @@ describeEachDatabase('import pipeline', (database) => {
     expect(JSON.parse(event.changes as string)).toEqual({ roles: { old: ['Administrator', 'Auditor'], new: ['Auditor'] } });
   });
 
+  it('creates a missing group once, and replaces only the membership sets that changed', async () => {
+    const groupsPipe = await createTestPipeline(database().url, { import: { createMissingGroups: true } });
+    try {
+      const first = await writeXlsx(path.join(dir, 'groups-first.xlsx'), [
+        TEMPLATE,
+        userRow({ name: 'G One', username: 'gm1', department: 'Payroll', roles: 'Viewer', groups: 'Payroll Team; IT' }),
+        userRow({ name: 'G Two', username: 'gm2', department: 'payroll', groups: 'payroll team' }),
+        userRow({ name: 'G Three', username: 'gm3', roles: 'Auditor', groups: 'IT' }),
+      ]);
+      const created = groupsPipe.report(await groupsPipe.run(first));
+      expect(created.counts).toMatchObject({ created: 3, failed: 0 });
+      const actions = (await groupsPipe.db.knex('audit_events').where('import_id', created.importId as number).orderBy('id').pluck('action')) as string[];
+      expect(actions.filter((a) => a.endsWith('.created') && !a.startsWith('user'))).toEqual(['department.created', 'group.created']);
+      expect(await user('gm1')).toMatchObject({ department: 'Payroll', roles: ['Viewer'], groups: ['IT', 'Payroll Team'] });
+      expect(await user('gm2')).toMatchObject({ department: 'Payroll', roles: [], groups: ['Payroll Team'] });
+
+      const second = await writeXlsx(path.join(dir, 'groups-second.xlsx'), [
+        TEMPLATE,
+        userRow({ name: 'G One', username: 'gm1', department: 'Payroll', roles: 'Auditor', groups: 'IT' }),
+        userRow({ name: 'G Two', username: 'gm2', department: 'payroll', groups: 'payroll team' }),
+        userRow({ name: 'G Three', username: 'gm3', roles: 'Auditor; Viewer', groups: 'IT' }),
+      ]);
+      const gm2Memberships = await groupsPipe.db.knex('user_group_members').join('users', 'users.id', 'user_id').where('username', 'gm2').select('user_id', 'group_id');
+      const updated = groupsPipe.report(await groupsPipe.run(second));
+      expect(updated.rows.map((r) => [r.username, r.status, r.changes])).toEqual([['gm1', 'updated', ['roles', 'groups']], ['gm2', 'unchanged', []], ['gm3', 'updated', ['roles']]]);
+      expect(await user('gm1')).toMatchObject({ roles: ['Auditor'], groups: ['IT'] });
+      expect(await user('gm3')).toMatchObject({ roles: ['Auditor', 'Viewer'], groups: ['IT'] });
+      expect(await groupsPipe.db.knex('user_group_members').join('users', 'users.id', 'user_id').where('username', 'gm2').select('user_id', 'group_id')).toEqual(gm2Memberships);
+      expect(await groupsPipe.db.knex('user_groups').where('name_key', 'payroll team').pluck('name')).toEqual(['Payroll Team']);
+    } finally {
+      await groupsPipe.close();
+    }
+  });
+
   it('keeps accented usernames distinct from unaccented ones', async () => {
     const file = writeCsv(path.join(dir, 'accents.csv'), [TEMPLATE, ['Jose Plain', 'jose', '', '', '', '', '', '', '', ''], ['', 'JOSÉ', '', '', '', '', '', '', 'Viewer', '']]);
     const report = pipe.report(await pipe.run(file));

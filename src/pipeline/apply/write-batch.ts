@@ -230,12 +230,12 @@ function wantedDepartments(diffs: readonly UserDiff[]): Map<string, string> {
   return wanted;
 }
 
-/** Groups the batch's created and changed users name that the catalogue lacks: key → name. */
+/** Groups the batch's created and changed users name that the catalogue lacks: key → name as first written. */
 function missingGroups(batch: PreparedBatch, diffs: readonly UserDiff[], catalog: CatalogCache): Map<string, string> {
   const missing = new Map<string, string>();
   batch.intents.forEach((intent, i) => {
     if (diffs[i]?.kind !== 'create' && diffs[i]?.kind !== 'update') return;
-    for (const g of intent.groups ?? []) if (!catalog.groups.has(g.key)) missing.set(g.key, g.name);
+    for (const g of intent.groups ?? []) if (!catalog.groups.has(g.key) && !missing.has(g.key)) missing.set(g.key, g.name);
   });
   return missing;
 }
