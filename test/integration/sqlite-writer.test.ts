@@ -29,6 +29,7 @@ beforeEach(async () => {
   reader.exec(`
     create table teams (id integer primary key, name_key text not null unique);
     create table people (id integer primary key, username text not null unique, note text, score real, team_id integer references teams(id));
+    create table badges (person text not null, team_id integer not null references teams(id) deferrable initially deferred);
     insert into teams (name_key) values ('red'), ('blue');
   `);
 });
@@ -112,7 +113,8 @@ describe('QueuedTransaction', () => {
       return username;
     };
     await group.write(1, batch('a'));
-    await group.write(1, batch('b')); // second row: commits
+    await group.write(1, batch('b')); // second row: sends a commit, without waiting for it
+    await group.commit(); // nothing more open: waits for that commit to hand on
     expect(committed).toEqual([['a', 'b']]);
     await group.write(1, batch('a')); // a duplicate: fails on the thread, unseen yet
     await expect(group.write(1, batch('c'))).rejects.toMatchObject({ code: 'SQLITE_CONSTRAINT_UNIQUE' });
@@ -122,5 +124,29 @@ describe('QueuedTransaction', () => {
     await group.commit();
     expect(committed).toEqual([['a', 'b'], ['d']]);
     expect(people().map((p) => (p as { username: string }).username)).toEqual(['a', 'b', 'd']);
+  });
+
+  it('hands on nothing of a transaction whose commit failed, and fails the write after it', async () => {
+    const writer = open();
+    const committed: string[][] = [];
+    const group = new QueuedTransaction<string>(writer, 1, (outcomes) => void committed.push([...outcomes]));
+    await group.write(1, async (w) => {
+      w.queue(insertPeople([['ok', null, null, null]]));
+      return 'ok';
+    });
+    // A deferred foreign key: the statement runs, the COMMIT fails.
+    await group.write(1, async (w) => {
+      w.queue([{ sql: 'insert into badges (person, team_id) values (?, ?)', rows: [['ok', 99]] }]);
+      return 'bad';
+    });
+    await expect(
+      group.write(1, async (w) => {
+        w.queue(insertPeople([['after', null, null, null]]));
+        return 'after';
+      }),
+    ).rejects.toMatchObject({ code: 'SQLITE_CONSTRAINT_FOREIGNKEY' });
+    await expect(group.commit()).rejects.toMatchObject({ code: 'SQLITE_CONSTRAINT_FOREIGNKEY' });
+    expect(committed).toEqual([['ok']]);
+    expect(people().map((p) => (p as { username: string }).username)).toEqual(['ok']);
   });
 });

@@ -4,9 +4,10 @@
  * audit-log lines handed on only once their transaction has committed.
  *
  * A batch's statements run while the next batch is prepared and queued; `write` returns once the
- * batch before it has run, so at most two batches' statements wait in memory. A failure on the
- * thread rolls its transaction back there and surfaces at the next wait, as the error of the
- * batch being written then: nothing of that transaction is handed on.
+ * batch before it has run, so at most two batches' statements wait in memory. Commits are sent
+ * without waiting for them (one at a time). A failure on the thread rolls its transaction back
+ * there and surfaces at the next wait, as the error of the batch being written then: nothing of
+ * that transaction is handed on.
  */
 import type { SqliteWriter } from '../../db/sqlite-writer.js';
 
@@ -15,6 +16,10 @@ export class QueuedTransaction<T> {
   private rows = 0;
   /** The last batch handed over, until the next one is. */
   private running: Promise<void> | undefined;
+  /** The last commit sent and what it hands on, until it has done so (the next commit waits for it). */
+  private committing: Promise<void> = Promise.resolve();
+  /** Why a commit sent earlier failed: every later write fails with it. */
+  private failedCommit: { error: unknown } | undefined;
 
   constructor(
     private readonly writer: SqliteWriter,
@@ -24,7 +29,7 @@ export class QueuedTransaction<T> {
     private readonly onCommitted: (outcomes: readonly T[]) => void | Promise<void>,
   ) {}
 
-  /** Queues one batch's statements (`work`), hands them over, and commits once enough rows are in. */
+  /** Queues one batch's statements (`work`), hands them over, and sends a commit once enough rows are in. */
   async write(rows: number, work: (writer: SqliteWriter) => Promise<T>): Promise<void> {
     try {
       this.outcomes.push(await work(this.writer));
@@ -33,29 +38,51 @@ export class QueuedTransaction<T> {
       const before = this.running;
       this.running = sent;
       await before;
+      if (this.failedCommit) throw this.failedCommit.error;
+      this.rows += rows;
+      if (this.rows >= this.rowsPerTransaction) {
+        // One commit in flight at a time: what waits to be handed on stays at a transaction's worth.
+        await this.committing;
+        this.sendCommit();
+      }
     } catch (error) {
       await this.rollback();
       throw error;
     }
-    this.rows += rows;
-    if (this.rows >= this.rowsPerTransaction) await this.commit();
   }
 
-  /** Commits what is open (nothing written: nothing to do). A failed commit throws, and hands nothing on. */
+  /** Commits what is open and waits for every commit sent to have handed its outcomes on; throws if any failed. */
   async commit(): Promise<void> {
-    if (this.outcomes.length === 0) return;
-    const outcomes = this.outcomes;
-    this.reset();
-    // The thread runs messages in order: the commit's reply comes after every batch's, and carries
-    // the transaction's first failure if there was one.
-    await this.writer.commit();
-    await this.onCommitted(outcomes);
+    if (this.outcomes.length > 0) this.sendCommit();
+    await this.committing;
   }
 
   /** Rolls back what is open; never throws (it runs on the way out of another failure). */
   async rollback(): Promise<void> {
     this.reset();
     await this.writer.rollback();
+  }
+
+  /**
+   * Sends the commit without waiting for it: the thread runs it after the batches before it, while
+   * this thread prepares the next ones (waiting for each commit cost the import's thread 0.16 s of
+   * a 100k-row first load). Its outcomes are handed on once it has committed; if it fails, nothing
+   * of it is, and the next write or commit throws its error.
+   */
+  private sendCommit(): void {
+    const outcomes = this.outcomes;
+    this.reset();
+    // The thread runs messages in order: the commit's reply comes after every batch's, and carries
+    // the transaction's first failure if there was one.
+    const committed = this.writer.commit();
+    committed.catch(() => undefined); // awaited below, once the commit before it has handed on
+    this.committing = this.committing.then(async () => {
+      await committed;
+      await this.onCommitted(outcomes);
+    });
+    this.committing.catch((error: unknown) => {
+      this.failedCommit ??= { error };
+    });
   }
 
   private reset(): void {
