@@ -53,8 +53,7 @@ function rollback() {
 }
 let failure;
 // The statements' values, out of encodeStatements' columns (in the same order).
-function run({ sql, counts, kinds, ints, numbers, bytes, byteLength }) {
-  const text = Buffer.from(bytes, 0, byteLength).toString('utf8');
+function run({ sql, counts, kinds, ints, numbers, text }) {
   let value = 0;
   let offset = 0;
   let number = 0;
@@ -69,7 +68,9 @@ function run({ sql, counts, kinds, ints, numbers, bytes, byteLength }) {
         offset += ints[value];
       } else bindings[i] = numbers[number++];
     }
-    if (!db.inTransaction) db.exec('BEGIN');
+    // IMMEDIATE: the write lock is taken (or waited for, busy_timeout) at the start, so another
+    // process committing meanwhile cannot fail a statement half-way (SQLITE_BUSY_SNAPSHOT).
+    if (!db.inTransaction) db.exec('BEGIN IMMEDIATE');
     prepared(sql[s]).run(bindings);
   }
 }
@@ -117,8 +118,6 @@ export class SqliteWriter {
   private readonly waiting = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
   private queued: BoundStatement[] = [];
   private seq = 0;
-  /** Text buffers the thread is done with (see textBuffer). */
-  private readonly spare: Uint8Array[] = [];
   /** Set once the thread is gone: every wait from then on fails with it. */
   private gone: Error | undefined;
 
@@ -178,33 +177,13 @@ export class SqliteWriter {
     const seq = ++this.seq;
     const statements = this.queued;
     this.queued = [];
-    const { text, ...columns } = encodeStatements(statements);
-    const bytes = this.textBuffer(text);
-    const { written } = encoder.encodeInto(text, bytes);
+    const encoded = encodeStatements(statements);
     return new Promise<void>((resolve, reject) => {
-      const settle = () => this.spare.push(bytes); // the thread has read it by the time it replies
-      this.waiting.set(seq, { resolve: () => (settle(), resolve()), reject: (error) => (settle(), reject(error)) });
-      const message = { seq, statements: { ...columns, bytes: bytes.buffer, byteLength: written }, end };
-      this.worker.postMessage(message, [columns.kinds.buffer as ArrayBuffer, columns.ints.buffer as ArrayBuffer, columns.numbers.buffer as ArrayBuffer]);
+      this.waiting.set(seq, { resolve, reject });
+      this.worker.postMessage({ seq, statements: encoded, end }, [encoded.kinds.buffer as ArrayBuffer, encoded.ints.buffer as ArrayBuffer, encoded.numbers.buffer as ArrayBuffer]);
     });
   }
-
-  /**
-   * Shared memory for a message's text (UTF-8), reused once the thread has replied: a batch's
-   * text is ~0.3 MB, and a fresh copy per message (postMessage's own, of a string) cost the
-   * import's thread ~0.16 s of a 100k-row first load, mostly in page faults on this VM.
-   */
-  private textBuffer(text: string): Uint8Array {
-    const needed = text.length * 3; // UTF-8 bytes a JavaScript string of this length can take at most
-    const index = this.spare.findIndex((buffer) => buffer.byteLength >= needed);
-    if (index >= 0) return this.spare.splice(index, 1)[0] as Uint8Array;
-    if (this.spare.length > 0) this.spare.shift(); // too small: let it go, a bigger one takes its place
-    return new Uint8Array(new SharedArrayBuffer(Math.max(needed, MIN_TEXT_BYTES)));
-  }
 }
-
-const encoder = new TextEncoder();
-const MIN_TEXT_BYTES = 1024 * 1024;
 
 /** Statements as they cross to the thread: their values in columns (see encodeStatements). */
 export interface EncodedStatements {
@@ -220,10 +199,11 @@ export interface EncodedStatements {
 }
 
 /**
- * A batch's statements for postMessage. Cloned as they are — arrays of thousands of values — they
- * cost the import's thread 0.58 s of a 100k-row first load (and the writer's as much again):
- * V8's serialiser handles each value on its own. As columns, the numbers go over as transferred
- * buffers and the text as one string, copied whole. Booleans go as 1/0, as bulkInsert binds them.
+ * A batch's statements for postMessage. Cloned as they are — arrays of thousands of values, each
+ * handled on its own by V8's serialiser — a CPU profile of a 100k-row first load put 0.58 s of
+ * the import's thread in postMessage; as columns (the numbers in transferred buffers, the text
+ * as one string, copied whole), encoding and posting show ~0.36 s, part of which is the thread
+ * being descheduled as it wakes the writer on 2 cores. Booleans go as 1/0, as bulkInsert binds them.
  */
 export function encodeStatements(statements: readonly BoundStatement[]): EncodedStatements {
   let total = 0;
