@@ -2,6 +2,7 @@ import ExcelJS from 'exceljs';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import yauzl from 'yauzl';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TEMPLATE_HEADERS } from '../../src/domain/columns.js';
@@ -9,6 +10,7 @@ import { createMemoryRowSpool, createRowSpool, type RowSpool } from '../../src/p
 import type { FailedRowCells, ReportSource, ReportSummary, RowResult } from '../../src/pipeline/report/types.js';
 import { PagedSheet, type ReportCell } from '../../src/pipeline/report/paged-sheet.js';
 import { ROWS_HEADERS, writeXlsxReport, type XlsxReportOptions } from '../../src/pipeline/report/write-xlsx.js';
+import { javascriptCrc32, nativeCrc32 } from '../../src/pipeline/report/zip-crc32.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -31,7 +33,10 @@ async function unzipText(file: string): Promise<Map<string, string>> {
         const chunks: Buffer[] = [];
         stream.on('data', (chunk: Buffer) => chunks.push(chunk));
         stream.on('end', () => {
-          entries.set(entry.fileName, Buffer.concat(chunks).toString('utf8'));
+          const content = Buffer.concat(chunks);
+          // The zip's CRC-32 is zlib's (zip-crc32.ts): every report read here checks it.
+          if (crc32(content) !== entry.crc32) return reject(new Error(`${entry.fileName}: CRC-32 ${entry.crc32} in the zip, ${crc32(content)} computed`));
+          entries.set(entry.fileName, content.toString('utf8'));
           zip.readEntry();
         });
       });
@@ -99,6 +104,20 @@ const MIXED: Added[] = [
 ];
 
 describe('writeXlsxReport', () => {
+  it('computes the zip CRC-32 with zlib, giving what crc-32 gives, chained over chunks as crc32-stream chains them', () => {
+    let seedJs = 0;
+    let seedNative = 0;
+    for (const size of [0, 1, 7, 64, 1000, 65_536, 100_003]) {
+      const data = Buffer.alloc(size);
+      for (let i = 0; i < size; i++) data[i] = (i * 2654435761 + size) >>> 24;
+      expect(nativeCrc32(data)).toBe(javascriptCrc32(data));
+      seedJs = javascriptCrc32(data, seedJs);
+      seedNative = nativeCrc32(data, seedNative);
+      expect(seedNative).toBe(seedJs);
+    }
+    expect(seedNative).not.toBe(0);
+  });
+
   it('writes Summary, Failed rows and Rows, owner-only and without a temp file', async () => {
     const { file, book } = await writeAndRead(sourceOf(MIXED));
     expect(book.worksheets.map((ws) => ws.name)).toEqual(['Summary', 'Failed rows', 'Rows']);
