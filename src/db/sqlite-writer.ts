@@ -53,7 +53,7 @@ function rollback() {
 }
 let failure;
 // The statements' values, out of encodeStatements' columns (in the same order).
-function run({ sql, counts, kinds, ints, numbers, text }) {
+function run({ sql, counts, widths, kinds, ints, numbers, text }) {
   let value = 0;
   let offset = 0;
   let number = 0;
@@ -66,7 +66,8 @@ function run({ sql, counts, kinds, ints, numbers, text }) {
       else if (kind === 2) {
         bindings[i] = text.substring(offset, offset + ints[value]);
         offset += ints[value];
-      } else bindings[i] = numbers[number++];
+      } else if (kind === 3) bindings[i] = numbers[number++];
+      else bindings[i] = bindings[i - widths[s]];
     }
     // IMMEDIATE: the write lock is taken (or waited for, busy_timeout) at the start, so another
     // process committing meanwhile cannot fail a statement half-way (SQLITE_BUSY_SNAPSHOT).
@@ -190,7 +191,12 @@ export interface EncodedStatements {
   sql: string[];
   /** Values of each statement. */
   counts: number[];
-  /** Per value: 0 null, 1 a 32-bit integer (in `ints`), 2 text (the next `ints` code units of `text`), 3 another number (the next of `numbers`). */
+  /** Values of each row of each statement (its rows are all as wide). */
+  widths: number[];
+  /**
+   * Per value: 0 null, 1 a 32-bit integer (in `ints`), 2 text (the next `ints` code units of
+   * `text`), 3 another number (the next of `numbers`), 4 the same text as the row above.
+   */
   kinds: Uint8Array;
   ints: Int32Array;
   numbers: Float64Array;
@@ -213,15 +219,23 @@ export function encodeStatements(statements: readonly BoundStatement[]): Encoded
   const numbers: number[] = [];
   const texts: string[] = [];
   const counts: number[] = [];
+  const widths: number[] = [];
   let at = 0;
   for (const { sql, rows } of statements) {
     const first = at;
-    for (const row of rows) {
-      for (const value of row) {
+    for (let r = 0; r < rows.length; r++) {
+      const row = rows[r] as readonly unknown[];
+      const above = r > 0 ? rows[r - 1] : undefined;
+      for (let c = 0; c < row.length; c++) {
+        const value = row[c];
         if (typeof value === 'string') {
-          kinds[at] = 2;
-          ints[at] = value.length;
-          texts.push(value);
+          // The same text as the row above (a batch's timestamps, its import's action…): sent once.
+          if (above !== undefined && above[c] === value) kinds[at] = 4;
+          else {
+            kinds[at] = 2;
+            ints[at] = value.length;
+            texts.push(value);
+          }
         } else if (typeof value === 'number' || typeof value === 'boolean') {
           const number = Number(value);
           if ((number | 0) === number && !Object.is(number, -0)) {
@@ -236,6 +250,7 @@ export function encodeStatements(statements: readonly BoundStatement[]): Encoded
       }
     }
     counts.push(at - first);
+    widths.push(rows[0]?.length ?? 0);
   }
-  return { sql: statements.map((s) => s.sql), counts, kinds, ints, numbers: Float64Array.from(numbers), text: texts.join('') };
+  return { sql: statements.map((s) => s.sql), counts, widths, kinds, ints, numbers: Float64Array.from(numbers), text: texts.join('') };
 }

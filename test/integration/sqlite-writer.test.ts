@@ -59,6 +59,19 @@ describe('SQLite writer thread', () => {
     expect(people()).toEqual(rows.map(([username, note, score, team]) => ({ username, note, score: score === true ? 1 : score, team })));
   });
 
+  it('sends a text repeated from the row above once, and writes it on every row', async () => {
+    const writer = open();
+    const now = '2026-11-25T15:00:00.000Z';
+    const rows = [['r1', now, 1, null], ['r2', now, 1, null], ['r3', 'other', 2, null], ['r4', 'other', 3, null]];
+    const statements = insertPeople(rows);
+    const encoded = encodeStatements(statements);
+    expect([...encoded.kinds.filter((_, i) => i % 4 === 1)]).toEqual([2, 4, 2, 4]);
+    expect(encoded.text).toBe(`r1${now}r2r3otherr4`);
+    writer.queue(statements);
+    await writer.commit();
+    expect(people()).toEqual(rows.map(([username, note, score]) => ({ username, note, score, team: null })));
+  });
+
   it('joins referenced keys to their ids, keeping the rows in the order given and null for a key that is not there', async () => {
     const writer = open();
     const rows = [['c', 'blue'], ['a', 'red'], ['b', 'none'], ['d', null]];
