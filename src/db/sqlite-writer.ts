@@ -6,8 +6,9 @@
  * events 0.31 s, memberships 0.25 s, commits 0.12 s) while the reader's worker idled over half the
  * time. Here a second connection, in a worker thread, runs a batch's statements while the import's
  * thread validates and diffs the next one. The statements need nothing back (apply/
- * write-batch.ts refers to new users and departments by key), so the thread only ever waits for a
- * commit, or for the batch before last (what is queued stays at two batches).
+ * write-batch.ts refers to departments, users and groups by key), so the import's thread waits only
+ * for the batch before last (what is queued stays at two batches) and, before sending a commit, for
+ * the commit before it (apply/queued-transaction.ts).
  *
  * The import's own connection keeps reading (stored users, departments) outside this transaction:
  * WAL lets it read what is committed while this one writes, and a batch never reads a user another
