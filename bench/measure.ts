@@ -1,10 +1,18 @@
 /**
- * Runs a command as a child process and measures its wall time and peak RSS (VmHWM from
+ * Runs a command as a child process and measures its wall time, its peak RSS (VmHWM from
  * /proc/<pid>/status, sampled until it exits — the kernel keeps the high-water mark, so sampling
- * late still sees the peak).
+ * late still sees the peak) and, for Node processes, its CPU time (cpu-report.ts). Given the pid of
+ * a server the command talks to (MariaDB on this machine), also the CPU that server spent meanwhile.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const cpuReport = pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.url)), 'cpu-report.js')).href;
+let measured = 0;
 
 export interface Measurement {
   ms: number;
@@ -12,11 +20,19 @@ export interface Measurement {
   code: number | null;
   stdout: string;
   stderr: string;
+  /** CPU time of the process, all its threads (Node commands only; null otherwise). */
+  cpuMs: number | null;
+  /** CPU time of `serverPid` while the command ran (null without one). */
+  serverCpuMs: number | null;
 }
 
-export async function measure(command: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Measurement> {
+export async function measure(command: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; serverPid?: number } = {}): Promise<Measurement> {
+  const node = command === process.execPath;
+  const cpuFile = path.join(tmpdir(), `usersync-bench-cpu-${process.pid}-${++measured}.json`);
+  const env = { ...(options.env ?? process.env), ...(node ? { USERSYNC_BENCH_CPU_FILE: cpuFile } : {}) };
+  const serverBefore = options.serverPid === undefined ? null : processCpuMs(options.serverPid);
   const started = process.hrtime.bigint();
-  const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, node ? ['--import', cpuReport, ...args] : args, { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -38,7 +54,48 @@ export async function measure(command: string, args: readonly string[], options:
   });
   clearInterval(timer);
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  return { ms, peakRssMb: peakKb / 1024, code, stdout, stderr };
+  const serverAfter = options.serverPid === undefined ? null : processCpuMs(options.serverPid);
+  const serverCpuMs = serverBefore !== null && serverAfter !== null ? serverAfter - serverBefore : null;
+  return { ms, peakRssMb: peakKb / 1024, code, stdout, stderr, cpuMs: node ? readCpuReport(cpuFile) : null, serverCpuMs };
+}
+
+function readCpuReport(file: string): number | null {
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as { cpuMs: number }).cpuMs;
+  } catch {
+    return null; // the process died before its exit handler ran
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
+/** Linux reports a process's CPU time in /proc/<pid>/stat in USER_HZ ticks, 100 a second on every architecture it runs on. */
+const TICKS_PER_SECOND = 100;
+
+/** User + system CPU time of a running process (all its threads), or null when it cannot be read. */
+export function processCpuMs(pid: number): number | null {
+  try {
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND) * 1000;
+  } catch {
+    return null;
+  }
+}
+
+/** The pid of a process on this machine named one of `names` (e.g. the MariaDB server), if exactly one runs. */
+export function findProcess(names: readonly string[]): number | undefined {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (names.includes(readFileSync(`/proc/${entry}/comm`, 'utf8').trim())) found.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found.length === 1 ? found[0] : undefined;
 }
 
 export function median(values: readonly number[]): number {

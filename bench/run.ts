@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import knex from 'knex';
 import { generateWorkbook } from './generate.js';
-import { measure, median, type Measurement } from './measure.js';
+import { findProcess, measure, median, type Measurement } from './measure.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -51,7 +51,13 @@ interface Series {
   maxMs: number;
   peakRssMb: number;
   runs: number;
+  /** Median CPU time of the process, all threads (null if it was not reported). */
+  cpuMs: number | null;
+  /** Median CPU time the database server spent meanwhile (MariaDB on this machine; null otherwise). */
+  serverCpuMs: number | null;
 }
+
+const medianOf = (values: Array<number | null>): number | null => (values.every((v) => v !== null) && values.length > 0 ? Math.round(median(values as number[])) : null);
 
 const series = (ms: Measurement[]): Series => ({
   medianMs: Math.round(median(ms.map((m) => m.ms))),
@@ -59,7 +65,22 @@ const series = (ms: Measurement[]): Series => ({
   maxMs: Math.round(Math.max(...ms.map((m) => m.ms))),
   peakRssMb: Math.round(Math.max(...ms.map((m) => m.peakRssMb))),
   runs: ms.length,
+  cpuMs: medianOf(ms.map((m) => m.cpuMs)),
+  serverCpuMs: medianOf(ms.map((m) => m.serverCpuMs)),
 });
+
+/**
+ * What the CPU time alone allows: work of `cpuMs` (the import process's threads plus the
+ * database server's) cannot finish in less than cpuMs / cores of wall time, however well it
+ * overlaps. When that bound is already above a target, no scheduling reaches the target on this
+ * machine: only less CPU (or more cores) can.
+ */
+function cpuBound(r: Series, floor: Series, cores: number) {
+  if (r.cpuMs === null) return null;
+  const totalCpuMs = r.cpuMs + (r.serverCpuMs ?? 0);
+  const lowerBoundMs = Math.round(totalCpuMs / cores);
+  return { processCpuMs: r.cpuMs, serverCpuMs: r.serverCpuMs, totalCpuMs, cores, lowerBoundMs, lowerBoundVsFloor: +(lowerBoundMs / floor.medianMs).toFixed(2) };
+}
 
 function check(m: Measurement, what: string): Measurement {
   if (m.code !== 0) throw new Error(`${what} exited ${m.code}:\n${m.stderr.slice(-2000)}\n${m.stdout.slice(-1000)}`);
@@ -100,11 +121,21 @@ async function freshDatabase(kind: 'sqlite' | 'mysql', label: string): Promise<s
   return `${args.mysql.replace(/\/$/, '')}/${name}`;
 }
 
+/**
+ * The MariaDB/MySQL server's process when it runs on this machine (a loopback URL), so that its
+ * CPU time during each import can be measured too; undefined otherwise.
+ */
+const localServerPid = (() => {
+  const host = new URL(args.mysql).hostname;
+  if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host)) return undefined;
+  return findProcess(['mariadbd', 'mysqld']);
+})();
+
 function usersync(url: string, argv: string[]): Promise<Measurement> {
   const cwd = path.join(out, 'cwd');
   mkdirSync(cwd, { recursive: true });
   const env = { ...process.env, USERSYNC_DATABASE_URL: url, USERSYNC_LOG_DIR: path.join(out, 'logs'), USERSYNC_LOG_LEVEL: 'warn' };
-  return measure(process.execPath, [bin, ...argv], { cwd, env });
+  return measure(process.execPath, [bin, ...argv], { cwd, env, ...(url.startsWith('mysql') && localServerPid !== undefined ? { serverPid: localServerPid } : {}) });
 }
 
 async function seededDatabase(kind: 'sqlite' | 'mysql', label: string): Promise<string> {
@@ -151,9 +182,11 @@ async function benchDatabase(kind: 'sqlite' | 'mysql', files: Record<string, str
   const bigUrl = await seededDatabase(kind, `${kind}_big`);
   const big = check(await usersync(bigUrl, importArgs(files.big as string)), 'import 1M');
   process.stderr.write(`  passwords: ${Math.round(passwords.ms)} ms; big: ${Math.round(big.ms)} ms, ${Math.round(big.peakRssMb)} MB\n`);
+  const cores = availableParallelism();
   return {
     floor: series(floors),
     new: series(fresh),
+    newCpuBound: cpuBound(series(fresh), series(floors), cores),
     unchanged: series(unchanged),
     changed10: series(changed),
     naive: { sampleRows: NAIVE, sampleMs: Math.round(naive.ms), extrapolatedMs: naiveExtrapolatedMs, label: `${NAIVE}-row sample, extrapolated to ${ROWS}` },
@@ -198,6 +231,11 @@ async function main() {
     lines.push(`${kind}:`);
     lines.push(`  floor (exceljs stream, ${ROWS} rows)   ${fmt(r.floor)}`);
     lines.push(`  new import                          ${fmt(r.new)}`);
+    const bound = r.newCpuBound;
+    if (bound) {
+      const server = bound.serverCpuMs !== null ? ` + ${bound.serverCpuMs} ms in the database server` : '';
+      lines.push(`    its CPU: ${bound.processCpuMs} ms in the import process${server} = ${bound.totalCpuMs} ms, which ${bound.cores} cores cannot do in less than ${bound.lowerBoundMs} ms = ${bound.lowerBoundVsFloor} × floor`);
+    }
     lines.push(`  unchanged re-import                 ${fmt(r.unchanged)}`);
     lines.push(`  10% changed                         ${fmt(r.changed10)}`);
     lines.push(`  naive upsert per row                ${r.naive.extrapolatedMs} ms (${r.naive.label})`);

@@ -1,9 +1,11 @@
 import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { MYSQL_SERVER_URL } from '../helpers/databases.js';
+import { findProcess } from '../../bench/measure.js';
 import { fixtureDir } from '../fixtures/build.js';
 
 // A few thousand rows through `npm run bench`'s runner on both databases, so the bench cannot rot.
@@ -16,7 +18,7 @@ describe('npm run bench (smoke)', () => {
     const result = spawnSync(process.execPath, [runner, '--quick', '--out', out, '--mysql', MYSQL_SERVER_URL], { encoding: 'utf8', timeout: 280_000 });
     expect(result.status, result.stderr.slice(-3000)).toBe(0);
     const report = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as {
-      results: Record<string, { floor: { medianMs: number }; new: { medianMs: number; peakRssMb: number }; unchanged: object; changed10: object; naive: object; passwords: object; big: object }>;
+      results: Record<string, { floor: { medianMs: number }; new: { medianMs: number; peakRssMb: number; cpuMs: number | null }; newCpuBound: { totalCpuMs: number; serverCpuMs: number | null; lowerBoundMs: number } | null; unchanged: object; changed10: object; naive: object; passwords: object; big: object }>;
       targets: Array<{ database: string; target: string; pass: boolean }>;
     };
     expect(Object.keys(report.results).sort()).toEqual(['mysql', 'sqlite']);
@@ -24,6 +26,14 @@ describe('npm run bench (smoke)', () => {
       expect(r.floor.medianMs).toBeGreaterThan(0);
       expect(r.new.peakRssMb).toBeGreaterThan(0);
       for (const key of ['unchanged', 'changed10', 'naive', 'passwords', 'big'] as const) expect(r[key]).toBeDefined();
+      // Every import reports its CPU time (bench/cpu-report.ts), and the bound follows from it.
+      expect(r.new.cpuMs).toBeGreaterThan(0);
+      expect(r.newCpuBound?.lowerBoundMs).toBe(Math.round((r.newCpuBound?.totalCpuMs ?? NaN) / availableParallelism()));
+    }
+    // MariaDB runs on this machine in the test setup: its CPU during the import is counted too.
+    if (findProcess(['mariadbd', 'mysqld']) !== undefined) {
+      expect(report.results.mysql?.newCpuBound?.serverCpuMs).toBeGreaterThan(0);
+      expect(result.stdout).toMatch(/its CPU: \d+ ms in the import process \+ \d+ ms in the database server/);
     }
     expect(report.targets).toHaveLength(12);
     expect(result.stdout).toMatch(/(PASS|FAIL) {2}sqlite new import/);
