@@ -16,7 +16,7 @@ import { closeImport, openImport, type ImportSource } from '../db/repositories/i
 import { systemClock, type Clock } from '../db/time.js';
 import { FileError, describeError, fail } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
-import { applyRows, relabelRolledBack, type ApplyTotals } from './apply/index.js';
+import { applyRows, openImportWriter, relabelRolledBack, type ApplyTotals } from './apply/index.js';
 import type { AuditTrail } from './audit.js';
 import { stemOf } from './claim.js';
 import { fingerprintFile, type Fingerprint } from './fingerprint.js';
@@ -124,12 +124,19 @@ async function importFingerprinted(
       if (file.bytes === 0) throw fail('FILE_EMPTY');
       const max = deps.config.import.maxFileBytes;
       if (file.bytes > max) throw fail('FILE_TOO_LARGE', { message: `The file is ${(file.bytes / 1048576).toFixed(1)} MB; import.maxFileBytes allows ${(max / 1048576).toFixed(1)} MB.` });
-      const reader = await takeReader();
-      header = reader.header;
+      // Started now, so that its start-up overlaps the reader's (apply/index.ts, openImportWriter).
+      const writer = openImportWriter(deps.db, deps.config.import, { dryRun: request.dryRun, lean });
       try {
-        totals = await applyRows({ ...deps, clock }, countPasswords(reader.batches(), passwords), spool, { importId, dryRun: request.dryRun, lean, onProgress: request.onProgress, signal: request.signal });
+        const reader = await takeReader();
+        header = reader.header;
+        try {
+          totals = await applyRows({ ...deps, clock }, countPasswords(reader.batches(), passwords), spool, { importId, dryRun: request.dryRun, lean, onProgress: request.onProgress, signal: request.signal, writer });
+        } finally {
+          await reader.close();
+        }
       } finally {
-        await reader.close();
+        // applyRows closes it too; this is for a file rejected before its rows (closing twice is harmless).
+        await writer?.close();
       }
     } catch (error) {
       if (!(error instanceof FileError)) throw error;

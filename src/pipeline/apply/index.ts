@@ -19,6 +19,7 @@ import { loadCatalogCache, type CatalogCache } from './catalog-cache.js';
 import { GroupedTransaction, LEAN_ROWS_PER_TRANSACTION, ROWS_PER_TRANSACTION } from './grouped-transaction.js';
 import { prepareBatch, type PrepareContext, type PreparedBatch } from './prepare.js';
 import { QueuedTransaction } from './queued-transaction.js';
+import type { SqliteWriter } from '../../db/sqlite-writer.js';
 import { queueBatch, writeBatch, type AppliedRow, type WriteContext } from './write-batch.js';
 
 export interface ApplyOptions {
@@ -32,6 +33,21 @@ export interface ApplyOptions {
   lean?: boolean | undefined;
   onProgress?: ((rows: number) => void) | undefined;
   signal?: AbortSignal | undefined;
+  /**
+   * The writer thread, opened by the caller before the rows come (openImportWriter); applyRows
+   * uses it if it writes through one and closes it either way. Without it applyRows opens its own.
+   */
+  writer?: SqliteWriter | undefined;
+}
+
+/**
+ * The SQLite writer thread an import will write through (undefined when it will not: MySQL, a dry
+ * run, import.atomic, lean-memory mode, whose point is the smallest footprint — the thread is a
+ * second heap). processFile opens it while the reader's worker looks for the header: the thread's
+ * start-up (its isolate, better-sqlite3) then no longer holds up the first batches' writes.
+ */
+export function openImportWriter(db: PipelineDeps['db'], settings: PipelineDeps['config']['import'], options: { dryRun: boolean; lean: boolean }): SqliteWriter | undefined {
+  return !options.dryRun && !settings.atomic && !options.lean ? db.openWriter() : undefined;
 }
 
 export interface ApplyTotals {
@@ -126,9 +142,8 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
   };
   const rowsOf = (prepared: PreparedBatch) => prepared.intents.length + prepared.failed.length;
 
-  // SQLite: the batches' statements run on a thread of their own (db/sqlite-writer.ts). Not in
-  // lean-memory mode, whose point is the smallest footprint (the thread is a second heap).
-  const writer = !settings.atomic && !options.lean ? db.openWriter() : undefined;
+  // SQLite: the batches' statements run on a thread of their own (db/sqlite-writer.ts).
+  const writer = options.writer ?? openImportWriter(db, settings, { dryRun: false, lean: options.lean === true });
   if (writer) {
     const group = new QueuedTransaction<Committed>(writer, ROWS_PER_TRANSACTION, onCommitted);
     const departments = new Set<string>();
