@@ -34,8 +34,9 @@ export interface ApplyOptions {
   onProgress?: ((rows: number) => void) | undefined;
   signal?: AbortSignal | undefined;
   /**
-   * The writer thread, opened by the caller before the rows come (openImportWriter); applyRows
-   * uses it if it writes through one and closes it either way. Without it applyRows opens its own.
+   * The writer thread, opened by the caller before the rows come (openImportWriter). applyRows
+   * writes through it and closes it when done; the caller closes it too (twice is harmless), for
+   * a failure before applyRows got to it. Without it applyRows opens its own.
    */
   writer?: SqliteWriter | undefined;
 }
