@@ -135,7 +135,7 @@ async function importFingerprinted(
           await reader.close();
         }
       } finally {
-        // applyRows closes it too; this is for a file rejected before its rows (closing twice is harmless).
+        // Before the database closes, so that its close still folds the WAL in; also for a file rejected before its rows.
         await writer?.close();
       }
     } catch (error) {

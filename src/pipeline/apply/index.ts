@@ -34,9 +34,9 @@ export interface ApplyOptions {
   onProgress?: ((rows: number) => void) | undefined;
   signal?: AbortSignal | undefined;
   /**
-   * The writer thread, opened by the caller before the rows come (openImportWriter). applyRows
-   * writes through it and closes it when done; the caller closes it too (twice is harmless), for
-   * a failure before applyRows got to it. Without it applyRows opens its own.
+   * SQLite's writer thread to write the batches through (openImportWriter), opened by the caller
+   * before the rows come and closed by it; without one they go through knex on the import's own
+   * connection.
    */
   writer?: SqliteWriter | undefined;
 }
@@ -144,22 +144,18 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
   const rowsOf = (prepared: PreparedBatch) => prepared.intents.length + prepared.failed.length;
 
   // SQLite: the batches' statements run on a thread of their own (db/sqlite-writer.ts).
-  const writer = options.writer ?? openImportWriter(db, settings, { dryRun: false, lean: options.lean === true });
+  const { writer } = options;
   if (writer) {
     const group = new QueuedTransaction<Committed>(writer, ROWS_PER_TRANSACTION, onCommitted);
     const departments = new Set<string>();
-    try {
-      // Look-ups use the import's own connection, outside the writer's transaction (prepare.ts says why that is safe).
-      return await applyInGroups(group, () => db.knex, (prepared) =>
-        group.write(rowsOf(prepared), async (queue) => {
-          const result = await queueBatch(queue, prepared, { ...writeContext(), lookup: db.knex, departments });
-          queue.queue(auditEventStatements(db, result.events));
-          return { rows: result.rows, auditLines: deps.audit.stage(result.events) };
-        }),
-      );
-    } finally {
-      await writer.close();
-    }
+    // Look-ups use the import's own connection, outside the writer's transaction (prepare.ts says why that is safe).
+    return applyInGroups(group, () => db.knex, (prepared) =>
+      group.write(rowsOf(prepared), async (queue) => {
+        const result = await queueBatch(queue, prepared, { ...writeContext(), lookup: db.knex, departments });
+        queue.queue(auditEventStatements(db, result.events));
+        return { rows: result.rows, auditLines: deps.audit.stage(result.events) };
+      }),
+    );
   }
 
   if (!settings.atomic) {
