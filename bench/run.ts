@@ -182,11 +182,12 @@ async function benchDatabase(kind: 'sqlite' | 'mysql', files: Record<string, str
   const bigUrl = await seededDatabase(kind, `${kind}_big`);
   const big = check(await usersync(bigUrl, importArgs(files.big as string)), 'import 1M');
   process.stderr.write(`  passwords: ${Math.round(passwords.ms)} ms; big: ${Math.round(big.ms)} ms, ${Math.round(big.peakRssMb)} MB\n`);
-  const cores = availableParallelism();
+  const floor = series(floors);
+  const created = series(fresh);
   return {
-    floor: series(floors),
-    new: series(fresh),
-    newCpuBound: cpuBound(series(fresh), series(floors), cores),
+    floor,
+    new: created,
+    newCpuBound: cpuBound(created, floor, availableParallelism()),
     unchanged: series(unchanged),
     changed10: series(changed),
     naive: { sampleRows: NAIVE, sampleMs: Math.round(naive.ms), extrapolatedMs: naiveExtrapolatedMs, label: `${NAIVE}-row sample, extrapolated to ${ROWS}` },
