@@ -21,17 +21,29 @@ export interface BulkInsert {
    */
   returning?: readonly string[];
   /**
-   * SQLite only: columns whose row value is a key of another table, stored as that row's `id`
-   * (null when there is none) — e.g. `department_id: {table: 'departments', key: 'name_key'}` —
-   * so a statement needs no ids read back from another.
+   * For a writer thread (statement-writer.ts): columns whose row value is a key of another table,
+   * stored as that row's `id` (null when there is none) — e.g. `department_id: {table:
+   * 'departments', key: 'name_key'}` — so a statement needs no ids read back from another.
+   * SQLite joins them in the statement itself; on MySQL the writer thread looks them up
+   * (BoundStatement.references): MariaDB ran a join or a sub-select per row slower than the
+   * insert's own work (below).
    */
   references?: Readonly<Record<string, { table: string; key: string }>>;
+}
+
+/** A statement's column that holds another table's key, for a writer thread to turn into that row's id. */
+export interface ColumnReference {
+  column: number;
+  table: string;
+  key: string;
 }
 
 /** One statement and its values, ready to run: a multi-row insert's row by row, any other's as one row. */
 export interface BoundStatement {
   sql: string;
   rows: ReadonlyArray<readonly unknown[]>;
+  /** MySQL: columns holding another table's key, for the writer thread to replace by that row's id. */
+  references?: readonly ColumnReference[];
 }
 
 const quote = (name: string): string => `\`${name.replace(/`/g, '``')}\``;
@@ -43,10 +55,12 @@ function statement(dialect: Dialect, insert: BulkInsert, count: number): string 
   if (cached) return cached;
   const tuple = `(${insert.columns.map(() => '?').join(',')})`;
   const values = Array.from({ length: count }, () => tuple).join(',');
-  let sql = `insert into ${quote(insert.table)} (${insert.columns.map(quote).join(',')}) ${insert.references ? selectWithReferences(dialect, insert, values) : `values ${values}`}`;
+  let sql = `insert into ${quote(insert.table)} (${insert.columns.map(quote).join(',')}) ${insert.references && dialect === 'sqlite' ? selectWithReferences(insert, values) : `values ${values}`}`;
   if (insert.conflict && insert.conflict.merge.length === 0) {
-    if (dialect !== 'sqlite') throw new Error('bulkInsert: a conflict with nothing to merge is for SQLite only');
-    sql += ` on conflict (${quote(insert.conflict.column)}) do nothing`;
+    // Nothing to merge: a row whose key is there already is left as it is (not INSERT IGNORE,
+    // which would also turn every other error into a warning on MySQL: PITFALLS §4).
+    const column = quote(insert.conflict.column);
+    sql += dialect === 'sqlite' ? ` on conflict (${column}) do nothing` : ` on duplicate key update ${column} = ${column}`;
   } else if (insert.conflict) {
     const set = insert.conflict.merge.map((c) => (dialect === 'sqlite' ? `${quote(c)} = excluded.${quote(c)}` : `${quote(c)} = values(${quote(c)})`)).join(', ');
     sql += dialect === 'sqlite' ? ` on conflict (${quote(insert.conflict.column)}) do update set ${set}` : ` on duplicate key update ${set}`;
@@ -65,8 +79,7 @@ function statement(dialect: Dialect, insert: BulkInsert, count: number): string 
  * so rows go in in the order given; `where true` is what SQLite's upsert needs after a join
  * (its ON CONFLICT would otherwise read as the join's ON).
  */
-function selectWithReferences(dialect: Dialect, insert: BulkInsert, values: string): string {
-  if (dialect !== 'sqlite') throw new Error('bulkInsert: references are for SQLite only');
+function selectWithReferences(insert: BulkInsert, values: string): string {
   const joins: string[] = [];
   const columns = insert.columns.map((column, i) => {
     const reference = insert.references?.[column];
@@ -84,6 +97,7 @@ function selectWithReferences(dialect: Dialect, insert: BulkInsert, values: stri
  */
 export async function bulkInsert(knex: Knex, dialect: Dialect, maxRows: number, insert: BulkInsert): Promise<unknown[][]> {
   if (insert.returning && dialect !== 'sqlite') throw new Error('bulkInsert: returning is for SQLite only');
+  if (insert.references && dialect !== 'sqlite') throw new Error('bulkInsert: on MySQL references are for a writer thread (bulkStatements)');
   const returned: unknown[][] = [];
   for (const { sql, rows } of bulkStatements(dialect, maxRows, insert)) {
     // Sized up front: pushing 6,000 values one by one regrew the array a dozen times per statement.
@@ -99,9 +113,11 @@ export async function bulkInsert(knex: Knex, dialect: Dialect, maxRows: number, 
 /** The statements of `bulkInsert`, at most `maxRows` rows each, for a caller that runs them itself (booleans left as they are). */
 export function bulkStatements(dialect: Dialect, maxRows: number, insert: BulkInsert): BoundStatement[] {
   const width = insert.columns.length;
+  const references = dialect === 'mysql' && insert.references ? Object.entries(insert.references).map(([column, { table, key }]) => ({ column: insert.columns.indexOf(column), table, key })) : undefined;
+  if (references?.some((r) => r.column < 0)) throw new Error(`bulkInsert into ${insert.table}: a reference names a column it does not insert`);
   return chunk(insert.rows, maxRows).map((rows) => {
     for (const row of rows) if (row.length !== width) throw new Error(`bulkInsert into ${insert.table}: a row has ${row.length} values for ${width} columns`);
-    return { sql: statement(dialect, insert, rows.length), rows };
+    return { sql: statement(dialect, insert, rows.length), rows, ...(references ? { references } : {}) };
   });
 }
 

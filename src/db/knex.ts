@@ -15,7 +15,9 @@ import type { Config } from '../config/schema.js';
 import { fail } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import { AUTO_CHECKPOINT_PAGES, startWalCheckpointer, type WalCheckpointer } from './wal-checkpointer.js';
+import { MysqlWriter } from './mysql-writer.js';
 import { SqliteWriter } from './sqlite-writer.js';
+import type { ImportWriter } from './statement-writer.js';
 
 export type Dialect = 'sqlite' | 'mysql';
 
@@ -37,10 +39,11 @@ export interface Database {
    */
   checkpointInBackground(): Promise<void>;
   /**
-   * A second connection that writes on a thread of its own (sqlite-writer.ts), for an import's
-   * batches; the caller closes it. Undefined where there is no file to share: MySQL, `:memory:`.
+   * A connection of its own that writes on a thread of its own (sqlite-writer.ts,
+   * mysql-writer.ts), for an import's batches; the caller closes it. Undefined for SQLite's
+   * `:memory:`, where there is no file to share.
    */
-  openWriter(): SqliteWriter | undefined;
+  openWriter(): ImportWriter | undefined;
   destroy(): Promise<void>;
 }
 
@@ -126,16 +129,18 @@ export function parseDatabaseUrl(url: string, settings: Config['database']): Par
         min: 0,
         max: settings.poolMax,
         afterCreate(connection: { query(sql: string, cb: (error: Error | null) => void): void }, done: (error: Error | null, c: unknown) => void) {
-          // UTC and a strict mode on every connection, whatever the server's defaults are.
-          // group_concat_max_len: stored-user look-ups concatenate role and group keys (bulk.ts).
-          connection.query("SET time_zone = '+00:00', sql_mode = CONCAT(@@sql_mode, ',STRICT_TRANS_TABLES'), group_concat_max_len = 1048576", (error) =>
-            done(error, connection),
-          );
+          connection.query(MYSQL_SESSION_SQL, (error) => done(error, connection));
         },
       },
     },
   };
 }
+
+/**
+ * How every MySQL session begins: UTC and a strict mode, whatever the server's defaults are;
+ * group_concat_max_len because stored-user look-ups concatenate role and group keys (bulk.ts).
+ */
+const MYSQL_SESSION_SQL = "SET time_zone = '+00:00', sql_mode = CONCAT(@@sql_mode, ',STRICT_TRANS_TABLES'), group_concat_max_len = 1048576";
 
 interface SqliteConnection {
   pragma(sql: string): unknown;
@@ -206,7 +211,8 @@ export function createDatabase(config: Pick<Config, 'database'>, logger: Logger)
       await checkpointer;
     },
     openWriter() {
-      if (parsed.dialect !== 'sqlite' || parsed.location === ':memory:') return undefined;
+      if (parsed.dialect === 'mysql') return new MysqlWriter({ connection: parsed.config.connection as Record<string, unknown>, sessionSql: MYSQL_SESSION_SQL });
+      if (parsed.location === ':memory:') return undefined;
       return new SqliteWriter(parsed.location, { busyTimeoutMs: config.database.busyTimeoutMs, autoCheckpointPages: AUTO_CHECKPOINT_PAGES });
     },
     async destroy() {

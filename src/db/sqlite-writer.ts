@@ -1,29 +1,16 @@
 /**
- * An import's SQLite writes on a thread of their own.
+ * An import's SQLite writes on a thread of their own (statement-writer.ts says how the writers work).
  *
  * better-sqlite3 runs every statement on the calling thread. In a 100k-row first load the import's
  * thread spent ~1.15 s of its ~2.8 s after the first batch inside SQLite (users 0.35 s, audit
  * events 0.31 s, memberships 0.25 s, commits 0.12 s) while the reader's worker idled over half the
  * time. Here a second connection, in a worker thread, runs a batch's statements while the import's
- * thread validates and diffs the next one. The statements need nothing back (apply/
- * write-batch.ts refers to departments, users and groups by key), so the import's thread waits only
- * for the batch before last (what is queued stays at two batches) and, before sending a commit, for
- * the commit before it (apply/queued-transaction.ts).
- *
- * The import's own connection keeps reading (stored users, departments) outside this transaction:
- * WAL lets it read what is committed while this one writes, and a batch never reads a user another
- * batch of the same file writes (apply/prepare.ts).
+ * thread validates and diffs the next one. WAL lets the import's own connection read what is
+ * committed meanwhile. Referenced keys are joined in the SQL (bulk.ts `references`).
  */
 import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
-import type { BoundStatement } from './bulk.js';
+import { StatementWriter, WORKER_LOOP_SOURCE } from './statement-writer.js';
 
-/**
- * The worker, as CommonJS source (like wal-checkpointer.ts). A message is one batch's statements,
- * run in order inside the open transaction (one begins with the first statement), then optionally
- * its end. After a failure the transaction is rolled back and every statement until its end is
- * skipped, each reply repeating the failure, so the import's thread hears of it at its next wait.
- */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
@@ -45,67 +32,31 @@ function open() {
   db.pragma('synchronous = NORMAL');
   db.pragma('wal_autocheckpoint = ' + workerData.autoCheckpointPages);
 }
-function rollback() {
+async function runStatements(encoded) {
+  if (db === undefined) open();
+  for (const { sql, bindings } of decodeStatements(encoded)) {
+    // IMMEDIATE: the write lock is taken (or waited for, busy_timeout) at the start, so another
+    // process committing meanwhile cannot fail a statement half-way (SQLITE_BUSY_SNAPSHOT).
+    if (!db.inTransaction) db.exec('BEGIN IMMEDIATE');
+    prepared(sql).run(bindings);
+  }
+}
+async function endTransaction(how) {
+  if (how === 'commit') {
+    if (db && db.inTransaction) db.exec('COMMIT');
+    return;
+  }
   try {
     if (db && db.inTransaction) db.exec('ROLLBACK');
   } catch {
     // The connection is gone: nothing was committed either way.
   }
 }
-let failure;
-// The statements' values, out of encodeStatements' columns (in the same order).
-function run({ sql, counts, widths, kinds, ints, numbers, text }) {
-  let value = 0;
-  let offset = 0;
-  let number = 0;
-  for (let s = 0; s < sql.length; s++) {
-    const bindings = new Array(counts[s]);
-    for (let i = 0; i < bindings.length; i++, value++) {
-      const kind = kinds[value];
-      if (kind === 0) bindings[i] = null;
-      else if (kind === 1) bindings[i] = ints[value];
-      else if (kind === 2) {
-        bindings[i] = text.substring(offset, offset + ints[value]);
-        offset += ints[value];
-      } else if (kind === 3) bindings[i] = numbers[number++];
-      else bindings[i] = bindings[i - widths[s]];
-    }
-    // IMMEDIATE: the write lock is taken (or waited for, busy_timeout) at the start, so another
-    // process committing meanwhile cannot fail a statement half-way (SQLITE_BUSY_SNAPSHOT).
-    if (!db.inTransaction) db.exec('BEGIN IMMEDIATE');
-    prepared(sql[s]).run(bindings);
-  }
+async function closeConnection() {
+  if (db) db.close();
 }
-parentPort.on('message', ({ seq, statements, end }) => {
-  if (failure === undefined) {
-    try {
-      if (db === undefined) open();
-      run(statements);
-      if (end === 'commit' && db.inTransaction) db.exec('COMMIT');
-    } catch (error) {
-      failure = { name: error && error.name, message: String(error && error.message), code: error && error.code };
-      rollback();
-    }
-  }
-  const reply = { seq, failure: end === 'rollback' || end === 'close' ? undefined : failure };
-  if (end !== undefined) {
-    rollback();
-    failure = undefined;
-  }
-  if (end === 'close') {
-    if (db) db.close();
-    parentPort.postMessage(reply);
-    parentPort.close();
-    return;
-  }
-  parentPort.postMessage(reply);
-});
+${WORKER_LOOP_SOURCE}
 `;
-
-interface Reply {
-  seq: number;
-  failure?: { name?: string; message: string; code?: string };
-}
 
 export interface SqliteWriterSettings {
   busyTimeoutMs: number;
@@ -113,145 +64,10 @@ export interface SqliteWriterSettings {
   autoCheckpointPages: number;
 }
 
-/** One connection to an existing SQLite database, writing on its own thread; see the module comment. */
-export class SqliteWriter {
-  private readonly worker: Worker;
-  private readonly exited: Promise<void>;
-  private readonly waiting = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
-  private queued: BoundStatement[] = [];
-  private seq = 0;
-  /** Set once the thread is gone: every wait from then on fails with it. */
-  private gone: Error | undefined;
-
+/** One connection to an existing SQLite database, writing on its own thread. */
+export class SqliteWriter extends StatementWriter {
   constructor(filename: string, settings: SqliteWriterSettings) {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { filename, driver, ...settings }, execArgv: [] });
-    this.exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
-    this.worker.on('message', (reply: Reply) => {
-      const waiter = this.waiting.get(reply.seq);
-      this.waiting.delete(reply.seq);
-      if (reply.failure) waiter?.reject(Object.assign(new Error(reply.failure.message), { name: reply.failure.name ?? 'Error', code: reply.failure.code }));
-      else waiter?.resolve();
-    });
-    const lost = (error: Error) => {
-      this.gone ??= error;
-      for (const waiter of this.waiting.values()) waiter.reject(this.gone);
-      this.waiting.clear();
-    };
-    this.worker.on('error', lost);
-    this.worker.once('exit', (code) => lost(new Error(`The SQLite writer thread ended (exit code ${code}).`)));
+    super(WORKER_SOURCE, { filename, driver, ...settings }, 'SQLite writer');
   }
-
-  /** Queues statements for the open transaction (one begins with the first); `send` hands them over. */
-  queue(statements: readonly BoundStatement[]): void {
-    for (const statement of statements) this.queued.push(statement);
-  }
-
-  /**
-   * Hands what is queued to the thread. Resolves once it has run; rejects with the open
-   * transaction's first failure (a driver error with its `code`, e.g. SQLITE_FULL), which rolled
-   * that transaction back.
-   */
-  send(): Promise<void> {
-    return this.post(undefined);
-  }
-
-  /** Sends what is queued and commits it all; rejects with the transaction's first failure (nothing committed). */
-  commit(): Promise<void> {
-    return this.post('commit');
-  }
-
-  /** Drops what is queued and rolls back what the thread has run; never throws. */
-  async rollback(): Promise<void> {
-    this.queued = [];
-    await this.post('rollback').catch(() => undefined);
-  }
-
-  /** Rolls back anything still open, closes the connection and ends the thread; never throws. */
-  async close(): Promise<void> {
-    this.queued = [];
-    if (this.gone === undefined) await this.post('close').catch(() => undefined);
-    await this.exited;
-  }
-
-  private post(end: 'commit' | 'rollback' | 'close' | undefined): Promise<void> {
-    if (this.gone) return Promise.reject(this.gone);
-    const seq = ++this.seq;
-    const statements = this.queued;
-    this.queued = [];
-    const encoded = encodeStatements(statements);
-    return new Promise<void>((resolve, reject) => {
-      this.waiting.set(seq, { resolve, reject });
-      this.worker.postMessage({ seq, statements: encoded, end }, [encoded.kinds.buffer as ArrayBuffer, encoded.ints.buffer as ArrayBuffer, encoded.numbers.buffer as ArrayBuffer]);
-    });
-  }
-}
-
-/** Statements as they cross to the thread: their values in columns (see encodeStatements). */
-export interface EncodedStatements {
-  sql: string[];
-  /** Values of each statement. */
-  counts: number[];
-  /** Values of each row of each statement (its rows are all as wide). */
-  widths: number[];
-  /**
-   * Per value: 0 null, 1 a 32-bit integer (in `ints`), 2 text (the next `ints` code units of
-   * `text`), 3 another number (the next of `numbers`), 4 the same text as the row above.
-   */
-  kinds: Uint8Array;
-  ints: Int32Array;
-  numbers: Float64Array;
-  /** Every text value, one after another. */
-  text: string;
-}
-
-/**
- * A batch's statements for postMessage. Cloned as they are — arrays of thousands of values, each
- * handled on its own by V8's serialiser — a CPU profile of a 100k-row first load put 0.58 s of
- * the import's thread in postMessage; as columns (the numbers in transferred buffers, the text
- * as one string, copied whole), encoding and posting show ~0.36 s, part of which is the thread
- * being descheduled as it wakes the writer on 2 cores. Booleans go as 1/0, as bulkInsert binds them.
- */
-export function encodeStatements(statements: readonly BoundStatement[]): EncodedStatements {
-  let total = 0;
-  for (const { rows } of statements) for (const row of rows) total += row.length;
-  const kinds = new Uint8Array(total);
-  const ints = new Int32Array(total);
-  const numbers: number[] = [];
-  const texts: string[] = [];
-  const counts: number[] = [];
-  const widths: number[] = [];
-  let at = 0;
-  for (const { sql, rows } of statements) {
-    const first = at;
-    for (let r = 0; r < rows.length; r++) {
-      const row = rows[r] as readonly unknown[];
-      const above = r > 0 ? rows[r - 1] : undefined;
-      for (let c = 0; c < row.length; c++) {
-        const value = row[c];
-        if (typeof value === 'string') {
-          // The same text as the row above (a batch's timestamps, its import's action…): sent once.
-          if (above !== undefined && above[c] === value) kinds[at] = 4;
-          else {
-            kinds[at] = 2;
-            ints[at] = value.length;
-            texts.push(value);
-          }
-        } else if (typeof value === 'number' || typeof value === 'boolean') {
-          const number = Number(value);
-          if ((number | 0) === number && !Object.is(number, -0)) {
-            kinds[at] = 1;
-            ints[at] = number;
-          } else {
-            kinds[at] = 3;
-            numbers.push(number);
-          }
-        } else if (value !== null && value !== undefined) throw new Error(`SQLite writer: cannot send a ${typeof value} value (${sql.slice(0, 40)}…)`);
-        at++;
-      }
-    }
-    counts.push(at - first);
-    widths.push(rows[0]?.length ?? 0);
-  }
-  return { sql: statements.map((s) => s.sql), counts, widths, kinds, ints, numbers: Float64Array.from(numbers), text: texts.join('') };
 }

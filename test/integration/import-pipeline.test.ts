@@ -77,35 +77,32 @@ describeEachDatabase('import pipeline', (database) => {
     expect(closed).toBe(true);
   });
 
-  it('opens the SQLite writer thread before the reader has the header, and closes it whether the rows come or the file is rejected', async () => {
+  it('opens the writer thread before the reader has the header, and closes it whether the rows come or the file is rejected', async () => {
     const openWriter = pipe.db.openWriter.bind(pipe.db);
     const writers: Array<{ closed: number }> = [];
     pipe.db.openWriter = () => {
       const writer = openWriter();
-      if (writer === undefined) return undefined; // MySQL: no writer thread
+      if (writer === undefined) throw new Error('a file-backed store always has a writer thread');
       const entry = { closed: 0 };
       writers.push(entry);
       const close = writer.close.bind(writer);
       return Object.assign(writer, { close: () => ((entry.closed += 1), close()) });
     };
     try {
-      const sqlite = database().kind === 'sqlite';
       const file = await writeXlsx(path.join(dir, 'writer-early.xlsx'), [TEMPLATE, userRow({ name: 'Early One', username: 'early1' })]);
       // The reader is held back until the writer thread exists: it must not wait for the header.
       let release!: () => void;
       const reader = new Promise<void>((resolve) => (release = resolve)).then(() => openSpreadsheet(file, pipe.config.import));
       const importing = pipe.run(file, { reader });
-      if (sqlite) await vi.waitFor(() => expect(writers).toHaveLength(1));
+      await vi.waitFor(() => expect(writers).toHaveLength(1));
       release();
       const imported = await importing;
       expect(pipe.report(imported).rows.map((r) => [r.username, r.status])).toEqual([['early1', 'created']]);
       const headerless = await writeXlsx(path.join(dir, 'writer-no-header.xlsx'), [['just', 'some', 'cells']]);
       const rejected = await pipe.run(headerless);
       expect(rejected.summary.error?.code).toBe('FILE_NO_HEADER');
-      if (sqlite) {
-        expect(writers).toHaveLength(2);
-        for (const writer of writers) expect(writer.closed).toBeGreaterThan(0);
-      } else expect(writers).toEqual([]);
+      expect(writers).toHaveLength(2);
+      for (const writer of writers) expect(writer.closed).toBeGreaterThan(0);
     } finally {
       pipe.db.openWriter = openWriter;
     }

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { bulkStatements } from '../../src/db/bulk.js';
-import { encodeStatements, SqliteWriter } from '../../src/db/sqlite-writer.js';
+import { SqliteWriter } from '../../src/db/sqlite-writer.js';
+import { encodeStatements, type ImportWriter } from '../../src/db/statement-writer.js';
 import { QueuedTransaction } from '../../src/pipeline/apply/queued-transaction.js';
 
 /** The driver itself (it ships no types): a reader's connection beside the writer's. */
@@ -47,18 +48,8 @@ const open = (): SqliteWriter => {
 const people = () => reader.prepare('select username, note, score, team_id as team from people order by id').all();
 const insertPeople = (rows: unknown[][]) => bulkStatements('sqlite', 500, { table: 'people', columns: ['username', 'note', 'score', 'team_id'], rows });
 
+// Values, references, failures, rollback and close on both databases: writer-thread.test.ts.
 describe('SQLite writer thread', () => {
-  it('writes every kind of value exactly as bound, and nothing is seen before the commit', async () => {
-    const writer = open();
-    const notes = ['', 'plain', 'José Ñandú', '日本語のテキスト', 'emoji 😀 at the end 🎉', 'a\u0000nul', 'line\nbreak', "quote ' and ` backtick"];
-    const rows = notes.map((note, i) => [`user${i}`, note, [0, -1, 2 ** 31, -(2 ** 31) - 1, 1.5, -0.25, 1e15, true][i], i % 2 === 0 ? 1 : null]);
-    writer.queue(insertPeople(rows));
-    await writer.send();
-    expect(people()).toEqual([]); // still inside the writer's transaction
-    await writer.commit();
-    expect(people()).toEqual(rows.map(([username, note, score, team]) => ({ username, note, score: score === true ? 1 : score, team })));
-  });
-
   it('sends a text repeated from the row above once, and writes it on every row', async () => {
     const writer = open();
     const now = '2026-11-25T15:00:00.000Z';
@@ -72,45 +63,6 @@ describe('SQLite writer thread', () => {
     expect(people()).toEqual(rows.map(([username, note, score]) => ({ username, note, score, team: null })));
   });
 
-  it('joins referenced keys to their ids, keeping the rows in the order given and null for a key that is not there', async () => {
-    const writer = open();
-    const rows = [['c', 'blue'], ['a', 'red'], ['b', 'none'], ['d', null]];
-    writer.queue(bulkStatements('sqlite', 500, { table: 'people', columns: ['username', 'team_id'], rows, references: { team_id: { table: 'teams', key: 'name_key' } } }));
-    await writer.commit();
-    expect(reader.prepare('select username, team_id as team from people order by id').all()).toEqual([
-      { username: 'c', team: 2 },
-      { username: 'a', team: 1 },
-      { username: 'b', team: null },
-      { username: 'd', team: null },
-    ]);
-  });
-
-  it('rolls the transaction back on a failed statement, reports the driver code at every wait until it ends, then writes again', async () => {
-    const writer = open();
-    writer.queue(insertPeople([['kept-out', null, null, null]]));
-    await writer.send();
-    writer.queue(insertPeople([['dup', null, null, null], ['dup', null, null, null]]));
-    await expect(writer.send()).rejects.toMatchObject({ code: 'SQLITE_CONSTRAINT_UNIQUE' });
-    writer.queue(insertPeople([['after-failure', null, null, null]]));
-    await expect(writer.commit()).rejects.toMatchObject({ code: 'SQLITE_CONSTRAINT_UNIQUE' });
-    expect(people()).toEqual([]);
-    writer.queue(insertPeople([['fresh', null, null, null]]));
-    await writer.commit();
-    expect(people()).toEqual([{ username: 'fresh', note: null, score: null, team: null }]);
-  });
-
-  it('drops what is open on rollback and on close', async () => {
-    const writer = open();
-    writer.queue(insertPeople([['rolled-back', null, null, null]]));
-    await writer.send();
-    await writer.rollback();
-    writer.queue(insertPeople([['closed-open', null, null, null]]));
-    await writer.send();
-    await writer.close();
-    expect(people()).toEqual([]);
-    await expect(writer.send()).rejects.toThrow(/writer thread ended/);
-  });
-
   it('refuses a value it cannot send, naming the statement', () => {
     expect(() => encodeStatements([{ sql: 'insert into people (note) values (?)', rows: [[{ an: 'object' }]] }])).toThrow(/cannot send a object value \(insert into people/);
   });
@@ -121,7 +73,7 @@ describe('QueuedTransaction', () => {
     const writer = open();
     const committed: string[][] = [];
     const group = new QueuedTransaction<string>(writer, 2, (outcomes) => void committed.push([...outcomes]));
-    const batch = (username: string) => async (w: SqliteWriter) => {
+    const batch = (username: string) => async (w: ImportWriter) => {
       w.queue(insertPeople([[username, null, null, null]]));
       return username;
     };

@@ -19,7 +19,7 @@ import { loadCatalogCache, type CatalogCache } from './catalog-cache.js';
 import { GroupedTransaction, LEAN_ROWS_PER_TRANSACTION, ROWS_PER_TRANSACTION } from './grouped-transaction.js';
 import { prepareBatch, type PrepareContext, type PreparedBatch } from './prepare.js';
 import { QueuedTransaction } from './queued-transaction.js';
-import type { SqliteWriter } from '../../db/sqlite-writer.js';
+import type { ImportWriter } from '../../db/statement-writer.js';
 import { queueBatch, writeBatch, type AppliedRow, type WriteContext } from './write-batch.js';
 
 export interface ApplyOptions {
@@ -34,20 +34,20 @@ export interface ApplyOptions {
   onProgress?: ((rows: number) => void) | undefined;
   signal?: AbortSignal | undefined;
   /**
-   * SQLite's writer thread to write the batches through (openImportWriter), opened by the caller
+   * The writer thread to write the batches through (openImportWriter), opened by the caller
    * before the rows come and closed by it; without one they go through knex on the import's own
    * connection.
    */
-  writer?: SqliteWriter | undefined;
+  writer?: ImportWriter | undefined;
 }
 
 /**
- * The SQLite writer thread an import will write through (undefined when it will not: MySQL, a dry
- * run, import.atomic, lean-memory mode, whose point is the smallest footprint — the thread is a
- * second heap). processFile opens it while the reader's worker looks for the header: the thread's
- * start-up (its isolate, better-sqlite3) then no longer holds up the first batches' writes.
+ * The writer thread an import will write through (undefined when it will not: a dry run,
+ * import.atomic, lean-memory mode, whose point is the smallest footprint — the thread is a second
+ * heap). processFile opens it while the reader's worker looks for the header: the thread's
+ * start-up (its isolate, the driver, MySQL's handshake) then no longer holds up the first batches' writes.
  */
-export function openImportWriter(db: PipelineDeps['db'], settings: PipelineDeps['config']['import'], options: { dryRun: boolean; lean: boolean }): SqliteWriter | undefined {
+export function openImportWriter(db: PipelineDeps['db'], settings: PipelineDeps['config']['import'], options: { dryRun: boolean; lean: boolean }): ImportWriter | undefined {
   return !options.dryRun && !settings.atomic && !options.lean ? db.openWriter() : undefined;
 }
 
@@ -143,7 +143,7 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
   };
   const rowsOf = (prepared: PreparedBatch) => prepared.intents.length + prepared.failed.length;
 
-  // SQLite: the batches' statements run on a thread of their own (db/sqlite-writer.ts).
+  // The batches' statements run on a thread of their own (db/statement-writer.ts).
   const { writer } = options;
   if (writer) {
     const group = new QueuedTransaction<Committed>(writer, ROWS_PER_TRANSACTION, onCommitted);

@@ -1,5 +1,5 @@
 /**
- * GroupedTransaction's counterpart for SQLite's writer thread (db/sqlite-writer.ts): several
+ * GroupedTransaction's counterpart for a writer thread (db/statement-writer.ts): several
  * batches to a transaction, each batch's statements handed over as it is written, results and
  * audit-log lines handed on only once their transaction has committed.
  *
@@ -9,7 +9,7 @@
  * there and surfaces at the next wait, as the error of the batch being written then: nothing of
  * that transaction is handed on.
  */
-import type { SqliteWriter } from '../../db/sqlite-writer.js';
+import type { ImportWriter } from '../../db/statement-writer.js';
 
 export class QueuedTransaction<T> {
   private outcomes: T[] = [];
@@ -22,7 +22,7 @@ export class QueuedTransaction<T> {
   private failedCommit: { error: unknown } | undefined;
 
   constructor(
-    private readonly writer: SqliteWriter,
+    private readonly writer: ImportWriter,
     /** Commit once this many rows are in the transaction. */
     private readonly rowsPerTransaction: number,
     /** Called after each commit with what the committed batches did, in file order. */
@@ -30,7 +30,7 @@ export class QueuedTransaction<T> {
   ) {}
 
   /** Queues one batch's statements (`work`), hands them over, and sends a commit once enough rows are in. */
-  async write(rows: number, work: (writer: SqliteWriter) => Promise<T>): Promise<void> {
+  async write(rows: number, work: (writer: ImportWriter) => Promise<T>): Promise<void> {
     try {
       this.outcomes.push(await work(this.writer));
       const sent = this.writer.send();

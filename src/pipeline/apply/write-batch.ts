@@ -11,7 +11,7 @@ import { createdAuditJson, diffUser, type ChangeField, type PreparedIntent, type
 import { findCatalogIds } from '../../db/repositories/catalog.js';
 import { SerializedChanges, type AuditEvent } from '../../db/repositories/audit.js';
 import { bulkInsert, bulkStatements, selectArrays, type BulkInsert } from '../../db/bulk.js';
-import type { SqliteWriter } from '../../db/sqlite-writer.js';
+import type { ImportWriter } from '../../db/statement-writer.js';
 import type { Dialect } from '../../db/knex.js';
 import { chunk } from '../../db/time.js';
 import type { CatalogCache } from './catalog-cache.js';
@@ -84,12 +84,12 @@ export interface QueueContext extends WriteContext {
  * (`on conflict do nothing`) and users refer to theirs by key; memberships refer to their user by
  * username and to their group by key — so no statement waits for another's ids.
  */
-export async function queueBatch(writer: SqliteWriter, batch: PreparedBatch, ctx: QueueContext): Promise<BatchOutcome> {
+export async function queueBatch(writer: ImportWriter, batch: PreparedBatch, ctx: QueueContext): Promise<BatchOutcome> {
   const { stored } = batch;
   const diffs: UserDiff[] = batch.intents.map((intent) => diffUser(stored.get(intent.username), intent));
   const events: AuditEvent[] = [];
   const event = (e: Omit<AuditEvent, 'at' | 'importId'>) => events.push({ at: ctx.now, importId: ctx.importId, ...e });
-  const statements = (insert: BulkInsert) => writer.queue(bulkStatements('sqlite', ctx.maxInsertRows, insert));
+  const statements = (insert: BulkInsert) => writer.queue(bulkStatements(ctx.dialect, ctx.maxInsertRows, insert));
 
   // Departments not seen yet are looked up in what is committed; those missing are inserted
   // (another process adding the same one meanwhile makes that insert a no-op, not a failure).

@@ -1,0 +1,147 @@
+/**
+ * An import's MySQL/MariaDB writes on a thread of their own (statement-writer.ts says how the
+ * writers work), over a connection of their own.
+ *
+ * On the import's thread each batch's statements ran one after another, each sent only once the
+ * thread was free to hear the last one's answer: in a 100k-row first load the import's thread and
+ * the server took turns, together using about one of the machine's two cores (per-thread CPU
+ * sampled every 250 ms: server ~55 % of a core, import's thread ~40 %). Here the server is handed
+ * the next statement as soon as it answers, while the import's thread checks the next batch.
+ *
+ * Statements refer to departments, groups and the users they create by key (bulk.ts `references`);
+ * this thread looks the ids up (one `select … where key in (…)` per statement for the keys it has
+ * not seen in this transaction) and binds them. MariaDB 10.11 ran the same work as a join or a
+ * sub-select inside the insert much slower: 100k users, their 233k memberships and their audit
+ * events took 3.1–3.5 s of server CPU as multi-row VALUES with ids, 5.4–5.7 s through JSON_TABLE
+ * joins, 4.1 s with `where username in (…)` per role, 5.5 s with the department as a sub-select.
+ */
+import { createRequire } from 'node:module';
+import { StatementWriter, WORKER_LOOP_SOURCE } from './statement-writer.js';
+
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const mysql = require(workerData.driver);
+let connection;
+let session;
+let inTransaction = false;
+// Ids looked up in the open transaction, by table and key; forgotten when it ends (a rolled-back
+// transaction's rows are gone) or when a table's grow past a bound (a file's users).
+const ids = new Map();
+const KNOWN_IDS_MAX = 20000;
+const LOOKUP_KEYS_MAX = 1000;
+
+function command(run) {
+  return new Promise((resolve, reject) => run((error, result) => (error ? reject(error) : resolve(result))));
+}
+// Connects at once, so the handshake overlaps the reader's start; a connection that failed or was
+// lost is replaced at the next statement.
+function connect() {
+  const c = mysql.createConnection(workerData.connection);
+  // A connection's own 'error' event (the server went away between statements) must not end the
+  // thread: the next command fails with it, and that failure is reported.
+  c.on('error', () => {});
+  connection = c;
+  session = command((done) => c.query(workerData.sessionSql, done));
+  session.catch(() => undefined);
+}
+async function ready() {
+  if (connection === undefined) connect();
+  try {
+    await session;
+  } catch (error) {
+    connection = undefined;
+    throw error;
+  }
+  return connection;
+}
+function forget(error) {
+  if (error && error.fatal) connection = undefined;
+  throw error;
+}
+
+async function resolveReferences(c, { bindings, width, references }) {
+  for (const { column, table, key } of references) {
+    let known = ids.get(table);
+    if (known === undefined || known.size > KNOWN_IDS_MAX) ids.set(table, (known = new Map()));
+    const missing = new Set();
+    for (let i = column; i < bindings.length; i += width) {
+      const value = bindings[i];
+      if (value !== null && !known.has(value)) missing.add(value);
+    }
+    const keys = [...missing];
+    for (let at = 0; at < keys.length; at += LOOKUP_KEYS_MAX) {
+      const part = keys.slice(at, at + LOOKUP_KEYS_MAX);
+      const sql = 'select \`id\`, \`' + key + '\` from \`' + table + '\` where \`' + key + '\` in (' + part.map(() => '?').join(',') + ')';
+      const rows = await command((done) => c.query({ sql, rowsAsArray: true }, part, done)).catch(forget);
+      for (const [id, found] of rows) known.set(found, id);
+    }
+    for (let i = column; i < bindings.length; i += width) {
+      const value = bindings[i];
+      if (value !== null) bindings[i] = known.has(value) ? known.get(value) : null;
+    }
+  }
+}
+
+async function runStatements(encoded) {
+  // Statements are sent without waiting for the one before (the connection runs them in order):
+  // the server goes from one to the next. Only a look-up's answer is waited for, as its ids are
+  // bound into the statement after it.
+  const sent = [];
+  try {
+    for (const statement of decodeStatements(encoded)) {
+      const c = await ready();
+      if (!inTransaction) {
+        inTransaction = true;
+        sent.push(command((done) => c.query('START TRANSACTION', done)));
+      }
+      if (statement.references) await resolveReferences(c, statement);
+      const running = command((done) => c.execute(statement.sql, statement.bindings, done));
+      running.catch(() => undefined); // awaited below, in order
+      sent.push(running);
+    }
+  } finally {
+    // The first failure in the order sent is the transaction's.
+    for (const running of sent) await running.catch(forget);
+  }
+}
+async function endTransaction(how) {
+  const open = inTransaction;
+  inTransaction = false;
+  if (how === 'commit') {
+    if (open) await command((done) => connection.query('COMMIT', done)).catch(forget);
+    return;
+  }
+  ids.clear();
+  if (!open || connection === undefined) return;
+  try {
+    await command((done) => connection.query('ROLLBACK', done));
+  } catch {
+    // The connection is gone: nothing was committed either way.
+    connection = undefined;
+  }
+}
+async function closeConnection() {
+  if (connection === undefined) return;
+  const c = connection;
+  connection = undefined;
+  await command((done) => c.end(done)).catch(() => c.destroy());
+}
+connect();
+${WORKER_LOOP_SOURCE}
+`;
+
+/** mysql2's connection options for the thread's connection (the pool's, from knex.ts), and the SQL each session begins with. */
+export interface MysqlWriterSettings {
+  connection: Record<string, unknown>;
+  sessionSql: string;
+}
+
+/** One MySQL/MariaDB connection, writing on its own thread. */
+export class MysqlWriter extends StatementWriter {
+  constructor(settings: MysqlWriterSettings) {
+    const driver = createRequire(import.meta.url).resolve('mysql2');
+    // Ids come back as numbers, bound as numbers (BIGINT ids stay far below 2^53).
+    const connection = { ...settings.connection, supportBigNumbers: true, bigNumberStrings: false };
+    super(WORKER_SOURCE, { connection, sessionSql: settings.sessionSql, driver }, 'MySQL writer');
+  }
+}
