@@ -141,6 +141,9 @@ describeEachDatabase('writer thread', (database) => {
         const error = await writer.send().catch((e: unknown) => e);
         expect(error).toMatchObject({ code: 'ECONNREFUSED' });
         expect(mapDatabaseError(error, unreachable.location).code).toBe('DB_UNAVAILABLE');
+        // A commit of the transaction that never began fails too: nothing was written.
+        writer.queue(insertPeople([['nobody-else', null, null, null]]));
+        await expect(writer.commit()).rejects.toMatchObject({ code: 'ECONNREFUSED' });
       } finally {
         await writer.close();
         await unreachable.destroy();
