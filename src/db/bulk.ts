@@ -25,8 +25,8 @@ export interface BulkInsert {
    * stored as that row's `id` (null when there is none) — e.g. `department_id: {table:
    * 'departments', key: 'name_key'}` — so a statement needs no ids read back from another.
    * SQLite joins them in the statement itself; on MySQL the writer thread looks them up
-   * (BoundStatement.references): MariaDB ran a join or a sub-select per row slower than the
-   * insert's own work (below).
+   * (BoundStatement.references): MariaDB ran such a join or sub-select much slower than the
+   * insert itself (mysql-writer.ts has the measurements).
    */
   references?: Readonly<Record<string, { table: string; key: string }>>;
 }
