@@ -83,6 +83,11 @@ export const ERROR_CODES = define({
     message: 'The database is busy (lock timeout, deadlock or SQLITE_BUSY).',
     help: 'Another writer holds the lock; the operation is retried. If it persists, look for a stuck process.',
   },
+  DB_CONFLICT: {
+    kind: 'transient',
+    message: 'Another writer added the same user, role or group at the same moment (a unique key).',
+    help: 'What the import wrote since its last commit was rolled back; the daemon retries the file (a one-shot import exits 3: run it again), and the retry finds the row. If it persists, look for two processes importing the same users at once.',
+  },
   DB_ACCESS_DENIED: {
     kind: 'operational',
     message: 'The database refused the credentials.',

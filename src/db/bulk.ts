@@ -29,6 +29,12 @@ export interface BulkInsert {
    * insert itself (mysql-writer.ts has the measurements).
    */
   references?: Readonly<Record<string, { table: string; key: string }>>;
+  /**
+   * For a writer thread: every row is new (a plain insert, no `conflict`), and this column is the
+   * table's key that later statements' `references` name it by. On MySQL the thread may then take
+   * the rows' ids from the insert's first id instead of selecting them (BoundStatement.identifies).
+   */
+  identifies?: string;
 }
 
 /** A statement's column that holds another table's key, for a writer thread to turn into that row's id. */
@@ -44,6 +50,8 @@ export interface BoundStatement {
   rows: ReadonlyArray<readonly unknown[]>;
   /** MySQL: columns holding another table's key, for the writer thread to replace by that row's id. */
   references?: readonly ColumnReference[];
+  /** MySQL: the key column of rows this plain insert creates, whose ids the writer thread may infer (BulkInsert.identifies). */
+  identifies?: ColumnReference;
 }
 
 const quote = (name: string): string => `\`${name.replace(/`/g, '``')}\``;
@@ -113,11 +121,14 @@ export async function bulkInsert(knex: Knex, dialect: Dialect, maxRows: number, 
 /** The statements of `bulkInsert`, at most `maxRows` rows each, for a caller that runs them itself (booleans left as they are). */
 export function bulkStatements(dialect: Dialect, maxRows: number, insert: BulkInsert): BoundStatement[] {
   const width = insert.columns.length;
-  const references = dialect === 'mysql' && insert.references ? Object.entries(insert.references).map(([column, { table, key }]) => ({ column: insert.columns.indexOf(column), table, key })) : undefined;
+  const mysql = dialect === 'mysql';
+  const references = mysql && insert.references ? Object.entries(insert.references).map(([column, { table, key }]) => ({ column: insert.columns.indexOf(column), table, key })) : undefined;
   if (references?.some((r) => r.column < 0)) throw new Error(`bulkInsert into ${insert.table}: a reference names a column it does not insert`);
+  if (insert.identifies !== undefined && (insert.conflict || !insert.columns.includes(insert.identifies))) throw new Error(`bulkInsert into ${insert.table}: identifies needs a plain insert of its key column`);
+  const identifies = mysql && insert.identifies !== undefined ? { column: insert.columns.indexOf(insert.identifies), table: insert.table, key: insert.identifies } : undefined;
   return chunk(insert.rows, maxRows).map((rows) => {
     for (const row of rows) if (row.length !== width) throw new Error(`bulkInsert into ${insert.table}: a row has ${row.length} values for ${width} columns`);
-    return { sql: statement(dialect, insert, rows.length), rows, ...(references ? { references } : {}) };
+    return { sql: statement(dialect, insert, rows.length), rows, ...(references ? { references } : {}), ...(identifies ? { identifies } : {}) };
   });
 }
 

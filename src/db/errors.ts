@@ -30,6 +30,12 @@ const UNREACHABLE_CODES = new Set([
 ]);
 const BUSY_CODES = new Set(['ER_LOCK_WAIT_TIMEOUT', 'ER_LOCK_DEADLOCK', 'SQLITE_BUSY', 'SQLITE_BUSY_SNAPSHOT', 'SQLITE_LOCKED']);
 const BUSY_ERRNOS = new Set([1205, 1213]);
+/**
+ * A unique key taken between an import's read and its insert: users are created with plain
+ * inserts (apply/write-batch.ts), and departments, groups and roles are only ever added after a
+ * look-up, so this is another writer's row, which a retry finds.
+ */
+const CONFLICT_CODES = new Set(['ER_DUP_ENTRY', 'SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY']);
 const UNREACHABLE_ERRNOS = new Set([1040, 1053, 2002, 2003, 2006, 2013, 4031]);
 
 /**
@@ -45,6 +51,9 @@ export function mapDatabaseError(error: unknown, location: string): UsersyncErro
 
   if ((code && BUSY_CODES.has(code)) || (errno !== undefined && BUSY_ERRNOS.has(errno))) {
     return fail('DB_BUSY', { message: `The database at ${location} is busy: ${detail}`, cause: error, details: { location, code } });
+  }
+  if ((code && CONFLICT_CODES.has(code)) || errno === 1062) {
+    return fail('DB_CONFLICT', { message: `Another writer added the same key at ${location} meanwhile: ${detail}`, cause: error, details: { location, code } });
   }
   if (
     (code && UNREACHABLE_CODES.has(code)) ||

@@ -18,7 +18,7 @@ import type { BoundStatement, ColumnReference } from './bulk.js';
 /**
  * Worker source shared by both writers (CommonJS, eval'd like wal-checkpointer.ts): the message
  * loop and the values' decoding. A dialect's source defines, before this part:
- * - `async function runStatements(decoded)`: runs each `{ sql, bindings, width, references }`
+ * - `async function runStatements(decoded)`: runs each `{ sql, bindings, width, references, identifies }`
  *   of `decodeStatements(message)` in order, inside the open transaction (one begins with the first);
  * - `async function endTransaction(how)`: 'commit' | 'rollback', nothing open: nothing to do;
  *   a rollback never throws;
@@ -28,7 +28,7 @@ import type { BoundStatement, ColumnReference } from './bulk.js';
  */
 export const WORKER_LOOP_SOURCE = `
 // The statements' values, out of encodeStatements' columns (in the same order).
-function* decodeStatements({ sql, counts, widths, references, kinds, ints, numbers, text }) {
+function* decodeStatements({ sql, counts, widths, references, identifies, kinds, ints, numbers, text }) {
   let value = 0;
   let offset = 0;
   let number = 0;
@@ -44,7 +44,7 @@ function* decodeStatements({ sql, counts, widths, references, kinds, ints, numbe
       } else if (kind === 3) bindings[i] = numbers[number++];
       else bindings[i] = bindings[i - widths[s]];
     }
-    yield { sql: sql[s], bindings, width: widths[s], references: references[s] };
+    yield { sql: sql[s], bindings, width: widths[s], references: references[s], identifies: identifies[s] };
   }
 }
 const describeFailure = (error) => ({ name: error && error.name, message: String(error && error.message), code: error && error.code, errno: error && error.errno, fatal: error && error.fatal });
@@ -179,6 +179,8 @@ export interface EncodedStatements {
   widths: number[];
   /** Each statement's references (BoundStatement.references), null for none. */
   references: Array<readonly ColumnReference[] | null>;
+  /** Each statement's key column of the rows it creates (BoundStatement.identifies), null for none. */
+  identifies: Array<ColumnReference | null>;
   /**
    * Per value: 0 null, 1 a 32-bit integer (in `ints`), 2 text (the next `ints` code units of
    * `text`), 3 another number (the next of `numbers`), 4 the same text as the row above.
@@ -243,6 +245,7 @@ export function encodeStatements(statements: readonly BoundStatement[]): Encoded
     counts,
     widths,
     references: statements.map((s) => s.references ?? null),
+    identifies: statements.map((s) => s.identifies ?? null),
     kinds,
     ints,
     numbers: Float64Array.from(numbers),

@@ -108,6 +108,37 @@ describeEachDatabase('import pipeline', (database) => {
     }
   });
 
+  it('fails the batch as DB_CONFLICT, changing nothing, when another process creates one of its new users after the look-up; the retry updates that user', async () => {
+    const file = writeCsv(path.join(dir, 'race.csv'), [TEMPLATE, ['Race One', 'race1', '', 'Finance', '', '', '', '', 'Viewer', ''], ['Race Two', 'race2', '', 'Finance', '', '', '', '', 'Auditor', '']]);
+    const openWriter = pipe.db.openWriter.bind(pipe.db);
+    // Between the batch's look-up (race2 unknown) and its insert, another writer adds race2.
+    pipe.db.openWriter = () => {
+      const writer = openWriter();
+      if (writer === undefined) throw new Error('a file-backed store always has a writer thread');
+      const send = writer.send.bind(writer);
+      let raced = false;
+      return Object.assign(writer, {
+        send: async () => {
+          if (!raced) {
+            raced = true;
+            await pipe.db.knex('users').insert({ username: 'race2', name: 'Other Process', created_at: '2026-01-01T00:00:00.000Z', updated_at: '2026-01-01T00:00:00.000Z' });
+          }
+          return send();
+        },
+      });
+    };
+    try {
+      await expect(pipe.run(file)).rejects.toMatchObject({ code: 'DB_CONFLICT', kind: 'transient' });
+    } finally {
+      pipe.db.openWriter = openWriter;
+    }
+    expect(await user('race1')).toBeUndefined(); // the whole transaction rolled back
+    expect(await pipe.db.knex('audit_events').where('username', 'race2').pluck('action')).toEqual([]); // never audited as created
+    const retried = await pipe.run(file);
+    expect(pipe.report(retried).rows.map((r) => [r.username, r.status])).toEqual([['race1', 'created'], ['race2', 'updated']]);
+    expect(await user('race2')).toMatchObject({ name: 'Race Two', department: 'Finance', roles: ['Auditor'], created_at: '2026-01-01T00:00:00.000Z' });
+  });
+
   it('fails a username repeated in a later batch, while that batch is prepared before the first is written', async () => {
     // Row 2,402 is batches after row 5 (BATCH_ROWS a batch), and later batches' stored users are
     // read while earlier ones are written; the repeat must fail as a duplicate and leave row 5's values alone.

@@ -101,6 +101,26 @@ describeEachDatabase('writer thread', (database) => {
     ]);
   });
 
+  it("binds the ids of rows a plain insert just created to later references, with another connection's rows around them", async () => {
+    await db.knex('people').insert({ username: 'before' });
+    const writer = open();
+    writer.queue(insertPeople([['n1', 'x', null, null], ['n2', 'y', null, null], ['n3', 'z', null, null]]));
+    writer.queue(bulkStatements(db.dialect, db.maxInsertRows, { table: 'people', columns: ['username', 'note'], rows: [['m1', null], ['m2', null]], identifies: 'username' }));
+    writer.queue(statements('badges', ['person_id', 'team_id'], [['m2', null], ['m1', null], ['before', null]], { person_id: { table: 'people', key: 'username' } }));
+    await writer.send();
+    // MySQL: another connection's autocommit insert while the writer's transaction is open (SQLite's writer holds the lock).
+    if (database().kind === 'mysql') await db.knex('people').insert({ username: 'between' });
+    writer.queue(bulkStatements(db.dialect, db.maxInsertRows, { table: 'people', columns: ['username', 'note'], rows: [['k1', null], ['k2', null], ['k3', null]], identifies: 'username' }));
+    writer.queue(statements('badges', ['person_id', 'team_id'], [['k3', null], ['k1', null], ['m1', null]], { person_id: { table: 'people', key: 'username' } }));
+    await writer.commit();
+    const badges = (await db.knex('badges').join('people', 'people.id', 'badges.person_id').orderBy('people.username').pluck('people.username')) as string[];
+    expect(badges).toEqual(['before', 'k1', 'k3', 'm1', 'm1', 'm2']);
+  });
+
+  it('refuses identifies on an upsert, whose rows may not be new', () => {
+    expect(() => bulkStatements(db.dialect, db.maxInsertRows, { table: 'people', columns: ['username'], rows: [['a']], conflict: { column: 'username', merge: [] }, identifies: 'username' })).toThrow(/identifies needs a plain insert/);
+  });
+
   it('rolls the transaction back on a failed statement, reports the driver code at every wait until it ends, then writes again', async () => {
     const writer = open();
     const duplicate = database().kind === 'sqlite' ? 'SQLITE_CONSTRAINT_UNIQUE' : 'ER_DUP_ENTRY';

@@ -19,7 +19,10 @@ describe('mapDatabaseError', () => {
     [{ code: 'SQLITE_BUSY' }, 'DB_BUSY', 'transient'],
     [{ code: 'ER_ACCESS_DENIED_ERROR', errno: 1045 }, 'DB_ACCESS_DENIED', 'operational'],
     [{ code: 'ER_BAD_DB_ERROR', errno: 1049 }, 'DB_UNKNOWN_DATABASE', 'operational'],
-    [{ code: 'ER_DUP_ENTRY', errno: 1062 }, 'DB_QUERY_FAILED', 'operational'],
+    // A unique key another writer took between the import's read and its insert: retried.
+    [{ code: 'ER_DUP_ENTRY', errno: 1062 }, 'DB_CONFLICT', 'transient'],
+    [{ code: 'SQLITE_CONSTRAINT_UNIQUE' }, 'DB_CONFLICT', 'transient'],
+    [{ code: 'SQLITE_CONSTRAINT_FOREIGNKEY' }, 'DB_QUERY_FAILED', 'operational'],
   ])('maps %j to %s (%s)', (fields, code, kind) => {
     const error = driverError(fields);
     if ("name" in fields) error.name = fields.name;

@@ -59,7 +59,8 @@ export async function writeBatch(trx: Knex, batch: PreparedBatch, ctx: WriteCont
 
   const departments = await ensureDepartments(trx, diffs, ctx, event);
   const groupIds = await ensureGroups(trx, batch, diffs, ctx, event);
-  const { rows, upserts } = userChanges(batch, diffs, ctx, events);
+  const { rows, creates, updates } = userChanges(batch, diffs, ctx, events);
+  const upserts = [...creates, ...updates];
 
   if (!ctx.dryRun && upserts.length > 0) {
     for (const upsert of upserts) upsert[DEPARTMENT] = upsert[DEPARTMENT] === null ? null : (departments.get(upsert[DEPARTMENT] as string) ?? null);
@@ -116,9 +117,13 @@ export async function queueBatch(writer: ImportWriter, batch: PreparedBatch, ctx
     }
   }
 
-  const { rows, upserts } = userChanges(batch, diffs, ctx, events);
-  if (upserts.length === 0) return { rows, events };
-  statements({ table: 'users', columns: USER_COLUMNS, rows: upserts, conflict: { column: 'username', merge: MERGE_COLUMNS }, references: { department_id: BY_KEY('departments') } });
+  const { rows, creates, updates } = userChanges(batch, diffs, ctx, events);
+  if (creates.length + updates.length === 0) return { rows, events };
+  // New users by a plain insert: one another process created since the look-up fails the batch
+  // (DB_CONFLICT, retried) instead of being overwritten and audited as created. On MySQL their
+  // ids then follow from the insert's (mysql-writer.ts), without a select.
+  if (creates.length > 0) statements({ table: 'users', columns: USER_COLUMNS, rows: creates, references: { department_id: BY_KEY('departments') }, identifies: 'username' });
+  if (updates.length > 0) statements({ table: 'users', columns: USER_COLUMNS, rows: updates, conflict: { column: 'username', merge: MERGE_COLUMNS }, references: { department_id: BY_KEY('departments') } });
   const membership = (table: string, column: string, field: 'roles' | 'groups', reference: { table: string; key: string } | undefined, value: (key: string) => unknown) => {
     const storedIds: number[] = [];
     const pairs: unknown[][] = [];
@@ -145,12 +150,13 @@ const BY_KEY = (table: string) => ({ table, key: 'name_key' });
 
 /**
  * Each row's outcome (in file order, failed rows with the rest), a `user.created`/`user.updated`
- * event per change appended to `events`, and the users rows to upsert — with the department's key
- * where the table stores its id (DEPARTMENT).
+ * event per change appended to `events`, and the users rows to write, new and stored apart — with
+ * the department's key where the table stores its id (DEPARTMENT).
  */
-function userChanges(batch: PreparedBatch, diffs: readonly UserDiff[], ctx: WriteContext, events: AuditEvent[]): { rows: AppliedRow[]; upserts: unknown[][] } {
+function userChanges(batch: PreparedBatch, diffs: readonly UserDiff[], ctx: WriteContext, events: AuditEvent[]): { rows: AppliedRow[]; creates: unknown[][]; updates: unknown[][] } {
   const { stored } = batch;
-  const upserts: unknown[][] = [];
+  const creates: unknown[][] = [];
+  const updates: unknown[][] = [];
   const rows: AppliedRow[] = [];
   const names = catalogNames(ctx.catalog);
   // Objects made for every row are written out as literals (no spreads): this loop runs 100k times a file.
@@ -165,7 +171,7 @@ function userChanges(batch: PreparedBatch, diffs: readonly UserDiff[], ctx: Writ
       const before = stored.get(intent.username);
       const changes = diff.kind === 'create' ? new SerializedChanges(createdAuditJson(diff.next, diff.changes, names)) : withNames(diff.audit, names);
       events.push({ at: ctx.now, importId: ctx.importId, row, username, action: created ? 'user.created' : 'user.updated', changes });
-      upserts.push([
+      (created ? creates : updates).push([
         intent.username,
         diff.next.name,
         diff.next.email,
@@ -188,7 +194,7 @@ function userChanges(batch: PreparedBatch, diffs: readonly UserDiff[], ctx: Writ
     if (!failed) throw new Error('prepared batch order is inconsistent');
     return { row: failed.row, username: failed.username, status: 'failed' as const, changes: [], code: failed.code, message: failed.message, raw: failed.raw };
   });
-  return { rows: ordered, upserts };
+  return { rows: ordered, creates, updates };
 }
 
 type EventSink = (e: Omit<AuditEvent, 'at' | 'importId'>) => void;
