@@ -41,9 +41,10 @@ export interface Database {
   /**
    * A connection of its own that writes on a thread of its own (sqlite-writer.ts,
    * mysql-writer.ts), for an import's batches; the caller closes it. Undefined for SQLite's
-   * `:memory:`, where there is no file to share.
+   * `:memory:`, where there is no file to share. `youngGenerationMb` caps the thread's young
+   * generation (MySQL's; SQLite's thread is not used where memory is tight).
    */
-  openWriter(): ImportWriter | undefined;
+  openWriter(options?: { youngGenerationMb?: number | undefined }): ImportWriter | undefined;
   destroy(): Promise<void>;
 }
 
@@ -210,8 +211,8 @@ export function createDatabase(config: Pick<Config, 'database'>, logger: Logger)
       });
       await checkpointer;
     },
-    openWriter() {
-      if (parsed.dialect === 'mysql') return new MysqlWriter({ connection: parsed.config.connection as Record<string, unknown>, sessionSql: MYSQL_SESSION_SQL });
+    openWriter(options = {}) {
+      if (parsed.dialect === 'mysql') return new MysqlWriter({ connection: parsed.config.connection as Record<string, unknown>, sessionSql: MYSQL_SESSION_SQL, youngGenerationMb: options.youngGenerationMb });
       if (parsed.location === ':memory:') return undefined;
       return new SqliteWriter(parsed.location, { busyTimeoutMs: config.database.busyTimeoutMs, autoCheckpointPages: AUTO_CHECKPOINT_PAGES });
     },

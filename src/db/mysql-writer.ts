@@ -165,6 +165,8 @@ ${WORKER_LOOP_SOURCE}
 export interface MysqlWriterSettings {
   connection: Record<string, unknown>;
   sessionSql: string;
+  /** The thread's young generation, when memory matters more than speed (lean-memory imports). */
+  youngGenerationMb?: number | undefined;
 }
 
 /** One MySQL/MariaDB connection, writing on its own thread. */
@@ -173,6 +175,7 @@ export class MysqlWriter extends StatementWriter {
     const driver = createRequire(import.meta.url).resolve('mysql2');
     // Ids come back as numbers, bound as numbers (BIGINT ids stay far below 2^53).
     const connection = { ...settings.connection, supportBigNumbers: true, bigNumberStrings: false };
-    super(WORKER_SOURCE, { connection, sessionSql: settings.sessionSql, driver }, 'MySQL writer');
+    const limits = settings.youngGenerationMb === undefined ? undefined : { maxYoungGenerationSizeMb: settings.youngGenerationMb };
+    super(WORKER_SOURCE, { connection, sessionSql: settings.sessionSql, driver }, 'MySQL writer', limits);
   }
 }

@@ -12,7 +12,7 @@
  * it sees what is committed while this one writes, and a batch never reads a user another batch
  * of the same file writes (apply/prepare.ts).
  */
-import { Worker } from 'node:worker_threads';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { BoundStatement, ColumnReference } from './bulk.js';
 
 /**
@@ -103,8 +103,8 @@ export class StatementWriter implements ImportWriter {
   /** Set once the thread is gone: every wait from then on fails with it. */
   private gone: Error | undefined;
 
-  constructor(source: string, workerData: Record<string, unknown>, what: string) {
-    this.worker = new Worker(source, { eval: true, workerData, execArgv: [] });
+  constructor(source: string, workerData: Record<string, unknown>, what: string, resourceLimits?: ResourceLimits) {
+    this.worker = new Worker(source, { eval: true, workerData, execArgv: [], ...(resourceLimits ? { resourceLimits } : {}) });
     this.exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
     this.worker.on('message', (reply: Reply) => {
       const waiter = this.waiting.get(reply.seq);

@@ -8,6 +8,7 @@ import { bulkStatements } from '../../src/db/bulk.js';
 import { createDatabase, type Database } from '../../src/db/knex.js';
 import { mapDatabaseError } from '../../src/db/errors.js';
 import type { ImportWriter } from '../../src/db/statement-writer.js';
+import { openImportWriter } from '../../src/pipeline/apply/index.js';
 import { configSchema } from '../../src/config/schema.js';
 import { closeLogger, createLogger } from '../../src/logging/logger.js';
 import { describeEachDatabase } from '../helpers/databases.js';
@@ -147,6 +148,26 @@ describeEachDatabase('writer thread', (database) => {
     await writer.close();
     expect(await people()).toEqual([]);
     await expect(writer.send()).rejects.toThrow(/writer thread ended/);
+  });
+
+  it('is opened for every import but dry runs and import.atomic; in lean-memory mode on MySQL only, where it writes as well', async () => {
+    const settings = config(database().url).import;
+    const opened = (options: { dryRun: boolean; lean: boolean }, atomic = false) => openImportWriter(db, { ...settings, atomic }, options);
+    expect(opened({ dryRun: true, lean: false })).toBeUndefined();
+    expect(opened({ dryRun: false, lean: false }, true)).toBeUndefined();
+    const normal = opened({ dryRun: false, lean: false });
+    expect(normal).toBeDefined();
+    if (normal) writers.push(normal);
+    const lean = opened({ dryRun: false, lean: true });
+    if (database().kind === 'sqlite') {
+      expect(lean).toBeUndefined();
+      return;
+    }
+    if (lean === undefined) throw new Error('MySQL writes lean-memory imports on a writer thread');
+    writers.push(lean);
+    lean.queue(insertPeople([['lean', 'small young generation', null, null]]));
+    await lean.commit();
+    expect((await people()).map((p) => p.username)).toEqual(['lean']);
   });
 
   describe('MySQL: a connection that fails', () => {
