@@ -2,7 +2,6 @@
  * What commands print on stdout: one JSON document with --json, aligned tables otherwise.
  * Logs go to stderr, so stdout stays parseable.
  */
-import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { printable } from '../domain/text-rules.js';
 
@@ -15,8 +14,19 @@ export interface Output {
 }
 
 export function createOutput(stream: Writable = process.stdout): Output {
+  // Whoever read the output went away (`usersync users list | head`): the rest is dropped, and
+  // the command ends as it would have — an import already applied is not reported as a fault.
+  let readerGone = false;
+  let failure: Error | undefined;
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') readerGone = true;
+    else failure ??= error;
+  });
   const write = async (text: string) => {
-    if (!stream.write(text)) await once(stream, 'drain');
+    if (failure) throw failure;
+    if (readerGone) return;
+    if (!stream.write(text)) await drainedOrFailed(stream);
+    if (failure) throw failure;
   };
   return {
     write,
@@ -32,6 +42,19 @@ export function createOutput(stream: Writable = process.stdout): Output {
       await write(first ? ']\n' : '\n]\n');
     },
   };
+}
+
+/** Resolves once the stream drains or fails (its 'error' listener above says which). */
+function drainedOrFailed(stream: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off('drain', done);
+      stream.off('error', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('error', done);
+  });
 }
 
 /** A plain aligned text table; control characters shown as '?' so a cell cannot move the cursor. */
