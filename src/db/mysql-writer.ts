@@ -11,10 +11,10 @@
  * Statements refer to departments, groups and the users they create by key (bulk.ts `references`);
  * this thread binds their ids: those of users a plain insert just created from the insert's first
  * id where InnoDB promises consecutive ids (recordIds), the others looked up (one `select … where
- * key in (…)` per statement for the keys it has not seen in this transaction). In the scratch
- * script below, inferring the created users' ids instead of selecting them took 0.5–0.7 s off the
- * server's CPU and 0.3–0.5 s off the client's (three alternating runs each). MariaDB 10.11 ran the same work as a join or a
- * sub-select inside the insert much slower: 100k users, their 233k memberships and their audit
+ * key in (…)` per statement for the keys it has not seen in this transaction). Inferring the new
+ * users' ids instead of selecting them: server CPU 4.14 → 3.98 s in a 100k-row first load (medians
+ * of five alternating runs). MariaDB 10.11 ran the same work as a join or a sub-select inside the
+ * insert much slower — in a scratch script, 100k users, their 233k memberships and their audit
  * events took 3.1–3.5 s of server CPU as multi-row VALUES with ids, 5.4–5.7 s through JSON_TABLE
  * joins, 4.1 s with `where username in (…)` per role, 5.5 s with the department as a sub-select.
  */
@@ -27,8 +27,9 @@ const mysql = require(workerData.driver);
 let connection;
 let session;
 let inTransaction = false;
-// Ids looked up in the open transaction, by table and key; forgotten when it ends (a rolled-back
-// transaction's rows are gone) or when a table's grow past a bound (a file's users).
+// Ids by table and key, looked up or taken from this thread's inserts; kept across commits (rows
+// are never renumbered), forgotten on a rollback (its rows are gone) and when a table's grow past
+// a bound (a file's users).
 const ids = new Map();
 const KNOWN_IDS_MAX = 20000;
 const LOOKUP_KEYS_MAX = 1000;
