@@ -140,11 +140,17 @@ async function endTransaction(how) {
   const open = inTransaction;
   inTransaction = false;
   if (how === 'commit') {
-    if (open) await command((done) => connection.query('COMMIT', done)).catch(forget);
+    if (open) {
+      await command((done) => connection.query('COMMIT', done)).catch((error) => {
+        ids.clear(); // nothing of the transaction was kept
+        forget(error);
+      });
+    }
     return;
   }
+  if (!open) return; // also the end that follows every commit: ids are kept across commits
   ids.clear();
-  if (!open || connection === undefined) return;
+  if (connection === undefined) return;
   try {
     await command((done) => connection.query('ROLLBACK', done));
   } catch {
