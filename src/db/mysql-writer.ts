@@ -33,6 +33,11 @@ let inTransaction = false;
 const ids = new Map();
 const KNOWN_IDS_MAX = 20000;
 const LOOKUP_KEYS_MAX = 1000;
+function idsOf(table) {
+  let known = ids.get(table);
+  if (known === undefined || known.size > KNOWN_IDS_MAX) ids.set(table, (known = new Map()));
+  return known;
+}
 
 function command(run) {
   return new Promise((resolve, reject) => run((error, result) => (error ? reject(error) : resolve(result))));
@@ -66,8 +71,7 @@ async function idSpacing(c) {
 function recordIds({ bindings, width, identifies }, result) {
   const rows = bindings.length / width;
   if (spacing === undefined || !result || result.affectedRows !== rows || !(result.insertId > 0)) return;
-  let known = ids.get(identifies.table);
-  if (known === undefined || known.size > KNOWN_IDS_MAX) ids.set(identifies.table, (known = new Map()));
+  const known = idsOf(identifies.table);
   for (let r = 0; r < rows; r++) known.set(bindings[r * width + identifies.column], result.insertId + r * spacing);
 }
 async function ready() {
@@ -87,8 +91,7 @@ function forget(error) {
 
 async function resolveReferences(c, { bindings, width, references }) {
   for (const { column, table, key } of references) {
-    let known = ids.get(table);
-    if (known === undefined || known.size > KNOWN_IDS_MAX) ids.set(table, (known = new Map()));
+    const known = idsOf(table);
     const missing = new Set();
     for (let i = column; i < bindings.length; i += width) {
       const value = bindings[i];
