@@ -26,9 +26,9 @@ export interface ApplyOptions {
   importId: number | null;
   dryRun: boolean;
   /**
-   * Lean-memory mode (read/memory-mode.ts): one batch prepared ahead and a commit every 2,000
-   * rows. The deeper pipeline and the bigger commits cost ~25 MB of a 1M-row import's peak
-   * (312 → 285 MB, measured with 2,000-row batches).
+   * Lean-memory mode (read/memory-mode.ts): a commit every 2,000 rows. Bigger commits (and the
+   * deeper pipeline MySQL had then) cost ~25 MB of a 1M-row import's peak (312 → 285 MB,
+   * measured with 2,000-row batches).
    */
   lean?: boolean | undefined;
   onProgress?: ((rows: number) => void) | undefined;
@@ -101,8 +101,7 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
     maxInParams: db.maxInParams,
   });
 
-  const ahead = options.lean ? PREPARED_AHEAD_LEAN : db.dialect === 'sqlite' ? PREPARED_AHEAD_SQLITE : PREPARED_AHEAD;
-  let done = 0;
+    let done = 0;
   const record = (rows: AppliedRow[]) => {
     // The spool keeps only the report's keys of each row (toRowRecord): `raw` goes no further.
     for (const row of rows) spool.add(row, row.status === 'failed' ? failedCells(row) : undefined);
@@ -112,7 +111,7 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
 
   if (options.dryRun) {
     const context = prepareContext();
-    await pipelineBatches(ahead, batches, (rows) => prepareBatch(() => db.knex, rows, context), async (prepared) => {
+    await pipelineBatches(PREPARED_AHEAD, batches, (rows) => prepareBatch(() => db.knex, rows, context), async (prepared) => {
       const outcome = await guard(db.location, () => writeBatch(db.knex, prepared, writeContext()));
       record(outcome.rows);
       await spool.ready();
@@ -138,7 +137,7 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
   const applyInGroups = async (group: { commit(): Promise<void>; rollback(): Promise<void> }, lookup: () => Knex | Promise<Knex>, write: (prepared: PreparedBatch) => Promise<void>): Promise<ApplyTotals> => {
     const context = prepareContext();
     try {
-      await pipelineBatches(ahead, batches, (rows) => prepareBatch(lookup, rows, context), async (prepared) => {
+      await pipelineBatches(PREPARED_AHEAD, batches, (rows) => prepareBatch(lookup, rows, context), async (prepared) => {
         await guard(db.location, () => write(prepared));
         if (options.signal?.aborted) throw fail('IMPORT_INTERRUPTED');
       });
@@ -188,7 +187,7 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
     await guard(db.location, () =>
       db.knex.transaction(async (trx) => {
         const context = prepareContext();
-        await pipelineBatches(ahead, batches, (rows) => prepareBatch(() => trx, rows, context), async (prepared) => {
+        await pipelineBatches(PREPARED_AHEAD, batches, (rows) => prepareBatch(() => trx, rows, context), async (prepared) => {
           const result = await writeBatch(trx, prepared, writeContext());
           await deps.audit.record(trx, result.events);
           record(result.rows);
@@ -209,20 +208,16 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
 }
 
 /**
- * Batches prepared while one is written. On MySQL each preparation waits for its stored-user
- * look-up on a connection of its own: with one ahead, a 100k-row re-import sat idle for ~0.6 s
- * of its 2.8 s while each look-up ran in turn; with more ahead they overlap with each other and
- * with validating the next rows.
+ * Batches prepared while one is written: one, on both databases and in lean-memory mode. It lets
+ * the next batch's passwords hash and its stored users be looked up while this one is written.
+ * A deeper pipeline only keeps more batches' rows alive through young-generation GCs: on MySQL,
+ * three ahead (once needed, when the import's thread itself waited for each write) took the
+ * import's thread's scavenges from ~0.30 to ~0.69 s of a 100k-row first load, and one instead
+ * of three used ~0.2–0.37 s less CPU in the first load, re-import and 10%-changed import alike,
+ * none of them slower (medians of four and five alternating runs). SQLite answers look-ups
+ * synchronously: three ahead there cost a re-import 6.31 s of CPU instead of 5.87.
  */
-const PREPARED_AHEAD = 3;
-/**
- * SQLite answers look-ups synchronously, so a deeper pipeline only changes the order of work and
- * keeps more batches' objects alive through young-generation GCs: with three ahead instead of one
- * a 100k-row unchanged re-import took 6.31 s of CPU instead of 5.87 (3.90 → 3.62 s). One still
- * lets the next batch's passwords hash while this one is written.
- */
-const PREPARED_AHEAD_SQLITE = 1;
-const PREPARED_AHEAD_LEAN = 1;
+const PREPARED_AHEAD = 1;
 
 /** Prepares the next batches while one is written; order of writes is the file's order. */
 async function pipelineBatches(ahead: number, batches: AsyncIterable<RawRow[]>, prepare: (rows: RawRow[]) => Promise<PreparedBatch>, write: (batch: PreparedBatch) => Promise<void>): Promise<void> {
