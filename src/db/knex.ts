@@ -10,7 +10,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import knex, { type Knex } from 'knex';
+import type { Knex } from 'knex';
+import { requirePackage } from '../require-package.js';
 import type { Config } from '../config/schema.js';
 import { fail } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
@@ -18,6 +19,8 @@ import { AUTO_CHECKPOINT_PAGES, startWalCheckpointer, type WalCheckpointer } fro
 import { MysqlWriter } from './mysql-writer.js';
 import { SqliteWriter } from './sqlite-writer.js';
 import type { ImportWriter } from './statement-writer.js';
+
+const knex: typeof import('knex').knex = requirePackage('knex');
 
 export type Dialect = 'sqlite' | 'mysql';
 

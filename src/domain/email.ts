@@ -3,11 +3,11 @@
  * Excel turns typed addresses into mailto: links; the reader keeps the text, but a pasted
  * `mailto:` prefix is stripped here too.
  */
-// The one validator function used, not the library's index (which loads its ~110 modules, ~40 ms).
-import isEmailModule from 'validator/lib/isEmail.js';
+import { requirePackage } from '../require-package.js';
 
+// The one validator function used, not the library's index (which loads its ~110 modules, ~40 ms).
 // A CommonJS module whose types declare an ES default export: the function is on `.default` (it sets that too).
-const isEmail = isEmailModule.default;
+const isEmail: typeof import('validator/lib/isEmail.js').default = requirePackage('validator/lib/isEmail.js').default;
 
 export const MAX_EMAIL_LENGTH = 320;
 

@@ -10,10 +10,13 @@
  */
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
-import winston from 'winston';
+import type * as Winston from 'winston';
+import { requirePackage } from '../require-package.js';
 import type { Config } from '../config/schema.js';
 
-export type Logger = winston.Logger;
+const winston: typeof Winston = requirePackage('winston');
+
+export type Logger = Winston.Logger;
 export type LogLevel = Config['logs']['level'];
 
 export interface LoggerOptions {
@@ -34,7 +37,7 @@ const files = new WeakMap<Logger, WriteStream[]>();
  * writes after end and crashes the process (NodeError: write after end); a stream we own is
  * ended by us, after winston is done with it.
  */
-function fileTransport(file: string): { transport: winston.transport; stream: WriteStream } {
+function fileTransport(file: string): { transport: Winston.transport; stream: WriteStream } {
   const stream = createWriteStream(file, { flags: 'a', mode: OWNER_ONLY });
   return { transport: new winston.transports.Stream({ stream }), stream };
 }
@@ -43,7 +46,7 @@ function fileTransport(file: string): { transport: winston.transport; stream: Wr
 const OWNER_ONLY = 0o600;
 
 export function createLogger(settings: Config['logs'], options: LoggerOptions = {}): Logger {
-  const transports: winston.transport[] = [];
+  const transports: Winston.transport[] = [];
   const streams: WriteStream[] = [];
   if (options.files !== false) {
     mkdirSync(settings.dir, { recursive: true, mode: 0o700 });
@@ -74,7 +77,7 @@ export function createLogger(settings: Config['logs'], options: LoggerOptions = 
 const skipFileOnly = winston.format((info) => (info.fileOnly ? false : info));
 
 /** `14:15:13 info  import.finished file=users.xlsx rows=120` */
-function pretty(info: winston.Logform.TransformableInfo): string {
+function pretty(info: Winston.Logform.TransformableInfo): string {
   const { level, message, timestamp: at, stack, ...fields } = info;
   const time = typeof at === 'string' ? at.slice(11, 19) : '';
   const rest = Object.entries(fields)

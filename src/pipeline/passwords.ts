@@ -9,9 +9,11 @@
  * it). More would only take pool threads from file I/O, which shares the pool.
  */
 import { availableParallelism } from 'node:os';
-import { hash, verify } from '@node-rs/argon2';
+import { requirePackage } from '../require-package.js';
 import pLimit from 'p-limit';
 import type { Config } from '../config/schema.js';
+
+const { hash, verify }: typeof import('@node-rs/argon2') = requirePackage('@node-rs/argon2');
 
 export interface PasswordHasher {
   hash(password: string): Promise<string>;

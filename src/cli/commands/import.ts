@@ -5,7 +5,7 @@
  */
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
-import cliProgress from 'cli-progress';
+import { requirePackage } from '../../require-package.js';
 import { FileError, UsersyncError } from '../../errors.js';
 import type { ProcessResult } from '../../pipeline/process-file.js';
 import type { SpreadsheetReader } from '../../pipeline/read/index.js';
@@ -13,6 +13,8 @@ import type { CommandContext } from '../context.js';
 import { takeReadAhead } from '../read-ahead.js';
 import type { Output } from '../output.js';
 import type { CommandModule } from '../root.js';
+
+const cliProgress: typeof import('cli-progress') = requirePackage('cli-progress');
 
 interface ImportArgs {
   files: string[];

@@ -3,9 +3,12 @@
  * is, and whether its declared sizes are a zip bomb. Nothing is inflated here except the tiny
  * `mimetype` entry of OpenDocument files (PITFALLS §3.9, §3.12).
  */
-import yauzl from 'yauzl';
+import type { Entry, ZipFile } from 'yauzl';
+import { requirePackage } from '../../require-package.js';
 import { fail, UsersyncError } from '../../errors.js';
 import type { ReadSettings } from './types.js';
+
+const yauzl: typeof import('yauzl') = requirePackage('yauzl');
 
 /** One central-directory entry, as much as classification needs. */
 export interface ZipEntryInfo {
@@ -28,14 +31,14 @@ const RATIO_MIN_BYTES = 10 * 1024 * 1024;
 
 /** Reads the central directory. Throws FILE_CORRUPT when it is missing, truncated or inconsistent. */
 export async function readZipDirectory(filePath: string): Promise<ZipDirectory> {
-  let zip: yauzl.ZipFile | undefined;
+  let zip: ZipFile | undefined;
   try {
     zip = await yauzl.openPromise(filePath, { lazyEntries: true, autoClose: false, strictFileNames: false, validateEntrySizes: true });
     if (zip.entryCount > MAX_ENTRIES) {
       throw fail('FILE_ZIP_BOMB', { message: `The workbook declares ${zip.entryCount} zip entries; a user list needs far fewer.` });
     }
     const entries: ZipEntryInfo[] = [];
-    let mimetypeEntry: yauzl.Entry | undefined;
+    let mimetypeEntry: Entry | undefined;
     for await (const entry of zip.eachEntry()) {
       // Data must lie before the central directory; a file cut short or spliced fails here.
       if (entry.relativeOffsetOfLocalHeader + entry.compressedSize > zip.fileSize) {
@@ -59,7 +62,7 @@ export async function readZipDirectory(filePath: string): Promise<ZipDirectory> 
 }
 
 /** Reads an entry of at most 256 declared bytes (validateEntrySizes stops a lying one). */
-async function readSmallEntry(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<string> {
+async function readSmallEntry(zip: ZipFile, entry: Entry): Promise<string> {
   const stream = await zip.openReadStreamPromise(entry);
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(chunk as Buffer);

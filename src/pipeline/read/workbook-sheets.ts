@@ -4,7 +4,10 @@
  * hidden state when the relationships use absolute targets (PITFALLS §3.3). Only these two small
  * entries are inflated, each capped at MAX_PART_BYTES.
  */
-import yauzl from 'yauzl';
+import type { ZipFile } from 'yauzl';
+import { requirePackage } from '../../require-package.js';
+
+const yauzl: typeof import('yauzl') = requirePackage('yauzl');
 
 /** One sheet as the workbook lists it. */
 export interface SheetInfo {
@@ -100,7 +103,7 @@ async function readParts(filePath: string, names: readonly string[]): Promise<{ 
   let sharedStringsBytes = 0;
   let hasSharedStrings = false;
   let complete = false;
-  let zip: yauzl.ZipFile | undefined;
+  let zip: ZipFile | undefined;
   try {
     zip = await yauzl.openPromise(filePath, { lazyEntries: true, autoClose: false, validateEntrySizes: true });
     for await (const entry of zip.eachEntry()) {

@@ -19,7 +19,9 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import yauzl from 'yauzl';
+import { requirePackage } from '../../require-package.js';
+
+const yauzl: typeof import('yauzl') = requirePackage('yauzl');
 
 /** What exceljs must have parsed to stream a worksheet (workbook-reader.js), then the styles. */
 export const PARTS_BEFORE_SHEETS = ['xl/_rels/workbook.xml.rels', 'xl/workbook.xml', 'xl/sharedStrings.xml', 'xl/styles.xml'] as const;
