@@ -101,7 +101,7 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
     maxInParams: db.maxInParams,
   });
 
-    let done = 0;
+  let done = 0;
   const record = (rows: AppliedRow[]) => {
     // The spool keeps only the report's keys of each row (toRowRecord): `raw` goes no further.
     for (const row of rows) spool.add(row, row.status === 'failed' ? failedCells(row) : undefined);
