@@ -111,7 +111,7 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
 
   if (options.dryRun) {
     const context = prepareContext();
-    await pipelineBatches(PREPARED_AHEAD, batches, (rows) => prepareBatch(() => db.knex, rows, context), async (prepared) => {
+    await pipelineBatches(batches, (rows) => prepareBatch(() => db.knex, rows, context), async (prepared) => {
       const outcome = await guard(db.location, () => writeBatch(db.knex, prepared, writeContext()));
       record(outcome.rows);
       await spool.ready();
@@ -137,7 +137,7 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
   const applyInGroups = async (group: { commit(): Promise<void>; rollback(): Promise<void> }, lookup: () => Knex | Promise<Knex>, write: (prepared: PreparedBatch) => Promise<void>): Promise<ApplyTotals> => {
     const context = prepareContext();
     try {
-      await pipelineBatches(PREPARED_AHEAD, batches, (rows) => prepareBatch(lookup, rows, context), async (prepared) => {
+      await pipelineBatches(batches, (rows) => prepareBatch(lookup, rows, context), async (prepared) => {
         await guard(db.location, () => write(prepared));
         if (options.signal?.aborted) throw fail('IMPORT_INTERRUPTED');
       });
@@ -187,7 +187,7 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
     await guard(db.location, () =>
       db.knex.transaction(async (trx) => {
         const context = prepareContext();
-        await pipelineBatches(PREPARED_AHEAD, batches, (rows) => prepareBatch(() => trx, rows, context), async (prepared) => {
+        await pipelineBatches(batches, (rows) => prepareBatch(() => trx, rows, context), async (prepared) => {
           const result = await writeBatch(trx, prepared, writeContext());
           await deps.audit.record(trx, result.events);
           record(result.rows);
@@ -220,13 +220,13 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
 const PREPARED_AHEAD = 1;
 
 /** Prepares the next batches while one is written; order of writes is the file's order. */
-async function pipelineBatches(ahead: number, batches: AsyncIterable<RawRow[]>, prepare: (rows: RawRow[]) => Promise<PreparedBatch>, write: (batch: PreparedBatch) => Promise<void>): Promise<void> {
+async function pipelineBatches(batches: AsyncIterable<RawRow[]>, prepare: (rows: RawRow[]) => Promise<PreparedBatch>, write: (batch: PreparedBatch) => Promise<void>): Promise<void> {
   const pending: Array<Promise<PreparedBatch>> = [];
   for await (const rows of batches) {
     const next = prepare(rows);
     next.catch(() => undefined); // observed below; avoid an unhandled rejection while we wait
     pending.push(next);
-    if (pending.length > ahead) await write(await pending.shift()!);
+    if (pending.length > PREPARED_AHEAD) await write(await pending.shift()!);
   }
   while (pending.length > 0) await write(await pending.shift()!);
 }
