@@ -18,7 +18,7 @@ describe('npm run bench (smoke)', () => {
     const result = spawnSync(process.execPath, [runner, '--quick', '--out', out, '--mysql', MYSQL_SERVER_URL], { encoding: 'utf8', timeout: 280_000 });
     expect(result.status, result.stderr.slice(-3000)).toBe(0);
     const report = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as {
-      results: Record<string, { floor: { medianMs: number }; new: { medianMs: number; peakRssMb: number; cpuMs: number | null }; newCpuBound: { totalCpuMs: number; serverCpuMs: number | null; lowerBoundMs: number } | null; unchanged: object; changed10: object; naive: object; passwords: object; big: object }>;
+      results: Record<string, { floor: { medianMs: number }; new: { medianMs: number; peakRssMb: number; cpuMs: number | null }; newCpuBound: { totalCpuMs: number; serverCpuMs: number | null; lowerBoundMs: number } | null; unchanged: object; changed10: object; naive: { sampleRows: number; sampleMs: number; msPerRow: number; extrapolatedMs: number }; passwords: object; big: object }>;
       targets: Array<{ database: string; target: string; pass: boolean }>;
     };
     expect(Object.keys(report.results).sort()).toEqual(['mysql', 'sqlite']);
@@ -26,7 +26,11 @@ describe('npm run bench (smoke)', () => {
       expect(r.floor.medianMs).toBeGreaterThan(0);
       expect(r.new.peakRssMb).toBeGreaterThan(0);
       for (const key of ['unchanged', 'changed10', 'naive', 'passwords', 'big'] as const) expect(r[key]).toBeDefined();
-      // Every import reports its CPU time (bench/cpu-report.ts), and the bound follows from it.
+      // The naive time is its sample's whole process plus the rows it skipped at its measured rate.
+      expect(r.naive.msPerRow).toBeGreaterThan(0);
+      expect(r.naive.sampleRows).toBeLessThan(2000);
+      expect(Math.abs(r.naive.extrapolatedMs - (r.naive.sampleMs + r.naive.msPerRow * (2000 - r.naive.sampleRows)))).toBeLessThan(r.naive.extrapolatedMs * 0.01 + 1);
+      // Every import reports its CPU time (bench/cpu-report.cts), and the bound follows from it.
       expect(r.new.cpuMs).toBeGreaterThan(0);
       expect(r.newCpuBound?.lowerBoundMs).toBe(Math.round((r.newCpuBound?.totalCpuMs ?? NaN) / availableParallelism()));
     }
