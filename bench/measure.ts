@@ -1,7 +1,7 @@
 /**
  * Runs a command as a child process and measures its wall time, its peak RSS (VmHWM from
  * /proc/<pid>/status, sampled until it exits — the kernel keeps the high-water mark, so sampling
- * late still sees the peak) and, for Node processes, its CPU time (cpu-report.ts). Given the pid of
+ * late still sees the peak) and, for Node processes, its CPU time (cpu-report.cts). Given the pid of
  * a server the command talks to (MariaDB on this machine), also the CPU that server spent meanwhile.
  */
 import { spawn } from 'node:child_process';
@@ -9,9 +9,9 @@ import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 
-const cpuReport = pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.url)), 'cpu-report.js')).href;
+const cpuReport = path.join(path.dirname(fileURLToPath(import.meta.url)), 'cpu-report.cjs');
 let measured = 0;
 
 export interface Measurement {
@@ -32,7 +32,7 @@ export async function measure(command: string, args: readonly string[], options:
   const env = { ...(options.env ?? process.env), ...(node ? { USERSYNC_BENCH_CPU_FILE: cpuFile } : {}) };
   const serverBefore = options.serverPid === undefined ? null : processCpuMs(options.serverPid);
   const started = process.hrtime.bigint();
-  const child = spawn(command, node ? ['--import', cpuReport, ...args] : args, { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, node ? ['--require', cpuReport, ...args] : args, { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

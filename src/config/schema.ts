@@ -97,7 +97,7 @@ const importSettings = z
       .describe('Extra header names, e.g. {"Login": "Username"}; values are template column names.'),
     parseTimeoutMs: z.number().int().min(1000).default(600_000).describe('Wall-clock limit for reading one file.'),
     workerMemoryMb: z.number().int().min(64).default(512).describe('Heap limit of the worker thread that reads a workbook.'),
-    hashConcurrency: z.number().int().min(0).default(0).describe('Passwords hashed at once; 0 means one more than the CPU cores (one waits, ready to start).'),
+    hashConcurrency: z.number().int().min(0).default(0).describe('Passwords hashed at once; 0 means one more than the CPU cores (one waits, ready to start). They run on libuv\'s thread pool (cores + 3 threads unless UV_THREADPOOL_SIZE is set): more than that wait.'),
     argon2,
   })
   .prefault({})

@@ -6,9 +6,9 @@
  * last one, and that thread is busy in stretches (checking and writing batches): the pool's
  * threads used ~1.76 of the 2 cores, and 2,000 passwords into MariaDB took 13.2 s against
  * 12.4 s with one queued (medians of seven alternating runs; the bare rate does not depend on
- * it). More would only take pool threads from file I/O, which shares the pool; from 4 cores up
- * the hashes fill libuv's default pool of 4 (as one per core already did), and file I/O queues
- * behind a hash until UV_THREADPOOL_SIZE is raised.
+ * it). More would only take pool threads from file I/O, which shares the pool. bin/usersync.js
+ * sizes the pool at cores + 3 before it starts, so the hashes never fill it: with libuv's default
+ * of 4, hashing used at most 4 cores and file I/O queued behind hashes from 4 cores up.
  */
 import { availableParallelism } from 'node:os';
 import { requirePackage } from '../require-package.js';
