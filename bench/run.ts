@@ -131,7 +131,7 @@ async function file(name: string, rows: number, options: { changedEvery?: number
 /** The machine's bare argon2id hashes a second, measured now (argon2-rate.ts). */
 async function argon2Rate(): Promise<number> {
   // A thread for each of its hashes: libuv's default pool of 4 would cap the bare rate at 4 cores.
-  const env = { ...process.env, UV_THREADPOOL_SIZE: String(Math.max(4, availableParallelism())) };
+  const env = { ...process.env, UV_THREADPOOL_SIZE: String(Math.max(4, availableParallelism() + 1)) };
   const run = check(await measure(process.execPath, [path.join(here, 'argon2-rate.js'), args.quick ? '1' : '3'], { env }), 'argon2 rate');
   return Number(run.stdout.trim());
 }
