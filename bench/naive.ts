@@ -1,10 +1,10 @@
 /**
  * The reference a user would otherwise write: read the sheet and do one upsert per row with knex
- * (roles, groups and department included, one statement each), no batching. Run on a fixed
- * sample of the file's first rows; the bench extrapolates and says so.
+ * (roles, groups and department included, one statement each), no batching. Runs the file's
+ * first ROWS rows (all of them, or a sample the bench extrapolates and says so: run.ts naiveRows).
  *
- * Prints, as JSON, when the first fifth of the sample was done and when all of it was: the bench
- * extrapolates from the rate between the two. Scaling the whole process's time instead also
+ * Prints, as JSON, when the first fifth of its rows was done and when all were: a sample is
+ * extrapolated at the rate between the two. Scaling the whole process's time instead also
  * scaled its fixed part — start-up and exceljs reading the file's shared strings, ~2 s of a 5,000-row
  * sample's 6 s on a machine with a fast disk — and overstated the naive time by a third.
  */
