@@ -7,8 +7,9 @@
  * threads used ~1.76 of the 2 cores, and 2,000 passwords into MariaDB took 13.2 s against
  * 12.4 s with one queued (medians of seven alternating runs; the bare rate does not depend on
  * it). More would only take pool threads from file I/O, which shares the pool. bin/usersync.js
- * sizes the pool at cores + 3 before it starts, so the hashes never fill it: with libuv's default
- * of 4, hashing used at most 4 cores and file I/O queued behind hashes from 4 cores up.
+ * sizes the pool at cores + 3 before it starts, so the default number of hashes never fills it
+ * (a larger import.hashConcurrency can, unless UV_THREADPOOL_SIZE is raised with it): with libuv's
+ * default of 4, hashing used at most 4 cores and file I/O queued behind hashes from 4 cores up.
  */
 import { availableParallelism } from 'node:os';
 import { requirePackage } from '../require-package.js';
