@@ -69,6 +69,11 @@ export function releaseReadAhead(): void {
   pending = undefined;
 }
 
+/** Closes a reader taken but never used (the import ended before its first file); none: nothing to do. */
+export function discardReadAhead(reader: Promise<SpreadsheetReader | undefined> | undefined): void {
+  if (reader) close(reader);
+}
+
 function readAhead(configFile: string | undefined, file: string): Promise<SpreadsheetReader | undefined> {
   const reader = (async () => {
     let settings;

@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT, makeWorkdir, runUsersync } from '../helpers/cli.js';
+import { writeLargeWorkbook } from '../fixtures/workbooks.js';
 
 describe('command line error paths', () => {
   it('exits 2 naming the key when the configuration is bad', async () => {
@@ -25,6 +26,19 @@ describe('command line error paths', () => {
     expect(result.stderr).toContain('127.0.0.1:1');
     expect(result.stderr).toContain('DB_UNAVAILABLE');
     expect(result.stderr + result.stdout).not.toContain('TopSecret99');
+  });
+
+  it('exits 3, not hangs, when the database fails after the file began to be read ahead', async () => {
+    // More rows than the reader's worker sends ahead: it then waits for the import, and kept the
+    // process alive for ever when the database (unreachable here, or a failed migration) ended it
+    // before the reader was handed over.
+    const cwd = makeWorkdir();
+    const file = await writeLargeWorkbook(path.join(cwd, 'users.xlsx'), 5000);
+    const started = Date.now();
+    const result = await runUsersync(['import', file], { cwd, env: { USERSYNC_DATABASE_URL: 'mysql://app@127.0.0.1:1/usersync' }, timeoutMs: 20_000 });
+    expect(result.stderr).toContain('DB_UNAVAILABLE');
+    expect(result.code).toBe(3);
+    expect(Date.now() - started).toBeLessThan(20_000);
   });
 
   it('exits 2 with a short hint, not a usage dump, for an unknown command or option', async () => {

@@ -10,7 +10,7 @@ import { FileError, UsersyncError } from '../../errors.js';
 import type { ProcessResult } from '../../pipeline/process-file.js';
 import type { SpreadsheetReader } from '../../pipeline/read/index.js';
 import type { CommandContext } from '../context.js';
-import { takeReadAhead } from '../read-ahead.js';
+import { discardReadAhead, takeReadAhead } from '../read-ahead.js';
 import type { Output } from '../output.js';
 import type { CommandModule } from '../root.js';
 
@@ -36,11 +36,20 @@ export const importCommand: CommandModule = (cli, run) =>
     (args) => {
       const options: ImportArgs = { files: (args.files ?? []).map(String), dryRun: Boolean(args.dryRun), json: Boolean(args.json), reportDir: args.reportDir };
       const firstReader = takeReadAhead(options.files[0], args.config as string | undefined);
-      return run(args, {}, (context) => importFiles(context, options, firstReader));
+      let handedOver = false;
+      const takeFirstReader = () => {
+        handedOver = true;
+        return firstReader;
+      };
+      return run(args, {}, (context) => importFiles(context, options, takeFirstReader)).finally(() => {
+        // Read ahead but never handed to processFile (the database or the logs could not be
+        // opened): its worker, waiting for the import to take its rows, would keep the process alive.
+        if (!handedOver) discardReadAhead(firstReader);
+      });
     },
   );
 
-async function importFiles(context: CommandContext, args: ImportArgs, firstReader?: Promise<SpreadsheetReader | undefined>): Promise<void> {
+async function importFiles(context: CommandContext, args: ImportArgs, takeFirstReader: () => Promise<SpreadsheetReader | undefined> | undefined): Promise<void> {
   // Loaded here, once the first file's reader is on its way (cli/read-ahead.ts).
   const [{ processFile }, { createAuditTrail }, { createPasswordHasher }] = await Promise.all([
     import('../../pipeline/process-file.js'),
@@ -60,6 +69,7 @@ async function importFiles(context: CommandContext, args: ImportArgs, firstReade
   for (const [index, file] of args.files.entries()) {
     const filePath = path.resolve(file);
     const progress = !args.json && process.stderr.isTTY ? startProgress(path.basename(file)) : undefined;
+    const reader = index === 0 ? takeFirstReader() : undefined;
     try {
       const result = await processFile(deps, {
         filePath,
@@ -68,7 +78,7 @@ async function importFiles(context: CommandContext, args: ImportArgs, firstReade
         dryRun: args.dryRun,
         reportDir: args.reportDir ? path.resolve(args.reportDir) : path.dirname(filePath),
         onProgress: progress?.update,
-        ...(index === 0 && firstReader ? { reader: firstReader } : {}),
+        ...(reader ? { reader } : {}),
       });
       results.push(result);
       worst = Math.max(worst, result.exitCode);
