@@ -19,11 +19,13 @@
  * joins, 4.1 s with `where username in (…)` per role, 5.5 s with the department as a sub-select.
  */
 import { createRequire } from 'node:module';
+import { createPipelinedExecute } from './mysql-pipeline.js';
 import { StatementWriter, WORKER_LOOP_SOURCE } from './statement-writer.js';
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const mysql = require(workerData.driver);
+const { execute } = (${createPipelinedExecute.toString()})(require('node:path').dirname(workerData.driver), require);
 let connection;
 let session;
 let inTransaction = false;
@@ -112,9 +114,10 @@ async function resolveReferences(c, { bindings, width, references }) {
 }
 
 async function runStatements(encoded) {
-  // Statements are sent without waiting for the one before (the connection runs them in order):
-  // the server goes from one to the next. Only a look-up's answer is waited for, as its ids are
-  // bound into the statement after it.
+  // Statements are queued without waiting for the one before (the connection runs them in order),
+  // and written to the socket at once where they can be (mysql-pipeline.ts): the server goes from
+  // one to the next. Only a look-up's answer is waited for, as its ids are bound into the
+  // statement after it.
   const sent = [];
   // Inserts whose ids a later statement of the message may refer to: it waits for them to be known.
   const identifying = [];
@@ -129,7 +132,7 @@ async function runStatements(encoded) {
         await Promise.all(identifying);
         await resolveReferences(c, statement);
       }
-      const running = command((done) => c.execute(statement.sql, statement.bindings, done));
+      const running = command((done) => execute(c, statement.sql, statement.bindings, done)); // mysql-pipeline.ts
       running.catch(() => undefined); // awaited below, in order
       sent.push(running);
       if (statement.identifies) identifying.push(running.then((result) => recordIds(statement, result), () => undefined));

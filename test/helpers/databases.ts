@@ -68,11 +68,12 @@ async function adminQuery(sql: string): Promise<void> {
 }
 
 /**
- * `describe`s the suite once per database. `setup()` inside the suite returns the database of this
- * file; it exists (empty, unmigrated) from `beforeAll` on and is dropped in `afterAll`.
+ * `describe`s the suite once per database (or only on those in `kinds`). `database()` inside the
+ * suite returns the database of this file; it exists (empty, unmigrated) from `beforeAll` on and is
+ * dropped in `afterAll`.
  */
-export function describeEachDatabase(title: string, suite: (database: () => TestDatabase) => void): void {
-  describe.each(['sqlite', 'mysql'] as const)(`${title} [%s]`, (kind) => {
+export function describeEachDatabase(title: string, suite: (database: () => TestDatabase) => void, kinds: ReadonlyArray<TestDatabase['kind']> = ['sqlite', 'mysql']): void {
+  describe.each(kinds)(`${title} [%s]`, (kind) => {
     if (kind === 'mysql' && mysqlProblem) {
       if (requireMysql) {
         describe('MySQL/MariaDB', () => {
