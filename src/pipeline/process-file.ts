@@ -22,7 +22,7 @@ import { stemOf } from './claim.js';
 import { fingerprintFile, type Fingerprint } from './fingerprint.js';
 import type { PasswordHasher } from './passwords.js';
 import { holdLeanHeap, isLeanMemoryFile, openSpreadsheet, type SheetHeader, type SpreadsheetReader } from './read/index.js';
-import { createRowSpool, loadXlsxWriter, writeReports, type Outcome, type ReportPaths, type ReportSummary, type RowFilter } from './report/index.js';
+import { createRowSpool, loadXlsxWriter, prepareReportDir, writeReports, type Outcome, type ReportPaths, type ReportSummary, type RowFilter } from './report/index.js';
 
 export interface PipelineDeps {
   config: Readonly<Config>;
@@ -104,6 +104,7 @@ async function importFingerprinted(
   const log = deps.logger.child({ module: 'pipeline', file: request.originalName });
   const register = deps.db.knex;
 
+  await prepareReportDir(request.reportDir);
   let importId: number | null = null;
   if (!request.dryRun) {
     importId = await withDatabaseErrors(deps.db.location, () =>
@@ -119,6 +120,8 @@ async function importFingerprinted(
   let totals: ApplyTotals | undefined;
   let rejection: FileError | undefined;
   const passwords = { cells: 0 };
+  /** What the import changed, once its rows are applied: kept in the register if the reports then fail. */
+  let applied: ReportSummary['counts'] | undefined;
   try {
     try {
       if (file.bytes === 0) throw fail('FILE_EMPTY');
@@ -161,6 +164,7 @@ async function importFingerprinted(
       headerRow: header?.headerRow ?? null,
       database: deps.db.description,
     };
+    if (!rolledBack) applied = summary.counts;
     const reportStarted = Date.now();
     const rssBeforeReportMb = Math.round(process.memoryUsage.rss() / 1048576);
     const source = {
@@ -184,7 +188,8 @@ async function importFingerprinted(
     // An interrupted import stays `running`: the next start re-imports the file and marks it interrupted.
     if (importId !== null && !interrupted) {
       const code = (error as { code?: string }).code ?? 'UNEXPECTED';
-      await closeImport(register, importId, { status: 'failed', finishedAt: clock().toISOString(), error: { code, message: String(describeError(error).message) } }).catch(() => undefined);
+      // Rows committed before a later failure (the reports, the disk filling up) are counted, not hidden.
+      await closeImport(register, importId, { status: 'failed', finishedAt: clock().toISOString(), error: { code, message: String(describeError(error).message) }, ...(applied ? { counts: applied } : {}) }).catch(() => undefined);
     }
     throw error;
   } finally {

@@ -93,4 +93,17 @@ describeEachDatabase('import, template and audit commands', (database) => {
     expect(users.map((u) => u.username)).not.toContain('ivy');
     expect(JSON.parse((await usersync('departments', 'list', '--json')).stdout)).toEqual([]);
   });
+
+  it('stops before changing anything when the report folder cannot be written, and says which', async () => {
+    const file = writeCsv(path.join(cwd, 'unreported.csv'), [TEMPLATE, ['Jo', 'jo', '', 'Nowhere', '', '', '', '', '', '']]);
+    writeFileSync(path.join(cwd, 'not-a-folder'), '');
+    const imports = async () => (JSON.parse((await usersync('imports', 'list', '--json')).stdout) as unknown[]).length;
+    const before = await imports();
+    const result = await usersync('import', file, '--report-dir', path.join(cwd, 'not-a-folder'));
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain(`Cannot create the report folder ${path.join(cwd, 'not-a-folder')}`);
+    const users = JSON.parse((await usersync('users', 'list', '--json')).stdout) as Array<{ username: string }>;
+    expect(users.map((u) => u.username)).not.toContain('jo');
+    expect(await imports()).toBe(before); // not even registered
+  });
 });

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { describeEachDatabase } from '../helpers/databases.js';
@@ -42,6 +42,18 @@ describeEachDatabase('import pipeline', (database) => {
     expect(record).toMatchObject({ status: 'imported', rows: 3, created: 3, original_name: 'first-load.xlsx' });
     const actions = (await pipe.db.knex('audit_events').where('import_id', report.importId as number).orderBy('id').pluck('action')) as string[];
     expect(actions).toEqual(['import.started', 'department.created', 'department.created', 'user.created', 'user.created', 'user.created', 'import.finished']);
+  });
+
+  it('counts in the register what it committed when the reports then cannot be written', async () => {
+    const file = writeCsv(path.join(dir, 'committed.csv'), [TEMPLATE, ['Kim Lee', 'kim.lee', '', '', '', '', '', '', '', ''], ['Lu Yan', 'lu.yan', '', '', '', '', '', '', '', '']]);
+    // Every report name taken: the reports fail after the rows are committed (a disk filling up would too).
+    const full = path.join(dir, 'full');
+    mkdirSync(full);
+    for (let n = 1; n <= 1000; n++) writeFileSync(path.join(full, n === 1 ? 'committed.report.json' : `committed.report (${n}).json`), '');
+    await expect(pipe.run(file, { reportDir: full })).rejects.toMatchObject({ code: 'FS_IO_FAILED' });
+    expect(await user('kim.lee')).toBeDefined();
+    const record = await pipe.db.knex('imports').where('original_name', 'committed.csv').first();
+    expect(record).toMatchObject({ status: 'failed', error_code: 'FS_IO_FAILED', rows: 2, created: 2 });
   });
 
   it('writes nothing when the same content is imported again', async () => {

@@ -2,7 +2,7 @@
  * The report stage: every import, rejected or not, leaves `<stem>.report.json` (for machines,
  * SPEC §3) and `<stem>.report.xlsx` (for the HR person) behind.
  */
-import { promises as fsp } from 'node:fs';
+import { constants as fsConstants, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { fail } from '../../errors.js';
 import { writeJsonReport } from './write-json.js';
@@ -66,15 +66,30 @@ export async function chooseReportPaths(dir: string, stem: string): Promise<Repo
 }
 
 /**
- * Writes both reports of one import into `dir` (created if missing) and returns their paths.
- * The JSON goes first (cheap, and what automation reads); each file appears atomically.
+ * Creates the report folder if missing and checks that it can be written: processFile calls it
+ * before the import opens, so that a folder that cannot take the reports (a mistyped --report-dir,
+ * a file in its place, no permission) stops the import before it changes anything, instead of
+ * after every row is committed with nothing to show for them.
  */
-export async function writeReports(source: ReportSource, dir: string, stem: string): Promise<ReportPaths> {
+export async function prepareReportDir(dir: string): Promise<void> {
   try {
     await fsp.mkdir(dir, { recursive: true });
   } catch (cause) {
     throw fail('FS_IO_FAILED', { message: `Cannot create the report folder ${dir}.`, cause });
   }
+  try {
+    await fsp.access(dir, fsConstants.W_OK);
+  } catch (cause) {
+    throw fail('FS_IO_FAILED', { message: `Cannot write reports into ${dir}.`, cause });
+  }
+}
+
+/**
+ * Writes both reports of one import into `dir` (created if missing) and returns their paths.
+ * The JSON goes first (cheap, and what automation reads); each file appears atomically.
+ */
+export async function writeReports(source: ReportSource, dir: string, stem: string): Promise<ReportPaths> {
+  await prepareReportDir(dir);
   const paths = await chooseReportPaths(dir, stem);
   await writeJsonReport(source, paths.jsonPath);
   const { writeXlsxReport } = await loadXlsxWriter();
