@@ -5,10 +5,9 @@
  * 100k-row first load spent a second flushing it at exit). Lines are written in the order they are
  * appended.
  */
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import { AppendFile } from '../io/append-file.js';
+import { LOG_FILE_MODE, appendableLogFile } from './log-file.js';
 
 export interface AuditLog {
   /** Appends lines already serialised (one JSON object each, without the newline; pipeline/audit.ts makes them). */
@@ -23,8 +22,7 @@ export interface AuditLog {
 }
 
 export function openAuditLog(settings: Pick<Config['logs'], 'dir'>): AuditLog {
-  mkdirSync(settings.dir, { recursive: true, mode: 0o700 });
-  const file = new AppendFile(path.join(settings.dir, 'audit.log'), { flags: 'a', mode: 0o600 });
+  const file = new AppendFile(appendableLogFile(settings.dir, 'audit.log'), { flags: 'a', mode: LOG_FILE_MODE });
   let closing: Promise<void> | undefined;
   return {
     appendLines(lines) {

@@ -8,8 +8,8 @@
  * Call shape: `log.info('import.finished', { rows, ms })`; errors as `{ err: describeError(e) }`.
  * Both must be flushed with `closeLogger` before the process ends (PITFALLS §7.1).
  */
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
-import path from 'node:path';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { LOG_FILE_MODE, appendableLogFile } from './log-file.js';
 import type * as Winston from 'winston';
 import { requirePackage } from '../require-package.js';
 import type { Config } from '../config/schema.js';
@@ -38,19 +38,15 @@ const files = new WeakMap<Logger, WriteStream[]>();
  * ended by us, after winston is done with it.
  */
 function fileTransport(file: string): { transport: Winston.transport; stream: WriteStream } {
-  const stream = createWriteStream(file, { flags: 'a', mode: OWNER_ONLY });
+  const stream = createWriteStream(file, { flags: 'a', mode: LOG_FILE_MODE });
   return { transport: new winston.transports.Stream({ stream }), stream };
 }
-
-/** File mode for logs: owner-only, they may carry usernames (personal data). */
-const OWNER_ONLY = 0o600;
 
 export function createLogger(settings: Config['logs'], options: LoggerOptions = {}): Logger {
   const transports: Winston.transport[] = [];
   const streams: WriteStream[] = [];
   if (options.files !== false) {
-    mkdirSync(settings.dir, { recursive: true, mode: 0o700 });
-    const { transport, stream } = fileTransport(path.join(settings.dir, 'usersync.log'));
+    const { transport, stream } = fileTransport(appendableLogFile(settings.dir, 'usersync.log'));
     transports.push(transport);
     streams.push(stream);
   }

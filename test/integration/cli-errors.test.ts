@@ -41,6 +41,27 @@ describe('command line error paths', () => {
     expect(Date.now() - started).toBeLessThan(20_000);
   });
 
+  it('exits 3 naming the log folder when it cannot be created, not as an unexpected error', async () => {
+    const cwd = makeWorkdir();
+    writeFileSync(path.join(cwd, 'a-file'), '');
+    const result = await runUsersync(['roles', 'list'], { cwd, env: { USERSYNC_LOG_DIR: path.join(cwd, 'a-file', 'logs') } });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain(`Cannot create the log folder ${path.join(cwd, 'a-file', 'logs')} (ENOTDIR)`);
+    expect(result.stderr).not.toContain('unexpected error');
+  });
+
+  it('changes nothing when the audit log cannot be appended to, instead of losing its lines', async () => {
+    const cwd = makeWorkdir();
+    mkdirSync(path.join(cwd, 'logs', 'audit.log'), { recursive: true }); // a folder where the file should be
+    const env = { USERSYNC_LOG_DIR: path.join(cwd, 'logs') };
+    const added = await runUsersync(['roles', 'add', 'Auditor'], { cwd, env });
+    expect(added.code).toBe(3);
+    expect(added.stderr).toContain(`Cannot append to the log file ${path.join(cwd, 'logs', 'audit.log')} (EISDIR)`);
+    const listed = await runUsersync(['roles', 'list'], { cwd, env }); // reads only: no audit log needed
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).not.toContain('Auditor');
+  });
+
   it('exits 2 with a short hint, not a usage dump, for an unknown command or option', async () => {
     const unknown = await runUsersync(['frobnicate'], { cwd: makeWorkdir() });
     expect(unknown.code).toBe(2);
