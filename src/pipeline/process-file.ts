@@ -183,9 +183,15 @@ async function importFingerprinted(
   } catch (error) {
     // Not the file's fault: leave the file for a retry, record why, and let the caller decide.
     const interrupted = (error as { code?: string }).code === 'IMPORT_INTERRUPTED';
-    if (interrupted) importLog.warn('import.interrupted', { reason: 'stop requested; the file stays claimed and is imported again at the next start' });
+    // The daemon's interrupted import stays `running`: its next start re-imports the file and marks
+    // it interrupted. Nothing re-runs a command line's: it is closed as interrupted now, counting
+    // what it committed (an interrupt keeps the batches written before it: apply/index.ts).
+    const rerun = request.source !== 'cli';
+    if (interrupted) importLog.warn('import.interrupted', { reason: rerun ? 'stop requested; the file stays claimed and is imported again at the next start' : 'stop requested; what was committed is kept', counts: spool.counts });
     else importLog.error('import.failed', { err: describeError(error) });
-    // An interrupted import stays `running`: the next start re-imports the file and marks it interrupted.
+    if (importId !== null && interrupted && !rerun) {
+      await closeImport(register, importId, { status: 'interrupted', finishedAt: clock().toISOString(), counts: { ...spool.counts }, error: { code: 'IMPORT_INTERRUPTED', message: 'Stopped by a signal before the end of the file.' } }).catch(() => undefined);
+    }
     if (importId !== null && !interrupted) {
       const code = (error as { code?: string }).code ?? 'UNEXPECTED';
       // Rows committed before a later failure (the reports, the disk filling up) are counted, not hidden.

@@ -4,6 +4,7 @@
  * Exit code: the worst over the files (0 all applied, 1 rows failed, 2 rejected; 3 is thrown).
  */
 import { createReadStream } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { requirePackage } from '../../require-package.js';
 import { FileError, UsersyncError } from '../../errors.js';
@@ -64,9 +65,22 @@ async function importFiles(context: CommandContext, args: ImportArgs, takeFirstR
     audit: createAuditTrail(context.auditLog(), db),
     hasher: createPasswordHasher(context.config.import),
   };
+  const interrupt = listenForInterrupt();
+  try {
+    context.exitCode = await importEach(context, args, takeFirstReader, { processFile, deps, interrupt });
+  } finally {
+    interrupt.dispose();
+  }
+}
+
+type Importer = { processFile: typeof import('../../pipeline/process-file.js').processFile; deps: Parameters<typeof import('../../pipeline/process-file.js').processFile>[0]; interrupt: Interrupt };
+
+/** Imports each file in turn; resolves to the exit code (SPEC §3, or 128 + the signal's number when interrupted). */
+async function importEach(context: CommandContext, args: ImportArgs, takeFirstReader: () => Promise<SpreadsheetReader | undefined> | undefined, { processFile, deps, interrupt }: Importer): Promise<number> {
   const results: Array<ProcessResult | { missing: UsersyncError; file: string }> = [];
   let worst = 0;
   for (const [index, file] of args.files.entries()) {
+    if (interrupt.by !== undefined) return interrupt.exitCode(); // stopped between two files
     const filePath = path.resolve(file);
     const progress = !args.json && process.stderr.isTTY ? startProgress(path.basename(file)) : undefined;
     const reader = index === 0 ? takeFirstReader() : undefined;
@@ -78,11 +92,19 @@ async function importFiles(context: CommandContext, args: ImportArgs, takeFirstR
         dryRun: args.dryRun,
         reportDir: args.reportDir ? path.resolve(args.reportDir) : path.dirname(filePath),
         onProgress: progress?.update,
+        signal: interrupt.signal,
         ...(reader ? { reader } : {}),
       });
       results.push(result);
       worst = Math.max(worst, result.exitCode);
     } catch (error) {
+      if (interrupt.by !== undefined && error instanceof UsersyncError && error.code === 'IMPORT_INTERRUPTED') {
+        progress?.stop();
+        process.stderr.write(
+          `usersync: the import of ${path.basename(file)} was stopped (${interrupt.by}). The rows committed before the stop are kept and counted in \`usersync imports list\`; run the same command again to finish: rows already imported are then found unchanged.\n`,
+        );
+        return interrupt.exitCode();
+      }
       // A file that cannot even be opened has no report; say so and go on with the others.
       if (!(error instanceof FileError)) throw error;
       results.push({ missing: error, file });
@@ -93,7 +115,46 @@ async function importFiles(context: CommandContext, args: ImportArgs, takeFirstR
     if (!args.json) await printSummary(context.out, results[results.length - 1]!);
   }
   if (args.json) await printJson(context.out, results);
-  context.exitCode = worst;
+  return worst;
+}
+
+interface Interrupt {
+  readonly signal: AbortSignal;
+  /** The signal that asked the import to stop, once one has. */
+  readonly by: NodeJS.Signals | undefined;
+  /** 128 + the signal's number, as a shell reports a process the signal ended. */
+  exitCode(): number;
+  dispose(): void;
+}
+
+/**
+ * Ctrl-C (or a TERM) stops the import after the batch it is writing, keeping what it committed, and
+ * closes it in the register as interrupted; a second one ends the process at once. Without this
+ * the process died mid-batch, said nothing, and left the import `running` in the register for ever.
+ */
+function listenForInterrupt(): Interrupt {
+  const controller = new AbortController();
+  let by: NodeJS.Signals | undefined;
+  const exitCode = (signal: NodeJS.Signals) => 128 + (osConstants.signals[signal] ?? 0);
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (by !== undefined) process.exit(exitCode(signal));
+    by = signal;
+    process.stderr.write(`\nusersync: ${signal}: stopping after the batch being written (${signal === 'SIGINT' ? 'Ctrl-C' : signal} again to quit at once)…\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    get by() {
+      return by;
+    },
+    exitCode: () => exitCode(by ?? 'SIGINT'),
+    dispose() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
 }
 
 function startProgress(name: string) {
