@@ -120,8 +120,6 @@ async function importFingerprinted(
   let totals: ApplyTotals | undefined;
   let rejection: FileError | undefined;
   const passwords = { cells: 0 };
-  /** What the import changed, once its rows are applied: kept in the register if the reports then fail. */
-  let applied: ReportSummary['counts'] | undefined;
   try {
     try {
       if (file.bytes === 0) throw fail('FILE_EMPTY');
@@ -164,7 +162,6 @@ async function importFingerprinted(
       headerRow: header?.headerRow ?? null,
       database: deps.db.description,
     };
-    if (!rolledBack) applied = summary.counts;
     const reportStarted = Date.now();
     const rssBeforeReportMb = Math.round(process.memoryUsage.rss() / 1048576);
     const source = {
@@ -194,8 +191,9 @@ async function importFingerprinted(
     }
     if (importId !== null && !interrupted) {
       const code = (error as { code?: string }).code ?? 'UNEXPECTED';
-      // Rows committed before a later failure (the reports, the disk filling up) are counted, not hidden.
-      await closeImport(register, importId, { status: 'failed', finishedAt: clock().toISOString(), error: { code, message: String(describeError(error).message) }, ...(applied ? { counts: applied } : {}) }).catch(() => undefined);
+      // Rows committed before the failure (a conflict, the reports, the disk filling up) are counted,
+      // not hidden: the spool counts a batch's rows once its transaction has committed.
+      await closeImport(register, importId, { status: 'failed', finishedAt: clock().toISOString(), error: { code, message: String(describeError(error).message) }, counts: { ...spool.counts } }).catch(() => undefined);
     }
     throw error;
   } finally {
