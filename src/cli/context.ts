@@ -45,7 +45,7 @@ export async function withContext(args: GlobalArgs, options: ContextOptions, run
     logger,
     out: createOutput(),
     exitCode: 0,
-    auditLog: () => (audit ??= openAuditLog(config.logs)),
+    auditLog: () => (audit ??= openAuditLog(config.logs, (error) => logger.error('audit_log.write_failed', { err: describeError(error) }))),
     database: () => {
       opening ??= (async () => {
         db = createDatabase(config, logger);
@@ -57,16 +57,20 @@ export async function withContext(args: GlobalArgs, options: ContextOptions, run
       return opening;
     },
   };
+  let failed = false;
   try {
     await run(context);
     return context.exitCode;
   } catch (error) {
+    failed = true;
     // The root prints the message for the person; the log file keeps the details.
     logger.error('command.failed', { fileOnly: true, err: describeError(error) });
     throw error;
   } finally {
     await db?.destroy().catch(() => undefined);
-    await audit?.close();
+    // Audit-log lines lost (already logged): the command fails, unless it failed already.
+    const auditLost = await audit?.close().then(() => undefined, (error: unknown) => error);
     await closeLogger(logger);
+    if (auditLost !== undefined && !failed) throw auditLost;
   }
 }

@@ -6,6 +6,7 @@
  * appended.
  */
 import type { Config } from '../config/schema.js';
+import { fail, type UsersyncError } from '../errors.js';
 import { AppendFile } from '../io/append-file.js';
 import { LOG_FILE_MODE, appendableLogFile } from './log-file.js';
 
@@ -17,24 +18,58 @@ export interface AuditLog {
    * chunk goes to `release` once written (or dropped), and must not change until then.
    */
   appendBytes(chunks: readonly Uint8Array[], release: (chunk: Uint8Array) => void): void;
-  /** Resolves when every appended line is written and the file closed. */
+  /** Resolves when every appended line is written and the file closed; rejects if any line was lost. */
   close(): Promise<void>;
 }
 
-export function openAuditLog(settings: Pick<Config['logs'], 'dir'>): AuditLog {
-  const file = new AppendFile(appendableLogFile(settings.dir, 'audit.log'), { flags: 'a', mode: LOG_FILE_MODE });
+/**
+ * A write that fails (the disk full, the file system gone read-only) loses the lines then queued —
+ * the events themselves are in `audit_events` — and is reported through `onWriteFailure` at the next
+ * append or at close; the next lines go to the file opened afresh, so the log resumes once the disk
+ * recovers instead of staying silent for the rest of a daemon's life. `close()` then rejects with
+ * FS_IO_FAILED, so a command whose audit log lost lines does not exit 0.
+ */
+export function openAuditLog(settings: Pick<Config['logs'], 'dir'>, onWriteFailure: (error: UsersyncError) => void = () => undefined): AuditLog {
+  const filePath = appendableLogFile(settings.dir, 'audit.log');
+  const openFile = () => new AppendFile(filePath, { flags: 'a', mode: LOG_FILE_MODE });
+  let file = openFile();
+  let lost: UsersyncError | undefined;
   let closing: Promise<void> | undefined;
+  /**
+   * The file to append to: a fresh one if the last failed, that failure reported first — unless
+   * the disk is still refusing everything (a fresh file that failed before writing a byte), which
+   * would repeat the report for every batch.
+   */
+  const current = (): AppendFile => {
+    if (file.error !== undefined) {
+      if (lost === undefined || file.bytesWritten > 0) report(file.error);
+      void file.close();
+      file = openFile();
+    }
+    return file;
+  };
+  const report = (error: Error) => {
+    lost = fail('FS_IO_FAILED', {
+      message: `Lines of the audit log ${filePath} could not be written (${(error as NodeJS.ErrnoException).code ?? error.message}); the events themselves are in the database: \`usersync audit\` reads them.`,
+      cause: error,
+    });
+    onWriteFailure(lost);
+  };
   return {
     appendLines(lines) {
       if (closing) return;
-      for (const line of lines) file.writeLine(line);
+      const target = current();
+      for (const line of lines) target.writeLine(line);
     },
     appendBytes(chunks, release) {
       if (closing) return chunks.forEach(release);
-      file.writeChunks(chunks, release);
+      current().writeChunks(chunks, release);
     },
     close() {
-      closing ??= file.close();
+      closing ??= file.close().then(() => {
+        if (file.error !== undefined && (lost === undefined || file.bytesWritten > 0)) report(file.error);
+        if (lost !== undefined) throw lost;
+      });
       return closing;
     },
   };

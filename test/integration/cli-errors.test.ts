@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT, makeWorkdir, runUsersync } from '../helpers/cli.js';
@@ -60,6 +60,18 @@ describe('command line error paths', () => {
     const listed = await runUsersync(['roles', 'list'], { cwd, env }); // reads only: no audit log needed
     expect(listed.code).toBe(0);
     expect(listed.stdout).not.toContain('Auditor');
+  });
+
+  it.runIf(existsSync('/dev/full'))('exits 3 when audit-log lines were lost, though the change itself is kept', async () => {
+    const cwd = makeWorkdir();
+    mkdirSync(path.join(cwd, 'logs'));
+    symlinkSync('/dev/full', path.join(cwd, 'logs', 'audit.log')); // every write: ENOSPC
+    const env = { USERSYNC_LOG_DIR: path.join(cwd, 'logs') };
+    const added = await runUsersync(['roles', 'add', 'Auditor'], { cwd, env });
+    expect(added.code).toBe(3);
+    expect(added.stderr).toContain(`Lines of the audit log ${path.join(cwd, 'logs', 'audit.log')} could not be written (ENOSPC)`);
+    const listed = await runUsersync(['roles', 'list'], { cwd, env });
+    expect(listed.stdout).toContain('Auditor'); // in the database, with its audit event
   });
 
   it('exits 2 with a short hint, not a usage dump, for an unknown command or option', async () => {
