@@ -42,13 +42,14 @@ export function openAuditLog(settings: Pick<Config['logs'], 'dir'>, onWriteFailu
    */
   const current = (): AppendFile => {
     if (file.error !== undefined) {
-      if (lost === undefined || file.bytesWritten > 0) report(file.error);
+      reportFailure(file);
       void file.close();
       file = openFile();
     }
     return file;
   };
-  const report = (error: Error) => {
+  const reportFailure = ({ error, bytesWritten }: AppendFile) => {
+    if (error === undefined || (lost !== undefined && bytesWritten === 0)) return;
     lost = fail('FS_IO_FAILED', {
       message: `Lines of the audit log ${filePath} could not be written (${(error as NodeJS.ErrnoException).code ?? error.message}); the events themselves are in the database: \`usersync audit\` reads them.`,
       cause: error,
@@ -67,7 +68,7 @@ export function openAuditLog(settings: Pick<Config['logs'], 'dir'>, onWriteFailu
     },
     close() {
       closing ??= file.close().then(() => {
-        if (file.error !== undefined && (lost === undefined || file.bytesWritten > 0)) report(file.error);
+        reportFailure(file);
         if (lost !== undefined) throw lost;
       });
       return closing;

@@ -186,14 +186,13 @@ async function importFingerprinted(
     const rerun = request.source !== 'cli';
     if (interrupted) importLog.warn('import.interrupted', { reason: rerun ? 'stop requested; the file stays claimed and is imported again at the next start' : 'stop requested; what was committed is kept', counts: spool.counts });
     else importLog.error('import.failed', { err: describeError(error) });
-    if (importId !== null && interrupted && !rerun) {
-      await closeImport(register, importId, { status: 'interrupted', finishedAt: clock().toISOString(), counts: { ...spool.counts }, error: { code: 'IMPORT_INTERRUPTED', message: 'Stopped by a signal before the end of the file.' } }).catch(() => undefined);
-    }
-    if (importId !== null && !interrupted) {
-      const code = (error as { code?: string }).code ?? 'UNEXPECTED';
-      // Rows committed before the failure (a conflict, the reports, the disk filling up) are counted,
-      // not hidden: the spool counts a batch's rows once its transaction has committed.
-      await closeImport(register, importId, { status: 'failed', finishedAt: clock().toISOString(), error: { code, message: String(describeError(error).message) }, counts: { ...spool.counts } }).catch(() => undefined);
+    if (importId !== null && !(interrupted && rerun)) {
+      const closed = interrupted
+        ? { status: 'interrupted' as const, error: { code: 'IMPORT_INTERRUPTED', message: 'Stopped by a signal before the end of the file.' } }
+        : { status: 'failed' as const, error: { code: (error as { code?: string }).code ?? 'UNEXPECTED', message: String(describeError(error).message) } };
+      // Rows committed before the stop or failure (a conflict, the reports, the disk filling up) are
+      // counted, not hidden: the spool counts a batch's rows once its transaction has committed.
+      await closeImport(register, importId, { ...closed, finishedAt: clock().toISOString(), counts: { ...spool.counts } }).catch(() => undefined);
     }
     throw error;
   } finally {
