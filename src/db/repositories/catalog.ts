@@ -55,6 +55,16 @@ export async function findCatalogIds(knex: Knex, kind: CatalogKind, keys: readon
   return found;
 }
 
+/** Reads entries by id: Map<id, name_key> (ids that no longer exist are left out). */
+export async function findCatalogKeys(knex: Knex, kind: CatalogKind, ids: readonly number[]): Promise<Map<number, string>> {
+  const found = new Map<number, string>();
+  for (const part of chunk([...new Set(ids)], 500)) {
+    const rows = (await knex(TABLE[kind]).select('id', 'name_key').whereIn('id', part)) as Array<{ id: number | string; name_key: string }>;
+    for (const row of rows) found.set(Number(row.id), row.name_key);
+  }
+  return found;
+}
+
 /**
  * Adds names that do not exist yet (compared by key). Returns which were created and which
  * already existed. Runs inside the caller's transaction when given one.

@@ -18,6 +18,7 @@ import type { FailedRowCells, ReportCounts, RowResult, RowSpool } from '../repor
 import { loadCatalogCache, type CatalogCache } from './catalog-cache.js';
 import { GroupedTransaction, LEAN_ROWS_PER_TRANSACTION, ROWS_PER_TRANSACTION } from './grouped-transaction.js';
 import { prepareBatch, type PrepareContext, type PreparedBatch } from './prepare.js';
+import { MembershipKeys } from './stored-users.js';
 import { QueuedTransaction } from './queued-transaction.js';
 import type { ImportWriter } from '../../db/statement-writer.js';
 import { queueBatch, writeBatch, type AppliedRow, type WriteContext } from './write-batch.js';
@@ -73,6 +74,7 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
   const { config, db } = deps;
   const settings = config.import;
   const catalog = await guard(db.location, () => loadCatalogCache(db.knex));
+  const membershipKeys = new MembershipKeys(catalog);
   if (!options.dryRun) await db.checkpointInBackground();
   /** Validation state for one pass over the file (its own register of usernames). */
   const prepareContext = (): PrepareContext => ({
@@ -89,6 +91,7 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
     passwordPolicy: settings.passwords,
     dialect: db.dialect,
     maxInParams: db.maxInParams,
+    membershipKeys,
   });
   const writeContext = (): WriteContext => ({
     dialect: db.dialect,

@@ -18,7 +18,7 @@ import { checkRow, type RowRules } from '../../domain/row-intent.js';
 import type { SeenUsernames } from '../../domain/username-index.js';
 import type { Dialect } from '../../db/knex.js';
 import type { PasswordHasher } from '../passwords.js';
-import { loadStoredUsers } from './stored-users.js';
+import { loadStoredUsers, type MembershipKeys } from './stored-users.js';
 
 export interface FailedRow {
   row: number;
@@ -46,6 +46,8 @@ export interface PrepareContext {
   passwordPolicy: 'always' | 'create-only';
   dialect: Dialect;
   maxInParams: number;
+  /** Role and group keys of the stored users' membership ids. */
+  membershipKeys: MembershipKeys;
 }
 
 /** `handle` names the connection for the stored-user look-up when it is made (after validation). */
@@ -67,7 +69,7 @@ export async function prepareBatch(handle: () => Knex | Promise<Knex>, rows: rea
     batch.intents.push(intent);
     batch.raws.push(raw);
   }
-  batch.stored = await loadStoredUsers(await handle(), context.dialect, batch.intents.map((i) => i.username), context.maxInParams);
+  batch.stored = await loadStoredUsers(await handle(), context.dialect, batch.intents.map((i) => i.username), context.maxInParams, context.membershipKeys);
   if (withPassword.length > 0) await settlePasswords(withPassword, batch.stored, context);
   return batch;
 }
