@@ -105,6 +105,15 @@ function cpuBound(r: Series, floor: Series, cores: number) {
 }
 
 /**
+ * A time target against the CPU bound of the import it times: `reachable` false says no
+ * scheduling can meet it on this machine (the bound is above the time allowed).
+ */
+function withinCpu(limitMs: number, bound: ReturnType<typeof cpuBound>) {
+  if (bound === null) return null;
+  return { limitMs: Math.round(limitMs), lowerBoundMs: bound.lowerBoundMs, cores: bound.cores, reachable: bound.lowerBoundMs <= limitMs };
+}
+
+/**
  * The naive script's time for all ROWS: its whole process (start-up and the rows it did) plus the
  * rows it did not do at its rate after the first fifth of them (naive.ts says why not a scale).
  */
@@ -226,11 +235,13 @@ async function benchDatabase(kind: 'sqlite' | 'mysql', files: Record<string, str
   process.stderr.write(`  passwords: ${Math.round(passwords.ms)} ms; big: ${Math.round(big.ms)} ms, ${Math.round(big.peakRssMb)} MB\n`);
   const floor = series(floors);
   const created = series(fresh);
+  const same = series(unchanged);
   return {
     floor,
     new: created,
     newCpuBound: cpuBound(created, floor, availableParallelism()),
-    unchanged: series(unchanged),
+    unchanged: same,
+    unchangedCpuBound: cpuBound(same, floor, availableParallelism()),
     changed10: series(changed),
     naive: naiveRun,
     passwords: {
@@ -257,12 +268,12 @@ async function main() {
   for (const kind of args.databases.split(',').map((d) => d.trim()) as Array<'sqlite' | 'mysql'>) results[kind] = await benchDatabase(kind, files);
 
   const targets = Object.entries(results).flatMap(([kind, r]) => [
-    { database: kind, target: `new import ≤ 1.5 × floor`, value: +(r.new.medianMs / r.floor.medianMs).toFixed(2), pass: r.new.medianMs <= 1.5 * r.floor.medianMs },
-    { database: kind, target: `unchanged re-import ≤ 1.3 × floor`, value: +(r.unchanged.medianMs / r.floor.medianMs).toFixed(2), pass: r.unchanged.medianMs <= 1.3 * r.floor.medianMs },
-    { database: kind, target: `≥ 20 × faster than naive`, value: +(r.naive.extrapolatedMs / r.new.medianMs).toFixed(1), pass: r.naive.extrapolatedMs >= 20 * r.new.medianMs },
-    { database: kind, target: `${BIG} rows: peak RSS < 300 MB`, value: r.big.peakRssMb, pass: r.big.peakRssMb < 300 },
-    { database: kind, target: `memory does not grow with rows (RSS ${BIG} ≤ 1.25 × RSS ${ROWS})`, value: +(r.big.peakRssMb / r.new.peakRssMb).toFixed(2), pass: r.big.peakRssMb <= 1.25 * r.new.peakRssMb },
-    { database: kind, target: `passwords ≥ 90% of bare argon2id (${r.passwords.bareArgon2Rate}/s)`, value: +(r.passwords.rowsPerSecond / r.passwords.bareArgon2Rate).toFixed(2), pass: r.passwords.rowsPerSecond >= 0.9 * r.passwords.bareArgon2Rate },
+    { database: kind, target: `new import ≤ 1.5 × floor`, value: +(r.new.medianMs / r.floor.medianMs).toFixed(2), pass: r.new.medianMs <= 1.5 * r.floor.medianMs, cpu: withinCpu(1.5 * r.floor.medianMs, r.newCpuBound) },
+    { database: kind, target: `unchanged re-import ≤ 1.3 × floor`, value: +(r.unchanged.medianMs / r.floor.medianMs).toFixed(2), pass: r.unchanged.medianMs <= 1.3 * r.floor.medianMs, cpu: withinCpu(1.3 * r.floor.medianMs, r.unchangedCpuBound) },
+    { database: kind, target: `≥ 20 × faster than naive`, value: +(r.naive.extrapolatedMs / r.new.medianMs).toFixed(1), pass: r.naive.extrapolatedMs >= 20 * r.new.medianMs, cpu: withinCpu(r.naive.extrapolatedMs / 20, r.newCpuBound) },
+    { database: kind, target: `${BIG} rows: peak RSS < 300 MB`, value: r.big.peakRssMb, pass: r.big.peakRssMb < 300, cpu: null },
+    { database: kind, target: `memory does not grow with rows (RSS ${BIG} ≤ 1.25 × RSS ${ROWS})`, value: +(r.big.peakRssMb / r.new.peakRssMb).toFixed(2), pass: r.big.peakRssMb <= 1.25 * r.new.peakRssMb, cpu: null },
+    { database: kind, target: `passwords ≥ 90% of bare argon2id (${r.passwords.bareArgon2Rate}/s)`, value: +(r.passwords.rowsPerSecond / r.passwords.bareArgon2Rate).toFixed(2), pass: r.passwords.rowsPerSecond >= 0.9 * r.passwords.bareArgon2Rate, cpu: null },
   ]);
   const machine = { cores: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version };
   const report = { at: new Date().toISOString(), machine, rows: ROWS, big: BIG, runs: RUNS, results, targets, quick: args.quick };
@@ -286,7 +297,10 @@ async function main() {
     lines.push(`  ${BIG} rows                       ${r.big.ms} ms, peak ${r.big.peakRssMb} MB`);
   }
   lines.push('', 'targets:');
-  for (const t of targets) lines.push(`  ${t.pass ? 'PASS' : 'FAIL'}  ${t.database.padEnd(6)} ${t.target}: ${t.value}`);
+  for (const t of targets) {
+    lines.push(`  ${t.pass ? 'PASS' : 'FAIL'}  ${t.database.padEnd(6)} ${t.target}: ${t.value}`);
+    if (!t.pass && t.cpu) lines.push(`          it allows ${t.cpu.limitMs} ms; the import's CPU alone needs ≥ ${t.cpu.lowerBoundMs} ms on ${t.cpu.cores} cores: ${t.cpu.reachable ? 'within reach by overlapping better' : 'out of reach here without less CPU or more cores'}`);
+  }
   process.stdout.write(`${lines.join('\n')}\n\nresults: ${path.join(out, 'results.json')}\n`);
 }
 

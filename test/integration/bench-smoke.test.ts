@@ -19,7 +19,7 @@ describe('npm run bench (smoke)', () => {
     expect(result.status, result.stderr.slice(-3000)).toBe(0);
     const report = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as {
       results: Record<string, { floor: { medianMs: number }; new: { medianMs: number; peakRssMb: number; cpuMs: number | null }; newCpuBound: { totalCpuMs: number; serverCpuMs: number | null; lowerBoundMs: number } | null; unchanged: object; changed10: object; naive: { sampleRows: number; sampleMs: number; msPerRow: number; extrapolatedMs: number }; passwords: object; big: object }>;
-      targets: Array<{ database: string; target: string; pass: boolean }>;
+      targets: Array<{ database: string; target: string; pass: boolean; cpu: { limitMs: number; lowerBoundMs: number; reachable: boolean } | null }>;
     };
     expect(Object.keys(report.results).sort()).toEqual(['mysql', 'sqlite']);
     for (const r of Object.values(report.results)) {
@@ -40,6 +40,15 @@ describe('npm run bench (smoke)', () => {
       expect(result.stdout).toMatch(/its CPU: \d+ ms in the import process \+ \d+ ms in the database server/);
     }
     expect(report.targets).toHaveLength(12);
+    // Each time target says whether the import's CPU alone would allow it here; the others do not.
+    for (const [kind, r] of Object.entries(report.results)) {
+      const [fresh, unchanged, naive, ...rest] = report.targets.filter((t) => t.database === kind);
+      expect(fresh?.cpu?.limitMs).toBe(Math.round(1.5 * r.floor.medianMs));
+      expect(unchanged?.cpu?.limitMs).toBe(Math.round(1.3 * r.floor.medianMs));
+      expect(naive?.cpu).toMatchObject({ limitMs: Math.round(r.naive.extrapolatedMs / 20), lowerBoundMs: r.newCpuBound?.lowerBoundMs });
+      for (const t of [fresh, unchanged, naive]) expect(t?.cpu?.reachable).toBe((t?.cpu?.lowerBoundMs ?? NaN) <= (t?.cpu?.limitMs ?? NaN) + 0.5);
+      for (const t of rest) expect(t.cpu).toBeNull();
+    }
     expect(result.stdout).toMatch(/(PASS|FAIL) {2}sqlite new import/);
   }, 300_000);
 });
