@@ -18,7 +18,7 @@ describe('npm run bench (smoke)', () => {
     const result = spawnSync(process.execPath, [runner, '--quick', '--out', out, '--mysql', MYSQL_SERVER_URL], { encoding: 'utf8', timeout: 280_000 });
     expect(result.status, result.stderr.slice(-3000)).toBe(0);
     const report = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as {
-      results: Record<string, { floor: { medianMs: number }; new: { medianMs: number; peakRssMb: number; cpuMs: number | null }; newCpuBound: { totalCpuMs: number; serverCpuMs: number | null; lowerBoundMs: number } | null; unchanged: object; changed10: object; naive: { sampleRows: number; sampleMs: number; msPerRow: number; extrapolatedMs: number }; passwords: object; big: object }>;
+      results: Record<string, { floor: { medianMs: number }; new: { medianMs: number; peakRssMb: number; cpuMs: number | null }; newCpuBound: { totalCpuMs: number; serverCpuMs: number | null; lowerBoundMs: number } | null; unchanged: object; changed10: object; naive: { sampleRows: number; sampleMs: number; msPerRow: number; extrapolatedMs: number }; passwords: { runs: number; rowsPerSecond: number; bareArgon2Rate: number; ratio: number; ratioMin: number; ratioMax: number }; big: object }>;
       targets: Array<{ database: string; target: string; pass: boolean; cpu: { limitMs: number; lowerBoundMs: number; reachable: boolean } | null }>;
     };
     expect(Object.keys(report.results).sort()).toEqual(['mysql', 'sqlite']);
@@ -30,6 +30,9 @@ describe('npm run bench (smoke)', () => {
       expect(r.naive.msPerRow).toBeGreaterThan(0);
       expect(r.naive.sampleRows).toBeLessThan(2000);
       expect(Math.abs(r.naive.extrapolatedMs - (r.naive.sampleMs + r.naive.msPerRow * (2000 - r.naive.sampleRows)))).toBeLessThan(r.naive.extrapolatedMs * 0.01 + 1);
+      // The password ratio is the hashing rate against the bare rate beside it, one per run (--quick: 1).
+      expect(r.passwords).toMatchObject({ runs: 1, ratioMin: r.passwords.ratio, ratioMax: r.passwords.ratio });
+      expect(r.passwords.ratio).toBeCloseTo(r.passwords.rowsPerSecond / r.passwords.bareArgon2Rate, 2);
       // Every import reports its CPU time (bench/cpu-report.cts), and the bound follows from it.
       expect(r.new.cpuMs).toBeGreaterThan(0);
       expect(r.newCpuBound?.lowerBoundMs).toBe(Math.round((r.newCpuBound?.totalCpuMs ?? NaN) / availableParallelism()));
