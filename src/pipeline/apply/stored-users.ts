@@ -11,7 +11,7 @@ import type { Dialect } from '../../db/knex.js';
 import { chunk } from '../../db/time.js';
 import type { CatalogCache } from './catalog-cache.js';
 
-/** usersWithDepartment's columns, then the two key lists, in select order (rows come back as arrays). */
+/** usersWithDepartment's columns, then the two id lists, in select order (rows come back as arrays). */
 type Row = [
   id: number | string,
   username: string,
@@ -57,7 +57,9 @@ const sqlCache = new Map<string, string>();
 /**
  * The keys of roles and groups by id, for the look-up's membership ids: from the import's
  * catalogue, and from the database for an id it does not hold (a role another process added
- * since the import began), asked once per batch for all such ids together.
+ * since the import began), asked once per batch for all such ids together. An id names one key
+ * for good: roles and groups are never renamed, and their ids are never reused (AUTOINCREMENT on
+ * SQLite; InnoDB keeps its counter across restarts since MariaDB 10.2.4 and MySQL 8).
  */
 export class MembershipKeys {
   private readonly roles = new Map<number, string>();
