@@ -9,10 +9,10 @@
  * Both must be flushed with `closeLogger` before the process ends (PITFALLS §7.1).
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { LOG_FILE_MODE, appendableLogFile } from './log-file.js';
 import type * as Winston from 'winston';
 import { requirePackage } from '../require-package.js';
 import type { Config } from '../config/schema.js';
+import { LOG_FILE_MODE, appendableLogFile } from './log-file.js';
 
 const winston: typeof Winston = requirePackage('winston');
 
