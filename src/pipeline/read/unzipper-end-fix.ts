@@ -21,6 +21,7 @@
  *    the record chain has really finished, so 'end' comes after every pushed entry was consumed.
  */
 import { requireFromExceljs } from '../exceljs-require.js';
+import type { EntryParse } from './zip-entries.js';
 
 interface ParseStream {
   listeners(event: 'finish'): Array<(...args: unknown[]) => void>;
@@ -37,6 +38,14 @@ interface UnzipperModule {
 
 /** Receives every error of every zip stream exceljs reads in this thread (fix 1). */
 let zipErrorListener: ((error: Error) => void) | undefined;
+
+/** When set, exceljs' next `Parse` comes from here instead of unzipper (zip-entries.ts). */
+let entrySource: EntryParse | undefined;
+
+/** Serves exceljs' next zips from `parse` (random access, zip-entries.ts); undefined: unzipper's streaming Parse. */
+export function serveZipEntriesFrom(parse: EntryParse | undefined): void {
+  entrySource = parse;
+}
 
 /**
  * Patches unzipper.Parse (the copy exceljs loads). Idempotent; the last `onZipError` given wins.
@@ -63,6 +72,7 @@ export function fixUnzipperEnd(onZipError?: (error: Error) => void): void {
 
   const patched = Object.assign(
     function Parse(opts?: unknown): ParseStream {
+      if (entrySource !== undefined) return entrySource() as unknown as ParseStream;
       const parse = original(opts);
       // Parse's own 'finish' listener is registered last (after PullStream's, which must stay).
       const listeners = parse.listeners('finish');

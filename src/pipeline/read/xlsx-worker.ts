@@ -1,12 +1,14 @@
 /**
- * Worker thread that reads one .xlsx/.xlsm (SPEC §1): exceljs' streaming reader for the zip, the
- * shared strings and the styles, sheet-rows.ts for each sheet's cells. Runs in its
+ * Worker thread that reads one .xlsx/.xlsm (SPEC §1): zip-entries.ts for the zip (unzipper when
+ * the directory cannot be used), exceljs' streaming reader for the shared strings and the styles,
+ * sheet-rows.ts for each sheet's cells. Runs in its
  * own thread with a heap limit, so an exceljs crash, a runaway file or an out-of-memory rejects
  * this file only (PITFALLS §3.5, §3.9). Its temp directory (TMPDIR, set by the main thread) is
  * removed by the main thread however this worker ends (PITFALLS §3.8).
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 // First: it replaces exceljs' XML reader before exceljs loads (see the module for why).
 import './exceljs-sax-fix.js';
@@ -25,8 +27,9 @@ import { openRegularFile } from './sniff.js';
 import { readWorkbookInfo, type SheetInfo, type WorkbookInfo } from './workbook-sheets.js';
 import { MAX_BATCHES_AHEAD, encodeRows, type MainMessage, type WorkerInput, type WorkerMessage } from './worker-protocol.js';
 import { classifyParseError, isSheetsRace, otherSheetWarnings } from './xlsx-errors.js';
-import { fixUnzipperEnd } from './unzipper-end-fix.js';
+import { fixUnzipperEnd, serveZipEntriesFrom } from './unzipper-end-fix.js';
 import { loadSlimUnzipper } from './unzipper-slim.js';
+import { entryParse } from './zip-entries.js';
 import { reorderedWorkbookStream } from './zip-order.js';
 
 /**
@@ -85,8 +88,11 @@ async function readWorkbook(workbook: WorkbookInfo): Promise<void> {
   const lookup = buildHeaderLookup(input.settings.headerAliases);
   const scan = new HeaderScan(lookup);
   const fh = await openRegularFile(input.filePath);
-  // Shared strings, styles and relationships first, so the sheet is parsed as it streams (zip-order.ts).
-  const stream = (await reorderedWorkbookStream(fh, (await fh.stat()).size)) ?? fh.createReadStream();
+  // Entries read by range (zip-entries.ts); failing that, the file streamed through unzipper with
+  // shared strings, styles and relationships moved first, so the sheet is parsed as it streams (zip-order.ts).
+  const entries = await entryParse(fh, (error) => postFail(classifyParseError(error)));
+  serveZipEntriesFrom(entries);
+  const stream = entries !== undefined ? Readable.from([]) : ((await reorderedWorkbookStream(fh, (await fh.stat()).size)) ?? fh.createReadStream());
   // exceljs pipes the stream without an error listener; report read errors ourselves (PITFALLS §3.5).
   stream.on('error', (cause: Error) => {
     postFail(fail('FILE_PARSE_FAILED', { message: `The file could not be read: ${cause.message}` }));

@@ -1,6 +1,7 @@
 /**
  * Streams a workbook's zip with the parts exceljs' streaming reader needs before a worksheet moved
- * to the front, byte for byte.
+ * to the front, byte for byte — for unzipper's streaming parse, which the worker uses only when it
+ * cannot read the entries by range (zip-entries.ts, which serves them in the same order).
  *
  * exceljs reads the zip in file order and can parse a worksheet as it streams only once it has
  * seen `xl/sharedStrings.xml` and the workbook's relationships; a sheet that comes earlier is
