@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { bulkStatements } from '../../src/db/bulk.js';
 import { SqliteWriter } from '../../src/db/sqlite-writer.js';
 import { encodeStatements, type ImportWriter } from '../../src/db/statement-writer.js';
-import { QueuedTransaction } from '../../src/pipeline/apply/queued-transaction.js';
+import { QueuedTransaction, SQLITE_BATCHES_IN_FLIGHT } from '../../src/pipeline/apply/queued-transaction.js';
 
 /** The driver itself (it ships no types): a reader's connection beside the writer's. */
 interface Connection {
@@ -81,12 +81,16 @@ describe('QueuedTransaction', () => {
     await group.write(1, batch('b')); // second row: sends a commit, without waiting for it
     await group.commit(); // nothing more open: waits for that commit to hand on
     expect(committed).toEqual([['a', 'b']]);
-    await group.write(1, batch('a')); // a duplicate: fails on the thread, unseen yet
-    await expect(group.write(1, batch('c'))).rejects.toMatchObject({ code: 'SQLITE_CONSTRAINT_UNIQUE' });
-    await group.commit();
+    // A transaction of more rows than the writes below, so no commit carries the failure first.
+    const larger = new QueuedTransaction<string>(writer, 10, (outcomes) => void committed.push([...outcomes]), SQLITE_BATCHES_IN_FLIGHT);
+    await larger.write(1, batch('a')); // a duplicate: fails on the thread, unseen yet
+    // The writes after it that it does not wait for yet; the thread skips their statements.
+    for (let i = 1; i < SQLITE_BATCHES_IN_FLIGHT; i++) await larger.write(1, batch(`c${i}`));
+    await expect(larger.write(1, batch('c'))).rejects.toMatchObject({ code: 'SQLITE_CONSTRAINT_UNIQUE' });
+    await larger.commit();
     expect(committed).toEqual([['a', 'b']]);
-    await group.write(1, batch('d'));
-    await group.commit();
+    await larger.write(1, batch('d'));
+    await larger.commit();
     expect(committed).toEqual([['a', 'b'], ['d']]);
     expect(people().map((p) => (p as { username: string }).username)).toEqual(['a', 'b', 'd']);
   });

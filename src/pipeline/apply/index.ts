@@ -19,7 +19,7 @@ import { loadCatalogCache, type CatalogCache } from './catalog-cache.js';
 import { GroupedTransaction, LEAN_ROWS_PER_TRANSACTION, ROWS_PER_TRANSACTION } from './grouped-transaction.js';
 import { prepareBatch, type PrepareContext, type PreparedBatch } from './prepare.js';
 import { MembershipKeys } from './stored-users.js';
-import { QueuedTransaction } from './queued-transaction.js';
+import { QueuedTransaction, SQLITE_BATCHES_IN_FLIGHT } from './queued-transaction.js';
 import type { ImportWriter } from '../../db/statement-writer.js';
 import { queueBatch, writeBatch, type AppliedRow, type WriteContext } from './write-batch.js';
 
@@ -158,7 +158,8 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
   // The batches' statements run on a thread of their own (db/statement-writer.ts).
   const { writer } = options;
   if (writer) {
-    const group = new QueuedTransaction<Committed>(writer, options.lean ? LEAN_ROWS_PER_TRANSACTION : ROWS_PER_TRANSACTION, onCommitted);
+    const inFlight = db.dialect === 'sqlite' ? SQLITE_BATCHES_IN_FLIGHT : 1;
+    const group = new QueuedTransaction<Committed>(writer, options.lean ? LEAN_ROWS_PER_TRANSACTION : ROWS_PER_TRANSACTION, onCommitted, inFlight);
     const departments = new Set<string>();
     // Look-ups use the import's own connection, outside the writer's transaction (prepare.ts says why that is safe).
     return applyInGroups(group, () => db.knex, (prepared) =>
