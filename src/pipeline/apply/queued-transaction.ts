@@ -4,10 +4,10 @@
  * audit-log lines handed on only once their transaction has committed.
  *
  * A batch's statements run while the next ones are prepared and queued; `write` returns once the
- * batch `batchesInFlight` before it has run (1 or 2), so at most two or three batches' statements wait in memory. Commits are sent
- * without waiting for them (one at a time). A failure on the thread rolls its transaction back
- * there and surfaces at the next wait, as the error of the batch being written then: nothing of
- * that transaction is handed on.
+ * batch `batchesInFlight` (1 or 2) before it has run, so at most two or three batches' statements
+ * wait in memory. Commits are sent without waiting for them (one at a time). A failure on the
+ * thread rolls its transaction back there and surfaces at the next wait, as the error of the batch
+ * being written then: nothing of that transaction is handed on.
  */
 import type { ImportWriter } from '../../db/statement-writer.js';
 
