@@ -47,22 +47,19 @@ export async function listCatalog(knex: Knex, kind: CatalogKind): Promise<Catalo
 
 /** Reads entries by key: Map<name_key, id>. */
 export async function findCatalogIds(knex: Knex, kind: CatalogKind, keys: readonly string[]): Promise<Map<string, number>> {
-  const found = new Map<string, number>();
-  for (const part of chunk([...new Set(keys)], 500)) {
-    const rows = (await knex(TABLE[kind]).select('id', 'name_key').whereIn('name_key', part)) as Array<{ id: number | string; name_key: string }>;
-    for (const row of rows) found.set(row.name_key, Number(row.id));
-  }
-  return found;
+  return new Map((await catalogRows(knex, kind, 'name_key', keys)).map((row) => [row.name_key, Number(row.id)]));
 }
 
 /** Reads entries by id: Map<id, name_key> (ids that no longer exist are left out). */
 export async function findCatalogKeys(knex: Knex, kind: CatalogKind, ids: readonly number[]): Promise<Map<number, string>> {
-  const found = new Map<number, string>();
-  for (const part of chunk([...new Set(ids)], 500)) {
-    const rows = (await knex(TABLE[kind]).select('id', 'name_key').whereIn('id', part)) as Array<{ id: number | string; name_key: string }>;
-    for (const row of rows) found.set(Number(row.id), row.name_key);
-  }
-  return found;
+  return new Map((await catalogRows(knex, kind, 'id', ids)).map((row) => [Number(row.id), row.name_key]));
+}
+
+/** The id and key of every entry whose `column` is one of `values`, 500 values to a statement. */
+async function catalogRows<T extends string | number>(knex: Knex, kind: CatalogKind, column: 'id' | 'name_key', values: readonly T[]): Promise<Array<{ id: number | string; name_key: string }>> {
+  const rows: Array<{ id: number | string; name_key: string }> = [];
+  for (const part of chunk([...new Set(values)], 500)) rows.push(...((await knex(TABLE[kind]).select('id', 'name_key').whereIn(column, part)) as typeof rows));
+  return rows;
 }
 
 /**
