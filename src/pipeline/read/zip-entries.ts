@@ -22,7 +22,7 @@ import { Duplex, PassThrough, Readable, Transform, type TransformCallback } from
 import { createInflateRaw } from 'node:zlib';
 import type { Entry, ZipFile } from 'yauzl';
 import { requirePackage } from '../../require-package.js';
-import { PARTS_BEFORE_SHEETS } from './zip-order.js';
+import { partsFirst } from './zip-order.js';
 
 const yauzl: typeof import('yauzl') = requirePackage('yauzl');
 
@@ -70,8 +70,7 @@ export async function entryParse(fh: FileHandle, onError: (error: Error) => void
     const [before, entry] = [entries[i - 1]!, entries[i]!];
     if (entry.relativeOffsetOfLocalHeader < before.relativeOffsetOfLocalHeader + 30 + before.compressedSize) return undefined;
   }
-  const first = PARTS_BEFORE_SHEETS.map((name) => entries.find((e) => e.fileName === name)).filter((e): e is Entry => e !== undefined);
-  const ordered = [...first, ...entries.filter((e) => !first.includes(e))];
+  const ordered = partsFirst(entries, (entry) => entry.fileName);
   return () => {
     const parse = new Duplex({
       objectMode: true,
@@ -87,10 +86,7 @@ export async function entryParse(fh: FileHandle, onError: (error: Error) => void
 
 /** An entry's bytes, read and inflated only once someone reads them (never for an autodrained one). */
 function entryStream(zip: ZipFile, fh: FileHandle, entry: Entry, onError: (error: Error) => void): ZipEntryStream {
-  let started = false;
-  const out = new EntryStream(entry.fileName, () => {
-    if (started) return;
-    started = true;
+  return new EntryStream(entry.fileName, (out) => {
     const fail = (cause: Error): void => {
       const error = damagedZip(entry.fileName, cause);
       onError(error);
@@ -110,27 +106,31 @@ function entryStream(zip: ZipFile, fh: FileHandle, entry: Entry, onError: (error
       } else raw.pipe(counted).pipe(out);
     });
   });
-  out.autodrain = () => {
-    if (!started) out.destroy();
-  };
-  return out;
 }
 
 /** A PassThrough that starts its source the first time it is read from (read(), 'data', pipe). */
 class EntryStream extends PassThrough implements ZipEntryStream {
   readonly type = 'File';
-  autodrain: () => void = () => undefined;
+  private started = false;
 
   constructor(
     readonly path: string,
-    private readonly start: () => void,
+    private readonly source: (out: EntryStream) => void,
   ) {
     super({ highWaterMark: CHUNK_BYTES });
   }
 
   override _read(size: number): void {
-    this.start();
+    if (!this.started) {
+      this.started = true;
+      this.source(this);
+    }
     super._read(size);
+  }
+
+  /** exceljs is done with the entry: one never read is never inflated. */
+  autodrain(): void {
+    if (!this.started) this.destroy();
   }
 }
 

@@ -66,9 +66,13 @@ async function plannedSpans(fh: FileHandle, size: number): Promise<Span[] | unde
   if (firstSheet < 0) return undefined;
   const late = PARTS_BEFORE_SHEETS.filter((name) => entries.findIndex((e) => e.name === name) > firstSheet);
   if (late.length === 0) return undefined;
-  const first = PARTS_BEFORE_SHEETS.filter((name) => spans.has(name));
-  const rest = entries.filter((e) => !(first as readonly string[]).includes(e.name)).map((e) => spans.get(e.name)!);
-  return [...first.map((name) => spans.get(name)!), ...rest, { start: directoryAt, end: size }];
+  return [...partsFirst(entries, (entry) => entry.name).map((entry) => spans.get(entry.name)!), { start: directoryAt, end: size }];
+}
+
+/** `entries` (in file order) with PARTS_BEFORE_SHEETS first, in that order, then the rest as they were. */
+export function partsFirst<T extends object>(entries: readonly T[], nameOf: (entry: T) => string): T[] {
+  const first = PARTS_BEFORE_SHEETS.flatMap((name) => entries.find((entry) => nameOf(entry) === name) ?? []);
+  return [...first, ...entries.filter((entry) => !first.includes(entry))];
 }
 
 /** The central directory's entries by the offset of their local header, in file order. */
