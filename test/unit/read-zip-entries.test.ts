@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { classifyParseError } from '../../src/pipeline/read/xlsx-errors.js';
 import { entryParse, type ZipEntryStream } from '../../src/pipeline/read/zip-entries.js';
 import { PARTS_BEFORE_SHEETS } from '../../src/pipeline/read/zip-order.js';
-import { fixtureDir, patchDeclaredSize, readSettings, writeCraftedXlsx, writeLargeWorkbook, writeZip } from '../fixtures/workbooks.js';
+import { directoryEntries, fixtureDir, patchDeclaredSize, pointDirectoryEntryAt, readSettings, writeCraftedXlsx, writeLargeWorkbook, writeZip } from '../fixtures/workbooks.js';
 import { readAllRows } from '../helpers/read.js';
 
 let fx: Awaited<ReturnType<typeof fixtureDir>>;
@@ -35,15 +35,6 @@ async function bytesOf(stream: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** Each entry's name and inflated bytes through yauzl's own reader, in the directory's order. */
-async function directoryEntries(path: string): Promise<Array<[string, Buffer]>> {
-  const zip = await yauzl.openPromise(path, { lazyEntries: true });
-  const entries: Array<[string, Buffer]> = [];
-  for await (const entry of zip.eachEntry()) entries.push([entry.fileName, await bytesOf(await zip.openReadStreamPromise(entry))]);
-  zip.close();
-  return entries;
-}
-
 /** Overwrites `count` bytes in the middle of an entry's compressed data. */
 async function damageEntryData(path: string, name: string, count = 16): Promise<void> {
   const zip = await yauzl.openPromise(path, { lazyEntries: true });
@@ -57,17 +48,6 @@ async function damageEntryData(path: string, name: string, count = 16): Promise<
   zip.close();
   const bytes = await readFile(path);
   bytes.fill(0xff, start + Math.floor(size / 2) - count / 2, start + Math.floor(size / 2) + count / 2);
-  await writeFile(path, bytes);
-}
-
-/** Makes the directory entry `name` point at the local entry of `target`. */
-async function pointDirectoryEntryAt(path: string, name: string, target: string): Promise<void> {
-  const bytes = await readFile(path);
-  const at = new Map<string, number>();
-  for (let i = 0; i + 46 <= bytes.length; i++) {
-    if (bytes.readUInt32LE(i) === 0x02014b50) at.set(bytes.subarray(i + 46, i + 46 + bytes.readUInt16LE(i + 28)).toString('utf8'), i);
-  }
-  bytes.writeUInt32LE(bytes.readUInt32LE(at.get(target)! + 42), at.get(name)! + 42);
   await writeFile(path, bytes);
 }
 

@@ -1,10 +1,9 @@
 import { open, readFile, writeFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import yauzl from 'yauzl';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireFromExceljs } from '../../src/pipeline/exceljs-require.js';
 import { PARTS_BEFORE_SHEETS, reorderedWorkbookStream } from '../../src/pipeline/read/zip-order.js';
-import { fixtureDir, readSettings, writeCraftedXlsx, writeUsers, writeZip } from '../fixtures/workbooks.js';
+import { directoryEntries, fixtureDir, readSettings, writeCraftedXlsx, writeUsers, writeZip } from '../fixtures/workbooks.js';
 import { readAllRows } from '../helpers/read.js';
 
 let fx: Awaited<ReturnType<typeof fixtureDir>>;
@@ -26,19 +25,6 @@ async function streamedEntries(stream: Readable): Promise<Array<[string, Buffer]
     for await (const chunk of entry) chunks.push(chunk as Buffer);
     entries.push([entry.path, Buffer.concat(chunks)]);
   }
-  return entries;
-}
-
-/** The same, read through the central directory (yauzl), in the directory's order. */
-async function directoryEntries(path: string): Promise<Array<[string, Buffer]>> {
-  const zip = await yauzl.openPromise(path, { lazyEntries: true });
-  const entries: Array<[string, Buffer]> = [];
-  for await (const entry of zip.eachEntry()) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of await zip.openReadStreamPromise(entry)) chunks.push(chunk as Buffer);
-    entries.push([entry.fileName, Buffer.concat(chunks)]);
-  }
-  zip.close();
   return entries;
 }
 
