@@ -104,6 +104,20 @@ describe('zip entries read by range (exceljs reader’s zip)', () => {
     }
   });
 
+  it('passes a file-system failure on with its own code, so it is never taken for a damaged file', async () => {
+    const path = await writeZip(fx.path('io.zip'), { 'xl/workbook.xml': '<workbook/>' });
+    const fh = await open(path, 'r');
+    const errors: Error[] = [];
+    const parse = await entryParse(fh, (error) => errors.push(error));
+    const entries: ZipEntryStream[] = [];
+    for await (const entry of parse!() as AsyncIterable<ZipEntryStream>) entries.push(entry);
+    await fh.close(); // every read of the entry now fails with EBADF
+    const failure = await bytesOf(entries.find((e) => e.path === 'xl/workbook.xml')!).then(() => undefined, (error: Error) => error);
+    expect((failure as NodeJS.ErrnoException | undefined)?.code).toBe('EBADF');
+    expect(errors).toEqual([failure]);
+    expect(classifyParseError(Object.assign(new Error('i/o error'), { code: 'EIO' })).code).toBe('FS_IO_FAILED');
+  });
+
   it('declines what it should not read by range, and the worker then reads the file through unzipper as before', async () => {
     const notZip = fx.path('not-a-zip.xlsx');
     await writeFile(notZip, 'Username\nann\n');

@@ -135,13 +135,14 @@ class EntryStream extends PassThrough implements ZipEntryStream {
 }
 
 /**
- * An entry's data that cannot be read as the directory describes it: its local header, its bytes
- * or their deflate stream are damaged. `code` Z_DATA_ERROR, as zlib's own inflate errors have, so
- * classifyParseError reports every one of them alike (FILE_CORRUPT).
+ * An entry's data that cannot be read as the directory describes it: its local header or its size
+ * is wrong. `code` Z_DATA_ERROR, as zlib's own inflate errors have, so classifyParseError reports
+ * every one of them alike (FILE_CORRUPT). An error that has a code already passes as it is: zlib's
+ * own, and the file system's — a disk or descriptor failure (EIO, EMFILE) is this machine's fault,
+ * not the file's, and classifyParseError must see its code to keep the file out of error/.
  */
 function damagedZip(path: string, cause: Error): Error {
-  const code = (cause as { code?: unknown }).code;
-  if (typeof code === 'string' && /^Z_/.test(code)) return cause;
+  if (typeof (cause as { code?: unknown }).code === 'string') return cause;
   return Object.assign(new Error(`${path}: ${cause.message}`, { cause }), { code: 'Z_DATA_ERROR' });
 }
 
