@@ -22,7 +22,7 @@ import { Duplex, PassThrough, Readable, Transform, type TransformCallback } from
 import { createInflateRaw } from 'node:zlib';
 import type { Entry, ZipFile } from 'yauzl';
 import { requirePackage } from '../../require-package.js';
-import { partsFirst } from './zip-order.js';
+import { LOCAL_HEADER_BYTES, partsFirst } from './zip-order.js';
 
 const yauzl: typeof import('yauzl') = requirePackage('yauzl');
 
@@ -68,7 +68,7 @@ export async function entryParse(fh: FileHandle, onError: (error: Error) => void
   entries.sort((a, b) => a.relativeOffsetOfLocalHeader - b.relativeOffsetOfLocalHeader);
   for (let i = 1; i < entries.length; i++) {
     const [before, entry] = [entries[i - 1]!, entries[i]!];
-    if (entry.relativeOffsetOfLocalHeader < before.relativeOffsetOfLocalHeader + 30 + before.compressedSize) return undefined;
+    if (entry.relativeOffsetOfLocalHeader < before.relativeOffsetOfLocalHeader + LOCAL_HEADER_BYTES + before.compressedSize) return undefined;
   }
   const ordered = partsFirst(entries, (entry) => entry.fileName);
   return () => {

@@ -31,6 +31,8 @@ const CHUNK_BYTES = 64 * 1024;
 const END_OF_DIRECTORY = 0x06054b50;
 const DIRECTORY_ENTRY = 0x02014b50;
 const LOCAL_ENTRY = 0x04034b50;
+/** A local file header's fixed part, before the entry's name and extra field. */
+export const LOCAL_HEADER_BYTES = 30;
 /** The end-of-directory record is 22 bytes plus a comment of at most 65,535. */
 const END_SEARCH_BYTES = 22 + 0xffff;
 
@@ -59,7 +61,7 @@ async function plannedSpans(fh: FileHandle, size: number): Promise<Span[] | unde
     const { name, offset } = entries[i]!;
     const end = entries[i + 1]?.offset ?? directoryAt;
     // Entries must be in file order, each at least a local header long, and named once.
-    if (end <= offset + 30 || spans.has(name) || (await readUInt32(fh, offset)) !== LOCAL_ENTRY) return undefined;
+    if (end <= offset + LOCAL_HEADER_BYTES || spans.has(name) || (await readUInt32(fh, offset)) !== LOCAL_ENTRY) return undefined;
     spans.set(name, { start: offset, end });
   }
   const firstSheet = entries.findIndex((e) => /^xl\/worksheets\/sheet\d+\.xml$/.test(e.name));
