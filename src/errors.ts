@@ -230,6 +230,11 @@ export const ERROR_CODES = define({
     message: 'The file has a header row but no data rows.',
     help: 'An empty HR export usually means the export failed upstream; export the list again.',
   },
+  FILE_REPORT_NO_FAILED_ROWS: {
+    kind: 'file',
+    message: 'This is a usersync report without a Failed rows sheet, so it holds no rows to import.',
+    help: 'Only the Failed rows sheet of a report is imported. To import the users again, drop in the user list itself (`usersync imports recover ID` gives an archived one back).',
+  },
   FILE_TOO_MANY_ROWS: {
     kind: 'file',
     message: 'The file has more rows than import.maxRows.',

@@ -36,8 +36,13 @@ export async function moveExclusive(from: string, to: string): Promise<void> {
   }
 }
 
-/** `users.2024-01.xlsx` → `users.2024-01`: the stem report names are built from. */
-export const stemOf = (name: string): string => path.basename(name).replace(/\.(xlsx|xlsm|csv)$/i, '') || 'import';
+/**
+ * `users.2024-01.xlsx` → `users.2024-01`: the stem report names are built from. A report dropped
+ * back in (`users.report.xlsx`, `users.report (2).xlsx`) gives `users.retry`: its reports are then
+ * `users.retry.report.xlsx`, neither `users.report.report.xlsx` nor the report's own name.
+ */
+export const stemOf = (name: string): string =>
+  (path.basename(name).replace(/\.(xlsx|xlsm|csv)$/i, '') || 'import').replace(/\.report(?: \(\d+\))?$/i, '.retry');
 
 /** A claim id: sortable by time, unique, safe in a file name. */
 export function newClaimId(now: Date): string {

@@ -94,7 +94,7 @@ describe('xlsx reader: header', () => {
 describe('xlsx reader: sheets', () => {
   it('reads the first sheet with a header and names the others in warnings', async () => {
     const path = await writeWorkbook(fx.path('sheets.xlsx'), [
-      { name: 'Instructions', rows: [['Fill in one user per row.']] },
+      { name: 'Notes', rows: [['Fill in one user per row.']] },
       { name: 'Secret', rows: [['Name', 'Username'], ['hidden', 'h']], state: 'hidden' },
       { name: 'Users', rows: [['Name', 'Username'], ['Ann', 'ann']] },
       { name: 'Lists', rows: [['Yes'], ['No']] },
@@ -103,7 +103,7 @@ describe('xlsx reader: sheets', () => {
     expect(reader.header.sheetName).toBe('Users');
     expect(rows.map((r) => r.cells[1])).toEqual(['ann']);
     expect(reader.header.warnings).toEqual([
-      'Sheet "Instructions" was ignored: only the first sheet with a header row ("Users") is read.',
+      'Sheet "Notes" was ignored: only the first sheet with a header row ("Users") is read.',
       'Hidden sheet "Secret" was ignored.',
       'Sheet "Lists" was ignored: only the first sheet with a header row ("Users") is read.',
     ]);

@@ -8,6 +8,7 @@ import {
   assertUsableHeader,
   isHeaderRow,
   matchHeaderRow,
+  normaliseHeader,
   unknownColumnWarning,
   type HeaderLookup,
   type HeaderMatch,
@@ -23,7 +24,7 @@ export interface FoundHeader {
   readonly columns: ColumnKey[];
   /** Header texts in file order ('' for blank cells), up to the last non-blank one. */
   readonly headers: string[];
-  /** Unknown-column warnings. */
+  /** Unknown-column warnings (none for the expected extra columns). */
   readonly warnings: string[];
   /** Pairs of (0-based file column, index in RawRow.cells), in file order. */
   readonly sourceColumns: Int32Array;
@@ -39,8 +40,18 @@ interface NearMiss {
 /** Offers rows one by one; says when the header row is found. One instance per sheet or file. */
 export class HeaderScan {
   private nearMiss: NearMiss | undefined;
+  private readonly expected: ReadonlySet<string>;
 
-  constructor(private readonly lookup: HeaderLookup) {}
+  /**
+   * `expected`: header texts of extra columns the file is known to carry (a report's Error
+   * column), ignored without a warning; matched as loosely as template columns.
+   */
+  constructor(
+    private readonly lookup: HeaderLookup,
+    expected: readonly string[] = [],
+  ) {
+    this.expected = new Set(expected.map(normaliseHeader));
+  }
 
   /**
    * Checks one row (texts by 0-based column). Returns the header when this row has a Username
@@ -55,7 +66,7 @@ export class HeaderScan {
       return undefined;
     }
     assertUsableHeader(match, where);
-    return toFoundHeader(rowNumber, texts, match);
+    return toFoundHeader(rowNumber, texts, match, this.expected);
   }
 
   /** The error for a file in which no header row was found. */
@@ -72,7 +83,7 @@ export class HeaderScan {
   }
 }
 
-function toFoundHeader(headerRow: number, texts: ReadonlyArray<string | undefined>, match: HeaderMatch): FoundHeader {
+function toFoundHeader(headerRow: number, texts: ReadonlyArray<string | undefined>, match: HeaderMatch, expected: ReadonlySet<string>): FoundHeader {
   const entries = [...match.columns.entries()].sort((a, b) => a[0] - b[0]);
   let last = texts.length - 1;
   while (last >= 0 && (texts[last] ?? '') === '') last--;
@@ -82,7 +93,7 @@ function toFoundHeader(headerRow: number, texts: ReadonlyArray<string | undefine
     headerRow,
     columns: entries.map(([, key]) => key),
     headers,
-    warnings: match.unknown.map(unknownColumnWarning),
+    warnings: match.unknown.filter((cell) => !expected.has(normaliseHeader(cell.text))).map(unknownColumnWarning),
     sourceColumns: Int32Array.from(entries.map(([index]) => index)),
     targetColumns: Int32Array.from(entries.map(([, key]) => COLUMN_INDEX[key])),
   };

@@ -23,6 +23,8 @@ export interface SheetInfo {
 const MAX_PART_BYTES = 4 * 1024 * 1024;
 const WORKBOOK = 'xl/workbook.xml';
 const RELS = 'xl/_rels/workbook.xml.rels';
+/** The document properties, where usersync marks its reports (domain/workbook-layout.ts). */
+const CORE = 'docProps/core.xml';
 
 /** What the workbook part says: sheets in tab order, and the 1904 date system flag. */
 export interface WorkbookInfo {
@@ -37,16 +39,21 @@ export interface WorkbookInfo {
   readonly sharedStringsBytes: number;
   /** Whether the zip has an `xl/sharedStrings.xml` entry at all (workbooks of inline strings have none). */
   readonly hasSharedStrings: boolean;
+  /** The document's keywords (`cp:keywords` of docProps/core.xml); '' when none. */
+  readonly keywords: string;
 }
 
 /** Reads the workbook part; no sheets when it cannot be read (the caller falls back on exceljs). */
 export async function readWorkbookInfo(filePath: string): Promise<WorkbookInfo> {
-  const { parts: raw, sharedStringsBytes, hasSharedStrings } = await readParts(filePath, [WORKBOOK, RELS]);
-  if ([...raw.values()].some(isUtf16Xml)) return { sheets: [], date1904: false, utf16: true, sharedStringsBytes, hasSharedStrings };
+  const { parts: raw, sharedStringsBytes, hasSharedStrings } = await readParts(filePath, [WORKBOOK, RELS, CORE]);
+  const core = raw.get(CORE);
+  raw.delete(CORE);
+  const keywords = core === undefined || isUtf16Xml(core) ? '' : elementText(core.toString('utf8'), 'keywords');
+  if ([...raw.values()].some(isUtf16Xml)) return { sheets: [], date1904: false, utf16: true, sharedStringsBytes, hasSharedStrings, keywords };
   const parts = new Map([...raw].map(([name, bytes]) => [name, bytes.toString('utf8')]));
   const workbook = parts.get(WORKBOOK);
   const rels = parts.get(RELS);
-  if (workbook === undefined || rels === undefined) return { sheets: [], date1904: false, sharedStringsBytes, hasSharedStrings };
+  if (workbook === undefined || rels === undefined) return { sheets: [], date1904: false, sharedStringsBytes, hasSharedStrings, keywords };
   const targets = new Map<string, string>();
   for (const attrs of elements(rels, 'Relationship')) {
     const id = attrs.get('Id');
@@ -63,7 +70,7 @@ export async function readWorkbookInfo(filePath: string): Promise<WorkbookInfo> 
     sheets.push({ name: attrs.get('name') ?? '', sheetId, rId: rid, hidden: state === 'hidden' || state === 'veryHidden', path });
   }
   const pr = elements(workbook, 'workbookPr').next().value?.get('date1904');
-  return { sheets, date1904: pr === '1' || pr === 'true', sharedStringsBytes, hasSharedStrings };
+  return { sheets, date1904: pr === '1' || pr === 'true', sharedStringsBytes, hasSharedStrings, keywords };
 }
 
 /** `worksheets/sheet1.xml` and `/xl/worksheets/sheet1.xml` both mean `xl/worksheets/sheet1.xml`. */
@@ -81,6 +88,12 @@ function* elements(xml: string, name: string): Generator<Map<string, string>> {
     }
     yield attrs;
   }
+}
+
+/** The text of the first `<name>`/`<prefix:name>` element (entities decoded), or ''. */
+function elementText(xml: string, name: string): string {
+  const match = new RegExp(`<(?:[\\w.-]+:)?${name}\\b[^>]*>([^<]*)<`).exec(xml);
+  return decodeEntities(match?.[1] ?? '').trim();
 }
 
 function decodeEntities(text: string): string {

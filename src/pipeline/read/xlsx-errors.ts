@@ -2,6 +2,7 @@
  * Turns what exceljs and its unzipper throw into FileErrors a person can act on (PITFALLS §3.6),
  * and names the sheets that were not read.
  */
+import { isExpectedSheet } from '../../domain/workbook-layout.js';
 import { fail, type UsersyncError } from '../../errors.js';
 import type { SheetInfo } from './workbook-sheets.js';
 
@@ -89,11 +90,14 @@ export function classifyParseError(error: unknown): UsersyncError {
   return fail('FILE_PARSE_FAILED', { message: `The workbook could not be read (${detail}).`, cause: error });
 }
 
-/** "Sheet X was ignored" sentences for every sheet other than the one read. */
-export function otherSheetWarnings(sheets: ReadonlyArray<Pick<SheetInfo, 'name' | 'hidden'>>, chosen: string): string[] {
+/**
+ * "Sheet X was ignored" sentences for every sheet other than the one read, except those that are
+ * meant to be there (the template's Instructions; a report's Summary and Rows).
+ */
+export function otherSheetWarnings(sheets: ReadonlyArray<Pick<SheetInfo, 'name' | 'hidden'>>, chosen: string, report = false): string[] {
   const warnings: string[] = [];
   for (const sheet of sheets) {
-    if (sheet.name === chosen) continue;
+    if (sheet.name === chosen || isExpectedSheet(sheet.name, report)) continue;
     warnings.push(
       sheet.hidden
         ? `Hidden sheet "${sheet.name}" was ignored.`

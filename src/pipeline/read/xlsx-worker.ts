@@ -17,6 +17,7 @@ import { UsersyncError, fail } from '../../errors.js';
 import { requireFromExceljs } from '../exceljs-require.js';
 import type { RawRow } from '../../domain/columns.js';
 import { buildHeaderLookup } from '../../domain/headers.js';
+import { REPORT_ERROR_COLUMN, REPORT_SHEETS, isReportWorkbook } from '../../domain/workbook-layout.js';
 import { CELL_ERRORS, cellToText } from './cell-to-text.js';
 import { COMPACT_SHARED_STRINGS_ABOVE_BYTES, installCompactSharedStrings } from './compact-strings.js';
 import { HEADER_SEARCH_ROWS, HeaderScan, type FoundHeader } from './header-scan.js';
@@ -86,7 +87,10 @@ let headerSent = false;
 async function readWorkbook(workbook: WorkbookInfo): Promise<void> {
   const { sheets } = workbook;
   const lookup = buildHeaderLookup(input.settings.headerAliases);
-  const scan = new HeaderScan(lookup);
+  // A usersync report dropped back in: only its Failed rows sheet is for importing (its Rows
+  // sheet has a Username column too), and its Error column is expected.
+  const report = isReportWorkbook(sheets, workbook.keywords);
+  const scan = new HeaderScan(lookup, report ? [REPORT_ERROR_COLUMN] : []);
   const fh = await openRegularFile(input.filePath);
   // Entries read by range (zip-entries.ts); failing that, the file streamed through unzipper with
   // shared strings, styles and relationships moved first, so the sheet is parsed as it streams (zip-order.ts).
@@ -121,12 +125,13 @@ async function readWorkbook(workbook: WorkbookInfo): Promise<void> {
     const name = info?.name ?? ws.name ?? `Sheet${sheetNo}`;
     const hidden = info?.hidden ?? (ws.state === 'hidden' || ws.state === 'veryHidden');
     seen.push(name);
-    if (hidden) {
+    if (hidden || (report && name !== REPORT_SHEETS.failed)) {
       for await (const _rows of sheetRows(ws.iterator, ws.workbook)); // each sheet must be consumed to move on
       continue;
     }
-    if (await readSheet(ws, name, scan, sheets.length > 0 ? sheets : seen.map((n) => ({ name: n, hidden: false })))) return;
+    if (await readSheet(ws, name, scan, sheets.length > 0 ? sheets : seen.map((n) => ({ name: n, hidden: false })), report)) return;
   }
+  if (report && !seen.includes(REPORT_SHEETS.failed)) throw fail('FILE_REPORT_NO_FAILED_ROWS');
   if (missingSharedStrings > 0) {
     // Without xl/sharedStrings.xml every text cell is blank: "no header" would mislead.
     throw fail('FILE_CORRUPT', {
@@ -137,7 +142,7 @@ async function readWorkbook(workbook: WorkbookInfo): Promise<void> {
 }
 
 /** Reads one sheet; true when it had the header row (and so was read to the end). */
-async function readSheet(ws: Worksheet, name: string, scan: HeaderScan, sheets: ReadonlyArray<Pick<SheetInfo, 'name' | 'hidden'>>): Promise<boolean> {
+async function readSheet(ws: Worksheet, name: string, scan: HeaderScan, sheets: ReadonlyArray<Pick<SheetInfo, 'name' | 'hidden'>>, report: boolean): Promise<boolean> {
   let header: FoundHeader | undefined;
   let sink: RowSink | undefined;
   const warnings: string[] = [];
@@ -150,7 +155,7 @@ async function readSheet(ws: Worksheet, name: string, scan: HeaderScan, sheets: 
       header = scan.offer(rowNumber, rowTexts(row), `row ${rowNumber} of sheet "${name}"`);
       if (header !== undefined) {
         sink = new RowSink(input.settings, rowNumber, warnings);
-        warnings.push(...header.warnings, ...otherSheetWarnings(sheets, name));
+        warnings.push(...header.warnings, ...otherSheetWarnings(sheets, name, report));
         const { headerRow, columns, headers } = header;
         post({ type: 'header', header: { sheetName: name, headerRow, columns, headers, warnings: [...warnings] } });
         warnings.length = 0;

@@ -12,6 +12,7 @@ import './zip-crc32.js';
 import type ExcelJS from 'exceljs';
 import { once } from 'node:events';
 import { COLUMN_KEYS, TEMPLATE_HEADERS } from '../../domain/columns.js';
+import { REPORT_ERROR_COLUMN, REPORT_KEYWORD, REPORT_SHEETS } from '../../domain/workbook-layout.js';
 import { writeAtomically } from './atomic-file.js';
 import { EXCEL_MAX_ROWS, HEADER_FONT, PagedSheet, toCellValues, type ReportCell } from './paged-sheet.js';
 import { rowsSheetCells } from './row-records.js';
@@ -41,7 +42,7 @@ export const STATUS_FILL: Readonly<Record<RowStatus, ExcelJS.Fill>> = {
 export const ROWS_HEADERS = ['Row', 'Username', 'Status', 'Changed fields', 'Message'] as const;
 
 /** Header of the Failed rows sheet(s): the import template's columns, then Error. */
-export const FAILED_HEADERS: readonly string[] = [...COLUMN_KEYS.map((key) => TEMPLATE_HEADERS[key]), 'Error'];
+export const FAILED_HEADERS: readonly string[] = [...COLUMN_KEYS.map((key) => TEMPLATE_HEADERS[key]), REPORT_ERROR_COLUMN];
 
 /** zlib's output buffer for the report's deflate streams. */
 const ZLIB_CHUNK_BYTES = 1024 * 1024;
@@ -71,6 +72,10 @@ export async function writeXlsxReport(
       // zlib's 16 KB default output chunk made ~150 round trips to its thread for a 100k-row
       // Rows sheet; at 1 MB, a handful (level 1 is compress-commons' own default, kept).
       const workbook = new WorkbookWriter({ stream, useStyles: true, useSharedStrings: false, zip: { zlib: { level: 1, chunkSize: ZLIB_CHUNK_BYTES } } });
+      // The marker the reader recognises a report by when it is dropped back in (domain/workbook-layout.ts).
+      workbook.creator = 'usersync';
+      workbook.title = 'usersync import report';
+      workbook.keywords = REPORT_KEYWORD;
       await Promise.race([fillWorkbook(workbook, source, rowsPerSheet), closed]);
       await closed;
     } catch (error) {
@@ -92,7 +97,7 @@ async function fillWorkbook(
 }
 
 function writeSummary(workbook: ExcelJS.stream.xlsx.WorkbookWriter, source: ReportSource): void {
-  const sheet = workbook.addWorksheet('Summary');
+  const sheet = workbook.addWorksheet(REPORT_SHEETS.summary);
   sheet.columns = [{ width: 22 }, { width: 100 }];
   const title = sheet.addRow(toCellValues(['Import report', source.summary.file.name]));
   title.font = { bold: true, size: 14 };
@@ -115,7 +120,7 @@ async function writeFailedRows(
   const widths = [24, 18, 12, 20, 28, 18, 8, 11, 24, 24, 60];
   // Every template column but Active / Ignore MFA is text, as in the template.
   const textColumns = [0, 1, 2, 3, 4, 5, 8, 9];
-  const sheet = new PagedSheet(workbook, { name: 'Failed rows', headers: FAILED_HEADERS, widths, textColumns }, rowsPerSheet);
+  const sheet = new PagedSheet(workbook, { name: REPORT_SHEETS.failed, headers: FAILED_HEADERS, widths, textColumns }, rowsPerSheet);
   let written = 0;
   for await (const failed of failedRows) {
     // Password stays blank: it is never stored, and blank means "keep the current one".
@@ -147,7 +152,7 @@ async function writeRows(
       })),
     });
   };
-  const sheet = new PagedSheet(workbook, { name: 'Rows', headers: ROWS_HEADERS, widths: [8, 28, 14, 40, 80], beforeCommit }, rowsPerSheet);
+  const sheet = new PagedSheet(workbook, { name: REPORT_SHEETS.rows, headers: ROWS_HEADERS, widths: [8, 28, 14, 40, 80], beforeCommit }, rowsPerSheet);
   sheet.open();
   // The spool wrote these rows' XML while they were applied: copied, not rebuilt (~0.3 s of a
   // 100k-row first load's report went to reading the rows back and making it).
