@@ -161,6 +161,7 @@ async function importFingerprinted(
       sheetName: header?.sheetName ?? null,
       headerRow: header?.headerRow ?? null,
       database: deps.db.description,
+      unlistedFailures: spool.unlistedFailures,
     };
     const reportStarted = Date.now();
     const rssBeforeReportMb = Math.round(process.memoryUsage.rss() / 1048576);

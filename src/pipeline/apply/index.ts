@@ -5,7 +5,7 @@
  * The next batches are prepared while one is written, so argon2 and reading overlap the database.
  */
 import type { Knex } from 'knex';
-import { COLUMN_KEYS, type RawRow } from '../../domain/columns.js';
+import type { RawRow } from '../../domain/columns.js';
 import { compileUsernamePattern } from '../../domain/username.js';
 import { UsernameIndex } from '../../domain/username-index.js';
 import { auditEventStatements, queryAuditEvents, type AuditEvent } from '../../db/repositories/audit.js';
@@ -14,8 +14,9 @@ import { isoNow, type Clock } from '../../db/time.js';
 import { fail } from '../../errors.js';
 import type { StagedAuditLines } from '../audit.js';
 import type { PipelineDeps } from '../process-file.js';
-import type { FailedRowCells, ReportCounts, RowResult, RowSpool } from '../report/index.js';
+import type { ReportCounts, RowResult, RowSpool } from '../report/index.js';
 import { loadCatalogCache, type CatalogCache } from './catalog-cache.js';
+import { failedCells } from './failed-cells.js';
 import { GroupedTransaction, LEAN_ROWS_PER_TRANSACTION, ROWS_PER_TRANSACTION } from './grouped-transaction.js';
 import { prepareBatch, type PrepareContext, type PreparedBatch } from './prepare.js';
 import { MembershipKeys } from './stored-users.js';
@@ -261,18 +262,6 @@ export async function* relabelRolledBack(rows: AsyncIterable<RowResult>): AsyncI
     else if (row.status === 'updated') yield { ...row, status: 'would-update' };
     else yield row;
   }
-}
-
-function failedCells(row: AppliedRow): FailedRowCells {
-  const cells: FailedRowCells['cells'] = {};
-  COLUMN_KEYS.forEach((key, index) => {
-    if (key === 'password') return; // never copied anywhere
-    const cell = row.raw?.cells[index];
-    if (cell === undefined) return;
-    cells[key] = typeof cell === 'string' ? cell : cell.error;
-  });
-  if (!cells.username && row.username) cells.username = row.username;
-  return { row: row.row, cells, error: `Row ${row.row}: ${row.message ?? 'failed'}` };
 }
 
 export type { CatalogCache };

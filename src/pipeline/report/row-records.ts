@@ -65,12 +65,20 @@ export const FAILED_CELL_KEYS = COLUMN_KEYS.filter(
 );
 
 /**
- * The "Failed rows" record for a row, or undefined when the row did not fail. Only known,
- * non-password keys are copied (defence in depth: a stray `password` property is dropped).
- * Without cells, the username is all we know, and the row still gets listed.
+ * Whether a failed row stays off the "Failed rows" sheet: a row that repeats an earlier row's
+ * username. That sheet is meant to be fixed and imported again, and imported again this row would
+ * overwrite the user the earlier row applied to; the Rows sheet lists it with its reason.
+ */
+export const isUnlistedFailure = (result: RowResult): boolean => result.code === 'ROW_DUPLICATE_USERNAME';
+
+/**
+ * The "Failed rows" record for a row, or undefined when the row did not fail or is not listed
+ * there (isUnlistedFailure). Only known, non-password keys are copied (defence in depth: a stray
+ * `password` property is dropped). Without cells, the username is all we know, and the row still
+ * gets listed.
  */
 export function toFailedCells(result: RowResult, given?: FailedRowCells): FailedRowCells | undefined {
-  if (result.status !== 'failed' && given === undefined) return undefined;
+  if ((result.status !== 'failed' && given === undefined) || isUnlistedFailure(result)) return undefined;
   const source = given?.cells ?? { username: result.username };
   const cells: FailedRowCells['cells'] = {};
   for (const key of FAILED_CELL_KEYS) {

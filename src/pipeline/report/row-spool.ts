@@ -10,7 +10,7 @@ import { fail } from '../../errors.js';
 import { AppendFile } from '../../io/append-file.js';
 import { REPORT_FILE_MODE } from './atomic-file.js';
 import { EXCEL_MAX_ROWS, unstyledRowXml } from './paged-sheet.js';
-import { newCounts, rowRecordJson, rowsSheetCells, tally, toFailedCells, toRowRecord } from './row-records.js';
+import { isUnlistedFailure, newCounts, rowRecordJson, rowsSheetCells, tally, toFailedCells, toRowRecord } from './row-records.js';
 import type { FailedRowCells, ReportCounts, RowFilter, RowResult } from './types.js';
 
 /** Collects row results while a file is applied; see `createRowSpool`. */
@@ -19,6 +19,8 @@ export interface RowSpool {
   add(result: RowResult, failedCells?: FailedRowCells): void;
   /** Live counts (see `ReportCounts` for how `would-*` rows are counted). */
   readonly counts: Readonly<ReportCounts>;
+  /** Failed rows kept off the "Failed rows" sheet (row-records.ts `isUnlistedFailure`). */
+  readonly unlistedFailures: number;
   /** Resolves once the disk has caught up; await it between batches so the buffer stays small. */
   ready(): Promise<void>;
   /** Writes out what is buffered and closes the files; call before `rows()`/`failedRows()`. */
@@ -155,17 +157,22 @@ export function createRowSpool(dir: string): RowSpool {
   let sheetRows = 0;
   const counts = newCounts();
   let finished = false;
+  let unlistedFailures = 0;
   const assertFinished = (): void => {
     if (!finished) throw new Error('row spool: call finish() before reading rows back');
   };
   return {
     counts,
+    get unlistedFailures() {
+      return unlistedFailures;
+    },
     add(result, failedCells) {
       tally(counts, result.status);
       rowsFile.appendText(frameRow(rowRecordJson(result)));
       if (result.status !== 'unchanged' && ++sheetRows < EXCEL_MAX_ROWS) sheetFile.appendText(unstyledRowXml(sheetRows + 1, rowsSheetCells(result)));
       const failed = toFailedCells(result, failedCells);
       if (failed) failedFile.append(failed);
+      else if (isUnlistedFailure(result)) unlistedFailures += 1;
     },
     async ready() {
       await rowsFile.ready();
@@ -210,16 +217,21 @@ export function createMemoryRowSpool(): RowSpool {
   const rows: RowResult[] = [];
   const failedRows: FailedRowCells[] = [];
   const counts = newCounts();
+  let unlistedFailures = 0;
   const iterate = async function* <T>(items: readonly T[]): AsyncGenerator<T> {
     yield* items;
   };
   return {
     counts,
+    get unlistedFailures() {
+      return unlistedFailures;
+    },
     add(result, failedCells) {
       tally(counts, result.status);
       rows.push(toRowRecord(result));
       const failed = toFailedCells(result, failedCells);
       if (failed) failedRows.push(failed);
+      else if (isUnlistedFailure(result)) unlistedFailures += 1;
     },
     ready: async () => undefined,
     finish: async () => undefined,

@@ -57,6 +57,19 @@ function helpFor(code: string): string | undefined {
   return (ERROR_CODES as Record<string, { help: string } | undefined>)[code]?.help;
 }
 
+/** What to do about the failed rows: fix the listed ones; the unlisted ones only in the original file. */
+function failedRowsAdvice(failed: number, unlisted: number): string {
+  const advice: string[] = [];
+  if (failed > unlisted) advice.push('Fix them in the "Failed rows" sheet and drop this file (or that sheet) into the inbox again.');
+  if (unlisted > 0) {
+    advice.push(
+      `${plural(unlisted, 'row repeats', 'rows repeat')} the username of an earlier row and ${unlisted === 1 ? 'is' : 'are'} listed on the Rows sheet only ` +
+        `(imported again, ${unlisted === 1 ? 'it' : 'they'} would overwrite that user): keep one row per user in the original file.`,
+    );
+  }
+  return advice.join(' ');
+}
+
 /**
  * Every Summary line in display order: the result first (and, when rejected, why and what to
  * do), then the file, the counts, the timings and each warning on its own line.
@@ -69,9 +82,7 @@ export function summaryLines(summary: ReportSummary): SummaryLine[] {
     const help = helpFor(summary.error.code);
     if (help) lines.push(['What to do', help]);
   }
-  if (counts.failed > 0) {
-    lines.push(['Failed rows', 'Fix them in the "Failed rows" sheet and drop this file (or that sheet) into the inbox again.']);
-  }
+  if (counts.failed > 0) lines.push(['Failed rows', failedRowsAdvice(counts.failed, summary.unlistedFailures ?? 0)]);
   lines.push(
     ['File', file.name],
     ['Size (bytes)', file.bytes],

@@ -74,6 +74,8 @@ export interface ReportSummary {
   headerRow?: number | null;
   /** Shown in the Summary sheet only, with any password redacted; never written to the JSON. */
   database?: string;
+  /** Failed rows kept off the Failed rows sheet (row-records.ts `isUnlistedFailure`); Summary sheet only. */
+  unlistedFailures?: number;
 }
 
 /** Which rows to read back: all of them, or only those that changed or failed (the xlsx Rows sheet). */
