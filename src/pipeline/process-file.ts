@@ -12,7 +12,7 @@ import type { Config } from '../config/schema.js';
 import type { Database } from '../db/knex.js';
 import { COLUMN_INDEX, type RawRow } from '../domain/columns.js';
 import { withDatabaseErrors } from '../db/errors.js';
-import { closeImport, openImport, type ImportSource } from '../db/repositories/imports.js';
+import { closeImport, findImportOfContent, openImport, type ImportSource } from '../db/repositories/imports.js';
 import { systemClock, type Clock } from '../db/time.js';
 import { FileError, describeError, fail } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
@@ -22,7 +22,7 @@ import { stemOf } from './claim.js';
 import { fingerprintFile, type Fingerprint } from './fingerprint.js';
 import type { PasswordHasher } from './passwords.js';
 import { holdLeanHeap, isLeanMemoryFile, openSpreadsheet, type SheetHeader, type SpreadsheetReader } from './read/index.js';
-import { createRowSpool, loadXlsxWriter, prepareReportDir, writeReports, type Outcome, type ReportPaths, type ReportSummary, type RowFilter } from './report/index.js';
+import { createRowSpool, loadXlsxWriter, prepareReportDir, sameContentWarning, writeReports, type Outcome, type ReportPaths, type ReportSummary, type RowFilter } from './report/index.js';
 
 export interface PipelineDeps {
   config: Readonly<Config>;
@@ -105,6 +105,8 @@ async function importFingerprinted(
   const register = deps.db.knex;
 
   await prepareReportDir(request.reportDir);
+  // Said in the warnings, so an idempotent re-import does not look as if nothing happened.
+  const earlier = await withDatabaseErrors(deps.db.location, () => findImportOfContent(register, file.sha256));
   let importId: number | null = null;
   if (!request.dryRun) {
     importId = await withDatabaseErrors(deps.db.location, () =>
@@ -153,7 +155,7 @@ async function importFingerprinted(
       dryRun: request.dryRun,
       outcome,
       counts: rolledBack ? { ...spool.counts, created: 0, updated: 0 } : (totals?.counts ?? { ...spool.counts }),
-      warnings: [...(header?.warnings ?? [])],
+      warnings: [...(earlier ? [sameContentWarning(earlier)] : []), ...(header?.warnings ?? [])],
       ...(rejection ? { error: { code: rejection.code, message: rejection.message } } : {}),
       startedAt: startedAt.toISOString(),
       finishedAt: finishedAt.toISOString(),

@@ -1,6 +1,6 @@
 /**
  * The report round trip HR is invited to make: open the report, fix the Failed rows sheet, drop
- * the report back in.
+ * the report back in. And what a re-import of the same content says about itself.
  *
  * The first file's rows, and what each must become on the Failed rows sheet:
  * - row 2 `ana`, applied;
@@ -10,11 +10,12 @@
  * - row 5 `cy`, `#N/A` as e-mail: the cell left blank, Error naming the #N/A;
  * - row 6 `di`, an invalid e-mail: listed as typed, "Row 6:" once in Error.
  */
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeEachDatabase } from '../helpers/databases.js';
+import { makeWorkdir, runUsersync } from '../helpers/cli.js';
 import { createTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
 import { TEMPLATE, fixtureDir, userRow, writeXlsx } from '../fixtures/build.js';
 
@@ -39,6 +40,7 @@ describeEachDatabase('report round trip', (database) => {
   afterAll(async () => pipe?.close());
 
   const user = (username: string) => pipe.db.knex('users').where('username', username).first() as Promise<Record<string, unknown> | undefined>;
+  let firstImportId: number;
   let firstReportXlsx: string;
 
   it('lists failed rows for re-import without duplicates, error values or a doubled "Row N:"', async () => {
@@ -52,6 +54,7 @@ describeEachDatabase('report round trip', (database) => {
     ]);
     const result = await pipe.run(file);
     expect(result.exitCode).toBe(1);
+    firstImportId = result.summary.importId!;
     firstReportXlsx = result.reports.xlsxPath;
     const report = pipe.report(result);
     expect(report.rows.map((r) => [r.row, r.status, r.code ?? null])).toEqual([
@@ -102,5 +105,31 @@ describeEachDatabase('report round trip', (database) => {
     expect(path.basename(result.reports.xlsxPath)).toBe('staff.retry.report.xlsx');
     expect(path.basename(result.reports.jsonPath)).toBe('staff.retry.report.json');
     expect(existsSync(path.join(dir, 'staff.report.report.xlsx'))).toBe(false);
+  });
+
+  it('says in the warnings when the same content was imported before, and lists unchanged rows in `imports list`', async () => {
+    const again = path.join(dir, 'staff-again.xlsx');
+    copyFileSync(path.join(dir, 'staff.xlsx'), again);
+    const result = await pipe.run(again);
+    const report = pipe.report(result);
+    expect(report.counts).toMatchObject({ rows: 5, unchanged: 1, failed: 4 });
+    expect(report.warnings).toEqual([expect.stringMatching(new RegExp(`^The same content was imported before, as import #${firstImportId} on \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC \\(staff\\.xlsx\\)`))]);
+    const summary = new Map((await sheetRows(result.reports.xlsxPath, 'Summary'))!.map((row) => [row[0], row[1]]));
+    expect(summary.get('Warning 1')).toBe((report.warnings as string[])[0]);
+
+    const listed = await runUsersync(['imports', 'list'], { cwd: makeWorkdir(), env: { USERSYNC_DATABASE_URL: database().url } });
+    expect(listed.code, listed.stderr).toBe(0);
+    const [head, ...lines] = listed.stdout.trim().split('\n');
+    expect(head?.split(/\s+/)).toEqual(['ID', 'STARTED', 'FILE', 'SOURCE', 'STATUS', 'ROWS', 'CREATED', 'UPDATED', 'UNCHANGED', 'FAILED']);
+    const line = lines.find((l) => l.split(/\s+/)[0] === String(result.summary.importId));
+    expect(line?.split(/\s+/).slice(-5)).toEqual(['5', '0', '0', '1', '4']);
+  });
+
+  it('does not warn about content never imported before, nor about a rejected import of the same content', async () => {
+    const file = await writeXlsx(path.join(dir, 'fresh.xlsx'), [TEMPLATE, userRow({ name: 'Ed Fresh', username: 'ed' })]);
+    expect(pipe.report(await pipe.run(file)).warnings).toEqual([]);
+    const empty = await writeXlsx(path.join(dir, 'header-only.xlsx'), [TEMPLATE]);
+    expect(pipe.report(await pipe.run(empty)).outcome).toBe('rejected');
+    expect(pipe.report(await pipe.run(empty)).warnings).toEqual([]);
   });
 });

@@ -43,8 +43,8 @@ export const importsCommand: CommandModule = (cli, run) =>
           if (args.json) return out.json(records);
           if (records.length === 0) return out.write('No imports yet.\n');
           await out.table(
-            ['ID', 'STARTED', 'FILE', 'SOURCE', 'STATUS', 'ROWS', 'CREATED', 'UPDATED', 'FAILED'],
-            records.map((r) => [r.id, r.startedAt, r.originalName, r.source, r.status, r.counts.rows, r.counts.created, r.counts.updated, r.counts.failed]),
+            ['ID', 'STARTED', 'FILE', 'SOURCE', 'STATUS', 'ROWS', 'CREATED', 'UPDATED', 'UNCHANGED', 'FAILED'],
+            records.map((r) => [r.id, r.startedAt, r.originalName, r.source, r.status, r.counts.rows, r.counts.created, r.counts.updated, r.counts.unchanged, r.counts.failed]),
           );
         }),
       )

@@ -145,6 +145,19 @@ export async function listImports(knex: Knex, options: { limit?: number; status?
   return ((await query) as ImportRow[]).map(toRecord);
 }
 
+/**
+ * The latest import that applied a file of exactly this content (its sha256), with or without
+ * failed rows; undefined when none did. Rejected, failed and interrupted runs do not count.
+ */
+export async function findImportOfContent(knex: Knex, sha256: string): Promise<ImportRecord | undefined> {
+  const row = (await knex('imports')
+    .where('sha256', sha256)
+    .whereIn('status', ['imported', 'imported_with_errors'] satisfies ImportStatus[])
+    .orderBy('id', 'desc')
+    .first()) as ImportRow | undefined;
+  return row ? toRecord(row) : undefined;
+}
+
 /** Imports still `running` whose file is at `filePath`: left behind by a crash. */
 export async function findRunningImports(knex: Knex, filePath?: string): Promise<ImportRecord[]> {
   const query = knex('imports').where('status', 'running').orderBy('id');

@@ -13,7 +13,7 @@ export { escapeCell, unescapeCell } from './escape-cell.js';
 export { createMemoryRowSpool, createRowSpool, type RowSpool } from './row-spool.js';
 export { reportHead, writeJsonReport } from './write-json.js';
 export type { XlsxReportOptions } from './write-xlsx.js';
-export { outcomeInWords, summaryLines } from './summary-lines.js';
+export { outcomeInWords, sameContentWarning, summaryLines } from './summary-lines.js';
 
 /**
  * The xlsx writer, and exceljs behind it (~27 MB of RSS and ~0.1 s of CPU to load), is loaded

@@ -47,6 +47,12 @@ export function formatTimestamp(iso: string): string {
   return match ? `${match[1]} ${match[2]} UTC` : iso;
 }
 
+/** The warning for a file whose content an earlier import (a register record) applied already. */
+export function sameContentWarning(earlier: { id: number; originalName: string; startedAt: string; finishedAt: string | null }): string {
+  const at = formatTimestamp(earlier.finishedAt ?? earlier.startedAt);
+  return `The same content was imported before, as import #${earlier.id} on ${at} (${earlier.originalName}); rows that did not change since then are unchanged.`;
+}
+
 /** Rows per second, or '—' when the import took no measurable time or had no rows. */
 function rowsPerSecond(summary: ReportSummary): string | number {
   if (summary.durationMs <= 0 || summary.counts.rows === 0) return '—';
