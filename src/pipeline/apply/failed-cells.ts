@@ -12,7 +12,8 @@ import type { AppliedRow } from './write-batch.js';
 
 /** The Error note of a row whose Password cell was filled in. */
 export const REENTER_PASSWORD =
-  'Re-enter the password: reports never hold one, and with the Password cell blank a new user is created without a password (an existing user keeps theirs).';
+  'Re-enter the password: reports never hold one, and with the Password cell blank a new user is created ' +
+  'without a password (an existing user keeps theirs).';
 
 /** The "Failed rows" record of a failed row (its Error text without the "Row N:" the report adds). */
 export function failedCells(row: AppliedRow): FailedRowCells {
@@ -28,8 +29,8 @@ export function failedCells(row: AppliedRow): FailedRowCells {
   if (!cells.username && row.username) cells.username = row.username;
   const notes = [row.message ?? 'The row failed.'];
   if (blanked.length > 0) {
-    const names = blanked.join(', ');
-    notes.push(`${names} ${blanked.length === 1 ? 'is' : 'are'} left blank here, having held no usable value: type ${blanked.length === 1 ? 'it' : 'them'} in before importing this row again.`);
+    const [verb, pronoun] = blanked.length === 1 ? ['is', 'it'] : ['are', 'them'];
+    notes.push(`${blanked.join(', ')} ${verb} left blank here, having held no usable value: type ${pronoun} in before importing this row again.`);
   }
   const password = row.raw?.cells[COLUMN_INDEX.password];
   if (password !== undefined && password !== '') notes.push(REENTER_PASSWORD);
