@@ -61,6 +61,11 @@ export const ERROR_CODES = define({
     message: 'No import has that id.',
     help: 'Run `usersync imports list` to see the import register.',
   },
+  OUTPUT_EXISTS: {
+    kind: 'usage',
+    message: 'The file to write already exists.',
+    help: 'Pass --force to replace it, or --out to write another file.',
+  },
   DAEMON_ALREADY_RUNNING: {
     kind: 'operational',
     message: 'Another usersync daemon already watches these folders.',

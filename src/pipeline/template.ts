@@ -78,10 +78,14 @@ function columnHelp(key: ColumnKey, minLength: number): [string, string, string,
   }
 }
 
-const EXAMPLE: Readonly<Record<ColumnKey, string>> = {
+/**
+ * The Instructions sheet's example row. Invariant: it imports cleanly on a fresh directory with the
+ * shipped catalogue (config/default.json's catalog.roles and catalog.groups name its role and group).
+ */
+export const TEMPLATE_EXAMPLE: Readonly<Record<ColumnKey, string>> = {
   name: 'Maria Silva', username: 'msilva', password: '', department: 'Finance',
   email: 'maria.silva@example.com', phone: '5511987654321', active: 'Yes', ignoreMfa: 'No',
-  roles: 'Auditor', groups: 'Finance team',
+  roles: 'Auditor', groups: 'Finance',
 };
 
 function addUsersSheet(workbook: ExcelJS.Workbook): void {
@@ -125,7 +129,7 @@ function addInstructionsSheet(workbook: ExcelJS.Workbook, options: TemplateOptio
   gap();
   line(['Example row'], true);
   line(COLUMN_KEYS.map((key) => TEMPLATE_HEADERS[key]), true);
-  line(COLUMN_KEYS.map((key) => EXAMPLE[key]));
+  line(COLUMN_KEYS.map((key) => TEMPLATE_EXAMPLE[key]));
   gap();
   line(['Limits'], true);
   line([`Passwords: at least ${minLength} characters. Files: at most ${maxRows.toLocaleString('en-US')} rows; split larger lists.`]);

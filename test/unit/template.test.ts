@@ -4,7 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yauzl from 'yauzl';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TEMPLATE_HEADERS } from '../../src/domain/columns.js';
+import { loadConfig } from '../../src/config/index.js';
+import { catalogKey } from '../../src/domain/catalog-name.js';
+import { COLUMN_KEYS, TEMPLATE_HEADERS } from '../../src/domain/columns.js';
+import { checkRow } from '../../src/domain/row-intent.js';
+import { compileUsernamePattern } from '../../src/domain/username.js';
 import { TEMPLATE_VALIDATED_ROWS, writeTemplate } from '../../src/pipeline/template.js';
 
 let dir: string;
@@ -103,6 +107,26 @@ describe('writeTemplate', () => {
     expect(all.some((text) => text.includes('inbox'))).toBe(true);
     expect(all.some((text) => /blank cell keeps the value/i.test(text))).toBe(true);
     expect(all).toContain('msilva');
+  });
+
+  it('gives an example row that passes the row rules with the shipped catalogue (config/default.json)', async () => {
+    const { book } = await writeAndRead();
+    const rows: string[][] = [];
+    book.getWorksheet('Instructions')?.eachRow((row) => rows.push((row.values as unknown[]).slice(1).map((v) => (v === undefined || v === null ? '' : String(v)))));
+    const at = rows.findIndex((cells) => cells[0] === 'Example row');
+    expect(rows[at + 1]).toEqual(Object.values(TEMPLATE_HEADERS));
+    const example = rows[at + 2] ?? [];
+    expect(example[COLUMN_KEYS.indexOf('groups')]).toBe('Finance');
+    const config = loadConfig({ cwd: dir, env: {} });
+    const checked = checkRow({ row: 2, cells: COLUMN_KEYS.map((_, i) => example[i] ?? '') }, {
+      usernamePattern: compileUsernamePattern(config.import.usernamePattern),
+      passwordMinLength: config.import.passwordMinLength,
+      maxListItems: config.import.maxListItems,
+      roles: new Set(config.catalog.roles.map(catalogKey)),
+      groups: new Set(config.catalog.groups.map(catalogKey)),
+      createMissingGroups: false,
+    }, new Map());
+    expect(checked).toMatchObject({ ok: true, intent: { username: 'msilva', roles: ['auditor'], groups: [{ key: 'finance' }] } });
   });
 
   it('lists the existing roles and groups, escaping formula-like names', async () => {

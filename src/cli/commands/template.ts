@@ -18,7 +18,7 @@ export const templateCommand: CommandModule = (cli, run) =>
       run(args, {}, async ({ config, database, logger, out }) => {
         const target = path.resolve(String(args.out));
         if (existsSync(target) && !args.force) {
-          throw fail('FS_IO_FAILED', { message: `${target} already exists; pass --force to replace it or --out to choose another name.` });
+          throw fail('OUTPUT_EXISTS', { message: `${target} already exists; use --force to replace it or --out to write another file.` });
         }
         // The Instructions sheet lists the roles and groups that exist; without a database it
         // falls back to the configured catalogue rather than failing.
