@@ -5,7 +5,8 @@
  *   config/default.json (shipped) ← config/local.json (optional, git-ignored) ← --config FILE ← USERSYNC_* env
  *
  * A bad value throws CONFIG_INVALID naming the key path, the value (never a secret) and the layer
- * it came from, e.g. `watch.stableMs: expected a number, got "soon" (from config/local.json)`.
+ * it came from, e.g. `watch.stableMs: expected a number, got "soon" (from config/local.json)` or
+ * `health.port: … (from environment variable USERSYNC_HEALTH_PORT)`.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -51,7 +52,7 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
     const file = path.resolve(cwd, options.configFile);
     layers.push({ source: options.configFile, values: readJsonFile(file, false) });
   }
-  layers.push({ source: 'environment', values: environmentLayer(env) });
+  layers.push(...environmentLayers(env));
   if (options.overrides) layers.push({ source: 'command line', values: options.overrides });
 
   const merged: Json = {};
@@ -83,15 +84,18 @@ function readJsonFile(file: string, optional: boolean): Json {
   }
 }
 
-function environmentLayer(env: NodeJS.ProcessEnv): Json {
-  const layer: Json = {};
+/** One layer per variable that is set, so a bad value names its variable (`from environment variable USERSYNC_…`). */
+function environmentLayers(env: NodeJS.ProcessEnv): Layer[] {
+  const layers: Layer[] = [];
   for (const variable of ENVIRONMENT) {
     const raw = env[variable.name];
     if (raw === undefined || raw === '') continue;
     const value = variable.type === 'number' && /^-?\d+(\.\d+)?$/.test(raw.trim()) ? Number(raw) : raw;
-    setPath(layer, variable.path, value);
+    const values: Json = {};
+    setPath(values, variable.path, value);
+    layers.push({ source: `environment variable ${variable.name}`, values });
   }
-  return layer;
+  return layers;
 }
 
 /** Deep-merges plain objects; arrays and scalars replace. Records which layer set each leaf. */

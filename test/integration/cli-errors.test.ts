@@ -18,6 +18,7 @@ describe('command line error paths', () => {
     const result = await runUsersync(['migrate'], { cwd: makeWorkdir(), env: { USERSYNC_LOG_LEVEL: 'loud' } });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('logs.level');
+    expect(result.stderr).toContain('(from environment variable USERSYNC_LOG_LEVEL)');
   });
 
   it('exits 3 naming host and port, never the password, when the database is unreachable', async () => {
