@@ -103,6 +103,11 @@ export const ERROR_CODES = define({
     message: 'The database named in database.url does not exist.',
     help: 'Create it (CREATE DATABASE … CHARACTER SET utf8mb4) or fix the name in database.url.',
   },
+  DB_NOT_FOUND: {
+    kind: 'usage',
+    message: 'There is no usersync database where database.url points.',
+    help: 'A relative sqlite: path is read from the working directory. Commands that only read never create a database; `usersync migrate` or `usersync start` creates one.',
+  },
   DB_URL_INVALID: {
     kind: 'usage',
     message: 'database.url is not a supported database URL.',

@@ -40,18 +40,29 @@ interface Layer {
   values: Json;
 }
 
+/** A configuration file of the layers, in layer order. */
+export interface ConfigFile {
+  /** How messages name the layer: `config/local.json`, or the --config argument as given. */
+  source: string;
+  file: string;
+  /** False for --config: a file named on the command line must exist. */
+  optional: boolean;
+}
+
+/** The configuration files `loadConfig` reads with these options, in layer order (absent optional ones left out). */
+export function configFiles(options: LoadOptions = {}): ConfigFile[] {
+  const cwd = options.cwd ?? process.cwd();
+  const files: ConfigFile[] = [{ source: 'config/default.json', file: path.join(PACKAGE_ROOT, 'config', 'default.json'), optional: true }];
+  const localFile = path.join(cwd, 'config', 'local.json');
+  if (existsSync(localFile)) files.push({ source: 'config/local.json', file: localFile, optional: true });
+  if (options.configFile) files.push({ source: options.configFile, file: path.resolve(cwd, options.configFile), optional: false });
+  return files;
+}
+
 export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
-  const layers: Layer[] = [];
-
-  layers.push({ source: 'config/default.json', values: readJsonFile(path.join(PACKAGE_ROOT, 'config', 'default.json'), true) });
-  const localFile = path.join(cwd, 'config', 'local.json');
-  if (existsSync(localFile)) layers.push({ source: 'config/local.json', values: readJsonFile(localFile, true) });
-  if (options.configFile) {
-    const file = path.resolve(cwd, options.configFile);
-    layers.push({ source: options.configFile, values: readJsonFile(file, false) });
-  }
+  const layers: Layer[] = configFiles(options).map(({ source, file, optional }) => ({ source, values: readJsonFile(file, optional) }));
   layers.push(...environmentLayers(env));
   if (options.overrides) layers.push({ source: 'command line', values: options.overrides });
 
@@ -65,7 +76,7 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
   return deepFreeze(resolvePaths(parsed.data, cwd));
 }
 
-function readJsonFile(file: string, optional: boolean): Json {
+export function readJsonFile(file: string, optional: boolean): Json {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

@@ -45,7 +45,8 @@ describe('command line error paths', () => {
   it('exits 3 naming the log folder when it cannot be created, not as an unexpected error', async () => {
     const cwd = makeWorkdir();
     writeFileSync(path.join(cwd, 'a-file'), '');
-    const result = await runUsersync(['roles', 'list'], { cwd, env: { USERSYNC_LOG_DIR: path.join(cwd, 'a-file', 'logs') } });
+    // A command that writes (one that only reads never creates the log folder).
+    const result = await runUsersync(['roles', 'add', 'Auditor'], { cwd, env: { USERSYNC_LOG_DIR: path.join(cwd, 'a-file', 'logs') } });
     expect(result.code).toBe(3);
     expect(result.stderr).toContain(`Cannot create the log folder ${path.join(cwd, 'a-file', 'logs')} (ENOTDIR)`);
     expect(result.stderr).not.toContain('unexpected error');
