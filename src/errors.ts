@@ -312,6 +312,11 @@ export const ERROR_CODES = define({
     message: 'A cell holds a value that is not allowed.',
     help: 'Remove control characters and check the value against the column’s rule in the README.',
   },
+  ROW_CANNOT_CLEAR: {
+    kind: 'row',
+    message: 'The clear marker is in a column that cannot be emptied.',
+    help: 'Only E-mail, Phone, Department, Roles and User group can be cleared (import.clearMarker); leave other cells blank to keep the stored value.',
+  },
 });
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -23,6 +23,8 @@ export interface TemplateOptions {
   passwordMinLength?: number;
   /** `import.maxRows` (default 1,000,000). */
   maxRows?: number;
+  /** `import.clearMarker` (default `(clear)`; empty: clearing is off and not mentioned). */
+  clearMarker?: string;
 }
 
 /**
@@ -123,6 +125,8 @@ function addInstructionsSheet(workbook: ExcelJS.Workbook, options: TemplateOptio
   line(['Fill in one row per user on the Users sheet, starting at row 2. Keep the header row; extra columns are ignored.']);
   line(['The Username decides everything: a new username creates a user, an existing one updates that user.']);
   line(['A blank cell keeps the value already stored for an existing user; leaving a cell empty never erases anything.']);
+  const marker = (options.clearMarker ?? '(clear)').trim();
+  if (marker) line([`To empty E-mail, Phone, Department, Roles or User group on purpose, write ${marker} in the cell (Roles / User group: removes every one).`]);
   gap();
   line(['Column', 'Required', 'Meaning', 'Accepted values', 'Blank cell'], true);
   for (const key of COLUMN_KEYS) line([TEMPLATE_HEADERS[key], ...columnHelp(key, minLength)]);

@@ -129,6 +129,15 @@ describe('writeTemplate', () => {
     expect(checked).toMatchObject({ ok: true, intent: { username: 'msilva', roles: ['auditor'], groups: [{ key: 'finance' }] } });
   });
 
+  it('tells how to empty a field with the clear marker, and says nothing of it when clearing is off', async () => {
+    const says = (all: string[]) => all.some((text) => text.includes('To empty E-mail, Phone, Department, Roles or User group'));
+    const withDefault = texts((await writeAndRead()).book.getWorksheet('Instructions')!);
+    expect(withDefault.find((text) => text.startsWith('To empty'))).toContain('write (clear) in the cell');
+    const withDash = texts((await writeAndRead({ clearMarker: ' - ' })).book.getWorksheet('Instructions')!);
+    expect(withDash.find((text) => text.startsWith('To empty'))).toContain('write - in the cell');
+    expect(says(texts((await writeAndRead({ clearMarker: '' })).book.getWorksheet('Instructions')!))).toBe(false);
+  });
+
   it('lists the existing roles and groups, escaping formula-like names', async () => {
     const { book } = await writeAndRead({ roles: ['Auditor', '=1+1'], groups: [] });
     const instructions = book.getWorksheet('Instructions');

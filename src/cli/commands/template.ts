@@ -33,7 +33,8 @@ export const templateCommand: CommandModule = (cli, run) =>
           const missing = error instanceof UsersyncError && error.code === 'DB_NOT_FOUND';
           logger.log(missing ? 'info' : 'warn', 'template.catalog_unavailable', { reason: (error as Error).message, listed: 'the configured catalog.roles and catalog.groups' });
         }
-        await writeTemplate(target, { roles, groups });
+        const { passwordMinLength, maxRows, clearMarker } = config.import;
+        await writeTemplate(target, { roles, groups, passwordMinLength, maxRows, clearMarker });
         await out.write(`wrote ${target}\n`);
       }),
   );
