@@ -12,7 +12,7 @@ import { fail } from '../errors.js';
 import { readableByOthers } from '../io/private-files.js';
 
 /** The database and the files SQLite keeps beside it while it is open. */
-export const sqliteFiles = (file: string): string[] => [file, `${file}-wal`, `${file}-shm`];
+const sqliteFiles = (file: string): string[] => [file, `${file}-wal`, `${file}-shm`];
 
 /**
  * `create`: makes the folder (0700) and an empty file (0600) when missing — an empty file is an
@@ -34,7 +34,7 @@ export function prepareSqliteFile(file: string, create: boolean): void {
   }
 }
 
-export function noSqliteDatabase(file: string) {
+function noSqliteDatabase(file: string) {
   return fail('DB_NOT_FOUND', {
     message: `No usersync database at ${file} (database.url); run usersync from the folder that holds it, or set USERSYNC_DATABASE_URL (or database.url) to it.`,
     details: { location: file },
