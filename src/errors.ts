@@ -61,6 +61,11 @@ export const ERROR_CODES = define({
     message: 'No import has that id.',
     help: 'Run `usersync imports list` to see the import register.',
   },
+  OUTPUT_EXISTS: {
+    kind: 'usage',
+    message: 'The file to write already exists.',
+    help: 'Pass --force to replace it, or --out to write another file.',
+  },
   DAEMON_ALREADY_RUNNING: {
     kind: 'operational',
     message: 'Another usersync daemon already watches these folders.',
@@ -97,6 +102,11 @@ export const ERROR_CODES = define({
     kind: 'operational',
     message: 'The database named in database.url does not exist.',
     help: 'Create it (CREATE DATABASE … CHARACTER SET utf8mb4) or fix the name in database.url.',
+  },
+  DB_NOT_FOUND: {
+    kind: 'usage',
+    message: 'There is no usersync database where database.url points.',
+    help: 'A relative sqlite: path is read from the working directory. Commands that only read never create a database; `usersync migrate` or `usersync start` creates one.',
   },
   DB_URL_INVALID: {
     kind: 'usage',
@@ -306,6 +316,11 @@ export const ERROR_CODES = define({
     kind: 'row',
     message: 'A cell holds a value that is not allowed.',
     help: 'Remove control characters and check the value against the column’s rule in the README.',
+  },
+  ROW_CANNOT_CLEAR: {
+    kind: 'row',
+    message: 'The clear marker is in a column that cannot be emptied.',
+    help: 'Only E-mail, Phone, Department, Roles and User group can be cleared (import.clearMarker); leave other cells blank to keep the stored value.',
   },
 });
 

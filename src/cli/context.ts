@@ -1,8 +1,14 @@
 /**
  * What every command gets: the frozen config, a logger, a lazily opened (and migrated) database,
  * stdout — and one `close()` that releases them in order and flushes the logs.
+ *
+ * A command that only reads (`readOnly`) leaves nothing behind where it runs: a missing database
+ * is DB_NOT_FOUND naming where it was looked for (never created, nor its folder, nor its tables),
+ * and usersync.log is written only when the log folder already exists.
  */
+import { existsSync } from 'node:fs';
 import { loadConfig, type Config } from '../config/index.js';
+import { exposedSecretFiles } from '../config/secret-files.js';
 import { describeError } from '../errors.js';
 import { withDatabaseErrors } from '../db/errors.js';
 import { createDatabase, type Database } from '../db/knex.js';
@@ -31,12 +37,18 @@ export interface CommandContext {
 export interface ContextOptions {
   /** The daemon shows info on the terminal; one-shot commands only warnings unless --log-level says otherwise. */
   consoleLevel?: LogLevel;
+  /** The command only reads: it creates no database, database folder, schema or log folder. */
+  readOnly?: boolean;
 }
 
 export async function withContext(args: GlobalArgs, options: ContextOptions, run: (context: CommandContext) => Promise<void>): Promise<number> {
   const overrides = args.logLevel ? { logs: { level: args.logLevel } } : undefined;
   const config = loadConfig({ configFile: args.config, overrides });
-  const logger = createLogger(config.logs, { consoleLevel: args.logLevel ?? options.consoleLevel ?? 'warn' });
+  const create = options.readOnly !== true;
+  const logger = createLogger(config.logs, { consoleLevel: args.logLevel ?? options.consoleLevel ?? 'warn', files: create || existsSync(config.logs.dir) });
+  for (const { file, mode, keys } of exposedSecretFiles({ configFile: args.config })) {
+    logger.warn('config.file_readable_by_others', { file, mode, secrets: keys, hint: `other local accounts can read the secrets in it; run: chmod 600 ${file}` });
+  }
   let db: Database | undefined;
   let audit: AuditLog | undefined;
   let opening: Promise<Database> | undefined;
@@ -48,9 +60,9 @@ export async function withContext(args: GlobalArgs, options: ContextOptions, run
     auditLog: () => (audit ??= openAuditLog(config.logs, (error) => logger.error('audit_log.write_failed', { err: describeError(error) }))),
     database: () => {
       opening ??= (async () => {
-        db = createDatabase(config, logger);
+        db = createDatabase(config, logger, { create });
         const opened = db;
-        const { applied } = await withDatabaseErrors(opened.location, () => migrateToLatest(opened));
+        const { applied } = await withDatabaseErrors(opened.location, () => migrateToLatest(opened, { create }));
         if (applied.length > 0) logger.info('db.migrated', { applied, database: opened.description });
         return opened;
       })();

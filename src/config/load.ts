@@ -5,7 +5,8 @@
  *   config/default.json (shipped) ← config/local.json (optional, git-ignored) ← --config FILE ← USERSYNC_* env
  *
  * A bad value throws CONFIG_INVALID naming the key path, the value (never a secret) and the layer
- * it came from, e.g. `watch.stableMs: expected a number, got "soon" (from config/local.json)`.
+ * it came from, e.g. `watch.stableMs: expected a number, got "soon" (from config/local.json)` or
+ * `health.port: … (from environment variable USERSYNC_HEALTH_PORT)`.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -39,19 +40,30 @@ interface Layer {
   values: Json;
 }
 
+/** A configuration file of the layers, in layer order. */
+export interface ConfigFile {
+  /** How messages name the layer: `config/local.json`, or the --config argument as given. */
+  source: string;
+  file: string;
+  /** False for --config: a file named on the command line must exist. */
+  optional: boolean;
+}
+
+/** The configuration files `loadConfig` reads with these options, in layer order (absent optional ones left out). */
+export function configFiles(options: LoadOptions = {}): ConfigFile[] {
+  const cwd = options.cwd ?? process.cwd();
+  const files: ConfigFile[] = [{ source: 'config/default.json', file: path.join(PACKAGE_ROOT, 'config', 'default.json'), optional: true }];
+  const localFile = path.join(cwd, 'config', 'local.json');
+  if (existsSync(localFile)) files.push({ source: 'config/local.json', file: localFile, optional: true });
+  if (options.configFile) files.push({ source: options.configFile, file: path.resolve(cwd, options.configFile), optional: false });
+  return files;
+}
+
 export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
-  const layers: Layer[] = [];
-
-  layers.push({ source: 'config/default.json', values: readJsonFile(path.join(PACKAGE_ROOT, 'config', 'default.json'), true) });
-  const localFile = path.join(cwd, 'config', 'local.json');
-  if (existsSync(localFile)) layers.push({ source: 'config/local.json', values: readJsonFile(localFile, true) });
-  if (options.configFile) {
-    const file = path.resolve(cwd, options.configFile);
-    layers.push({ source: options.configFile, values: readJsonFile(file, false) });
-  }
-  layers.push({ source: 'environment', values: environmentLayer(env) });
+  const layers: Layer[] = configFiles(options).map(({ source, file, optional }) => ({ source, values: readJsonFile(file, optional) }));
+  layers.push(...environmentLayers(env));
   if (options.overrides) layers.push({ source: 'command line', values: options.overrides });
 
   const merged: Json = {};
@@ -64,7 +76,7 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
   return deepFreeze(resolvePaths(parsed.data, cwd));
 }
 
-function readJsonFile(file: string, optional: boolean): Json {
+export function readJsonFile(file: string, optional: boolean): Json {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -83,15 +95,18 @@ function readJsonFile(file: string, optional: boolean): Json {
   }
 }
 
-function environmentLayer(env: NodeJS.ProcessEnv): Json {
-  const layer: Json = {};
+/** One layer per variable that is set, so a bad value names its variable (`from environment variable USERSYNC_…`). */
+function environmentLayers(env: NodeJS.ProcessEnv): Layer[] {
+  const layers: Layer[] = [];
   for (const variable of ENVIRONMENT) {
     const raw = env[variable.name];
     if (raw === undefined || raw === '') continue;
     const value = variable.type === 'number' && /^-?\d+(\.\d+)?$/.test(raw.trim()) ? Number(raw) : raw;
-    setPath(layer, variable.path, value);
+    const values: Json = {};
+    setPath(values, variable.path, value);
+    layers.push({ source: `environment variable ${variable.name}`, values });
   }
-  return layer;
+  return layers;
 }
 
 /** Deep-merges plain objects; arrays and scalars replace. Records which layer set each leaf. */

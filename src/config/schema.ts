@@ -91,6 +91,10 @@ const importSettings = z
     passwords: z.enum(['always', 'create-only']).default('always').describe('"always" sets a given password; "create-only" never changes an existing user’s password.'),
     atomic: z.boolean().default(false).describe('When true, any failed row means nothing in the file is applied.'),
     createMissingGroups: z.boolean().default(false).describe('Create unknown user groups instead of failing the row.'),
+    clearMarker: z
+      .string()
+      .default('(clear)')
+      .describe('Cell text that empties E-mail, Phone, Department, Roles or User group (a blank cell keeps them); matched ignoring case and surrounding spaces; empty string disables.'),
     headerAliases: z
       .record(z.string(), z.string())
       .default({})

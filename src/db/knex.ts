@@ -8,8 +8,6 @@
  * - MySQL / MariaDB (mysql2): utf8mb4, UTC (`timezone: 'Z'`, PITFALLS §5.2), dates as strings,
  *   big numbers as strings, pool min 0 so dead idle connections are not kept (PITFALLS §5.1).
  */
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import type { Knex } from 'knex';
 import { requirePackage } from '../require-package.js';
 import type { Config } from '../config/schema.js';
@@ -17,6 +15,7 @@ import { fail } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import { AUTO_CHECKPOINT_PAGES, startWalCheckpointer, type WalCheckpointer } from './wal-checkpointer.js';
 import { MysqlWriter } from './mysql-writer.js';
+import { prepareSqliteFile, sqliteFilesReadableByOthers } from './sqlite-file.js';
 import { SqliteWriter } from './sqlite-writer.js';
 import type { ImportWriter } from './statement-writer.js';
 
@@ -174,13 +173,27 @@ function cachePreparedStatements(connection: SqliteConnection, size = 64): void 
   };
 }
 
-/** Opens the store named by `config.database.url`. Does not connect until the first query. */
-export function createDatabase(config: Pick<Config, 'database'>, logger: Logger): Database {
+export interface OpenOptions {
+  /**
+   * False for commands that only read: a missing SQLite file is DB_NOT_FOUND and neither it nor
+   * its folder is created. Default true: the folder (0700) and the file (0600) are made if missing.
+   */
+  create?: boolean;
+}
+
+/**
+ * Opens the store named by `config.database.url`. Does not connect until the first query.
+ * An existing SQLite file that other local accounts can read is reported, not changed.
+ */
+export function createDatabase(config: Pick<Config, 'database'>, logger: Logger, options: OpenOptions = {}): Database {
   const parsed = parseDatabaseUrl(config.database.url, config.database);
-  if (parsed.dialect === 'sqlite' && parsed.location !== ':memory:') {
-    mkdirSync(path.dirname(parsed.location), { recursive: true });
-  }
   const log = logger.child({ module: 'db' });
+  if (parsed.dialect === 'sqlite' && parsed.location !== ':memory:') {
+    for (const { file, mode } of sqliteFilesReadableByOthers(parsed.location)) {
+      log.warn('db.file_readable_by_others', { file, mode, hint: `other local accounts can read the password hashes, e-mails and phones in it; run: chmod 600 ${file}` });
+    }
+    prepareSqliteFile(parsed.location, options.create !== false);
+  }
   const instance = knex({
     ...parsed.config,
     // knex otherwise prints "Connection Error" lines straight to the console (PITFALLS §5.1).

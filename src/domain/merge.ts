@@ -9,7 +9,10 @@
  * - password: only ever "changed" or not; a password that verified against the stored hash
  *   arrives here without a hash, so it is no change.
  * - roles / groups: a non-blank cell replaces the set; equal sets (any order) are no change.
- * A new user needs a Name; Active defaults to Yes and Ignore MFA to No.
+ * - cleared (the clear marker: null, or [] for roles / groups) → change to empty, audited as
+ *   {old, new: null | []}; already empty → no change.
+ * A new user needs a Name; Active defaults to Yes and Ignore MFA to No; a cleared field of a new
+ * user is simply empty.
  */
 import type { RowIntent } from './row-intent.js';
 
@@ -70,11 +73,11 @@ export function diffUser(stored: StoredUser | undefined, intent: PreparedIntent)
   scalar('name', intent.name);
   scalar('email', intent.email);
   scalar('phone', intent.phone);
-  if (intent.department && intent.department.key !== stored.departmentKey) {
-    next.departmentKey = intent.department.key;
-    next.departmentName = intent.department.name;
+  if (intent.department !== undefined && (intent.department?.key ?? null) !== stored.departmentKey) {
+    next.departmentKey = intent.department?.key ?? null;
+    next.departmentName = intent.department?.name ?? null;
     changes.push('department');
-    audit.department = { old: stored.departmentName, new: intent.department.name };
+    audit.department = { old: stored.departmentName, new: next.departmentName };
   }
   scalar('active', intent.active);
   scalar('ignoreMfa', intent.ignoreMfa);

@@ -3,7 +3,11 @@
  * rules). Pure: the catalogue and the file's earlier usernames are passed in.
  *
  * Blank cell = keep the stored value: every field of the intent is `undefined` unless its cell
- * had something in it.
+ * had something in it. The clear marker (`import.clearMarker`, e.g. `(clear)`) empties an optional
+ * field: `null` for E-mail, Phone and Department, `[]` for Roles and User group. Name, Username,
+ * Password, Active and Ignore MFA cannot be cleared (a user always has a name and a username, the
+ * Yes/No fields always a value; a user without a password is not what HR means — Active = No is
+ * how to stop a sign-in), so the marker there fails the row.
  */
 import { COLUMN_INDEX, TEMPLATE_HEADERS, type CellValue, type ColumnKey, type RawRow } from './columns.js';
 import { cleanCatalogName, catalogKey, MAX_NAME_LENGTH } from './catalog-name.js';
@@ -20,14 +24,17 @@ export interface RowIntent {
   name?: string;
   /** Plain text only until it is hashed; never logged, reported or stored. */
   password?: string;
-  department?: ListItem;
-  email?: string;
-  phone?: string;
+  /** null: cleared (the marker). */
+  department?: ListItem | null;
+  /** null: cleared (the marker). */
+  email?: string | null;
+  /** null: cleared (the marker). */
+  phone?: string | null;
   active?: boolean;
   ignoreMfa?: boolean;
-  /** Role keys; when present they replace the user's set. */
+  /** Role keys; when present they replace the user's set ([]: cleared). */
   roles?: string[];
-  /** Group keys (with names, for createMissingGroups); when present they replace the set. */
+  /** Group keys (with names, for createMissingGroups); when present they replace the set ([]: cleared). */
   groups?: readonly ListItem[];
 }
 
@@ -45,6 +52,17 @@ export interface RowRules {
   /** Group keys that exist. */
   groups: ReadonlySet<string>;
   createMissingGroups: boolean;
+  /** The clear marker as `clearMarkerKey` makes it; undefined when clearing is off. */
+  clearMarker?: string | undefined;
+}
+
+/** Columns the clear marker empties. */
+const CLEARABLE: ReadonlySet<ColumnKey> = new Set(['email', 'phone', 'department', 'roles', 'groups']);
+
+/** How `import.clearMarker` is matched: trimmed, case-insensitive; an empty marker turns clearing off. */
+export function clearMarkerKey(marker: string): string | undefined {
+  const key = marker.trim().normalize('NFC').toLowerCase();
+  return key === '' ? undefined : key;
 }
 
 const LIMITS: Partial<Record<ColumnKey, number>> = { name: 255, department: MAX_NAME_LENGTH, phone: 64, password: 1024 };
@@ -58,7 +76,21 @@ export type RowCheck = { ok: true; intent: RowIntent } | { ok: false; username: 
 export function checkRow(raw: RawRow, rules: RowRules, seen: SeenUsernames): RowCheck {
   const problems: RowProblem[] = [];
   const problem = (code: string, message: string) => problems.push({ code, message });
-  const text = (key: ColumnKey): string | undefined => cellText(raw.cells[COLUMN_INDEX[key]], key, problems);
+  const marker = rules.clearMarker;
+  // Cells arrive trimmed and NFC (read/cell-to-text.ts): only a cell of the marker's length is compared.
+  const isMarker = (value: string): boolean => marker !== undefined && value.length === marker.length && value.toLowerCase() === marker;
+  /** A cell's text; the marker in a column that cannot be cleared is a problem (and reads as blank). */
+  const text = (key: ColumnKey): string | undefined => {
+    const value = cellText(raw.cells[COLUMN_INDEX[key]], key, problems);
+    if (value === undefined || CLEARABLE.has(key) || !isMarker(value)) return value;
+    problem('ROW_CANNOT_CLEAR', `${TEMPLATE_HEADERS[key]} cannot be cleared with "${marker}": ${NOT_CLEARABLE[key as keyof typeof NOT_CLEARABLE]}; leave the cell blank to keep the stored value (only E-mail, Phone, Department, Roles and User group can be cleared).`);
+    return undefined;
+  };
+  /** A clearable cell: its text, null for the marker, undefined when blank. */
+  const clearable = (key: ColumnKey): string | null | undefined => {
+    const value = cellText(raw.cells[COLUMN_INDEX[key]], key, problems);
+    return value !== undefined && isMarker(value) ? null : value;
+  };
 
   const usernameText = text('username');
   const username = usernameText === undefined ? '' : normaliseUsername(usernameText);
@@ -85,21 +117,23 @@ export function checkRow(raw: RawRow, rules: RowRules, seen: SeenUsernames): Row
     } else intent.password = password;
   }
 
-  const department = text('department');
-  if (department !== undefined) {
+  const department = clearable('department');
+  if (department === null) intent.department = null;
+  else if (department !== undefined) {
     // The key is lower-cased, which can lengthen it (İ → i̇): it must fit the column too.
     if (textLength(catalogKey(department)) > MAX_NAME_LENGTH) problem('ROW_VALUE_TOO_LONG', `The Department cell is longer than ${MAX_NAME_LENGTH} characters.`);
     else intent.department = { name: cleanCatalogName(department), key: catalogKey(department) };
   }
 
-  const email = text('email');
-  if (email !== undefined) {
+  const email = clearable('email');
+  if (email === null) intent.email = null;
+  else if (email !== undefined) {
     const normalised = normaliseEmail(email);
     if (normalised === undefined) problem('ROW_INVALID_EMAIL', `"${email.slice(0, 80)}" is not a valid e-mail address; write it as name@example.com or leave the cell blank.`);
     else intent.email = normalised;
   }
 
-  const phone = text('phone');
+  const phone = clearable('phone');
   if (phone !== undefined) intent.phone = phone;
 
   for (const key of ['active', 'ignoreMfa'] as const) {
@@ -110,7 +144,8 @@ export function checkRow(raw: RawRow, rules: RowRules, seen: SeenUsernames): Row
     else intent[key] = parsed;
   }
 
-  const roles = listCell(text('roles'), 'Roles', rules.maxListItems, problem);
+  const rolesCell = clearable('roles');
+  const roles = rolesCell === null ? [] : listCell(rolesCell, 'Roles', rules.maxListItems, problem);
   if (roles) {
     const unknown = roles.filter((r) => !rules.roles.has(r.key));
     if (unknown.length > 0) {
@@ -119,7 +154,8 @@ export function checkRow(raw: RawRow, rules: RowRules, seen: SeenUsernames): Row
     } else intent.roles = roles.map((r) => r.key);
   }
 
-  const groups = listCell(text('groups'), 'User group', rules.maxListItems, problem);
+  const groupsCell = clearable('groups');
+  const groups = groupsCell === null ? [] : listCell(groupsCell, 'User group', rules.maxListItems, problem);
   if (groups) {
     const unknown = rules.createMissingGroups ? [] : groups.filter((g) => !rules.groups.has(g.key));
     if (unknown.length > 0) {
@@ -132,6 +168,15 @@ export function checkRow(raw: RawRow, rules: RowRules, seen: SeenUsernames): Row
   seen.set(username, raw.row);
   return { ok: true, intent };
 }
+
+/** Why a column cannot be cleared, for the row's message. */
+const NOT_CLEARABLE = {
+  name: 'every user has a name',
+  username: 'it names the user',
+  password: 'a user without a password is not how to stop a sign-in (set Active to No)',
+  active: 'it is always Yes or No',
+  ignoreMfa: 'it is always Yes or No',
+} as const satisfies Record<Exclude<ColumnKey, 'email' | 'phone' | 'department' | 'roles' | 'groups'>, string>;
 
 /**
  * A cell's text, or undefined when blank; records a problem for error cells and bad text.

@@ -4,10 +4,17 @@
  */
 import client from 'prom-client';
 
+/**
+ * The outcomes `usersync_rows_total` is labelled with. Each row has exactly one, so the series sum
+ * to the total: a report's `rows` count is never a label (summing would count every row twice).
+ */
+const ROW_OUTCOMES = ['created', 'updated', 'unchanged', 'failed'] as const;
+
 export interface Metrics {
   readonly registry: client.Registry;
   fileFinished(outcome: string, seconds: number): void;
-  rows(counts: Record<'created' | 'updated' | 'unchanged' | 'failed', number>): void;
+  /** Adds a finished file's row counts; other keys of `counts` (a report's `rows` total) are ignored. */
+  rows(counts: Record<(typeof ROW_OUTCOMES)[number], number>): void;
   setBacklog(files: number): void;
   transientFault(kind: string): void;
 }
@@ -27,7 +34,7 @@ export function createMetrics(): Metrics {
   const backlog = new client.Gauge({ name: 'usersync_inbox_backlog', help: 'Files waiting: ready in the inbox and queued, plus claimed and not yet finished.', registers: [registry] });
   const faults = new client.Counter({ name: 'usersync_transient_faults_total', help: 'Transient faults (database unreachable, busy, disk) that made a file wait for a retry.', labelNames: ['code'], registers: [registry] });
   for (const outcome of ['imported', 'imported_with_errors', 'rejected']) files.inc({ outcome }, 0);
-  for (const outcome of ['created', 'updated', 'unchanged', 'failed']) rows.inc({ outcome }, 0);
+  for (const outcome of ROW_OUTCOMES) rows.inc({ outcome }, 0);
   return {
     registry,
     fileFinished(outcome, seconds) {
@@ -36,7 +43,7 @@ export function createMetrics(): Metrics {
       if (outcome === 'imported') lastSuccess.set(Date.now() / 1000);
     },
     rows(counts) {
-      for (const [outcome, n] of Object.entries(counts)) rows.inc({ outcome }, n);
+      for (const outcome of ROW_OUTCOMES) rows.inc({ outcome }, counts[outcome]);
     },
     setBacklog: (n) => backlog.set(n),
     transientFault: (code) => faults.inc({ code }),

@@ -23,6 +23,8 @@ export interface TemplateOptions {
   passwordMinLength?: number;
   /** `import.maxRows` (default 1,000,000). */
   maxRows?: number;
+  /** `import.clearMarker` (default `(clear)`; empty: clearing is off and not mentioned). */
+  clearMarker?: string;
 }
 
 /**
@@ -78,10 +80,14 @@ function columnHelp(key: ColumnKey, minLength: number): [string, string, string,
   }
 }
 
-const EXAMPLE: Readonly<Record<ColumnKey, string>> = {
+/**
+ * The Instructions sheet's example row. Invariant: it imports cleanly on a fresh directory with the
+ * shipped catalogue (config/default.json's catalog.roles and catalog.groups name its role and group).
+ */
+export const TEMPLATE_EXAMPLE: Readonly<Record<ColumnKey, string>> = {
   name: 'Maria Silva', username: 'msilva', password: '', department: 'Finance',
   email: 'maria.silva@example.com', phone: '5511987654321', active: 'Yes', ignoreMfa: 'No',
-  roles: 'Auditor', groups: 'Finance team',
+  roles: 'Auditor', groups: 'Finance',
 };
 
 function addUsersSheet(workbook: ExcelJS.Workbook): void {
@@ -119,13 +125,15 @@ function addInstructionsSheet(workbook: ExcelJS.Workbook, options: TemplateOptio
   line(['Fill in one row per user on the Users sheet, starting at row 2. Keep the header row; extra columns are ignored.']);
   line(['The Username decides everything: a new username creates a user, an existing one updates that user.']);
   line(['A blank cell keeps the value already stored for an existing user; leaving a cell empty never erases anything.']);
+  const marker = (options.clearMarker ?? '(clear)').trim();
+  if (marker) line([`To empty E-mail, Phone, Department, Roles or User group on purpose, write ${marker} in the cell (Roles / User group: removes every one).`]);
   gap();
   line(['Column', 'Required', 'Meaning', 'Accepted values', 'Blank cell'], true);
   for (const key of COLUMN_KEYS) line([TEMPLATE_HEADERS[key], ...columnHelp(key, minLength)]);
   gap();
   line(['Example row'], true);
   line(COLUMN_KEYS.map((key) => TEMPLATE_HEADERS[key]), true);
-  line(COLUMN_KEYS.map((key) => EXAMPLE[key]));
+  line(COLUMN_KEYS.map((key) => TEMPLATE_EXAMPLE[key]));
   gap();
   line(['Limits'], true);
   line([`Passwords: at least ${minLength} characters. Files: at most ${maxRows.toLocaleString('en-US')} rows; split larger lists.`]);

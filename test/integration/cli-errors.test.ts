@@ -18,6 +18,7 @@ describe('command line error paths', () => {
     const result = await runUsersync(['migrate'], { cwd: makeWorkdir(), env: { USERSYNC_LOG_LEVEL: 'loud' } });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('logs.level');
+    expect(result.stderr).toContain('(from environment variable USERSYNC_LOG_LEVEL)');
   });
 
   it('exits 3 naming host and port, never the password, when the database is unreachable', async () => {
@@ -44,7 +45,8 @@ describe('command line error paths', () => {
   it('exits 3 naming the log folder when it cannot be created, not as an unexpected error', async () => {
     const cwd = makeWorkdir();
     writeFileSync(path.join(cwd, 'a-file'), '');
-    const result = await runUsersync(['roles', 'list'], { cwd, env: { USERSYNC_LOG_DIR: path.join(cwd, 'a-file', 'logs') } });
+    // A command that writes (one that only reads never creates the log folder).
+    const result = await runUsersync(['roles', 'add', 'Auditor'], { cwd, env: { USERSYNC_LOG_DIR: path.join(cwd, 'a-file', 'logs') } });
     expect(result.code).toBe(3);
     expect(result.stderr).toContain(`Cannot create the log folder ${path.join(cwd, 'a-file', 'logs')} (ENOTDIR)`);
     expect(result.stderr).not.toContain('unexpected error');

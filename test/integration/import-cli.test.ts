@@ -28,8 +28,11 @@ describeEachDatabase('import, template and audit commands', (database) => {
     expect(workbook.getWorksheet('Users')!.getRow(1).values).toEqual([undefined, ...TEMPLATE]);
     expect(JSON.stringify(workbook.getWorksheet('Instructions')!.getSheetValues())).toContain('Viewer'); // lists the roles that exist
     const again = await usersync('template');
-    expect(again.code).toBe(3);
-    expect(again.stderr).toContain('--force');
+    // An existing file is a usage error (exit 2) that says what to do, not an I/O fault.
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain('already exists; use --force to replace it or --out to write another file');
+    expect(again.stderr).toContain('OUTPUT_EXISTS');
+    expect(again.stderr).not.toContain('disk');
   });
 
   it('imports the template file dropped straight back: no data rows is a rejection (exit 2)', async () => {

@@ -89,9 +89,11 @@ describe('loadConfig', () => {
     expect(error.message).toContain('watch.stableMs: expected a number, got "soon" (from config/local.json)');
   });
 
-  it('names the environment variable layer for a bad environment value', () => {
-    const error = configErrorOf(() => loadConfig({ cwd: workdir(), env: { USERSYNC_HEALTH_PORT: 'soon' } }));
-    expect(error.message).toContain('health.port: expected a number, got "soon" (from environment)');
+  it('names the environment variable that holds a bad value', () => {
+    const error = configErrorOf(() => loadConfig({ cwd: workdir(), env: { USERSYNC_HEALTH_PORT: 'soon', USERSYNC_LOG_LEVEL: 'loud', USERSYNC_INBOX: './in' } }));
+    expect(error.message).toContain('health.port: expected a number, got "soon" (from environment variable USERSYNC_HEALTH_PORT)');
+    expect(error.message).toMatch(/logs\.level: .*"loud"\) \(from environment variable USERSYNC_LOG_LEVEL\)/);
+    expect(error.message).not.toContain('USERSYNC_INBOX');
   });
 
   it('rejects values outside their range and enums', () => {

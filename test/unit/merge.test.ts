@@ -55,6 +55,28 @@ describe('diffUser', () => {
     expect(diff.audit[field]).toEqual(audit);
   });
 
+  // Cleared (the clear marker): null, or [] for roles and groups; already empty is no change.
+  it('clears E-mail, Phone, Department, Roles and User group, audited as a change to null / []', () => {
+    const diff = diffUser(stored, intent({ email: null, phone: null, department: null, roles: [], groups: [] }));
+    expect(diff).toMatchObject({ kind: 'update', changes: ['email', 'phone', 'department', 'roles', 'groups'] });
+    if (diff.kind !== 'update') return;
+    expect(diff.audit).toEqual({
+      email: { old: 'ana@example.com', new: null },
+      phone: { old: '5511987654321', new: null },
+      department: { old: 'Finance', new: null },
+      roles: { old: ['administrator', 'auditor'], new: [] },
+      groups: { old: ['it'], new: [] },
+    });
+    expect(diff.next).toMatchObject({ email: null, phone: null, departmentKey: null, departmentName: null, roleKeys: [], groupKeys: [] });
+  });
+
+  it('is unchanged when a cleared field is already empty, and a new user’s cleared field is simply empty', () => {
+    const empty = { ...stored, email: null, phone: null, departmentKey: null, departmentName: null, roleKeys: [], groupKeys: [] };
+    expect(diffUser(empty, intent({ email: null, phone: null, department: null, roles: [], groups: [] }))).toEqual({ kind: 'unchanged' });
+    const created = diffUser(undefined, intent({ name: 'New', email: null, department: null, roles: [] }));
+    expect(created).toMatchObject({ kind: 'create', changes: ['name', 'active', 'ignoreMfa'], next: { email: null, departmentKey: null, roleKeys: [] } });
+  });
+
   it('records a password change only as "changed"', () => {
     const diff = diffUser(stored, intent({ passwordHash: '$argon2id$new' }));
     expect(diff).toMatchObject({ kind: 'update', changes: ['password'], audit: { password: { changed: true } } });

@@ -3,7 +3,7 @@ import { COLUMN_KEYS, type CellValue, type ColumnKey, type RawRow } from '../../
 import { normaliseEmail } from '../../src/domain/email.js';
 import { textLength } from '../../src/domain/text-rules.js';
 import { splitList } from '../../src/domain/lists.js';
-import { checkRow, type RowRules } from '../../src/domain/row-intent.js';
+import { checkRow, clearMarkerKey, type RowRules } from '../../src/domain/row-intent.js';
 import { compileUsernamePattern } from '../../src/domain/username.js';
 import { parseYesNo } from '../../src/domain/yes-no.js';
 
@@ -137,3 +137,46 @@ describe('checkRow', () => {
     if (result.ok) expect(result.intent.name).toBe("Robert'); DROP TABLE users;--");
   });
 });
+
+describe('the clear marker (import.clearMarker)', () => {
+  const clearing = { clearMarker: clearMarkerKey('(clear)') };
+
+  it('is matched ignoring case and surrounding spaces; an empty marker turns clearing off', () => {
+    expect(clearMarkerKey('  (Clear) ')).toBe('(clear)');
+    expect(clearMarkerKey('')).toBeUndefined();
+    expect(clearMarkerKey('   ')).toBeUndefined();
+  });
+
+  // Clearable: E-mail, Phone, Department → null; Roles, User group → [] (every membership removed).
+  it('empties E-mail, Phone and Department (null) and Roles and User group ([])', () => {
+    const result = check({ username: 'ana', email: '(clear)', phone: '(CLEAR)', department: '(Clear)', roles: '(clear)', groups: '(clear)' }, new Map(), clearing);
+    expect(result).toEqual({ ok: true, intent: { row: 2, username: 'ana', email: null, phone: null, department: null, roles: [], groups: [] } });
+  });
+
+  it('is ordinary text when clearing is off or the marker is another', () => {
+    const off = check({ username: 'ana', department: '(clear)', phone: '(clear)' }, new Map(), { clearMarker: clearMarkerKey('') });
+    expect(off).toMatchObject({ ok: true, intent: { department: { name: '(clear)', key: '(clear)' }, phone: '(clear)' } });
+    expect(problemsOf(check({ username: 'ana', email: '(clear)' }, new Map(), { clearMarker: undefined }))[0]?.code).toBe('ROW_INVALID_EMAIL');
+    const dash = check({ username: 'ana', email: '-', phone: '(clear)' }, new Map(), { clearMarker: clearMarkerKey('-') });
+    expect(dash).toMatchObject({ ok: true, intent: { email: null, phone: '(clear)' } });
+  });
+
+  // Not clearable: Name, Username, Password, Active, Ignore MFA — the row fails, saying why.
+  it.each([
+    ['name', 'Name cannot be cleared', 'every user has a name'],
+    ['password', 'Password cannot be cleared', 'set Active to No'],
+    ['active', 'Active cannot be cleared', 'always Yes or No'],
+    ['ignoreMfa', 'Ignore MFA cannot be cleared', 'always Yes or No'],
+  ] as const)('fails the row for the marker in %s', (column, start, why) => {
+    const problems = problemsOf(check({ username: 'ana', [column]: '(Clear)' }, new Map(), clearing));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatchObject({ code: 'ROW_CANNOT_CLEAR', message: expect.stringContaining(start) });
+    expect(problems[0]?.message).toContain(why);
+  });
+
+  it('fails the row for the marker as the username', () => {
+    const problems = problemsOf(check({ username: '(clear)', name: 'X' }, new Map(), { ...clearing, usernamePattern: compileUsernamePattern('^.{1,64}$') }));
+    expect(problems).toEqual([{ code: 'ROW_CANNOT_CLEAR', message: expect.stringContaining('Username cannot be cleared with "(clear)": it names the user') }]);
+  });
+});
+

@@ -4,7 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yauzl from 'yauzl';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TEMPLATE_HEADERS } from '../../src/domain/columns.js';
+import { loadConfig } from '../../src/config/index.js';
+import { catalogKey } from '../../src/domain/catalog-name.js';
+import { COLUMN_KEYS, TEMPLATE_HEADERS } from '../../src/domain/columns.js';
+import { checkRow } from '../../src/domain/row-intent.js';
+import { compileUsernamePattern } from '../../src/domain/username.js';
 import { TEMPLATE_VALIDATED_ROWS, writeTemplate } from '../../src/pipeline/template.js';
 
 let dir: string;
@@ -103,6 +107,35 @@ describe('writeTemplate', () => {
     expect(all.some((text) => text.includes('inbox'))).toBe(true);
     expect(all.some((text) => /blank cell keeps the value/i.test(text))).toBe(true);
     expect(all).toContain('msilva');
+  });
+
+  it('gives an example row that passes the row rules with the shipped catalogue (config/default.json)', async () => {
+    const { book } = await writeAndRead();
+    const rows: string[][] = [];
+    book.getWorksheet('Instructions')?.eachRow((row) => rows.push((row.values as unknown[]).slice(1).map((v) => (v === undefined || v === null ? '' : String(v)))));
+    const at = rows.findIndex((cells) => cells[0] === 'Example row');
+    expect(rows[at + 1]).toEqual(Object.values(TEMPLATE_HEADERS));
+    const example = rows[at + 2] ?? [];
+    expect(example[COLUMN_KEYS.indexOf('groups')]).toBe('Finance');
+    const config = loadConfig({ cwd: dir, env: {} });
+    const checked = checkRow({ row: 2, cells: COLUMN_KEYS.map((_, i) => example[i] ?? '') }, {
+      usernamePattern: compileUsernamePattern(config.import.usernamePattern),
+      passwordMinLength: config.import.passwordMinLength,
+      maxListItems: config.import.maxListItems,
+      roles: new Set(config.catalog.roles.map(catalogKey)),
+      groups: new Set(config.catalog.groups.map(catalogKey)),
+      createMissingGroups: false,
+    }, new Map());
+    expect(checked).toMatchObject({ ok: true, intent: { username: 'msilva', roles: ['auditor'], groups: [{ key: 'finance' }] } });
+  });
+
+  it('tells how to empty a field with the clear marker, and says nothing of it when clearing is off', async () => {
+    const says = (all: string[]) => all.some((text) => text.includes('To empty E-mail, Phone, Department, Roles or User group'));
+    const withDefault = texts((await writeAndRead()).book.getWorksheet('Instructions')!);
+    expect(withDefault.find((text) => text.startsWith('To empty'))).toContain('write (clear) in the cell');
+    const withDash = texts((await writeAndRead({ clearMarker: ' - ' })).book.getWorksheet('Instructions')!);
+    expect(withDash.find((text) => text.startsWith('To empty'))).toContain('write - in the cell');
+    expect(says(texts((await writeAndRead({ clearMarker: '' })).book.getWorksheet('Instructions')!))).toBe(false);
   });
 
   it('lists the existing roles and groups, escaping formula-like names', async () => {

@@ -40,7 +40,7 @@ export const auditCommand: CommandModule = (cli, run) =>
         .option('limit', { type: 'number', describe: 'At most this many events' })
         .option('json', { type: 'boolean', default: false, describe: 'One JSON array of events' }),
     (args) =>
-      run(args, {}, async ({ database, out }) => {
+      run(args, { readOnly: true }, async ({ database, out }) => {
         const db = await database();
         const events = queryAuditEvents(db.knex, {
           username: args.user === undefined ? undefined : normaliseUsername(args.user),
@@ -52,7 +52,7 @@ export const auditCommand: CommandModule = (cli, run) =>
           if (args.json) return out.jsonArray(events);
           const rows: Array<Array<string | number | null>> = [];
           for await (const e of events) rows.push([e.at, e.importId, e.row, e.username, e.action, describeChanges(e)]);
-          if (rows.length === 0) await out.write('No matching audit events.\n');
+          if (rows.length === 0) await out.write(`No matching audit events in ${db.description}.\n`);
           else await out.table(['AT', 'IMPORT', 'ROW', 'USERNAME', 'ACTION', 'CHANGES'], rows);
         });
       }),

@@ -22,7 +22,7 @@ async function printList(context: CommandContext, kind: CatalogKind, json: boole
     return;
   }
   if (entries.length === 0) {
-    await context.out.write(`No ${kind} yet.${kind === 'departments' ? ' Imports create them.' : ` Add one with \`usersync ${kind} add <name>\`.`}\n`);
+    await context.out.write(`No ${kind} yet in ${db.description}.${kind === 'departments' ? ' Imports create them.' : ` Add one with \`usersync ${kind} add <name>\`.`}\n`);
     return;
   }
   await context.out.table(['NAME', 'USERS', 'CREATED'], entries.map((e) => [e.name, e.users, e.createdAt]));
@@ -58,7 +58,7 @@ function membershipCommand(kind: 'roles' | 'groups'): CommandModule {
             }),
         )
         .command('list', `List ${kind} with the number of users holding each`, (c) => c.option('json', { type: 'boolean', default: false }), (args) =>
-          run(args, {}, (context) => printList(context, kind, Boolean(args.json))),
+          run(args, { readOnly: true }, (context) => printList(context, kind, Boolean(args.json))),
         )
         .command(`remove <name..>`, `Remove ${kind} no user holds`, (c) =>
           c.positional('name', { type: 'string', array: true, demandOption: true }).option('json', { type: 'boolean', default: false }),
@@ -86,7 +86,7 @@ const departmentsCommand: CommandModule = (cli, run) =>
   cli.command('departments', 'List departments (imports create them)', (y) =>
     y
       .command('list', 'List departments with the number of users in each', (c) => c.option('json', { type: 'boolean', default: false }), (args) =>
-        run(args, {}, (context) => printList(context, 'departments', Boolean(args.json))),
+        run(args, { readOnly: true }, (context) => printList(context, 'departments', Boolean(args.json))),
       )
       .demandCommand(1, 'Name a departments command: list.'),
   );

@@ -37,11 +37,11 @@ export const importsCommand: CommandModule = (cli, run) =>
   cli.command('imports', 'The import register', (y) =>
     y
       .command('list', 'List imports, newest first', (c) => c.option('json', { type: 'boolean', default: false }).option('limit', { type: 'number', default: 50, describe: 'How many (0 = all)' }), (args) =>
-        run(args, {}, async ({ database, out }) => {
+        run(args, { readOnly: true }, async ({ database, out }) => {
           const db = await database();
           const records = await withDatabaseErrors(db.location, () => listImports(db.knex, { limit: args.limit || undefined }));
           if (args.json) return out.json(records);
-          if (records.length === 0) return out.write('No imports yet.\n');
+          if (records.length === 0) return out.write(`No imports yet in ${db.description}.\n`);
           await out.table(
             ['ID', 'STARTED', 'FILE', 'SOURCE', 'STATUS', 'ROWS', 'CREATED', 'UPDATED', 'UNCHANGED', 'FAILED'],
             records.map((r) => [r.id, r.startedAt, r.originalName, r.source, r.status, r.counts.rows, r.counts.created, r.counts.updated, r.counts.unchanged, r.counts.failed]),
@@ -49,10 +49,10 @@ export const importsCommand: CommandModule = (cli, run) =>
         }),
       )
       .command('show <id>', 'Show one import', (c) => c.positional('id', { type: 'number', demandOption: true }).option('json', { type: 'boolean', default: false }), (args) =>
-        run(args, {}, async ({ database, out }) => {
+        run(args, { readOnly: true }, async ({ database, out }) => {
           const db = await database();
           const record = await withDatabaseErrors(db.location, () => getImport(db.knex, Number(args.id)));
-          if (!record) throw fail('IMPORT_NOT_FOUND', { message: `No import has the id ${args.id}.` });
+          if (!record) throw fail('IMPORT_NOT_FOUND', { message: `No import has the id ${args.id} in ${db.description}.` });
           if (args.json) return out.json(record);
           await out.write(describeImport(record));
         }),
@@ -62,10 +62,10 @@ export const importsCommand: CommandModule = (cli, run) =>
         'Copy the archived file of an import back out (sha256 checked)',
         (c) => c.positional('id', { type: 'number', demandOption: true }).option('out', { type: 'string', describe: 'Where to write it (default: its original name in the working directory)' }),
         (args) =>
-          run(args, {}, async ({ database, out }) => {
+          run(args, { readOnly: true }, async ({ database, out }) => {
             const db = await database();
             const record = await withDatabaseErrors(db.location, () => getImport(db.knex, Number(args.id)));
-            if (!record) throw fail('IMPORT_NOT_FOUND', { message: `No import has the id ${args.id}.` });
+            if (!record) throw fail('IMPORT_NOT_FOUND', { message: `No import has the id ${args.id} in ${db.description}.` });
             if (!record.filePath || record.status === 'running') {
               throw fail('FILE_NOT_FOUND', { message: `Import ${record.id} (${record.status}) has no archived file to recover.` });
             }

@@ -22,14 +22,14 @@ export const usersCommand: CommandModule = (cli, run) =>
             .option('group', { type: 'string', describe: 'Only members of this user group' })
             .option('active', { type: 'boolean', describe: 'Only active (--active) or inactive (--no-active) users' }),
         (args) =>
-          run(args, {}, async ({ database, out }) => {
+          run(args, { readOnly: true }, async ({ database, out }) => {
             const db = await database();
             const users = listUsers(db.knex, { department: args.department, role: args.role, group: args.group, active: args.active });
             await withDatabaseErrors(db.location, async () => {
               if (args.json) return out.jsonArray(users);
               const rows: Array<Array<string | null>> = [];
               for await (const u of users) rows.push([u.username, u.name, u.department, u.email, yesNo(u.active), u.roles.join(', '), u.groups.join(', ')]);
-              if (rows.length === 0) await out.write('No users.\n');
+              if (rows.length === 0) await out.write(`No users in ${db.description}.\n`);
               else await out.table(['USERNAME', 'NAME', 'DEPARTMENT', 'E-MAIL', 'ACTIVE', 'ROLES', 'GROUPS'], rows);
             });
           }),
@@ -39,11 +39,11 @@ export const usersCommand: CommandModule = (cli, run) =>
         'Show one user',
         (c) => c.positional('username', { type: 'string', demandOption: true }).option('json', { type: 'boolean', default: false }),
         (args) =>
-          run(args, {}, async ({ database, out }) => {
+          run(args, { readOnly: true }, async ({ database, out }) => {
             const db = await database();
             const username = normaliseUsername(String(args.username));
             const user = await withDatabaseErrors(db.location, () => getUser(db.knex, username));
-            if (!user) throw fail('USER_NOT_FOUND', { message: `No user has the username "${username}".` });
+            if (!user) throw fail('USER_NOT_FOUND', { message: `No user has the username "${username}" in ${db.description}.` });
             if (args.json) await out.json(user);
             else await out.write(describeUser(user));
           }),

@@ -7,6 +7,7 @@
 import type { Knex } from 'knex';
 import type { RawRow } from '../../domain/columns.js';
 import { compileUsernamePattern } from '../../domain/username.js';
+import { clearMarkerKey } from '../../domain/row-intent.js';
 import { UsernameIndex } from '../../domain/username-index.js';
 import { auditEventStatements, queryAuditEvents, type AuditEvent } from '../../db/repositories/audit.js';
 import { mapDatabaseError } from '../../db/errors.js';
@@ -86,6 +87,7 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
       roles: new Set(catalog.roles.keys()),
       groups: new Set(catalog.groups.keys()),
       createMissingGroups: settings.createMissingGroups,
+      clearMarker: clearMarkerKey(settings.clearMarker),
     },
     seen: new UsernameIndex(),
     hasher: deps.hasher,
