@@ -51,9 +51,9 @@ export const auditCommand: CommandModule = (cli, run) =>
         await withDatabaseErrors(db.location, async () => {
           if (args.json) return out.jsonArray(events);
           const rows: Array<Array<string | number | null>> = [];
-          for await (const e of events) rows.push([e.at, e.importId, e.row, e.username, e.action, describeChanges(e)]);
+          for await (const e of events) rows.push([e.at, e.actor, e.importId, e.row, e.username, e.action, describeChanges(e)]);
           if (rows.length === 0) await out.write('No matching audit events.\n');
-          else await out.table(['AT', 'IMPORT', 'ROW', 'USERNAME', 'ACTION', 'CHANGES'], rows);
+          else await out.table(['AT', 'BY', 'IMPORT', 'ROW', 'USERNAME', 'ACTION', 'CHANGES'], rows);
         });
       }),
   );

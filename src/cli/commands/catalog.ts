@@ -1,8 +1,10 @@
 /**
  * The catalogue: `roles add|list|remove`, `groups add|list|remove`, `departments list`.
  * Adding an existing name (any case) creates nothing and is not an error; removing a role or
- * group still held by users is refused, saying how many hold it.
+ * group still held by users is refused, saying how many hold it. Changes are audited with the
+ * command line's actor.
  */
+import { commandLineActor } from '../../app/actor.js';
 import type { AuditEvent } from '../../db/repositories/audit.js';
 import { printable } from '../../domain/text-rules.js';
 import { addCatalogNames, listCatalog, removeCatalogNames, type CatalogKind } from '../../db/repositories/catalog.js';
@@ -36,6 +38,7 @@ function membershipCommand(kind: 'roles' | 'groups'): CommandModule {
           c.positional('name', { type: 'string', array: true, demandOption: true }).option('json', { type: 'boolean', default: false }),
           (args) =>
             run(args, {}, async (context) => {
+              const actor = commandLineActor();
               const db = await context.database();
               const names = (args.name ?? []).map(String);
               const trail = createAuditTrail(context.auditLog(), db);
@@ -45,7 +48,7 @@ function membershipCommand(kind: 'roles' | 'groups'): CommandModule {
                   const added = await addCatalogNames(trx, kind, names);
                   const at = isoNow();
                   const action = kind === 'roles' ? 'role.created' : 'group.created';
-                  events.push(...added.created.map((name) => ({ at, importId: null, row: null, username: null, action, changes: { name } }) as const));
+                  events.push(...added.created.map((name) => ({ at, importId: null, row: null, username: null, action, changes: { name }, actor }) as const));
                   await trail.record(trx, events);
                   return added;
                 }),
@@ -71,7 +74,7 @@ function membershipCommand(kind: 'roles' | 'groups'): CommandModule {
                 const at = isoNow();
                 const action = kind === 'roles' ? 'role.removed' : 'group.removed';
                 const trail = createAuditTrail(context.auditLog(), db);
-                await withDatabaseErrors(db.location, () => trail.write(db.knex, result.removed.map((name) => ({ at, importId: null, row: null, username: null, action, changes: { name } }))));
+                await withDatabaseErrors(db.location, () => trail.write(db.knex, result.removed.map((name) => ({ at, importId: null, row: null, username: null, action, changes: { name }, actor: commandLineActor() }))));
               }
               if (args.json) return context.out.json(result);
               for (const name of result.removed) await context.out.write(`removed ${SINGULAR[kind]} "${printable(name)}"\n`);

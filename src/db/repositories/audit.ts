@@ -37,6 +37,8 @@ export interface AuditEvent {
   username: string | null;
   action: AuditAction;
   changes: AuditChanges | SerializedChanges | null;
+  /** Who made the change (app/actor.ts); null only on events stored before actors were recorded. */
+  actor: string | null;
 }
 
 export interface StoredAuditEvent extends AuditEvent {
@@ -55,8 +57,9 @@ export function auditEventStatements(target: { dialect: Dialect; maxInsertRows: 
 
 const auditInsert = (events: readonly AuditEvent[]): BulkInsert => ({
   table: 'audit_events',
-  columns: ['at', 'import_id', 'row', 'username', 'action', 'changes'],
-  rows: events.map((e) => [e.at, e.importId, e.row, e.username, e.action, changesJson(e)]),
+  columns: ['at', 'import_id', 'row', 'username', 'action', 'changes', 'actor'],
+  // One import's events share one actor string: the writer thread sends it once per statement (encodeStatements).
+  rows: events.map((e) => [e.at, e.importId, e.row, e.username, e.action, changesJson(e), e.actor]),
 });
 
 const CHANGES_JSON = Symbol('changesJson');
@@ -88,7 +91,7 @@ export async function* queryAuditEvents(knex: Knex, filter: AuditQuery): AsyncGe
     if (filter.username !== undefined) query.where('username', filter.username);
     if (filter.importId !== undefined) query.where('import_id', filter.importId);
     if (filter.since !== undefined) query.where('at', '>=', filter.since);
-    const rows = (await query) as Array<{ id: number | string; at: string; import_id: number | string | null; row: number | null; username: string | null; action: AuditAction; changes: string | null }>;
+    const rows = (await query) as Array<{ id: number | string; at: string; import_id: number | string | null; row: number | null; username: string | null; action: AuditAction; changes: string | null; actor: string | null }>;
     for (const row of rows) {
       yield {
         id: Number(row.id),
@@ -98,6 +101,7 @@ export async function* queryAuditEvents(knex: Knex, filter: AuditQuery): AsyncGe
         username: row.username,
         action: row.action,
         changes: row.changes === null ? null : (JSON.parse(row.changes) as AuditChanges),
+        actor: row.actor,
       };
     }
     remaining -= rows.length;

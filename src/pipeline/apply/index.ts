@@ -25,6 +25,8 @@ import { queueBatch, writeBatch, type AppliedRow, type WriteContext } from './wr
 
 export interface ApplyOptions {
   importId: number | null;
+  /** Who runs the import: the actor of every event it writes. */
+  actor: string;
   dryRun: boolean;
   /**
    * Lean-memory mode (read/memory-mode.ts): a commit every 2,000 rows. Bigger commits (and the
@@ -96,6 +98,7 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
   const writeContext = (): WriteContext => ({
     dialect: db.dialect,
     importId: options.importId,
+    actor: options.actor,
     now: isoNow(deps.clock),
     dryRun: options.dryRun,
     catalog,
@@ -205,8 +208,9 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
     return atomicRejection(spool.counts);
   }
   // Committed: now the audit log file may hear about it (streamed back, never held in memory).
+  // import.started is the import's one event before its rows, logged already when it was written.
   if (options.importId !== null) {
-    for await (const event of queryAuditEvents(db.knex, { importId: options.importId })) deps.audit.committed([event as AuditEvent]);
+    for await (const event of queryAuditEvents(db.knex, { importId: options.importId })) if (event.action !== 'import.started') deps.audit.committed([event as AuditEvent]);
   }
   return { counts: { ...spool.counts } };
 }

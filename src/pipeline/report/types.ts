@@ -74,6 +74,8 @@ export interface ReportSummary {
   headerRow?: number | null;
   /** Shown in the Summary sheet only, with any password redacted; never written to the JSON. */
   database?: string;
+  /** Who ran the import (app/actor.ts); in the JSON after `headerRow`. */
+  actor?: string;
 }
 
 /** Which rows to read back: all of them, or only those that changed or failed (the xlsx Rows sheet). */
