@@ -5,7 +5,7 @@ import { configSchema } from '../../src/config/schema.js';
 import { createDatabase, type Database } from '../../src/db/knex.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { migrationSource } from '../../src/db/migrations/index.js';
-import { insertAuditEvents, queryAuditEvents, type StoredAuditEvent } from '../../src/db/repositories/audit.js';
+import { insertAuditEvents, queryAuditEvents, type AuditEvent, type StoredAuditEvent } from '../../src/db/repositories/audit.js';
 import { getImport } from '../../src/db/repositories/imports.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { describeEachDatabase } from '../helpers/databases.js';
@@ -14,7 +14,7 @@ import { TEMPLATE, fixtureDir, writeCsv } from '../fixtures/build.js';
 
 const logger = createLogger(configSchema.parse({}).logs, { files: false, consoleLevel: 'error' });
 
-describeEachDatabase('actors', (database) => {
+describeEachDatabase('actors and the audit trail', (database) => {
   let db: Database;
   let dir: string;
   const pipes: TestPipeline[] = [];
@@ -68,5 +68,22 @@ describeEachDatabase('actors', (database) => {
       expect(lines.map((line) => [line.action, line.actor])).toEqual(events.map((e) => [e.action, actor]));
       expect(pipe.report(result).actor).toBe(actor);
     }
+  });
+
+  it('with a limit, reads the newest matching events, oldest first', async () => {
+    const at = new Date().toISOString();
+    const event = (username: string, n: number): AuditEvent => ({ at, importId: null, row: n, username, action: 'user.updated', changes: { n }, actor: 'test' });
+    await insertAuditEvents(db.knex, db, Array.from({ length: 2500 }, (_, n) => event(n % 2 === 0 ? 'even' : 'odd', n)));
+    const everything = await all();
+    const rows = async (filter: Parameters<typeof queryAuditEvents>[1]) => (await all(filter)).map((e) => e.row);
+    expect(await rows({ limit: 3 })).toEqual(everything.slice(-3).map((e) => e.row));
+    expect(await rows({ limit: 3 })).toEqual([2497, 2498, 2499]);
+    expect(await rows({ username: 'odd', limit: 2 })).toEqual([2497, 2499]);
+    // More than a page, across the 1,000-row pages.
+    expect(await rows({ username: 'even', limit: 1200 })).toEqual(Array.from({ length: 1200 }, (_, i) => 100 + 2 * i));
+    // Fewer matches than the limit: all of them.
+    expect((await all({ username: 'even', limit: 5000 })).length).toBe(1250);
+    expect(await all({ username: 'nobody', limit: 3 })).toEqual([]);
+    await db.knex('audit_events').where('actor', 'test').delete();
   });
 });
