@@ -1,20 +1,23 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { ensureConfiguredCatalog } from '../../src/app/configured-catalog.js';
 import { configSchema } from '../../src/config/schema.js';
 import { createDatabase, type Database } from '../../src/db/knex.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { migrationSource } from '../../src/db/migrations/index.js';
 import { insertAuditEvents, queryAuditEvents, type AuditEvent, type StoredAuditEvent } from '../../src/db/repositories/audit.js';
 import { getImport } from '../../src/db/repositories/imports.js';
+import { openAuditLog } from '../../src/logging/audit-log.js';
 import { createLogger } from '../../src/logging/logger.js';
+import { createAuditTrail } from '../../src/pipeline/audit.js';
 import { describeEachDatabase } from '../helpers/databases.js';
 import { createTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
 import { TEMPLATE, fixtureDir, writeCsv } from '../fixtures/build.js';
 
 const logger = createLogger(configSchema.parse({}).logs, { files: false, consoleLevel: 'error' });
 
-describeEachDatabase('actors and the audit trail', (database) => {
+describeEachDatabase('actors and the configured catalogue', (database) => {
   let db: Database;
   let dir: string;
   const pipes: TestPipeline[] = [];
@@ -85,5 +88,27 @@ describeEachDatabase('actors and the audit trail', (database) => {
     expect((await all({ username: 'even', limit: 5000 })).length).toBe(1250);
     expect(await all({ username: 'nobody', limit: 3 })).toEqual([]);
     await db.knex('audit_events').where('actor', 'test').delete();
+  });
+
+  it('creates the configured roles and groups that are missing, once, each audited with the actor', async () => {
+    const dirLogs = path.join(fixtureDir(), 'logs');
+    const auditLog = openAuditLog({ dir: dirLogs });
+    const trail = createAuditTrail(auditLog, db);
+    await db.knex('roles').insert({ name: 'Night Shift', name_key: 'night shift', created_at: new Date().toISOString() });
+    const catalog = { roles: ['Approver', ' NIGHT   shift ', 'approver'], groups: ['Finance Team'] };
+    const catalogEvents = async () => (await all()).filter((e) => e.action === 'role.created' || e.action === 'group.created');
+    expect(await ensureConfiguredCatalog(db, catalog, trail, 'ops@jump01')).toEqual({ roles: ['Approver'], groups: ['Finance Team'] });
+    expect(await db.knex('roles').whereIn('name_key', ['approver', 'night shift']).orderBy('name_key').pluck('name')).toEqual(['Approver', 'Night Shift']);
+    const created = await catalogEvents();
+    expect(created).toEqual([
+      expect.objectContaining({ action: 'role.created', changes: { name: 'Approver', config: 'catalog.roles' }, actor: 'ops@jump01', importId: null }),
+      expect.objectContaining({ action: 'group.created', changes: { name: 'Finance Team', config: 'catalog.groups' }, actor: 'ops@jump01', importId: null }),
+    ]);
+    // Present now: nothing more is created or audited.
+    expect(await ensureConfiguredCatalog(db, catalog, trail, 'daemon')).toEqual({ roles: [], groups: [] });
+    expect(await catalogEvents()).toHaveLength(2);
+    await auditLog.close();
+    const lines = readFileSync(path.join(dirLogs, 'audit.log'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.map((line) => [line.action, line.actor])).toEqual([['role.created', 'ops@jump01'], ['group.created', 'ops@jump01']]);
   });
 });

@@ -52,23 +52,27 @@ export const importCommand: CommandModule = (cli, run) =>
 
 async function importFiles(context: CommandContext, args: ImportArgs, takeFirstReader: () => Promise<SpreadsheetReader | undefined> | undefined): Promise<void> {
   // Loaded here, once the first file's reader is on its way (cli/read-ahead.ts).
-  const [{ processFile }, { createAuditTrail }, { createPasswordHasher }, { commandLineActor }] = await Promise.all([
+  const [{ processFile }, { createAuditTrail }, { createPasswordHasher }, { openForChanges }, { commandLineActor }] = await Promise.all([
     import('../../pipeline/process-file.js'),
     import('../../pipeline/audit.js'),
     import('../../pipeline/passwords.js'),
+    import('../open-for-changes.js'),
     import('../../app/actor.js'),
   ]);
-  const db = await context.database();
+  // A dry run changes nothing, the configured catalogue included (apply/ counts it as existing).
+  const { db, trail, actor } = args.dryRun
+    ? await context.database().then((opened) => ({ db: opened, trail: createAuditTrail(context.auditLog(), opened), actor: commandLineActor() }))
+    : await openForChanges(context);
   const deps = {
     config: context.config,
     db,
     logger: context.logger,
-    audit: createAuditTrail(context.auditLog(), db),
+    audit: trail,
     hasher: createPasswordHasher(context.config.import),
   };
   const interrupt = listenForInterrupt();
   try {
-    context.exitCode = await importEach(context, args, takeFirstReader, { processFile, deps, interrupt, actor: commandLineActor() });
+    context.exitCode = await importEach(context, args, takeFirstReader, { processFile, deps, interrupt, actor });
   } finally {
     interrupt.dispose();
   }

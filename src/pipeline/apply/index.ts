@@ -5,6 +5,7 @@
  * The next batches are prepared while one is written, so argon2 and reading overlap the database.
  */
 import type { Knex } from 'knex';
+import { catalogKey, cleanCatalogName } from '../../domain/catalog-name.js';
 import { COLUMN_KEYS, type RawRow } from '../../domain/columns.js';
 import { compileUsernamePattern } from '../../domain/username.js';
 import { UsernameIndex } from '../../domain/username-index.js';
@@ -78,14 +79,21 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
   const catalog = await guard(db.location, () => loadCatalogCache(db.knex));
   const membershipKeys = new MembershipKeys(catalog);
   if (!options.dryRun) await db.checkpointInBackground();
+  // Every command that writes ensures the configured catalogue first (app/configured-catalog.ts);
+  // a dry run writes nothing, so the configured names count as existing, as they would then.
+  const known = (entries: ReadonlyMap<string, unknown>, configured: readonly string[]) => {
+    const keys = new Set(entries.keys());
+    if (options.dryRun) for (const name of configured) keys.add(catalogKey(cleanCatalogName(name)));
+    return keys;
+  };
   /** Validation state for one pass over the file (its own register of usernames). */
   const prepareContext = (): PrepareContext => ({
     rules: {
       usernamePattern: compileUsernamePattern(settings.usernamePattern),
       passwordMinLength: settings.passwordMinLength,
       maxListItems: settings.maxListItems,
-      roles: new Set(catalog.roles.keys()),
-      groups: new Set(catalog.groups.keys()),
+      roles: known(catalog.roles, config.catalog.roles),
+      groups: known(catalog.groups, config.catalog.groups),
       createMissingGroups: settings.createMissingGroups,
     },
     seen: new UsernameIndex(),
