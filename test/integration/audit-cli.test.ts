@@ -16,7 +16,7 @@ interface Event {
   actor: string | null;
 }
 
-describeEachDatabase('the audit trail on the command line: actors, the configured catalogue, --limit', (database) => {
+describeEachDatabase('the audit trail on the command line: actors, the configured catalogue, --limit, users activate/deactivate', (database) => {
   let cwd: string;
   const me = `${userInfo().username}@${hostname()}`;
   const usersync = (...args: string[]) => runUsersync(args, { cwd, env: { USERSYNC_DATABASE_URL: database().url } });
@@ -94,6 +94,47 @@ describeEachDatabase('the audit trail on the command line: actors, the configure
     expect(zero.stderr).toContain('--limit 0');
   });
 
+  it('deactivates and activates one user as an audited change, idempotently, with --by as the actor', async () => {
+    const before = await json<{ active: boolean; updatedAt: string }>('users', 'show', 'ana');
+    expect(before.active).toBe(true);
+    const off = await usersync('users', 'deactivate', ' ANA ', '--by', 'j.doe');
+    expect(off.code).toBe(0);
+    expect(off.stdout).toBe('deactivated user "ana"\n');
+    const after = await json<{ active: boolean; updatedAt: string }>('users', 'show', 'ana');
+    expect(after.active).toBe(false);
+    expect(after.updatedAt > before.updatedAt).toBe(true);
+    const events = () => audit('--user', 'ana');
+    expect((await events()).at(-1)).toMatchObject({ action: 'user.updated', importId: null, username: 'ana', changes: { active: { old: true, new: false } }, actor: 'j.doe' });
+    const count = (await events()).length;
+    // Already inactive: said so, exit 0, nothing written.
+    const again = await usersync('users', 'deactivate', 'ana');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toBe('user "ana" is already inactive; nothing changed\n');
+    expect(await json('users', 'deactivate', 'ana')).toEqual({ username: 'ana', active: false, changed: false });
+    expect((await json<{ updatedAt: string }>('users', 'show', 'ana')).updatedAt).toBe(after.updatedAt);
+    expect(await events()).toHaveLength(count);
+    // Back on, without --by: the OS user and host.
+    expect(await json('users', 'activate', 'Ana')).toEqual({ username: 'ana', active: true, changed: true });
+    expect((await events()).at(-1)).toMatchObject({ action: 'user.updated', changes: { active: { old: false, new: true } }, actor: me });
+    const log = readFileSync(path.join(cwd, 'logs', 'audit.log'), 'utf8');
+    expect(log).toContain('"username":"ana","actor":"j.doe","changes":{"active":{"old":true,"new":false}}');
+  });
+
+  it('refuses an unknown user (USER_NOT_FOUND) and a --by that cannot name anyone (exit 2), changing nothing', async () => {
+    const count = (await audit()).length;
+    const missing = await usersync('users', 'deactivate', 'Nobody');
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('No user has the username "nobody"');
+    expect(missing.stderr).toContain('USER_NOT_FOUND');
+    for (const by of ['daemon', 'daemon:workday', '', 'a\u202Eb']) {
+      const refused = await usersync('users', 'deactivate', 'ana', '--by', by);
+      expect(refused.code, by).toBe(2);
+      expect(refused.stderr).toContain('--by');
+    }
+    expect((await json<{ active: boolean }>('users', 'show', 'ana')).active).toBe(true);
+    expect(await audit()).toHaveLength(count);
+  });
+
   it('ensures the catalogue at daemon start with the daemon as its actor, and records the daemon on its imports', async () => {
     const before = (await catalogEvents()).length;
     const daemon = await startDaemon({ databaseUrl: database().url, config: { catalog: { roles: ['Approver'], groups: ['Finance'] } } });
@@ -112,4 +153,15 @@ describeEachDatabase('the audit trail on the command line: actors, the configure
     expect(readFileSync(path.join(daemon.cwd, 'logs', 'audit.log'), 'utf8')).toMatch(/"action":"user\.created".*"username":"dee","actor":"daemon"/);
   });
 
+  it('creates each configured entry once when several commands ensure the catalogue at the same moment', async () => {
+    const racing = makeWorkdir();
+    mkdirSync(path.join(racing, 'config'));
+    writeFileSync(path.join(racing, 'config', 'local.json'), JSON.stringify({ catalog: { roles: ['Racer A', 'Racer B'], groups: ['Racers'] } }));
+    expect((await usersync('import', writeCsv(path.join(cwd, 'racer.csv'), [TEMPLATE, ['Rae Racer', 'racer', '', '', '', '', '', '', '', '']]))).code).toBe(0);
+    // Each then changes nothing itself (racer is active), so only the catalogue's writes meet.
+    const results = await Promise.all([1, 2, 3, 4].map(() => runUsersync(['users', 'activate', 'racer'], { cwd: racing, env: { USERSYNC_DATABASE_URL: database().url } })));
+    expect(results.map((r) => [r.code, r.stderr])).toEqual(results.map(() => [0, '']));
+    const names = (await catalogEvents()).map((e) => (e.changes as { name: string }).name);
+    for (const name of ['Racer A', 'Racer B', 'Racers']) expect(names.filter((n) => n === name), name).toHaveLength(1);
+  });
 });
