@@ -54,6 +54,9 @@ function checkedBy(raw: string): string {
           : name === DAEMON_ACTOR || name.startsWith(`${DAEMON_ACTOR}:`)
             ? `"${DAEMON_ACTOR}" names the daemon in the audit trail`
             : undefined;
-  if (problem) throw fail('USAGE_INVALID', { message: `--by "${printable(raw.slice(0, 40))}" cannot name who made the change: ${problem}. Give the person's name or account, e.g. --by j.doe.` });
+  if (problem) {
+    const message = `--by "${printable(raw.slice(0, 40))}" cannot name who made the change: ${problem}. Give the person's name or account, e.g. --by j.doe.`;
+    throw fail('USAGE_INVALID', { message });
+  }
   return name;
 }

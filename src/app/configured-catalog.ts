@@ -22,7 +22,13 @@ export interface EnsuredCatalog {
   groups: string[];
 }
 
-export async function ensureConfiguredCatalog(db: Database, catalog: Config['catalog'], trail: AuditTrail, actor: string, clock?: Clock): Promise<EnsuredCatalog> {
+export async function ensureConfiguredCatalog(
+  db: Database,
+  catalog: Config['catalog'],
+  trail: AuditTrail,
+  actor: string,
+  clock?: Clock,
+): Promise<EnsuredCatalog> {
   // Two processes ensuring at once (the daemon and a command line on a fresh database): the
   // later insert meets the other's row (DB_CONFLICT), or on SQLite its read snapshot is older
   // than the other's commit (SQLITE_BUSY_SNAPSHOT, DB_BUSY); checking again finds the rows there.
@@ -43,8 +49,12 @@ async function allPresent(db: Database, catalog: Config['catalog']): Promise<boo
   const roles = keys(catalog.roles);
   const groups = keys(catalog.groups);
   if (roles.length + groups.length === 0) return true;
-  const count = (table: string, wanted: string[], as: string) => db.knex(table).whereIn('name_key', wanted.length > 0 ? wanted : ['']).count('*').as(as);
-  const [row] = (await db.knex.select(count('roles', roles, 'roles'), count('user_groups', groups, 'groups'))) as Array<{ roles: number | string; groups: number | string }>;
+  const count = (table: string, wanted: string[], as: string) =>
+    db.knex(table).whereIn('name_key', wanted.length > 0 ? wanted : ['']).count('*').as(as);
+  const [row] = (await db.knex.select(count('roles', roles, 'roles'), count('user_groups', groups, 'groups'))) as Array<{
+    roles: number | string;
+    groups: number | string;
+  }>;
   return Number(row?.roles) === roles.length && Number(row?.groups) === groups.length;
 }
 
@@ -54,7 +64,8 @@ async function create(db: Database, catalog: Config['catalog'], trail: AuditTrai
     const roles = (await addCatalogNames(trx, 'roles', catalog.roles, clock)).created;
     const groups = (await addCatalogNames(trx, 'groups', catalog.groups, clock)).created;
     const at = isoNow(clock);
-    const event = (action: 'role.created' | 'group.created', key: string) => (name: string) => ({ at, importId: null, row: null, username: null, action, changes: { name, config: key }, actor });
+    const event = (action: 'role.created' | 'group.created', key: string) => (name: string) =>
+      ({ at, importId: null, row: null, username: null, action, changes: { name, config: key }, actor });
     events.push(...roles.map(event('role.created', 'catalog.roles')), ...groups.map(event('group.created', 'catalog.groups')));
     await trail.record(trx, events);
     return { roles, groups };

@@ -94,8 +94,9 @@ function refuseConfigured(kind: 'roles' | 'groups', names: readonly string[], co
   const listed = names.filter((name) => keys.has(catalogKey(cleanCatalogName(name))));
   if (listed.length === 0) return;
   const quoted = listed.map((name) => `"${printable(name)}"`).join(', ');
+  const [is, it] = listed.length === 1 ? ['is', 'it'] : ['are', 'them'];
   throw fail('CATALOG_CONFIGURED', {
-    message: `Nothing was removed: ${quoted} ${listed.length === 1 ? 'is' : 'are'} in catalog.${kind} of the configuration, which creates ${listed.length === 1 ? 'it' : 'them'} again whenever usersync writes to the database.`,
+    message: `Nothing was removed: ${quoted} ${is} in catalog.${kind} of the configuration, which creates ${it} again whenever usersync writes to the database.`,
   });
 }
 

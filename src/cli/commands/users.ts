@@ -102,7 +102,8 @@ async function setActive(context: CommandContext, args: ActiveArgs, active: bool
       const at = isoNow();
       const result = await setUserActive(trx, username, active, at);
       if (result === 'changed') {
-        events.push({ at, importId: null, row: null, username, action: 'user.updated', changes: { active: { old: !active, new: active } }, actor });
+        const changes = { active: { old: !active, new: active } };
+        events.push({ at, importId: null, row: null, username, action: 'user.updated', changes, actor });
         await trail.record(trx, events);
       }
       return result;
@@ -113,6 +114,7 @@ async function setActive(context: CommandContext, args: ActiveArgs, active: bool
   const changed = outcome === 'changed';
   context.logger.info(active ? 'user.activated' : 'user.deactivated', { username, changed, actor, fileOnly: true });
   if (args.json) return context.out.json({ username, active, changed });
-  const state = active ? 'active' : 'inactive';
-  await context.out.write(changed ? `${active ? 'activated' : 'deactivated'} user "${printable(username)}"\n` : `user "${printable(username)}" is already ${state}; nothing changed\n`);
+  const shown = printable(username);
+  if (changed) await context.out.write(`${active ? 'activated' : 'deactivated'} user "${shown}"\n`);
+  else await context.out.write(`user "${shown}" is already ${active ? 'active' : 'inactive'}; nothing changed\n`);
 }

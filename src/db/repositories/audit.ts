@@ -83,7 +83,16 @@ export interface AuditQuery {
   limit?: number | undefined;
 }
 
-type AuditRow = { id: number | string; at: string; import_id: number | string | null; row: number | null; username: string | null; action: AuditAction; changes: string | null; actor: string | null };
+interface AuditRow {
+  id: number | string;
+  at: string;
+  import_id: number | string | null;
+  row: number | null;
+  username: string | null;
+  action: AuditAction;
+  changes: string | null;
+  actor: string | null;
+}
 
 /** Matching events, oldest first, paged by id; with `limit`, the newest `limit` of them. */
 export async function* queryAuditEvents(knex: Knex, filter: AuditQuery): AsyncGenerator<StoredAuditEvent> {
@@ -100,7 +109,8 @@ export async function* queryAuditEvents(knex: Knex, filter: AuditQuery): AsyncGe
   if (filter.limit !== undefined) {
     // Two index look-ups bound the newest `limit` matches (the newest, and the limit-th newest)
     // without reading them all; events committed meanwhile fall outside the bounds.
-    const idAt = async (offset: number) => ((await matching().orderBy('id', 'desc').offset(offset).first('id')) as { id: number | string } | undefined)?.id;
+    const idAt = async (offset: number) =>
+      ((await matching().orderBy('id', 'desc').offset(offset).first('id')) as { id: number | string } | undefined)?.id;
     const newest = await idAt(0);
     if (newest === undefined || filter.limit < 1) return;
     throughId = Number(newest);

@@ -149,7 +149,10 @@ export async function getUser(knex: Knex, username: string): Promise<UserView | 
  * One conditional update: the flag it saw is the flag it changed.
  */
 export async function setUserActive(knex: Knex, username: string, active: boolean, now: string): Promise<'changed' | 'unchanged' | 'missing'> {
-  const changed = await knex('users').where('username', username).where('active', Number(!active)).update({ active: Number(active), updated_at: now });
+  const changed = await knex('users')
+    .where('username', username)
+    .where('active', Number(!active))
+    .update({ active: Number(active), updated_at: now });
   if (Number(changed) > 0) return 'changed';
   return (await knex('users').where('username', username).first('id')) ? 'unchanged' : 'missing';
 }

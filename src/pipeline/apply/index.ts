@@ -218,7 +218,9 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
   // Committed: now the audit log file may hear about it (streamed back, never held in memory).
   // import.started is the import's one event before its rows, logged already when it was written.
   if (options.importId !== null) {
-    for await (const event of queryAuditEvents(db.knex, { importId: options.importId })) if (event.action !== 'import.started') deps.audit.committed([event as AuditEvent]);
+    for await (const event of queryAuditEvents(db.knex, { importId: options.importId })) {
+      if (event.action !== 'import.started') deps.audit.committed([event as AuditEvent]);
+    }
   }
   return { counts: { ...spool.counts } };
 }
