@@ -46,6 +46,11 @@ export const ERROR_CODES = define({
     message: 'The role or group is still held by users.',
     help: 'Remove it from those users first (import a file with their new Roles / User group), then remove it.',
   },
+  CATALOG_CONFIGURED: {
+    kind: 'usage',
+    message: 'The role or group is in the configured catalogue, which creates it again.',
+    help: 'Take the name out of catalog.roles / catalog.groups (config/local.json or your --config file), then remove it.',
+  },
   CATALOG_INVALID_NAME: {
     kind: 'usage',
     message: 'A role, group or department name is empty or too long.',

@@ -12,7 +12,6 @@ import type { Config } from '../config/schema.js';
 import { mapDatabaseError } from '../db/errors.js';
 import { createDatabase, type Database } from '../db/knex.js';
 import { migrateToLatest } from '../db/migrate.js';
-import { addCatalogNames } from '../db/repositories/catalog.js';
 import { describeError } from '../errors.js';
 import { createMetrics } from '../health/metrics.js';
 import { startHealthServer, type HealthReport } from '../health/server.js';
@@ -23,7 +22,9 @@ import { createPasswordHasher } from '../pipeline/passwords.js';
 import { isZipComplete } from '../pipeline/read/index.js';
 import { createInboxWatcher, type InboxWatcher } from '../pipeline/watch.js';
 import { declareJobs, startJobs, validateJobs } from '../schedule/jobs.js';
+import { DAEMON_ACTOR } from './actor.js';
 import { backoffCeiling } from './backoff.js';
+import { ensureConfiguredCatalog } from './configured-catalog.js';
 import { acquireFolderLock } from './lock.js';
 import { createDaemon, type Daemon } from './daemon.js';
 import { createShutdown, type Shutdown } from './shutdown.js';
@@ -57,8 +58,8 @@ export async function boot(config: Readonly<Config>, logger: Logger, auditLog: A
     const db = await phase('database', () => openDatabase(config, logger, shutdown));
     shutdown.register('database', () => db.destroy());
     await phase('catalogue', async () => {
-      await addCatalogNames(db.knex, 'roles', config.catalog.roles);
-      await addCatalogNames(db.knex, 'groups', config.catalog.groups);
+      const created = await ensureConfiguredCatalog(db, config.catalog, createAuditTrail(auditLog, db), DAEMON_ACTOR);
+      if (created.roles.length + created.groups.length > 0) log.info('catalog.created', created);
     });
 
     const metrics = createMetrics();

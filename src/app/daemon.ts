@@ -23,6 +23,7 @@ import { claimFile, listClaimed, stemOf } from '../pipeline/claim.js';
 import type { PasswordHasher } from '../pipeline/passwords.js';
 import { processFile, type ProcessResult } from '../pipeline/process-file.js';
 import type { ReadyFile } from '../pipeline/watch.js';
+import { DAEMON_ACTOR } from './actor.js';
 import { backoffCeiling } from './backoff.js';
 
 export interface DaemonDeps {
@@ -122,6 +123,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       filePath: claimed.path,
       originalName: claimed.originalName,
       source: claimed.source,
+      actor: DAEMON_ACTOR,
       dryRun: false,
       reportDir: config.folders.processing,
       reportStem: `${claimed.claimId}__${stemOf(claimed.originalName)}`,

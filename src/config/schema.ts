@@ -116,8 +116,14 @@ const archive = z
 
 const catalog = z
   .strictObject({
-    roles: z.array(z.string().min(1)).default([]).describe('Roles ensured to exist at daemon start (never deleted).'),
-    groups: z.array(z.string().min(1)).default([]).describe('User groups ensured to exist at daemon start (never deleted).'),
+    roles: z
+      .array(z.string().min(1))
+      .default(() => ['Administrator', 'Auditor', 'Operator', 'Viewer'])
+      .describe('Roles ensured to exist (never deleted, audited when created) by the daemon at start and by every command that changes the directory; [] for none.'),
+    groups: z
+      .array(z.string().min(1))
+      .default(() => ['Finance', 'HR', 'IT', 'Sales'])
+      .describe('User groups ensured to exist, as catalog.roles.'),
   })
   .prefault({})
   .describe('The catalogue of roles and groups.');

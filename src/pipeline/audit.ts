@@ -62,8 +62,21 @@ export function createAuditTrail(auditLog: AuditLog, target: { dialect: Dialect;
   };
 }
 
-/** The audit log line of an event: JSON of {action, at, importId, row, username, changes}, reusing the database's JSON of `changes`. */
+/**
+ * The audit log line of an event: JSON of {action, at, importId, row, username, actor, changes},
+ * reusing the database's JSON of `changes`. An import's events share one actor, so its JSON is kept.
+ */
 export function auditLine(e: AuditEvent): string {
   const text = (value: string | number | null) => JSON.stringify(value ?? null);
-  return `{"action":${text(e.action)},"at":${text(e.at)},"importId":${text(e.importId)},"row":${text(e.row)},"username":${text(e.username)},"changes":${changesJson(e) ?? 'null'}}`;
+  return `{"action":${text(e.action)},"at":${text(e.at)},"importId":${text(e.importId)},"row":${text(e.row)},"username":${text(e.username)},"actor":${actorJson(e.actor)},"changes":${changesJson(e) ?? 'null'}}`;
 }
+
+let lastActor: string | null = null;
+let lastActorJson = 'null';
+const actorJson = (actor: string | null): string => {
+  if (actor !== lastActor) {
+    lastActor = actor;
+    lastActorJson = JSON.stringify(actor);
+  }
+  return lastActorJson;
+};

@@ -39,6 +39,8 @@ export interface ProcessRequest {
   /** The name HR gave it (reports and the register use it). */
   originalName: string;
   source: ImportSource;
+  /** Who runs the import (app/actor.ts): recorded in the register and on every audit event it writes. */
+  actor: string;
   dryRun: boolean;
   /** Folder the two reports are written to. */
   reportDir: string;
@@ -110,9 +112,9 @@ async function importFingerprinted(
   let importId: number | null = null;
   if (!request.dryRun) {
     importId = await withDatabaseErrors(deps.db.location, () =>
-      openImport(register, { originalName: request.originalName, sha256: file.sha256, bytes: file.bytes, source: request.source, host: hostname(), dryRun: false, filePath: request.filePath, startedAt: startedAt.toISOString() }),
+      openImport(register, { originalName: request.originalName, sha256: file.sha256, bytes: file.bytes, source: request.source, host: hostname(), actor: request.actor, dryRun: false, filePath: request.filePath, startedAt: startedAt.toISOString() }),
     );
-    await withDatabaseErrors(deps.db.location, () => deps.audit.write(register, [{ at: startedAt.toISOString(), importId, row: null, username: null, action: 'import.started', changes: { file: request.originalName, sha256: file.sha256, bytes: file.bytes, source: request.source } }]));
+    await withDatabaseErrors(deps.db.location, () => deps.audit.write(register, [{ at: startedAt.toISOString(), importId, row: null, username: null, action: 'import.started', changes: { file: request.originalName, sha256: file.sha256, bytes: file.bytes, source: request.source }, actor: request.actor }]));
   }
   const importLog = log.child({ importId });
   importLog.info('import.started', { sha256: file.sha256, bytes: file.bytes, dryRun: request.dryRun });
@@ -133,7 +135,7 @@ async function importFingerprinted(
         const reader = await takeReader();
         header = reader.header;
         try {
-          totals = await applyRows({ ...deps, clock }, countPasswords(reader.batches(), passwords), spool, { importId, dryRun: request.dryRun, lean, onProgress: request.onProgress, signal: request.signal, writer });
+          totals = await applyRows({ ...deps, clock }, countPasswords(reader.batches(), passwords), spool, { importId, actor: request.actor, dryRun: request.dryRun, lean, onProgress: request.onProgress, signal: request.signal, writer });
         } finally {
           await reader.close();
         }
@@ -164,6 +166,7 @@ async function importFingerprinted(
       headerRow: header?.headerRow ?? null,
       database: deps.db.description,
       unlistedFailures: spool.unlistedFailures,
+      actor: request.actor,
     };
     const reportStarted = Date.now();
     const rssBeforeReportMb = Math.round(process.memoryUsage.rss() / 1048576);
@@ -217,7 +220,7 @@ async function closeRegister(deps: PipelineDeps, importId: number, summary: Repo
     }),
   );
   const action = summary.outcome === 'rejected' ? 'import.rejected' : 'import.finished';
-  await withDatabaseErrors(deps.db.location, () => deps.audit.write(register, [{ at: summary.finishedAt, importId, row: null, username: null, action, changes: { outcome: summary.outcome, counts: summary.counts, ...(summary.error ? { error: summary.error.code } : {}) } }]));
+  await withDatabaseErrors(deps.db.location, () => deps.audit.write(register, [{ at: summary.finishedAt, importId, row: null, username: null, action, changes: { outcome: summary.outcome, counts: summary.counts, ...(summary.error ? { error: summary.error.code } : {}) }, actor: summary.actor ?? null }]));
 }
 
 /** Passes batches through, counting non-blank Password cells. */

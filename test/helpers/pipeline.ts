@@ -3,6 +3,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { commandLineActor } from '../../src/app/actor.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { createDatabase, type Database } from '../../src/db/knex.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
@@ -48,7 +49,7 @@ export async function createTestPipeline(url: string, overrides: DeepPartial<Con
     db,
     dir,
     run: (file, request = {}) =>
-      processFile(deps, { filePath: file, originalName: path.basename(file), source: 'cli', dryRun: false, reportDir: path.dirname(file), ...request }),
+      processFile(deps, { filePath: file, originalName: path.basename(file), source: 'cli', actor: commandLineActor(), dryRun: false, reportDir: path.dirname(file), ...request }),
     report: (result) => JSON.parse(readFileSync(result.reports.jsonPath, 'utf8')) as Record<string, unknown> & { rows: Array<Record<string, unknown>> },
     close: async () => {
       await db.destroy();

@@ -20,7 +20,8 @@ describeEachDatabase('catalogue and directory commands', (database) => {
   beforeAll(async () => {
     cwd = makeWorkdir();
     mkdirSync(path.join(cwd, 'config'));
-    writeFileSync(path.join(cwd, 'config', 'local.json'), JSON.stringify({ logs: { console: 'json' } }));
+    // No configured catalogue: these tests add and remove roles by hand (actor-audit.test.ts covers catalog.*).
+    writeFileSync(path.join(cwd, 'config', 'local.json'), JSON.stringify({ logs: { console: 'json' }, catalog: { roles: [], groups: [] } }));
     expect((await usersync('migrate')).code).toBe(0);
   });
 

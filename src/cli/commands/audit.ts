@@ -1,4 +1,4 @@
-/** `usersync audit`: the audit trail, oldest first, filtered by user, import and time. */
+/** `usersync audit`: the audit trail, oldest first, filtered by user, import and time; `--limit N` keeps the newest N. */
 import { withDatabaseErrors } from '../../db/errors.js';
 import { queryAuditEvents, type StoredAuditEvent } from '../../db/repositories/audit.js';
 import { normaliseUsername } from '../../domain/username.js';
@@ -37,10 +37,13 @@ export const auditCommand: CommandModule = (cli, run) =>
         .option('user', { type: 'string', describe: 'Only events about this username' })
         .option('import', { type: 'number', describe: 'Only events of this import id' })
         .option('since', { type: 'string', describe: 'Only events at or after this time (ISO date/time, or 7d, 12h, 30m)' })
-        .option('limit', { type: 'number', describe: 'At most this many events' })
+        .option('limit', { type: 'number', describe: 'Only the newest N matching events (still printed oldest first)' })
         .option('json', { type: 'boolean', default: false, describe: 'One JSON array of events' }),
     (args) =>
       run(args, { readOnly: true }, async ({ database, out }) => {
+        if (args.limit !== undefined && !(Number.isInteger(args.limit) && args.limit >= 1)) {
+          throw fail('USAGE_INVALID', { message: `--limit ${args.limit} is not a number of events: give a whole number of at least 1.` });
+        }
         const db = await database();
         const events = queryAuditEvents(db.knex, {
           username: args.user === undefined ? undefined : normaliseUsername(args.user),
@@ -51,9 +54,9 @@ export const auditCommand: CommandModule = (cli, run) =>
         await withDatabaseErrors(db.location, async () => {
           if (args.json) return out.jsonArray(events);
           const rows: Array<Array<string | number | null>> = [];
-          for await (const e of events) rows.push([e.at, e.importId, e.row, e.username, e.action, describeChanges(e)]);
+          for await (const e of events) rows.push([e.at, e.actor, e.importId, e.row, e.username, e.action, describeChanges(e)]);
           if (rows.length === 0) await out.write(`No matching audit events in ${db.description}.\n`);
-          else await out.table(['AT', 'IMPORT', 'ROW', 'USERNAME', 'ACTION', 'CHANGES'], rows);
+          else await out.table(['AT', 'BY', 'IMPORT', 'ROW', 'USERNAME', 'ACTION', 'CHANGES'], rows);
         });
       }),
   );

@@ -1,15 +1,18 @@
 /**
  * The catalogue: `roles add|list|remove`, `groups add|list|remove`, `departments list`.
  * Adding an existing name (any case) creates nothing and is not an error; removing a role or
- * group still held by users is refused, saying how many hold it.
+ * group still held by users is refused, saying how many hold it, and so is removing one the
+ * configuration lists. Changes are audited with the command line's actor.
  */
 import type { AuditEvent } from '../../db/repositories/audit.js';
 import { printable } from '../../domain/text-rules.js';
 import { addCatalogNames, listCatalog, removeCatalogNames, type CatalogKind } from '../../db/repositories/catalog.js';
 import { withDatabaseErrors } from '../../db/errors.js';
 import { isoNow } from '../../db/time.js';
-import { createAuditTrail } from '../../pipeline/audit.js';
+import { catalogKey, cleanCatalogName } from '../../domain/catalog-name.js';
+import { fail } from '../../errors.js';
 import type { CommandContext } from '../context.js';
+import { openForChanges } from '../open-for-changes.js';
 import type { CommandModule } from '../root.js';
 
 const SINGULAR: Record<CatalogKind, string> = { roles: 'role', groups: 'user group', departments: 'department' };
@@ -36,16 +39,15 @@ function membershipCommand(kind: 'roles' | 'groups'): CommandModule {
           c.positional('name', { type: 'string', array: true, demandOption: true }).option('json', { type: 'boolean', default: false }),
           (args) =>
             run(args, {}, async (context) => {
-              const db = await context.database();
+              const { db, trail, actor } = await openForChanges(context);
               const names = (args.name ?? []).map(String);
-              const trail = createAuditTrail(context.auditLog(), db);
               const events: AuditEvent[] = [];
               const result = await withDatabaseErrors(db.location, () =>
                 db.knex.transaction(async (trx) => {
                   const added = await addCatalogNames(trx, kind, names);
                   const at = isoNow();
                   const action = kind === 'roles' ? 'role.created' : 'group.created';
-                  events.push(...added.created.map((name) => ({ at, importId: null, row: null, username: null, action, changes: { name } }) as const));
+                  events.push(...added.created.map((name) => ({ at, importId: null, row: null, username: null, action, changes: { name }, actor }) as const));
                   await trail.record(trx, events);
                   return added;
                 }),
@@ -64,14 +66,14 @@ function membershipCommand(kind: 'roles' | 'groups'): CommandModule {
           c.positional('name', { type: 'string', array: true, demandOption: true }).option('json', { type: 'boolean', default: false }),
           (args) =>
             run(args, {}, async (context) => {
-              const db = await context.database();
               const names = (args.name ?? []).map(String);
+              refuseConfigured(kind, names, context.config.catalog[kind]);
+              const { db, trail, actor } = await openForChanges(context);
               const result = await withDatabaseErrors(db.location, () => removeCatalogNames(db.knex, kind, names));
               if (result.removed.length > 0) {
                 const at = isoNow();
                 const action = kind === 'roles' ? 'role.removed' : 'group.removed';
-                const trail = createAuditTrail(context.auditLog(), db);
-                await withDatabaseErrors(db.location, () => trail.write(db.knex, result.removed.map((name) => ({ at, importId: null, row: null, username: null, action, changes: { name } }))));
+                await withDatabaseErrors(db.location, () => trail.write(db.knex, result.removed.map((name) => ({ at, importId: null, row: null, username: null, action, changes: { name }, actor }))));
               }
               if (args.json) return context.out.json(result);
               for (const name of result.removed) await context.out.write(`removed ${SINGULAR[kind]} "${printable(name)}"\n`);
@@ -80,6 +82,22 @@ function membershipCommand(kind: 'roles' | 'groups'): CommandModule {
         )
         .demandCommand(1, `Name a ${kind} command: add, list or remove.`),
     );
+}
+
+/**
+ * A configured name (catalog.roles / catalog.groups) would come back at the next command that
+ * writes (app/configured-catalog.ts): removing it is refused, nothing removed, until the config
+ * no longer lists it.
+ */
+function refuseConfigured(kind: 'roles' | 'groups', names: readonly string[], configured: readonly string[]): void {
+  const keys = new Set(configured.map((name) => catalogKey(cleanCatalogName(name))));
+  const listed = names.filter((name) => keys.has(catalogKey(cleanCatalogName(name))));
+  if (listed.length === 0) return;
+  const quoted = listed.map((name) => `"${printable(name)}"`).join(', ');
+  const [is, it] = listed.length === 1 ? ['is', 'it'] : ['are', 'them'];
+  throw fail('CATALOG_CONFIGURED', {
+    message: `Nothing was removed: ${quoted} ${is} in catalog.${kind} of the configuration, which creates ${it} again whenever usersync writes to the database.`,
+  });
 }
 
 const departmentsCommand: CommandModule = (cli, run) =>

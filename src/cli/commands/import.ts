@@ -52,31 +52,36 @@ export const importCommand: CommandModule = (cli, run) =>
 
 async function importFiles(context: CommandContext, args: ImportArgs, takeFirstReader: () => Promise<SpreadsheetReader | undefined> | undefined): Promise<void> {
   // Loaded here, once the first file's reader is on its way (cli/read-ahead.ts).
-  const [{ processFile }, { createAuditTrail }, { createPasswordHasher }] = await Promise.all([
+  const [{ processFile }, { createAuditTrail }, { createPasswordHasher }, { openForChanges }, { commandLineActor }] = await Promise.all([
     import('../../pipeline/process-file.js'),
     import('../../pipeline/audit.js'),
     import('../../pipeline/passwords.js'),
+    import('../open-for-changes.js'),
+    import('../../app/actor.js'),
   ]);
-  const db = await context.database();
+  // A dry run changes nothing, the configured catalogue included (apply/ counts it as existing).
+  const { db, trail, actor } = args.dryRun
+    ? await context.database().then((opened) => ({ db: opened, trail: createAuditTrail(context.auditLog(), opened), actor: commandLineActor() }))
+    : await openForChanges(context);
   const deps = {
     config: context.config,
     db,
     logger: context.logger,
-    audit: createAuditTrail(context.auditLog(), db),
+    audit: trail,
     hasher: createPasswordHasher(context.config.import),
   };
   const interrupt = listenForInterrupt();
   try {
-    context.exitCode = await importEach(context, args, takeFirstReader, { processFile, deps, interrupt });
+    context.exitCode = await importEach(context, args, takeFirstReader, { processFile, deps, interrupt, actor });
   } finally {
     interrupt.dispose();
   }
 }
 
-type Importer = { processFile: typeof import('../../pipeline/process-file.js').processFile; deps: Parameters<typeof import('../../pipeline/process-file.js').processFile>[0]; interrupt: Interrupt };
+type Importer = { processFile: typeof import('../../pipeline/process-file.js').processFile; deps: Parameters<typeof import('../../pipeline/process-file.js').processFile>[0]; interrupt: Interrupt; actor: string };
 
 /** Imports each file in turn; resolves to the exit code (SPEC §3, or 128 + the signal's number when interrupted). */
-async function importEach(context: CommandContext, args: ImportArgs, takeFirstReader: () => Promise<SpreadsheetReader | undefined> | undefined, { processFile, deps, interrupt }: Importer): Promise<number> {
+async function importEach(context: CommandContext, args: ImportArgs, takeFirstReader: () => Promise<SpreadsheetReader | undefined> | undefined, { processFile, deps, interrupt, actor }: Importer): Promise<number> {
   const results: Array<ProcessResult | { missing: UsersyncError; file: string }> = [];
   let worst = 0;
   for (const [index, file] of args.files.entries()) {
@@ -89,6 +94,7 @@ async function importEach(context: CommandContext, args: ImportArgs, takeFirstRe
         filePath,
         originalName: path.basename(filePath),
         source: 'cli',
+        actor,
         dryRun: args.dryRun,
         reportDir: args.reportDir ? path.resolve(args.reportDir) : path.dirname(filePath),
         onProgress: progress?.update,

@@ -18,6 +18,7 @@ function describeImport(r: ImportRecord): string {
     ['File', r.originalName],
     ['Status', r.status],
     ['Source', `${r.source} on ${r.host}`],
+    ['By', r.actor ?? '(not recorded)'],
     ['sha256', r.sha256],
     ['Bytes', String(r.bytes)],
     ['Rows', `${r.counts.rows}: ${r.counts.created} created, ${r.counts.updated} updated, ${r.counts.unchanged} unchanged, ${r.counts.failed} failed`],

@@ -1,15 +1,24 @@
-/** `usersync users list|show`: the directory, as tables or as SPEC §3's user shape with --json. */
+/**
+ * `usersync users list|show`: the directory, as tables or as SPEC §3's user shape with --json.
+ * `users activate|deactivate`: a one-off change of one user's Active flag, made like an import's —
+ * `updated_at` moved and a `user.updated` event with the actor, in one transaction.
+ */
+import type { Argv } from 'yargs';
+import type { AuditEvent } from '../../db/repositories/audit.js';
 import { withDatabaseErrors } from '../../db/errors.js';
-import { getUser, listUsers, type UserView } from '../../db/repositories/users.js';
+import { getUser, listUsers, setUserActive, type UserView } from '../../db/repositories/users.js';
+import { isoNow } from '../../db/time.js';
 import { printable } from '../../domain/text-rules.js';
 import { normaliseUsername } from '../../domain/username.js';
 import { fail } from '../../errors.js';
+import type { CommandContext } from '../context.js';
+import { openForChanges } from '../open-for-changes.js';
 import type { CommandModule } from '../root.js';
 
 const yesNo = (value: boolean) => (value ? 'Yes' : 'No');
 
 export const usersCommand: CommandModule = (cli, run) =>
-  cli.command('users', 'Read the user directory', (y) =>
+  cli.command('users', 'Read the user directory; activate or deactivate a user', (y) =>
     y
       .command(
         'list',
@@ -48,8 +57,23 @@ export const usersCommand: CommandModule = (cli, run) =>
             else await out.write(describeUser(user));
           }),
       )
-      .demandCommand(1, 'Name a users command: list or show.'),
+      .command('deactivate <username>', 'Deactivate one user (audited; a user already inactive is left as is)', activeOptions, (args) =>
+        run(args, {}, (context) => setActive(context, args, false)),
+      )
+      .command('activate <username>', 'Activate one user (audited; a user already active is left as is)', activeOptions, (args) =>
+        run(args, {}, (context) => setActive(context, args, true)),
+      )
+      .demandCommand(1, 'Name a users command: list, show, activate or deactivate.'),
   );
+
+/** The options of `users activate|deactivate <username> [--by NAME] [--json]`. */
+const activeOptions = (c: Argv) =>
+  c
+    .positional('username', { type: 'string', demandOption: true })
+    .option('by', { type: 'string', describe: 'Who the change is made by, for the audit trail (default: your OS user@host)' })
+    .option('json', { type: 'boolean', default: false, describe: 'Print {username, active, changed} as JSON' });
+
+type ActiveArgs = { username: string; by?: string | undefined; json: boolean };
 
 function describeUser(u: UserView): string {
   const lines: Array<[string, string]> = [
@@ -67,4 +91,30 @@ function describeUser(u: UserView): string {
     ['Updated', u.updatedAt],
   ];
   return lines.map(([label, value]) => `${label.padEnd(12)} ${printable(value)}`).join('\n') + '\n';
+}
+
+async function setActive(context: CommandContext, args: ActiveArgs, active: boolean): Promise<void> {
+  const username = normaliseUsername(String(args.username));
+  const { db, trail, actor } = await openForChanges(context, args.by);
+  const events: AuditEvent[] = [];
+  const outcome = await withDatabaseErrors(db.location, () =>
+    db.knex.transaction(async (trx) => {
+      const at = isoNow();
+      const result = await setUserActive(trx, username, active, at);
+      if (result === 'changed') {
+        const changes = { active: { old: !active, new: active } };
+        events.push({ at, importId: null, row: null, username, action: 'user.updated', changes, actor });
+        await trail.record(trx, events);
+      }
+      return result;
+    }),
+  );
+  trail.committed(events);
+  if (outcome === 'missing') throw fail('USER_NOT_FOUND', { message: `No user has the username "${printable(username)}".` });
+  const changed = outcome === 'changed';
+  context.logger.info(active ? 'user.activated' : 'user.deactivated', { username, changed, actor, fileOnly: true });
+  if (args.json) return context.out.json({ username, active, changed });
+  const shown = printable(username);
+  if (changed) await context.out.write(`${active ? 'activated' : 'deactivated'} user "${shown}"\n`);
+  else await context.out.write(`user "${shown}" is already ${active ? 'active' : 'inactive'}; nothing changed\n`);
 }

@@ -5,13 +5,17 @@
  */
 import type { Knex } from 'knex';
 import * as initial from './0001-initial.js';
+import * as actor from './0002-actor.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
   down(knex: Knex): Promise<void>;
 }
 
-const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: Migration]> = [['0001-initial', initial]];
+const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: Migration]> = [
+  ['0001-initial', initial],
+  ['0002-actor', actor],
+];
 
 export const migrationSource: Knex.MigrationSource<string> = {
   getMigrations: async () => MIGRATIONS.map(([name]) => name),

@@ -37,6 +37,8 @@ export interface AuditEvent {
   username: string | null;
   action: AuditAction;
   changes: AuditChanges | SerializedChanges | null;
+  /** Who made the change (app/actor.ts); null only on events stored before actors were recorded. */
+  actor: string | null;
 }
 
 export interface StoredAuditEvent extends AuditEvent {
@@ -55,8 +57,9 @@ export function auditEventStatements(target: { dialect: Dialect; maxInsertRows: 
 
 const auditInsert = (events: readonly AuditEvent[]): BulkInsert => ({
   table: 'audit_events',
-  columns: ['at', 'import_id', 'row', 'username', 'action', 'changes'],
-  rows: events.map((e) => [e.at, e.importId, e.row, e.username, e.action, changesJson(e)]),
+  columns: ['at', 'import_id', 'row', 'username', 'action', 'changes', 'actor'],
+  // One import's events share one actor string: the writer thread sends it once per statement (encodeStatements).
+  rows: events.map((e) => [e.at, e.importId, e.row, e.username, e.action, changesJson(e), e.actor]),
 });
 
 const CHANGES_JSON = Symbol('changesJson');
@@ -76,19 +79,48 @@ export interface AuditQuery {
   importId?: number | undefined;
   /** ISO time; events at or after it. */
   since?: string | undefined;
+  /** Only the newest this many matching events (still read oldest first), as `git log -n` does. */
   limit?: number | undefined;
 }
 
-/** Matching events, oldest first, paged by id. */
+interface AuditRow {
+  id: number | string;
+  at: string;
+  import_id: number | string | null;
+  row: number | null;
+  username: string | null;
+  action: AuditAction;
+  changes: string | null;
+  actor: string | null;
+}
+
+/** Matching events, oldest first, paged by id; with `limit`, the newest `limit` of them. */
 export async function* queryAuditEvents(knex: Knex, filter: AuditQuery): AsyncGenerator<StoredAuditEvent> {
-  let afterId = 0;
-  let remaining = filter.limit ?? Number.POSITIVE_INFINITY;
-  while (remaining > 0) {
-    const query = knex('audit_events').where('id', '>', afterId).orderBy('id').limit(Math.min(1000, remaining));
+  const matching = () => {
+    const query = knex('audit_events');
     if (filter.username !== undefined) query.where('username', filter.username);
     if (filter.importId !== undefined) query.where('import_id', filter.importId);
     if (filter.since !== undefined) query.where('at', '>=', filter.since);
-    const rows = (await query) as Array<{ id: number | string; at: string; import_id: number | string | null; row: number | null; username: string | null; action: AuditAction; changes: string | null }>;
+    return query;
+  };
+  let afterId = 0;
+  let throughId = Number.POSITIVE_INFINITY;
+  let remaining = filter.limit ?? Number.POSITIVE_INFINITY;
+  if (filter.limit !== undefined) {
+    // Two index look-ups bound the newest `limit` matches (the newest, and the limit-th newest)
+    // without reading them all; events committed meanwhile fall outside the bounds.
+    const idAt = async (offset: number) =>
+      ((await matching().orderBy('id', 'desc').offset(offset).first('id')) as { id: number | string } | undefined)?.id;
+    const newest = await idAt(0);
+    if (newest === undefined || filter.limit < 1) return;
+    throughId = Number(newest);
+    const oldest = await idAt(filter.limit - 1);
+    if (oldest !== undefined) afterId = Number(oldest) - 1;
+  }
+  while (remaining > 0) {
+    const query = matching().where('id', '>', afterId).orderBy('id').limit(Math.min(1000, remaining));
+    if (throughId !== Number.POSITIVE_INFINITY) query.where('id', '<=', throughId);
+    const rows = (await query) as AuditRow[];
     for (const row of rows) {
       yield {
         id: Number(row.id),
@@ -98,6 +130,7 @@ export async function* queryAuditEvents(knex: Knex, filter: AuditQuery): AsyncGe
         username: row.username,
         action: row.action,
         changes: row.changes === null ? null : (JSON.parse(row.changes) as AuditChanges),
+        actor: row.actor,
       };
     }
     remaining -= rows.length;

@@ -14,6 +14,8 @@ export interface ImportRecord {
   bytes: number;
   source: ImportSource;
   host: string;
+  /** Who ran it (app/actor.ts); null on imports registered before actors were recorded. */
+  actor: string | null;
   status: ImportStatus;
   dryRun: boolean;
   counts: { rows: number; created: number; updated: number; unchanged: number; failed: number };
@@ -34,6 +36,7 @@ export interface OpenImport {
   bytes: number;
   source: ImportSource;
   host: string;
+  actor: string;
   dryRun: boolean;
   filePath: string;
   startedAt: string;
@@ -46,6 +49,7 @@ export async function openImport(knex: Knex, record: OpenImport): Promise<number
     bytes: record.bytes,
     source: record.source,
     host: record.host.slice(0, 255),
+    actor: record.actor,
     status: 'running',
     dry_run: record.dryRun,
     file_path: record.filePath,
@@ -90,6 +94,7 @@ interface ImportRow {
   bytes: number | string;
   source: ImportSource;
   host: string;
+  actor: string | null;
   status: ImportStatus;
   dry_run: number | boolean;
   rows: number | string;
@@ -117,6 +122,7 @@ function toRecord(row: ImportRow): ImportRecord {
     bytes: Number(row.bytes),
     source: row.source,
     host: row.host,
+    actor: row.actor,
     status: row.status,
     dryRun: Boolean(Number(row.dry_run)),
     counts: { rows: Number(row.rows), created: Number(row.created), updated: Number(row.updated), unchanged: Number(row.unchanged), failed: Number(row.failed) },

@@ -142,3 +142,17 @@ export async function getUser(knex: Knex, username: string): Promise<UserView | 
   const { roles, groups } = await memberships(knex, [Number(row.id)]);
   return toView(row, roles, groups);
 }
+
+/**
+ * Sets a user's Active flag and `updated_at`, in the caller's transaction: `changed`, `unchanged`
+ * when it had that value already (nothing written), or `missing` when no user has the username.
+ * One conditional update: the flag it saw is the flag it changed.
+ */
+export async function setUserActive(knex: Knex, username: string, active: boolean, now: string): Promise<'changed' | 'unchanged' | 'missing'> {
+  const changed = await knex('users')
+    .where('username', username)
+    .where('active', Number(!active))
+    .update({ active: Number(active), updated_at: now });
+  if (Number(changed) > 0) return 'changed';
+  return (await knex('users').where('username', username).first('id')) ? 'unchanged' : 'missing';
+}

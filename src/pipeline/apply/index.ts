@@ -5,6 +5,7 @@
  * The next batches are prepared while one is written, so argon2 and reading overlap the database.
  */
 import type { Knex } from 'knex';
+import { catalogKey, cleanCatalogName } from '../../domain/catalog-name.js';
 import type { RawRow } from '../../domain/columns.js';
 import { compileUsernamePattern } from '../../domain/username.js';
 import { clearMarkerKey } from '../../domain/row-intent.js';
@@ -27,6 +28,8 @@ import { queueBatch, writeBatch, type AppliedRow, type WriteContext } from './wr
 
 export interface ApplyOptions {
   importId: number | null;
+  /** Who runs the import: the actor of every event it writes. */
+  actor: string;
   dryRun: boolean;
   /**
    * Lean-memory mode (read/memory-mode.ts): a commit every 2,000 rows. Bigger commits (and the
@@ -78,14 +81,21 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
   const catalog = await guard(db.location, () => loadCatalogCache(db.knex));
   const membershipKeys = new MembershipKeys(catalog);
   if (!options.dryRun) await db.checkpointInBackground();
+  // Every command that writes ensures the configured catalogue first (app/configured-catalog.ts);
+  // a dry run writes nothing, so the configured names count as existing, as they would then.
+  const known = (entries: ReadonlyMap<string, unknown>, configured: readonly string[]) => {
+    const keys = new Set(entries.keys());
+    if (options.dryRun) for (const name of configured) keys.add(catalogKey(cleanCatalogName(name)));
+    return keys;
+  };
   /** Validation state for one pass over the file (its own register of usernames). */
   const prepareContext = (): PrepareContext => ({
     rules: {
       usernamePattern: compileUsernamePattern(settings.usernamePattern),
       passwordMinLength: settings.passwordMinLength,
       maxListItems: settings.maxListItems,
-      roles: new Set(catalog.roles.keys()),
-      groups: new Set(catalog.groups.keys()),
+      roles: known(catalog.roles, config.catalog.roles),
+      groups: known(catalog.groups, config.catalog.groups),
       createMissingGroups: settings.createMissingGroups,
       clearMarker: clearMarkerKey(settings.clearMarker),
     },
@@ -99,6 +109,7 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
   const writeContext = (): WriteContext => ({
     dialect: db.dialect,
     importId: options.importId,
+    actor: options.actor,
     now: isoNow(deps.clock),
     dryRun: options.dryRun,
     catalog,
@@ -208,8 +219,11 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
     return atomicRejection(spool.counts);
   }
   // Committed: now the audit log file may hear about it (streamed back, never held in memory).
+  // import.started is the import's one event before its rows, logged already when it was written.
   if (options.importId !== null) {
-    for await (const event of queryAuditEvents(db.knex, { importId: options.importId })) deps.audit.committed([event as AuditEvent]);
+    for await (const event of queryAuditEvents(db.knex, { importId: options.importId })) {
+      if (event.action !== 'import.started') deps.audit.committed([event as AuditEvent]);
+    }
   }
   return { counts: { ...spool.counts } };
 }

@@ -33,6 +33,7 @@ export interface AppliedRow {
 export interface WriteContext {
   dialect: Dialect;
   importId: number | null;
+  actor: string;
   now: string;
   dryRun: boolean;
   catalog: CatalogCache;
@@ -55,7 +56,7 @@ export async function writeBatch(trx: Knex, batch: PreparedBatch, ctx: WriteCont
   const { stored } = batch;
   const diffs: UserDiff[] = batch.intents.map((intent) => diffUser(stored.get(intent.username), intent));
   const events: AuditEvent[] = [];
-  const event = (e: Omit<AuditEvent, 'at' | 'importId'>) => events.push({ at: ctx.now, importId: ctx.importId, ...e });
+  const event = (e: Omit<AuditEvent, 'at' | 'importId' | 'actor'>) => events.push({ at: ctx.now, importId: ctx.importId, ...e, actor: ctx.actor });
 
   const departments = await ensureDepartments(trx, diffs, ctx, event);
   const groupIds = await ensureGroups(trx, batch, diffs, ctx, event);
@@ -89,7 +90,7 @@ export async function queueBatch(writer: ImportWriter, batch: PreparedBatch, ctx
   const { stored } = batch;
   const diffs: UserDiff[] = batch.intents.map((intent) => diffUser(stored.get(intent.username), intent));
   const events: AuditEvent[] = [];
-  const event = (e: Omit<AuditEvent, 'at' | 'importId'>) => events.push({ at: ctx.now, importId: ctx.importId, ...e });
+  const event = (e: Omit<AuditEvent, 'at' | 'importId' | 'actor'>) => events.push({ at: ctx.now, importId: ctx.importId, ...e, actor: ctx.actor });
   const statements = (insert: BulkInsert) => writer.queue(bulkStatements(ctx.dialect, ctx.maxInsertRows, insert));
 
   // Departments not seen yet are looked up in what is committed; those missing are inserted
@@ -170,7 +171,7 @@ function userChanges(batch: PreparedBatch, diffs: readonly UserDiff[], ctx: Writ
       rows.push({ row, username, status: ctx.dryRun ? (created ? 'would-create' : 'would-update') : created ? 'created' : 'updated', changes: diff.changes });
       const before = stored.get(intent.username);
       const changes = diff.kind === 'create' ? new SerializedChanges(createdAuditJson(diff.next, diff.changes, names)) : withNames(diff.audit, names);
-      events.push({ at: ctx.now, importId: ctx.importId, row, username, action: created ? 'user.created' : 'user.updated', changes });
+      events.push({ at: ctx.now, importId: ctx.importId, row, username, action: created ? 'user.created' : 'user.updated', changes, actor: ctx.actor });
       (created ? creates : updates).push([
         intent.username,
         diff.next.name,
@@ -197,7 +198,7 @@ function userChanges(batch: PreparedBatch, diffs: readonly UserDiff[], ctx: Writ
   return { rows: ordered, creates, updates };
 }
 
-type EventSink = (e: Omit<AuditEvent, 'at' | 'importId'>) => void;
+type EventSink = (e: Omit<AuditEvent, 'at' | 'importId' | 'actor'>) => void;
 
 async function ensureDepartments(trx: Knex, diffs: UserDiff[], ctx: WriteContext, event: EventSink): Promise<Map<string, number>> {
   const wanted = wantedDepartments(diffs);

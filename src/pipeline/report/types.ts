@@ -76,6 +76,8 @@ export interface ReportSummary {
   database?: string;
   /** Failed rows kept off the Failed rows sheet (row-records.ts `isUnlistedFailure`); Summary sheet only. */
   unlistedFailures?: number;
+  /** Who ran the import (app/actor.ts); in the JSON after `headerRow`. */
+  actor?: string;
 }
 
 /** Which rows to read back: all of them, or only those that changed or failed (the xlsx Rows sheet). */

@@ -32,6 +32,7 @@ export function reportHead(summary: ReportSummary): Record<string, unknown> {
   head.durationMs = summary.durationMs;
   head.sheetName = summary.sheetName ?? null;
   head.headerRow = summary.headerRow ?? null;
+  if (summary.actor !== undefined) head.actor = summary.actor;
   return head;
 }
 
