@@ -110,7 +110,13 @@ export async function boot(config: Readonly<Config>, logger: Logger, auditLog: A
     let healthPort: number | null = null;
     if (config.health.port !== 0) {
       const server = await phase('health', () =>
-        startHealthServer({ host: config.health.host, port: config.health.port, logger, metrics, report: () => healthReport(db, daemon, watcher!, refused, shutdown) }),
+        startHealthServer({
+          host: config.health.host,
+          port: config.health.port,
+          logger,
+          metrics,
+          report: () => healthReport(db, daemon, watcher!, refused, shutdown),
+        }),
       );
       healthPort = server.address()?.port ?? null;
       shutdown.register('health', () => server.close());
@@ -150,9 +156,12 @@ async function makeFolder(folder: string): Promise<void> {
     await mkdir(folder, { recursive: true, mode: 0o700 });
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message;
-    const account = process.getuid === undefined ? "the daemon's account" : `the daemon's account (uid ${process.getuid()}, gid ${process.getgid?.()})`;
+    const ids = process.getuid === undefined ? '' : ` (uid ${process.getuid()}, gid ${process.getgid?.()})`;
     throw fail('FS_IO_FAILED', {
-      message: `Cannot create the folder ${folder} (${code}): its parent must be writable by ${account}. In a container, give the mounted folder to that uid and gid (chown) or run the container as the folder's owner (--user); see Operations in the README.`,
+      message:
+        `Cannot create the folder ${folder} (${code}): its parent must be writable by the daemon's account${ids}. ` +
+        "In a container, give the mounted folder to that uid and gid (chown) or run the container as the folder's owner " +
+        '(--user); see Operations in the README.',
       cause,
     });
   }

@@ -67,7 +67,15 @@ export interface Daemon {
   recover(): Promise<number>;
   /** Starts (or resumes) the loop. */
   kick(): void;
-  status(): { queued: number; processing: string | null; retrying: number; waiting: string | null; degraded: string | null; lastImport: LastImport | null };
+  status(): {
+    queued: number;
+    processing: string | null;
+    retrying: number;
+    /** What the file being taken waits for (a writer), or null. */
+    waiting: string | null;
+    degraded: string | null;
+    lastImport: LastImport | null;
+  };
   /** Stops taking work; the current batch commits and the file stays claimed for recovery. */
   stop(): Promise<void>;
 }

@@ -116,7 +116,8 @@ export async function returnToInbox(from: string, inboxPath: string): Promise<st
       return to;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw fail('FS_MOVE_FAILED', { message: `Cannot put ${path.basename(from)} back into ${path.dirname(inboxPath)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`, cause: error });
+        const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+        throw fail('FS_MOVE_FAILED', { message: `Cannot put ${path.basename(from)} back into ${path.dirname(inboxPath)}: ${code}.`, cause: error });
       }
     }
   }
@@ -170,8 +171,11 @@ async function copyClaim(inboxPath: string, target: string): Promise<'copied' | 
       await unlink(inboxPath);
     } catch (cause) {
       await rm(target, { force: true });
+      const code = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message;
       throw fail('FS_MOVE_FAILED', {
-        message: `Copied ${path.basename(inboxPath)} into ${path.dirname(target)} but cannot remove it from the inbox ${path.dirname(inboxPath)} (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}): the daemon's account must be able to write the inbox folder.`,
+        message:
+          `Copied ${path.basename(inboxPath)} into ${path.dirname(target)} but cannot remove it from the inbox ` +
+          `${path.dirname(inboxPath)} (${code}): the daemon's account must be able to write the inbox folder.`,
         cause,
         details: { from: inboxPath, to: target },
       });
@@ -186,12 +190,12 @@ async function copyClaim(inboxPath: string, target: string): Promise<'copied' | 
 async function moveFailed(from: string, to: string, cause: unknown): Promise<UsersyncError> {
   const code = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message;
   const writable = (dir: string) => access(dir, constants.W_OK | constants.X_OK).then(() => true, () => false);
-  const inbox = path.dirname(from);
-  const processing = path.dirname(to);
-  let message = `Cannot move ${path.basename(from)} from ${inbox} into ${processing} (${code}).`;
-  if (!(await exists(processing))) message = `Cannot move ${path.basename(from)} into ${processing}: that folder does not exist (${code}).`;
-  else if (!(await writable(inbox))) message = `Cannot take ${path.basename(from)} out of the inbox ${inbox} (${code}): the daemon's account may not write that folder.`;
-  else if (!(await writable(processing))) message = `Cannot move ${path.basename(from)} into ${processing} (${code}): the daemon's account may not write that folder.`;
+  const [name, inbox, processing] = [path.basename(from), path.dirname(from), path.dirname(to)];
+  const refusedBy = "the daemon's account may not write that folder";
+  let message = `Cannot move ${name} from ${inbox} into ${processing} (${code}).`;
+  if (!(await exists(processing))) message = `Cannot move ${name} into ${processing}: that folder does not exist (${code}).`;
+  else if (!(await writable(inbox))) message = `Cannot take ${name} out of the inbox ${inbox} (${code}): ${refusedBy}.`;
+  else if (!(await writable(processing))) message = `Cannot move ${name} into ${processing} (${code}): ${refusedBy}.`;
   return fail('FS_MOVE_FAILED', { message, cause, details: { from, to } });
 }
 

@@ -65,7 +65,8 @@ export async function settleClaimed(filePath: string, options: SettleOptions): P
       if (writers.length === 0 && now() - quietSince >= options.quietMs) return last;
       if (writers.length > 0 || waiting) {
         waiting = true;
-        options.onWaiting?.(writers.length > 0 ? `${name} is still open for writing by ${describeWriters(writers)}` : `${name} is still changing (${last.size} bytes so far)`);
+        const reason = writers.length > 0 ? `${name} is still open for writing by ${describeWriters(writers)}` : `${name} is still changing (${last.size} bytes so far)`;
+        options.onWaiting?.(reason);
       }
       await sleep(options.intervalMs, options.signal);
     }
@@ -78,7 +79,11 @@ export async function settleClaimed(filePath: string, options: SettleOptions): P
  * Throws FILE_CHANGED_DURING_IMPORT (transient) when the file is no longer what was imported:
  * `settled` is its snapshot from before reading, `imported` the sha256 and size the import recorded.
  */
-export async function checkUnchanged(filePath: string, settled: Snapshot, imported: { importId: number | null; sha256: string; bytes: number }): Promise<void> {
+export async function checkUnchanged(
+  filePath: string,
+  settled: Snapshot,
+  imported: { importId: number | null; sha256: string; bytes: number },
+): Promise<void> {
   const current = await snapshotOf(filePath).catch(() => undefined);
   if (current && sameSnapshot(current, settled)) return;
   if (current && current.size === BigInt(imported.bytes) && current.ino === settled.ino) {
@@ -86,8 +91,9 @@ export async function checkUnchanged(filePath: string, settled: Snapshot, import
     if (sha256 === imported.sha256) return;
   }
   const now = current === undefined ? 'it is gone' : `it now has ${current.size}`;
+  const which = imported.importId === null ? 'the import' : `import #${imported.importId}`;
   throw fail('FILE_CHANGED_DURING_IMPORT', {
-    message: `${path.basename(filePath)} changed while import ${imported.importId === null ? '' : `#${imported.importId} `}read it (${imported.bytes} bytes were read; ${now}): it was still being written.`,
+    message: `${path.basename(filePath)} changed while ${which} read it (${imported.bytes} bytes were read; ${now}): it was still being written.`,
     details: { file: filePath, bytesRead: imported.bytes, bytesNow: current === undefined ? null : Number(current.size) },
   });
 }

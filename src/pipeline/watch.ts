@@ -126,6 +126,7 @@ export function createInboxWatcher(deps: WatchDeps): InboxWatcher {
     } catch (error) {
       return fault(`cannot read the inbox ${deps.inbox} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, error);
     }
+    if (closed) return; // closed while the inbox was being read: no chokidar to leak
     const w: FSWatcher = watch(root, {
       depth: 0,
       ignoreInitial: false,
@@ -142,7 +143,8 @@ export function createInboxWatcher(deps: WatchDeps): InboxWatcher {
     w.on('change', (p: string) => p !== root && consider(inInbox(p)));
     w.on('unlink', (p: string) => deps.onGone(inInbox(p)));
     w.on('error', (error: unknown) => {
-      if (instance === w) fault(`the inbox watcher failed on ${deps.inbox} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, error);
+      const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      if (instance === w) fault(`the inbox watcher failed on ${deps.inbox} (${code})`, error);
     });
     w.once('ready', () => {
       if (instance !== w) return; // failed meanwhile: a restart is scheduled

@@ -83,6 +83,16 @@ describe('entry kinds', () => {
   });
 });
 
+// Only root may make a device node.
+it.skipIf(process.getuid?.() !== 0)('refuses a device', async () => {
+  const { inbox } = fresh('device');
+  const device = path.join(inbox, 'null.csv');
+  execFileSync('mknod', [device, 'c', '1', '3']);
+  expect(await refusalOf(device, await lstat(device))).toMatchObject({ kind: 'device', what: 'a device' });
+  expect(await claimFile(device, path.join(path.dirname(inbox), 'processing'), new Date())).toMatchObject({ refused: { kind: 'device' } });
+  expect(lstatSync(device).isCharacterDevice()).toBe(true);
+});
+
 describe('writers found through /proc', () => {
   it('names a process holding the file open for writing, not one reading it, and follows the file across a rename', async () => {
     const file = path.join(dir, 'written.csv');

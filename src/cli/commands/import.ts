@@ -36,7 +36,11 @@ export const importCommand: CommandModule = (cli, run) =>
         .option('dry-run', { type: 'boolean', default: false, describe: 'Report would-create / would-update and write nothing' })
         .option('json', { type: 'boolean', default: false, describe: 'Print the report (an array for several files) as JSON' })
         .option('report-dir', { type: 'string', describe: 'Write the reports here instead of beside each file' })
-        .option('follow-symlinks', { type: 'boolean', default: false, describe: 'Import a file named through a symbolic link (refused otherwise)' }),
+        .option('follow-symlinks', {
+          type: 'boolean',
+          default: false,
+          describe: 'Import a file named through a symbolic link (refused otherwise)',
+        }),
     (args) => {
       const options: ImportArgs = { files: (args.files ?? []).map(String), dryRun: Boolean(args.dryRun), json: Boolean(args.json), reportDir: args.reportDir, followSymlinks: Boolean(args.followSymlinks) };
       const firstReader = takeReadAhead(options.files[0], args.config as string | undefined);
@@ -171,11 +175,13 @@ async function checkEntry(filePath: string, followSymlinks: boolean): Promise<vo
   if (!entry) return; // processFile says that it does not exist
   if (entry.isSymbolicLink()) {
     const target = await readlink(filePath).catch(() => '?');
-    if (!followSymlinks) throw fail('FILE_SYMLINK', { message: `${filePath} is a symbolic link to ${target}; usersync imports a link only with --follow-symlinks.` });
+    const link = `${filePath} is a symbolic link to ${target}`;
+    if (!followSymlinks) throw fail('FILE_SYMLINK', { message: `${link}; usersync imports a link only with --follow-symlinks.` });
     const resolved = await stat(filePath).catch(() => undefined);
-    if (resolved && !resolved.isFile()) throw fail('FILE_NOT_FOUND', { message: `${filePath} is a symbolic link to ${target}, which is not a regular file.` });
+    if (resolved && !resolved.isFile()) throw fail('FILE_NOT_FOUND', { message: `${link}, which is not a regular file.` });
   } else if (!entry.isFile() && !entry.isDirectory()) {
-    throw fail('FILE_NOT_FOUND', { message: `${filePath} is not a regular file (${entry.isFIFO() ? 'a FIFO' : entry.isSocket() ? 'a socket' : 'a device'}).` });
+    const what = entry.isFIFO() ? 'a FIFO' : entry.isSocket() ? 'a socket' : 'a device';
+    throw fail('FILE_NOT_FOUND', { message: `${filePath} is not a regular file (${what}).` });
   }
 }
 
