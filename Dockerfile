@@ -1,5 +1,8 @@
 # usersync — multi-stage image: build with dev dependencies, ship the pruned production install.
-# MySQL/MariaDB by USERSYNC_DATABASE_URL; the embedded SQLite database lives in the /data volume.
+# Two volumes: /srv/usersync is the HR share (inbox/, processing/, archive/, error/ — bind-mount the
+# share's folder there, writable by uid:gid 10001:10001 or run with --user); /data is private to
+# usersync (the embedded SQLite database and logs/), so neither the database nor the logs land in
+# the share. MySQL/MariaDB by USERSYNC_DATABASE_URL.
 
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
@@ -21,16 +24,17 @@ ENV NODE_ENV=production \
     USERSYNC_PROCESSING=/srv/usersync/processing \
     USERSYNC_ARCHIVE=/srv/usersync/archive \
     USERSYNC_ERROR=/srv/usersync/error \
-    USERSYNC_LOG_DIR=/srv/usersync/logs
+    USERSYNC_LOG_DIR=/data/logs
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
 COPY config/default.json ./config/default.json
-RUN groupadd --system usersync && useradd --system --gid usersync --home-dir /app usersync \
- && mkdir -p /data /srv/usersync/inbox /srv/usersync/processing /srv/usersync/archive /srv/usersync/error /srv/usersync/logs \
- && chown -R usersync:usersync /data /srv/usersync
+# A fixed uid:gid, so that a bind-mounted host folder can be given to it (chown 10001:10001).
+RUN groupadd --gid 10001 usersync && useradd --uid 10001 --gid usersync --no-create-home --home-dir /app --shell /usr/sbin/nologin usersync \
+ && mkdir -p /data/logs /srv/usersync/inbox /srv/usersync/processing /srv/usersync/archive /srv/usersync/error \
+ && chown -R usersync:usersync /data /srv/usersync && chmod 0700 /data /data/logs
 USER usersync
 VOLUME ["/data", "/srv/usersync"]
 EXPOSE 9464

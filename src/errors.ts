@@ -143,7 +143,22 @@ export const ERROR_CODES = define({
   FS_MOVE_FAILED: {
     kind: 'transient',
     message: 'A file could not be moved to its target folder.',
-    help: 'Check free space and permissions of the processing/, archive/ and error/ folders; the move is retried.',
+    help: 'Check free space and permissions of the folder the message names (the inbox, processing/, archive/ or error/); the move is retried.',
+  },
+  FILE_CHANGED_DURING_IMPORT: {
+    kind: 'transient',
+    message: 'The file changed while it was being imported: it was still being written.',
+    help: 'Nothing to do: that import is closed as interrupted (the rows it wrote are kept) and the whole file is imported again once it has stopped changing. Senders should write under a temporary name (.tmp, .part) and rename the file when done.',
+  },
+  INBOX_ENTRY_REFUSED: {
+    kind: 'file',
+    message: 'An inbox entry is not a regular file with a single name (a symbolic link, a hard link, a FIFO, a device or a socket), so it is never read, moved or imported.',
+    help: 'Put the file itself in the inbox (cp, not ln or ln -s), and remove the refused entry once you have looked at where it came from.',
+  },
+  FILE_SYMLINK: {
+    kind: 'file',
+    message: 'The path is a symbolic link; usersync imports a link only when told to.',
+    help: 'Name the file itself, or pass --follow-symlinks if you trust where the link points.',
   },
   FILE_NOT_FOUND: {
     kind: 'file',

@@ -7,12 +7,12 @@
  *
  * Config and logger are made by the CLI before this runs.
  */
-import { mkdir } from 'node:fs/promises';
+import { lstat, mkdir } from 'node:fs/promises';
 import type { Config } from '../config/schema.js';
 import { mapDatabaseError } from '../db/errors.js';
 import { createDatabase, type Database } from '../db/knex.js';
 import { migrateToLatest } from '../db/migrate.js';
-import { describeError } from '../errors.js';
+import { describeError, fail } from '../errors.js';
 import { createMetrics } from '../health/metrics.js';
 import { startHealthServer, type HealthReport } from '../health/server.js';
 import type { AuditLog } from '../logging/audit-log.js';
@@ -20,6 +20,7 @@ import type { Logger } from '../logging/logger.js';
 import { createAuditTrail } from '../pipeline/audit.js';
 import { createPasswordHasher } from '../pipeline/passwords.js';
 import { isZipComplete } from '../pipeline/read/index.js';
+import { findWriters } from '../pipeline/open-writers.js';
 import { createInboxWatcher, type InboxWatcher } from '../pipeline/watch.js';
 import { declareJobs, startJobs, validateJobs } from '../schedule/jobs.js';
 import { DAEMON_ACTOR } from './actor.js';
@@ -27,6 +28,7 @@ import { backoffCeiling } from './backoff.js';
 import { ensureConfiguredCatalog } from './configured-catalog.js';
 import { acquireFolderLock } from './lock.js';
 import { createDaemon, type Daemon } from './daemon.js';
+import { createRefusedEntries, type RefusedEntries } from './refused.js';
 import { createShutdown, type Shutdown } from './shutdown.js';
 import { scanInbox } from './rescan.js';
 import { createSourceCopier } from './sources.js';
@@ -51,7 +53,7 @@ export async function boot(config: Readonly<Config>, logger: Logger, auditLog: A
     const jobsToCheck = declareJobs(config, { rescan: async () => undefined, copySource: async () => undefined });
     validateJobs(jobsToCheck, config.schedule.timezone);
 
-    for (const folder of Object.values(config.folders)) await mkdir(folder, { recursive: true, mode: 0o700 });
+    for (const folder of Object.values(config.folders)) await makeFolder(folder);
     const lock = await phase('lock', () => acquireFolderLock(config.folders.processing));
     shutdown.register('lock', () => lock.release());
 
@@ -63,6 +65,7 @@ export async function boot(config: Readonly<Config>, logger: Logger, auditLog: A
     });
 
     const metrics = createMetrics();
+    const refused = createRefusedEntries(logger, metrics);
     let watcher: InboxWatcher | undefined;
     const daemon = createDaemon({
       config,
@@ -73,12 +76,26 @@ export async function boot(config: Readonly<Config>, logger: Logger, auditLog: A
       metrics,
       recheck: (p) => watcher?.consider(p),
       oldestSettlingMtime: () => watcher?.oldestPendingMtime() ?? Infinity,
+      onRefused: (refusal) => refused.refuse(refusal),
     });
     shutdown.register('work', () => daemon.stop(), { first: true });
 
     await phase('recover', () => daemon.recover());
     watcher = await phase('watcher', async () => {
-      const w = createInboxWatcher({ settings: config.watch, inbox: config.folders.inbox, logger, isZipComplete, onReady: (file) => daemon.enqueue(file) });
+      const w = createInboxWatcher({
+        settings: config.watch,
+        inbox: config.folders.inbox,
+        logger,
+        isZipComplete,
+        writersOf: async (file) => {
+          const info = await lstat(file, { bigint: true }).catch(() => undefined);
+          return info ? (await findWriters([info])).writers : [];
+        },
+        onReady: (file) => daemon.enqueue(file),
+        onRefused: (refusal) => refused.refuse(refusal),
+        onGone: (file) => refused.forget(file),
+        retryDelayMs: (attempt) => backoffCeiling(attempt, config.daemon),
+      });
       await w.ready;
       return w;
     });
@@ -94,7 +111,13 @@ export async function boot(config: Readonly<Config>, logger: Logger, auditLog: A
     let healthPort: number | null = null;
     if (config.health.port !== 0) {
       const server = await phase('health', () =>
-        startHealthServer({ host: config.health.host, port: config.health.port, logger, metrics, report: () => healthReport(db, daemon, watcher!, shutdown) }),
+        startHealthServer({
+          host: config.health.host,
+          port: config.health.port,
+          logger,
+          metrics,
+          report: () => healthReport(db, daemon, watcher!, refused, shutdown),
+        }),
       );
       healthPort = server.address()?.port ?? null;
       shutdown.register('health', () => server.close());
@@ -128,22 +151,60 @@ async function openDatabase(config: Readonly<Config>, logger: Logger, shutdown: 
   }
 }
 
-async function healthReport(db: Database, daemon: Daemon, watcher: InboxWatcher, shutdown: Shutdown): Promise<HealthReport> {
-  const database = await Promise.race([
-    db.knex.raw('SELECT 1').then(
-      () => ({ reachable: true }),
-      (error: unknown) => ({ reachable: false, error: mapDatabaseError(error, db.location).message }),
-    ),
-    new Promise<{ reachable: false; error: string }>((resolve) => setTimeout(() => resolve({ reachable: false, error: 'no answer within 2 s' }), 2000).unref()),
-  ]);
+/** Creates a daemon folder, saying what to do when it cannot (a bind mount the container's user may not write). */
+async function makeFolder(folder: string): Promise<void> {
+  try {
+    await mkdir(folder, { recursive: true, mode: 0o700 });
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message;
+    const ids = process.getuid === undefined ? '' : ` (uid ${process.getuid()}, gid ${process.getgid?.()})`;
+    throw fail('FS_IO_FAILED', {
+      message:
+        `Cannot create the folder ${folder} (${code}): its parent must be writable by the daemon's account${ids}. ` +
+        "In a container, give the mounted folder to that uid and gid (chown) or run the container as the folder's owner " +
+        '(--user); see Operations in the README.',
+      cause,
+    });
+  }
+}
+
+/**
+ * /healthz: 503 with `degraded` saying why (every reason, `; `-separated) when the database is
+ * unreachable, the watcher is being restarted, or a file waits for a retry; refused inbox entries
+ * are listed but leave it 200 (refused.ts).
+ */
+async function healthReport(db: Database, daemon: Daemon, watcher: InboxWatcher, refused: RefusedEntries, shutdown: Shutdown): Promise<HealthReport> {
+  const database = await probeDatabase(db);
   const state = daemon.status();
-  const ok = database.reachable && watcher.healthy() && state.degraded === null;
+  const reasons = [
+    database.reachable ? null : `database: ${database.code}: ${database.error}`,
+    watcher.healthy() ? null : `watcher: ${watcher.problem() ?? 'not running'}`,
+    state.degraded,
+  ].filter((r): r is string => r !== null);
+  const refusedEntries = await refused.list();
   return {
-    status: shutdown.started() ? 'stopping' : ok ? 'ok' : 'degraded',
-    database: { ...database, url: db.description },
-    watcher: { running: watcher.healthy(), pending: watcher.pending() },
-    queue: { length: state.queued, processing: state.processing, retrying: state.retrying },
-    degraded: state.degraded,
+    status: shutdown.started() ? 'stopping' : reasons.length === 0 ? 'ok' : 'degraded',
+    database: database.reachable ? { reachable: true, url: db.description } : { reachable: false, error: database.error, url: db.description },
+    watcher: { running: watcher.healthy(), pending: watcher.pending(), problem: watcher.problem() },
+    queue: { length: state.queued, processing: state.processing, retrying: state.retrying, waiting: state.waiting },
+    degraded: reasons.length === 0 ? null : reasons.join('; '),
+    refused: refusedEntries,
     lastImport: state.lastImport,
   };
+}
+
+/** SELECT 1 within 2 s; a failure carries the error code it maps to (the reason /healthz gives). */
+function probeDatabase(db: Database): Promise<{ reachable: true } | { reachable: false; error: string; code: string }> {
+  return Promise.race([
+    db.knex.raw('SELECT 1').then(
+      () => ({ reachable: true as const }),
+      (error: unknown) => {
+        const mapped = mapDatabaseError(error, db.location);
+        return { reachable: false as const, error: mapped.message, code: mapped.code };
+      },
+    ),
+    new Promise<{ reachable: false; error: string; code: string }>((resolve) =>
+      setTimeout(() => resolve({ reachable: false, error: 'no answer within 2 s', code: 'DB_UNAVAILABLE' }), 2000).unref(),
+    ),
+  ]);
 }

@@ -1,27 +1,30 @@
 /**
  * The daemon's work loop (SPEC §2): one file at a time, oldest mtime first.
  *
- *   inbox file ready → re-check → claim (rename into processing/) → processFile → finish
- *   (archive/ or error/, redacted when it carried passwords) → register closed
+ *   inbox file ready → re-check → claim (rename into processing/; links and other non-regular
+ *   entries refused) → settle (nobody still writes it) → processFile (→ verify it did not change)
+ *   → finish (archive/ or error/, redacted when it carried passwords) → register closed
  *
  * Faults are classified: a FileError is the file's own (it still finishes, in error/); anything
  * else — database down or busy, disk full, permission denied — leaves the file where it is
  * (inbox or processing/) and retries it with capped exponential backoff and jitter, while
  * /healthz reports degraded. A file is never sent to error/ for a fault that is not its own.
  */
-import { stat } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { Database } from '../db/knex.js';
-import { closeImport, findRunningImports } from '../db/repositories/imports.js';
+import { closeImport, findRunningImports, markSuperseded } from '../db/repositories/imports.js';
 import { describeError, UsersyncError } from '../errors.js';
 import type { Metrics } from '../health/metrics.js';
 import type { Logger } from '../logging/logger.js';
 import { finishFile } from '../pipeline/archive.js';
 import type { AuditTrail } from '../pipeline/audit.js';
-import { claimFile, listClaimed, stemOf } from '../pipeline/claim.js';
+import { checkClaimed, claimFile, listClaimed, returnToInbox, stemOf } from '../pipeline/claim.js';
+import type { Refusal } from '../pipeline/file-kind.js';
 import type { PasswordHasher } from '../pipeline/passwords.js';
 import { processFile, type ProcessResult } from '../pipeline/process-file.js';
+import { checkUnchanged, settleClaimed } from '../pipeline/settle.js';
 import type { ReadyFile } from '../pipeline/watch.js';
 import { DAEMON_ACTOR } from './actor.js';
 import { backoffCeiling } from './backoff.js';
@@ -37,6 +40,8 @@ export interface DaemonDeps {
   recheck(filePath: string): void;
   /** The oldest mtime among inbox files still settling (Infinity when none). */
   oldestSettlingMtime(): number;
+  /** An entry refused at the claim: a link, FIFO, device, socket or hard link (left in the inbox). */
+  onRefused(refusal: Refusal): void;
   random?: () => number;
 }
 
@@ -45,6 +50,8 @@ interface Claimed {
   claimId: string;
   originalName: string;
   source: 'watch' | 'recover';
+  /** Imports of this claim closed because the file changed under them; the run that finishes it supersedes them. */
+  changedImports: number[];
 }
 
 export interface LastImport {
@@ -61,7 +68,15 @@ export interface Daemon {
   recover(): Promise<number>;
   /** Starts (or resumes) the loop. */
   kick(): void;
-  status(): { queued: number; processing: string | null; retrying: number; degraded: string | null; lastImport: LastImport | null };
+  status(): {
+    queued: number;
+    processing: string | null;
+    retrying: number;
+    /** What the file being taken waits for (a writer), or null. */
+    waiting: string | null;
+    degraded: string | null;
+    lastImport: LastImport | null;
+  };
   /** Stops taking work; the current batch commits and the file stays claimed for recovery. */
   stop(): Promise<void>;
 }
@@ -79,6 +94,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   let running: Promise<void> | undefined;
   let current: string | null = null;
   let degraded: string | null = null;
+  let waiting: { reason: string; since: number } | null = null;
   let lastImport: LastImport | null = null;
   let stopping = false;
   const abort = new AbortController();
@@ -105,19 +121,50 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   const backlog = () => deps.metrics.setBacklog(inboxQueue.size + claimedQueue.length);
 
   async function takeInboxFile(file: ReadyFile): Promise<Claimed | undefined> {
-    const now = await stat(file.path).catch(() => undefined);
+    const now = await lstat(file.path).catch(() => undefined);
     if (!now) return undefined; // gone: somebody took it back
     if (now.size !== file.size || now.mtimeMs !== file.mtimeMs) {
       deps.recheck(file.path); // changed while queued: wait for it to settle again
       return undefined;
     }
-    const claimed = await claimFile(file.path, config.folders.processing, new Date());
-    log.info('file.claimed', { file: claimed.originalName, claimId: claimed.claimId });
-    return { ...claimed, source: 'watch' };
+    const outcome = await claimFile(file.path, config.folders.processing, new Date());
+    if ('refused' in outcome) deps.onRefused(outcome.refused);
+    if (!('claimed' in outcome)) return undefined;
+    log.info('file.claimed', { file: outcome.claimed.originalName, claimId: outcome.claimed.claimId });
+    return { ...outcome.claimed, source: 'watch', changedImports: [] };
+  }
+
+  /**
+   * Waits until nobody writes the claimed file (settle.ts): a CSV must also stay unchanged for
+   * watch.stableMs after the claim (it has no end marker; a workbook's zip directory is one).
+   * A wait longer than watch.incompleteTimeoutMs makes /healthz degraded, naming the writer.
+   */
+  async function settle(claimed: Claimed) {
+    try {
+      return await settleClaimed(claimed.path, {
+        quietMs: /\.csv$/i.test(claimed.originalName) ? config.watch.stableMs : 0,
+        intervalMs: Math.max(100, Math.min(1000, config.watch.stableMs / 2)),
+        signal: abort.signal,
+        onWaiting: (reason) => {
+          if (reason !== null && waiting === null) log.info('file.waiting_for_writer', { file: claimed.originalName, reason });
+          waiting = reason === null ? null : { reason, since: waiting?.since ?? Date.now() };
+        },
+      });
+    } finally {
+      waiting = null;
+    }
   }
 
   async function importClaimed(claimed: Claimed): Promise<void> {
     const started = Date.now();
+    // Only a crash or a hand can put anything else in processing/; it is never read either.
+    const refusal = await checkClaimed(claimed.path);
+    if (refusal) {
+      const back = await returnToInbox(claimed.path, path.join(config.folders.inbox, claimed.originalName));
+      deps.onRefused({ ...refusal, path: back });
+      return;
+    }
+    const settled = await settle(claimed);
     const interrupted = claimed.source === 'recover' ? await findRunningImports(deps.db.knex, claimed.path) : [];
     const result: ProcessResult = await processFile(deps, {
       filePath: claimed.path,
@@ -128,6 +175,14 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       reportDir: config.folders.processing,
       reportStem: `${claimed.claimId}__${stemOf(claimed.originalName)}`,
       signal: abort.signal,
+      verifyFile: async (read) => {
+        try {
+          await checkUnchanged(claimed.path, settled, read);
+        } catch (error) {
+          if (read.importId !== null) claimed.changedImports.push(read.importId);
+          throw error;
+        }
+      },
     });
     const { summary } = result;
     // The re-run is recorded; the runs it supersedes are closed before the file reaches archive/ or
@@ -137,6 +192,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       for (const old of interrupted) {
         await closeImport(deps.db.knex, old.id, { status: 'interrupted', finishedAt: new Date().toISOString(), supersededBy: summary.importId });
       }
+      await markSuperseded(deps.db.knex, claimed.changedImports, summary.importId);
     }
     const finished = await finishFile({
       claimedPath: claimed.path,
@@ -232,14 +288,24 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     async recover() {
       const found = await listClaimed(config.folders.processing);
       for (const item of found) {
-        if (!claimedQueue.some((c) => c.path === item.path)) claimedQueue.push({ ...item, source: 'recover' });
+        if (!claimedQueue.some((c) => c.path === item.path)) claimedQueue.push({ ...item, source: 'recover', changedImports: [] });
       }
       if (found.length > 0) log.warn('daemon.recovering', { files: found.map((f) => f.originalName) });
       backlog();
       return found.length;
     },
     kick,
-    status: () => ({ queued: inboxQueue.size + claimedQueue.length, processing: current, retrying: attempts.size, degraded, lastImport }),
+    status: () => {
+      const stuck = waiting !== null && Date.now() - waiting.since > config.watch.incompleteTimeoutMs;
+      return {
+        queued: inboxQueue.size + claimedQueue.length,
+        processing: current,
+        retrying: attempts.size,
+        waiting: waiting?.reason ?? null,
+        degraded: degraded ?? (stuck && waiting ? `${waiting.reason}, for ${Math.round((Date.now() - waiting.since) / 60_000)} min` : null),
+        lastImport,
+      };
+    },
     async stop() {
       stopping = true;
       clearTimeout(retryTimer);

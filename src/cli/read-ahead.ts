@@ -10,7 +10,7 @@
  * Only a plausible file is read ahead: for anything else (bad config, missing, empty or too large
  * file) it resolves to undefined and processFile opens, meets and reports the problem itself.
  */
-import { stat } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig } from '../config/index.js';
 import { openSpreadsheet, type SpreadsheetReader } from '../pipeline/read/index.js';
@@ -79,7 +79,8 @@ function readAhead(configFile: string | undefined, file: string): Promise<Spread
     let settings;
     try {
       settings = loadConfig({ configFile }).import;
-      const info = await stat(file);
+      // lstat: a symbolic link is never read ahead (the import command refuses it without --follow-symlinks).
+      const info = await lstat(file);
       if (!info.isFile() || info.size === 0 || info.size > settings.maxFileBytes) return undefined;
     } catch {
       return undefined;

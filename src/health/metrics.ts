@@ -17,6 +17,10 @@ export interface Metrics {
   rows(counts: Record<(typeof ROW_OUTCOMES)[number], number>): void;
   setBacklog(files: number): void;
   transientFault(kind: string): void;
+  /** An inbox entry refused (a link, a FIFO, …), counted once per entry. */
+  refused(kind: string): void;
+  /** How many refused entries are in the inbox now. */
+  setRefusedPresent(entries: number): void;
 }
 
 export function createMetrics(): Metrics {
@@ -33,6 +37,8 @@ export function createMetrics(): Metrics {
   const lastSuccess = new client.Gauge({ name: 'usersync_last_success_timestamp_seconds', help: 'When a file was last imported with every row applied (Unix time).', registers: [registry] });
   const backlog = new client.Gauge({ name: 'usersync_inbox_backlog', help: 'Files waiting: ready in the inbox and queued, plus claimed and not yet finished.', registers: [registry] });
   const faults = new client.Counter({ name: 'usersync_transient_faults_total', help: 'Transient faults (database unreachable, busy, disk) that made a file wait for a retry.', labelNames: ['code'], registers: [registry] });
+  const refused = new client.Counter({ name: 'usersync_refused_files_total', help: 'Inbox entries refused and never read: symbolic links, hard links, FIFOs, devices and sockets, by kind.', labelNames: ['kind'], registers: [registry] });
+  const refusedPresent = new client.Gauge({ name: 'usersync_refused_files', help: 'Refused entries still in the inbox (listed in /healthz).', registers: [registry] });
   for (const outcome of ['imported', 'imported_with_errors', 'rejected']) files.inc({ outcome }, 0);
   for (const outcome of ROW_OUTCOMES) rows.inc({ outcome }, 0);
   return {
@@ -47,5 +53,7 @@ export function createMetrics(): Metrics {
     },
     setBacklog: (n) => backlog.set(n),
     transientFault: (code) => faults.inc({ code }),
+    refused: (kind) => refused.inc({ kind }),
+    setRefusedPresent: (n) => refusedPresent.set(n),
   };
 }

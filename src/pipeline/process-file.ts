@@ -1,12 +1,13 @@
 /**
  * The orchestrator: the one place that states the order of the stages.
  *
- *   fingerprint → register → read → (validate+hash → apply) per batch → report → close register → audit
+ *   fingerprint → register → read → (validate+hash → apply) per batch → report → verify → close register → audit
  *
  * Reading runs in a worker and runs ahead; batch N+1 is validated and its passwords hashed while
  * batch N is written. A file's own fault (FileError) becomes a "rejected" report; anything else
  * (database down, disk full) propagates so the caller can retry — the file is never blamed for it.
  */
+import { rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import type { Config } from '../config/schema.js';
 import type { Database } from '../db/knex.js';
@@ -56,6 +57,13 @@ export interface ProcessRequest {
    * used or closed whatever happens.
    */
   reader?: Promise<SpreadsheetReader | undefined>;
+  /**
+   * Called once the rows are applied (or the file rejected) and the reports written, just before
+   * the register is closed: throws when the file is no longer the one that was read (the daemon's
+   * check that nobody was still writing it, settle.ts). Then the import is closed as `interrupted`
+   * and its reports are removed: they describe a file that was not complete.
+   */
+  verifyFile?: (read: { importId: number | null; sha256: string; bytes: number }) => Promise<void>;
 }
 
 export interface ProcessResult {
@@ -178,6 +186,12 @@ async function importFingerprinted(
     };
     const reports = await writeReports(source, request.reportDir, request.reportStem ?? stemOf(request.originalName));
     const reportMs = Date.now() - reportStarted;
+    if (request.verifyFile) {
+      await request.verifyFile({ importId, sha256: file.sha256, bytes: file.bytes }).catch(async (error: unknown) => {
+        await Promise.all([rm(reports.jsonPath, { force: true }), rm(reports.xlsxPath, { force: true })]);
+        throw error;
+      });
+    }
     if (importId !== null) await closeRegister(deps, importId, summary, reports, request.filePath);
     importLog.info('import.finished', { outcome, counts: summary.counts, ms: summary.durationMs, reportMs, rssBeforeReportMb, rssMb: Math.round(process.memoryUsage.rss() / 1048576), error: summary.error?.code });
     // A file rejected part-way may hold passwords in rows never read: redact whenever it has the column.
@@ -185,17 +199,21 @@ async function importFingerprinted(
     return { summary, reports, exitCode: outcome === 'imported' ? 0 : outcome === 'imported_with_errors' ? 1 : 2, carriedPasswords };
   } catch (error) {
     // Not the file's fault: leave the file for a retry, record why, and let the caller decide.
-    const interrupted = (error as { code?: string }).code === 'IMPORT_INTERRUPTED';
+    const code = (error as { code?: string }).code;
+    const interrupted = code === 'IMPORT_INTERRUPTED';
+    // Not finished either: what was read was not the whole file (the daemon imports it again).
+    const incomplete = code === 'FILE_CHANGED_DURING_IMPORT';
     // The daemon's interrupted import stays `running`: its next start re-imports the file and marks
     // it interrupted. Nothing re-runs a command line's: it is closed as interrupted now, counting
     // what it committed (an interrupt keeps the batches written before it: apply/index.ts).
     const rerun = request.source !== 'cli';
     if (interrupted) importLog.warn('import.interrupted', { reason: rerun ? 'stop requested; the file stays claimed and is imported again at the next start' : 'stop requested; what was committed is kept', counts: spool.counts });
+    else if (incomplete) importLog.warn('import.file_changed', { err: describeError(error), counts: spool.counts });
     else importLog.error('import.failed', { err: describeError(error) });
     if (importId !== null && !(interrupted && rerun)) {
       const closed = interrupted
         ? { status: 'interrupted' as const, error: { code: 'IMPORT_INTERRUPTED', message: 'Stopped by a signal before the end of the file.' } }
-        : { status: 'failed' as const, error: { code: (error as { code?: string }).code ?? 'UNEXPECTED', message: String(describeError(error).message) } };
+        : { status: incomplete ? ('interrupted' as const) : ('failed' as const), error: { code: code ?? 'UNEXPECTED', message: String(describeError(error).message) } };
       // Rows committed before the stop or failure (a conflict, the reports, the disk filling up) are
       // counted, not hidden: the spool counts a batch's rows once its transaction has committed.
       await closeImport(register, importId, { ...closed, finishedAt: clock().toISOString(), counts: { ...spool.counts } }).catch(() => undefined);

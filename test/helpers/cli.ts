@@ -21,6 +21,8 @@ export interface CliOptions {
   env?: Record<string, string | undefined>;
   input?: string;
   timeoutMs?: number;
+  /** Runs as this account (the test must be root). */
+  user?: { uid: number; gid: number };
 }
 
 /** A fresh working directory for a CLI run (its config/, data/, logs/ go there). */
@@ -31,7 +33,7 @@ export function runUsersync(args: readonly string[], options: CliOptions): Promi
   return new Promise((resolve, reject) => {
     const env: NodeJS.ProcessEnv = { ...process.env, USERSYNC_LOG_LEVEL: undefined, ...options.env };
     for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe'], ...options.user });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

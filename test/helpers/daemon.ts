@@ -41,6 +41,8 @@ export interface DaemonOptions {
   env?: Record<string, string>;
   /** The log text that means "up" (default: daemon.started). */
   waitFor?: string;
+  /** Runs the daemon as this account (the test must be root; the working dir must be theirs). */
+  user?: { uid: number; gid: number };
 }
 
 export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle> {
@@ -56,7 +58,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
     ...options.config,
   };
   writeFileSync(path.join(cwd, 'config', 'local.json'), JSON.stringify(config));
-  const child = spawn(process.execPath, [BIN, 'start'], { cwd, env: { ...process.env, USERSYNC_DATABASE_URL: options.databaseUrl, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'start'], { cwd, env: { ...process.env, USERSYNC_DATABASE_URL: options.databaseUrl, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'], ...options.user });
   let output = '';
   child.stdout?.setEncoding('utf8').on('data', (d: string) => (output += d));
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (output += d));

@@ -157,7 +157,8 @@ describeEachDatabase('daemon with the database going away', (database) => {
       // Degraded twice over: the health probe cannot reach the database, and the file is waiting.
       await waitFor(async () => {
         const h = await daemon!.health();
-        return h.status === 503 && h.body.degraded !== null;
+        // `degraded` names the unreachable database at once; the file is claimed (and waits) a moment later.
+        return h.status === 503 && h.body.degraded !== null && listFiles(daemon!.folder('processing')).some((f) => f.endsWith('during-outage.csv'));
       }, 30_000, daemon.output);
       const health = await daemon.health();
       expect(health.body.status).toBe('degraded');

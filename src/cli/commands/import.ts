@@ -4,10 +4,11 @@
  * Exit code: the worst over the files (0 all applied, 1 rows failed, 2 rejected; 3 is thrown).
  */
 import { createReadStream } from 'node:fs';
+import { lstat, readlink, stat } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { requirePackage } from '../../require-package.js';
-import { FileError, UsersyncError } from '../../errors.js';
+import { FileError, UsersyncError, fail } from '../../errors.js';
 import type { ProcessResult } from '../../pipeline/process-file.js';
 import type { SpreadsheetReader } from '../../pipeline/read/index.js';
 import type { CommandContext } from '../context.js';
@@ -22,6 +23,7 @@ interface ImportArgs {
   dryRun: boolean;
   json: boolean;
   reportDir?: string | undefined;
+  followSymlinks: boolean;
 }
 
 export const importCommand: CommandModule = (cli, run) =>
@@ -33,9 +35,14 @@ export const importCommand: CommandModule = (cli, run) =>
         .positional('files', { type: 'string', array: true, demandOption: true, describe: 'Files to import, in order' })
         .option('dry-run', { type: 'boolean', default: false, describe: 'Report would-create / would-update and write nothing' })
         .option('json', { type: 'boolean', default: false, describe: 'Print the report (an array for several files) as JSON' })
-        .option('report-dir', { type: 'string', describe: 'Write the reports here instead of beside each file' }),
+        .option('report-dir', { type: 'string', describe: 'Write the reports here instead of beside each file' })
+        .option('follow-symlinks', {
+          type: 'boolean',
+          default: false,
+          describe: 'Import a file named through a symbolic link (refused otherwise)',
+        }),
     (args) => {
-      const options: ImportArgs = { files: (args.files ?? []).map(String), dryRun: Boolean(args.dryRun), json: Boolean(args.json), reportDir: args.reportDir };
+      const options: ImportArgs = { files: (args.files ?? []).map(String), dryRun: Boolean(args.dryRun), json: Boolean(args.json), reportDir: args.reportDir, followSymlinks: Boolean(args.followSymlinks) };
       const firstReader = takeReadAhead(options.files[0], args.config as string | undefined);
       let handedOver = false;
       const takeFirstReader = () => {
@@ -88,8 +95,9 @@ async function importEach(context: CommandContext, args: ImportArgs, takeFirstRe
     if (interrupt.by !== undefined) return interrupt.exitCode(); // stopped between two files
     const filePath = path.resolve(file);
     const progress = !args.json && process.stderr.isTTY ? startProgress(path.basename(file)) : undefined;
-    const reader = index === 0 ? takeFirstReader() : undefined;
     try {
+      await checkEntry(filePath, args.followSymlinks);
+      const reader = index === 0 ? takeFirstReader() : undefined;
       const result = await processFile(deps, {
         filePath,
         originalName: path.basename(filePath),
@@ -161,6 +169,26 @@ function listenForInterrupt(): Interrupt {
       process.off('SIGTERM', onSignal);
     },
   };
+}
+
+/**
+ * A symbolic link is imported only with --follow-symlinks (whoever can write where it points could
+ * otherwise feed the directory); a FIFO, device or socket never is (opening a FIFO blocks).
+ * A file with other hard links is fine here: the operator named it.
+ */
+async function checkEntry(filePath: string, followSymlinks: boolean): Promise<void> {
+  const entry = await lstat(filePath).catch(() => undefined);
+  if (!entry) return; // processFile says that it does not exist
+  if (entry.isSymbolicLink()) {
+    const target = await readlink(filePath).catch(() => '?');
+    const link = `${filePath} is a symbolic link to ${target}`;
+    if (!followSymlinks) throw fail('FILE_SYMLINK', { message: `${link}; usersync imports a link only with --follow-symlinks.` });
+    const resolved = await stat(filePath).catch(() => undefined);
+    if (resolved && !resolved.isFile()) throw fail('FILE_NOT_FOUND', { message: `${link}, which is not a regular file.` });
+  } else if (!entry.isFile() && !entry.isDirectory()) {
+    const what = entry.isFIFO() ? 'a FIFO' : entry.isSocket() ? 'a socket' : 'a device';
+    throw fail('FILE_NOT_FOUND', { message: `${filePath} is not a regular file (${what}).` });
+  }
 }
 
 function startProgress(name: string) {

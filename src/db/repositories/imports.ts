@@ -87,6 +87,11 @@ export async function closeImport(knex: Knex, id: number, close: CloseImport): P
   await knex('imports').where('id', id).update(update);
 }
 
+/** Records that `ids` (closed already, e.g. interrupted because the file changed under them) were re-run by `by`. */
+export async function markSuperseded(knex: Knex, ids: readonly number[], by: number): Promise<void> {
+  if (ids.length > 0) await knex('imports').whereIn('id', ids).update({ superseded_by: by });
+}
+
 interface ImportRow {
   id: number | string;
   original_name: string;
