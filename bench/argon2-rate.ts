@@ -1,8 +1,8 @@
 /**
  * The machine's bare argon2id rate: hashes per second with @node-rs/argon2, the best of `cores`
  * and `cores + 1` hashes in flight (or of the one count given). With only as many as cores, each
- * next hash waits for this thread to hear of the last, and the rate came out below what usersync
- * (which keeps cores + 1 in flight) reached: 1.06–1.17 × "bare" in the fourteenth session's bench.
+ * next hash waits for this thread to hear of the last, and the rate comes out below what usersync
+ * (which keeps cores + 1 in flight) reaches: usersync would seem faster than "bare".
  */
 import { availableParallelism } from 'node:os';
 import { hash } from '@node-rs/argon2';

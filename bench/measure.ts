@@ -2,7 +2,7 @@
  * Runs a command as a child process and measures its wall time, its peak RSS (VmHWM from
  * /proc/<pid>/status, sampled until it exits — the kernel keeps the high-water mark, so sampling
  * late still sees the peak) and, for Node processes, its CPU time (cpu-report.cts). Given the pid of
- * a server the command talks to (MariaDB on this machine), also the CPU that server spent meanwhile.
+ * a server the command talks to (a local MariaDB), also the CPU that server spent meanwhile.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -48,8 +48,9 @@ export async function measure(command: string, args: readonly string[], options:
     }
   };
   const timer = setInterval(() => void sample(), 50);
+  // Sampled every 50 ms while the process runs: the kernel keeps the high-water mark, so only a
+  // peak reached in its last 50 ms could be missed (/proc/<pid> is gone once 'exit' fires).
   const code = await new Promise<number | null>((resolve) => {
-    // Read the high-water mark one last time before the process is reaped.
     child.on('exit', (c) => resolve(c));
   });
   clearInterval(timer);

@@ -4,9 +4,9 @@
  * first ROWS rows (all of them, or a sample the bench extrapolates and says so: run.ts naiveRows).
  *
  * Prints, as JSON, when the first fifth of its rows was done and when all were: a sample is
- * extrapolated at the rate between the two. Scaling the whole process's time instead also
- * scaled its fixed part — start-up and exceljs reading the file's shared strings, ~2 s of a 5,000-row
- * sample's 6 s on a machine with a fast disk — and overstated the naive time by a third.
+ * extrapolated at the rate between the two, not by scaling the whole process's time, whose fixed
+ * part — start-up and exceljs reading the file's shared strings, ~2 s of a 5,000-row sample's 6 s
+ * with a fast disk — would be scaled too and overstate the naive time by a third.
  */
 import ExcelJS from 'exceljs';
 import knex from 'knex';

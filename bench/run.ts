@@ -37,7 +37,7 @@ const options = {
   help: { type: 'boolean', default: false },
 } as const;
 const usage = `usage: node dist/bench/run.js [--rows N] [--big N] [--passwords N] [--runs N] [--naive N]
-  [--databases sqlite,mysql] [--mysql URL] [--out DIR] [--quick]   (README: Performance)`;
+  [--databases sqlite,mysql] [--mysql URL] [--out DIR] [--quick]   (docs/performance.md)`;
 const args = (() => {
   try {
     return parseArgs({ options }).values;
@@ -58,9 +58,8 @@ const PASSWORDS = Number(args.passwords);
 const RUNS = Number(args.runs);
 /**
  * The naive script's rows: all of them on SQLite (a minute or two); on MariaDB, where a commit per
- * statement can take the disk's whole flush time (over ten minutes for 100,000 rows on some days),
- * the first 20,000, extrapolated at their rate. The script slows as the tables grow — over all
- * 100,000 rows on SQLite it took 101.9 s, where 5,000 of them extrapolated said 83 s — so a sample
+ * statement can take the disk's whole flush time (over ten minutes for 100,000 rows on some disks),
+ * the first 20,000, extrapolated at their rate. The script slows as the tables grow, so a sample
  * errs in the naive script's favour, never in usersync's.
  */
 const naiveRows = (kind: 'sqlite' | 'mysql'): number => Math.min(args.naive !== undefined ? Number(args.naive) : kind === 'sqlite' ? ROWS : 20_000, ROWS);
@@ -75,7 +74,7 @@ interface Series {
   runs: number;
   /** Median CPU time of the process, all threads (null if it was not reported). */
   cpuMs: number | null;
-  /** Median CPU time the database server spent meanwhile (MariaDB on this machine; null otherwise). */
+  /** Median CPU time the database server spent meanwhile (a MariaDB on this machine; null otherwise). */
   serverCpuMs: number | null;
 }
 
@@ -241,10 +240,9 @@ async function benchDatabase(kind: 'sqlite' | 'mysql', files: Record<string, str
 /**
  * Passwords, RUNS times: the same rows with and without passwords, each into an empty store; the
  * difference is what hashing cost, so process start-up and the rest of the import do not blur the
- * rate. The bare rate is taken right before and right after each: this machine's speed drifts by
- * a third within minutes (358/s at the start of a run, 268/s twenty minutes later), so a rate taken
- * once compared the import with a different machine. The run with the median ratio is reported;
- * one run alone (as until the sixteenth session) swung 0.89–0.94 on one machine within the hour.
+ * rate. The bare rate is taken right before and right after each: a shared VM's speed drifts by a
+ * third within minutes, so a rate taken once would compare the import with a different machine.
+ * The run with the median ratio is reported: a single run's ratio swings by several hundredths.
  */
 async function passwordRuns(kind: 'sqlite' | 'mysql', files: Record<string, string>) {
   const runs = [];

@@ -1,6 +1,7 @@
 /**
- * The configuration reference, read from the schema itself so the README cannot drift:
- * test/unit/config-docs.test.ts checks that the README's table lists every key this returns.
+ * The configuration reference, read from the schema itself so the documentation cannot drift:
+ * scripts/docs.ts writes it into docs/configuration.md (and a few keys into the README), and
+ * test/unit/readme.test.ts checks both are current.
  */
 import { z } from 'zod';
 import { configSchema } from './schema.js';
@@ -44,9 +45,15 @@ export function describeConfigKeys(): ConfigKeyDoc[] {
   return docs;
 }
 
-/** The Markdown table the README embeds (`npm run docs:config` prints it). */
-export function configReferenceMarkdown(): string {
+/** The Markdown table of every key, or of only `keys` in that order (an unknown key throws). */
+export function configReferenceMarkdown(keys?: readonly string[]): string {
   const escape = (text: string) => text.replace(/\|/g, '\\|');
-  const rows = describeConfigKeys().map((doc) => `| \`${doc.key}\` | ${doc.default === undefined ? '' : `\`${escape(JSON.stringify(doc.default))}\``} | ${escape(doc.description)} |`);
+  const all = describeConfigKeys();
+  const docs = keys?.map((key) => all.find((doc) => doc.key === key) ?? unknownKey(key)) ?? all;
+  const rows = docs.map((doc) => `| \`${doc.key}\` | ${doc.default === undefined ? '' : `\`${escape(JSON.stringify(doc.default))}\``} | ${escape(doc.description)} |`);
   return ['| key | default | meaning |', '| --- | --- | --- |', ...rows].join('\n');
+}
+
+function unknownKey(key: string): never {
+  throw new Error(`${key} is not a configuration key (src/config/schema.ts)`);
 }

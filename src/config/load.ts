@@ -153,7 +153,7 @@ function configError(error: z.ZodError, merged: Json, origin: Map<string, string
     if (issue.code === 'unrecognized_keys') {
       const keys = issue.keys.map((key) => [...keyPath, key].join('.'));
       name = keys.join(', ');
-      detail = `unknown key${keys.length > 1 ? 's' : ''} (check the spelling against the README's configuration reference)`;
+      detail = `unknown key${keys.length > 1 ? 's' : ''} (check the spelling against docs/configuration.md)`;
       return `${name}: ${detail}${sourceOf(origin, keys[0] ?? '')}`;
     }
     const value = getPath(merged, issue.path);

@@ -1,8 +1,8 @@
 /**
  * The configuration schema: the ONLY place configuration keys are spelled.
  *
- * Every key has its default and a one-line description (`.describe`), which the README's
- * configuration reference is checked against (test/unit/config-docs.test.ts).
+ * Every key has its default and a one-line description (`.describe`), from which the
+ * configuration reference in docs/configuration.md is generated (scripts/docs.ts).
  * Objects are strict so that a misspelt key is an error rather than a silently ignored setting.
  */
 import { z } from 'zod';
