@@ -12,16 +12,23 @@ import { fixtureDir } from '../fixtures/build.js';
 // USERSYNC_TEST_DATABASES says otherwise), so the bench cannot rot.
 // No timing is asserted: targets are met (or not) in `npm run bench`, not here.
 describe('npm run bench (smoke)', () => {
-  it('measures every case on each database, and states every target', () => {
+  it('measures every case on each database, states every target and the Node.js it ran on', () => {
     const runner = path.join(REPO_ROOT, 'dist', 'bench', 'run.js');
     expect(existsSync(runner), 'npm run build:bench compiles the bench').toBe(true);
     const out = fixtureDir('usersync-bench-');
     const result = spawnSync(process.execPath, [runner, '--quick', '--out', out, '--databases', TEST_DATABASES.join(','), '--mysql', MYSQL_SERVER_URL], { encoding: 'utf8', timeout: 280_000 });
     expect(result.status, result.stderr.slice(-3000)).toBe(0);
     const report = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as {
+      machine: { node: string };
       results: Record<string, { floor: { medianMs: number }; new: { medianMs: number; peakRssMb: number; cpuMs: number | null }; newCpuBound: { totalCpuMs: number; serverCpuMs: number | null; lowerBoundMs: number } | null; unchanged: object; changed10: object; naive: { sampleRows: number; sampleMs: number; msPerRow: number; extrapolatedMs: number }; passwords: { runs: number; rowsPerSecond: number; bareArgon2Rate: number; ratio: number; ratioMin: number; ratioMax: number }; big: object }>;
       targets: Array<{ database: string; target: string; pass: boolean; cpu: { limitMs: number; lowerBoundMs: number; reachable: boolean } | null }>;
     };
+    // The Node.js every case ran on is named before the first case, in the summary and in results.json.
+    const header = `bench on Node ${process.version} (${process.execPath}), ${availableParallelism()} cores, databases ${TEST_DATABASES.join(',')}\n`;
+    expect(result.stderr).toContain(header);
+    expect(result.stderr.indexOf(header)).toBeLessThan(result.stderr.indexOf('\n== '));
+    expect(result.stdout).toContain(`Node ${process.version};`);
+    expect(report.machine.node).toBe(process.version);
     expect(Object.keys(report.results).sort()).toEqual([...TEST_DATABASES].sort());
     for (const r of Object.values(report.results)) {
       expect(r.floor.medianMs).toBeGreaterThan(0);
