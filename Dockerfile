@@ -4,7 +4,9 @@
 # usersync (the embedded SQLite database and logs/), so neither the database nor the logs land in
 # the share. MySQL/MariaDB by USERSYNC_DATABASE_URL.
 
-FROM node:22-bookworm-slim AS build
+# Node.js 24 LTS at the exact release CI runs the whole test suite on (.ci/run NODE_24); both stages
+# name it, and test/unit/node-versions.test.ts keeps them and .ci/run in step.
+FROM node:24.22.3-bookworm-slim AS build
 WORKDIR /app
 # better-sqlite3 builds from source when no prebuilt binary matches (PITFALLS §1).
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
@@ -14,7 +16,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
-FROM node:22-bookworm-slim
+FROM node:24.22.3-bookworm-slim
 # MALLOC_ARENA_MAX: glibc gives each thread (the reader worker, libuv's pool) its own malloc arena,
 # and what those free stays resident; two arenas measured ~25 MB less at a 1M-row import.
 ENV NODE_ENV=production \

@@ -269,6 +269,8 @@ async function passwordRuns(kind: 'sqlite' | 'mysql', files: Record<string, stri
 }
 
 async function main() {
+  // Every measured process runs on this same Node.js (process.execPath): say which before the long part.
+  process.stderr.write(`bench on Node ${process.version} (${process.execPath}), ${availableParallelism()} cores, databases ${args.databases}\n`);
   const files = {
     base: await file(`users-${ROWS}.xlsx`, ROWS),
     changed: await file(`users-${ROWS}-changed10.xlsx`, ROWS, { changedEvery: 10 }),

@@ -5,6 +5,8 @@
  * `usersync_t_<random>` database on the server at USERSYNC_TEST_MYSQL_URL (default
  * mysql://root@127.0.0.1:3306), dropped afterwards. When the server is unreachable the MySQL
  * suite is skipped with a loud notice — unless USERSYNC_TEST_REQUIRE_MYSQL=1 (CI), when it fails.
+ * USERSYNC_TEST_DATABASES=sqlite runs only the SQLite suite (database-selection.ts); the other is
+ * listed as skipped, and the server is not probed.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,13 +14,17 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import knex from 'knex';
 import { afterAll, beforeAll, describe } from 'vitest';
+import { type DatabaseKind, selectTestDatabases } from './database-selection.js';
 
 export const MYSQL_SERVER_URL = process.env.USERSYNC_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
-const requireMysql = process.env.USERSYNC_TEST_REQUIRE_MYSQL === '1';
+const selection = selectTestDatabases(process.env);
+const requireMysql = selection.requireMysql;
+/** The databases this run tests on (USERSYNC_TEST_DATABASES, default both). */
+export const TEST_DATABASES = selection.kinds;
 
 export interface TestDatabase {
   /** 'sqlite' or 'mysql'. */
-  kind: 'sqlite' | 'mysql';
+  kind: DatabaseKind;
   /** The database.url for this test file's own fresh database. */
   url: string;
 }
@@ -40,9 +46,9 @@ async function probeMysql(): Promise<string | undefined> {
   }
 }
 
-const mysqlProblem = await probeMysql();
-/** True when tests that need MySQL/MariaDB should be skipped (unreachable and not required). */
-export const SKIP_MYSQL = mysqlProblem !== undefined && !requireMysql;
+const mysqlProblem = TEST_DATABASES.includes('mysql') ? await probeMysql() : undefined;
+/** True when tests that need MySQL/MariaDB should be skipped (not selected, or unreachable and not required). */
+export const SKIP_MYSQL = !TEST_DATABASES.includes('mysql') || (mysqlProblem !== undefined && !requireMysql);
 if (mysqlProblem && !requireMysql) {
   process.stderr.write(
     `\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n` +
@@ -68,12 +74,16 @@ async function adminQuery(sql: string): Promise<void> {
 }
 
 /**
- * `describe`s the suite once per database (or only on those in `kinds`). `database()` inside the
- * suite returns the database of this file; it exists (empty, unmigrated) from `beforeAll` on and is
- * dropped in `afterAll`.
+ * `describe`s the suite once per database (or only on those in `kinds`); one left out of
+ * TEST_DATABASES is listed as skipped. `database()` inside the suite returns the database of this
+ * file; it exists (empty, unmigrated) from `beforeAll` on and is dropped in `afterAll`.
  */
 export function describeEachDatabase(title: string, suite: (database: () => TestDatabase) => void, kinds: ReadonlyArray<TestDatabase['kind']> = ['sqlite', 'mysql']): void {
   describe.each(kinds)(`${title} [%s]`, (kind) => {
+    if (!TEST_DATABASES.includes(kind)) {
+      describe.skip(`not in USERSYNC_TEST_DATABASES=${TEST_DATABASES.join(',')}: skipped`, () => suite(() => ({ kind, url: '' })));
+      return;
+    }
     if (kind === 'mysql' && mysqlProblem) {
       if (requireMysql) {
         describe('MySQL/MariaDB', () => {

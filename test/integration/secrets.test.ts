@@ -344,20 +344,30 @@ describe('a database password in the configuration is never printed', () => {
     expect(run.code, run.stderr).toBe(3);
     expect(run.stderr).toContain('DB_UNAVAILABLE');
     expect(leaks(run)).toEqual([]);
-    const daemon = await runDaemonFor(cwd, { USERSYNC_DATABASE_URL: url, USERSYNC_HEALTH_PORT: '0' }, 2500);
+    const daemon = await runDaemonFor(cwd, { USERSYNC_DATABASE_URL: url, USERSYNC_HEALTH_PORT: '0' }, 30_000, 'boot.database_unavailable');
     expect(daemon.stdout + daemon.stderr).toContain('boot.database_unavailable');
     expect(leaks(daemon)).toEqual([]);
   });
 });
 
 /** Runs `usersync start` for `ms`, then stops it with SIGTERM. */
-function runDaemonFor(cwd: string, env: Record<string, string>, ms: number): Promise<CliResult> {
+/**
+ * Runs the daemon until its output shows `until` (then a little longer, for what it logs next), or
+ * for at most `ms` — on a loaded machine its start alone can take seconds — then stops it.
+ */
+function runDaemonFor(cwd: string, env: Record<string, string>, ms: number, until: string): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, 'start'], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    let seen = false;
+    const stopSoon = () => {
+      if (seen || !(stdout + stderr).includes(until)) return;
+      seen = true;
+      setTimeout(() => child.kill('SIGTERM'), 500);
+    };
+    child.stdout.setEncoding('utf8').on('data', (d: string) => ((stdout += d), stopSoon()));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => ((stderr += d), stopSoon()));
     child.on('error', reject);
     const timer = setTimeout(() => child.kill('SIGTERM'), ms);
     const killer = setTimeout(() => child.kill('SIGKILL'), ms + 15_000);

@@ -30,13 +30,16 @@ beforeEach(() => {
   opened.length = 0;
 });
 
+// A read-ahead loads the configuration and stats the file before it opens: on a loaded machine
+// that can take far longer than a few milliseconds, so what must happen is waited for.
+const WAIT = { timeout: 10_000, interval: 10 };
+// Only for what must not happen: time enough for a read-ahead that wrongly began to show.
 const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
 
 describe('read-ahead: the first file of `usersync import` opened before the CLI loads', () => {
   it('opens the file argv names, and hands that reader to the import of the same file', async () => {
     readAheadFromArgv(['--log-level', 'warn', 'import', '--dry-run', '--report-dir', 'out', a, b]);
-    await settle();
-    expect(opened.map((r) => r.file)).toEqual([a]);
+    await vi.waitFor(() => expect(opened.map((r) => r.file)).toEqual([a]), WAIT);
     const reader = await takeReadAhead(path.relative(process.cwd(), a), undefined);
     expect(reader).toBe(opened[0]);
     expect(opened).toHaveLength(1);
@@ -45,15 +48,14 @@ describe('read-ahead: the first file of `usersync import` opened before the CLI 
 
   it('knows valued options written with =', async () => {
     readAheadFromArgv(['--log-level=warn', 'import', '--report-dir=out', '--no-json', a]);
-    await settle();
-    expect(opened.map((r) => r.file)).toEqual([a]);
+    await vi.waitFor(() => expect(opened.map((r) => r.file)).toEqual([a]), WAIT);
   });
 
   it('closes the reader read ahead when yargs names another file or config, and opens the right one', async () => {
     readAheadFromArgv(['import', a]);
     const reader = await takeReadAhead(b, undefined);
-    await settle();
     const of = (file: string) => opened.filter((r) => r.file === file);
+    await vi.waitFor(() => expect(of(a)[0]?.close).toHaveBeenCalledOnce(), WAIT);
     expect(opened).toHaveLength(2);
     expect(reader).toBe(of(b)[0]);
     expect(of(a)[0]?.close).toHaveBeenCalledOnce();
@@ -62,9 +64,9 @@ describe('read-ahead: the first file of `usersync import` opened before the CLI 
     opened.length = 0;
     await writeFile(fx.path('config.json'), '{}');
     readAheadFromArgv(['import', `--config=${fx.path('config.json')}`, a]);
-    await settle();
+    await vi.waitFor(() => expect(opened).toHaveLength(1), WAIT);
     const taken = await takeReadAhead(a, undefined); // no --config in yargs' parse: another configuration
-    await settle();
+    await vi.waitFor(() => expect(opened[0]?.close).toHaveBeenCalledOnce(), WAIT);
     expect(opened).toHaveLength(2);
     expect(opened[0]?.close).toHaveBeenCalledOnce();
     expect(taken).toBe(opened[1]);
@@ -78,10 +80,9 @@ describe('read-ahead: the first file of `usersync import` opened before the CLI 
 
   it('closes a reader nobody took (a usage error, --help) when the CLI is done', async () => {
     readAheadFromArgv(['import', a]);
-    await settle();
+    await vi.waitFor(() => expect(opened).toHaveLength(1), WAIT);
     releaseReadAhead();
-    await settle();
-    expect(opened[0]?.close).toHaveBeenCalledOnce();
+    await vi.waitFor(() => expect(opened[0]?.close).toHaveBeenCalledOnce(), WAIT);
   });
 
   it('leaves files it should not open to the import (missing, empty)', async () => {

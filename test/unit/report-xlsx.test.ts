@@ -276,8 +276,13 @@ describe('writeXlsxReport', () => {
       [5, null, null, null, null],
       [6, 'é漢字', 'would-create', '-x', '@home'],
     ];
+    // One creation time for both: docProps/core.xml stamps it to the second, and two writes a
+    // second boundary apart would differ there.
+    const created = new Date('2026-01-02T03:04:05Z');
     const write = async (file: string, styled: boolean) => {
       const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: join(dir, file), useStyles: true, useSharedStrings: false });
+      workbook.created = created;
+      workbook.modified = created;
       const sheet = new PagedSheet(workbook, { name: 'Rows', headers: ROWS_HEADERS, widths: [8, 28, 14, 40, 80] }, 2);
       // A decorate callback, even one that does nothing, sends the row through exceljs' Row.
       for (const cells of rows) sheet.add(cells, styled ? () => undefined : undefined);
