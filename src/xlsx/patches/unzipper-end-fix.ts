@@ -21,7 +21,7 @@
  *    the record chain has really finished, so 'end' comes after every pushed entry was consumed.
  */
 import { requireFromExceljs } from '../exceljs-require.js';
-import type { EntryParse } from './zip-entries.js';
+import type { EntryParse } from '../zip/zip-entries.js';
 
 interface ParseStream {
   listeners(event: 'finish'): Array<(...args: unknown[]) => void>;

@@ -15,9 +15,17 @@ interface ZipStreamLike {
   append(data: unknown, options: { name: string; base64?: boolean }): void;
 }
 
-const { ZipWriter } = requireFromExceljs('exceljs/lib/utils/zip-stream.js') as { ZipWriter: { prototype: ZipStreamLike } };
+/** Patches exceljs' ZipWriter (the copy exceljs loads) to hand JSZip UTF-8 bytes. Idempotent. */
+export function encodeZipPartsAsUtf8(): void {
+  const { ZipWriter } = requireFromExceljs('exceljs/lib/utils/zip-stream.js') as { ZipWriter: { prototype: ZipStreamLike } };
+  const append = ZipWriter.prototype.append;
+  if (patched.has(append)) return;
+  const appendUtf8: ZipStreamLike['append'] = function (this: ZipStreamLike, data, options) {
+    append.call(this, typeof data === 'string' && !options.base64 ? Buffer.from(data, 'utf8') : data, options);
+  };
+  patched.add(appendUtf8);
+  ZipWriter.prototype.append = appendUtf8;
+}
 
-const append = ZipWriter.prototype.append;
-ZipWriter.prototype.append = function appendUtf8(this: ZipStreamLike, data: unknown, options: { name: string; base64?: boolean }): void {
-  append.call(this, typeof data === 'string' && !options.base64 ? Buffer.from(data, 'utf8') : data, options);
-};
+/** The patched append functions, so that a second call does not wrap one again. */
+const patched = new WeakSet<object>();

@@ -17,7 +17,7 @@
  * modules evaluate their imports in order). Only this thread's module cache is changed.
  */
 import { requireFromExceljs } from '../exceljs-require.js';
-import { SaxesParser } from './saxes.js';
+import { SaxesParser } from '../sheet/saxes.js';
 
 export type SaxEvent = { eventType: 'opentag' | 'text' | 'closetag'; value: unknown };
 
