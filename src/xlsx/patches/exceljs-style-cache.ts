@@ -8,6 +8,9 @@
  *
  * StylesXform is a CommonJS class shared by every exceljs writer, so patching its prototype applies
  * wherever exceljs is loaded.
+ *
+ * Not a bug fix: it works around the per-cell style look-up of exceljs 4.4.0
+ * (lib/xlsx/xform/style/styles-xform.js, addStyleModel; version in pinned.ts). No upstream issue.
  */
 import { requireFromExceljs } from '../exceljs-require.js';
 
@@ -15,9 +18,14 @@ interface StylesXformLike {
   addStyleModel(model: object | null | undefined, cellType?: number): number;
 }
 
+/** The cached addStyleModel functions installed, so that a second call does not wrap one again. */
+const cachedVersions = new WeakSet<object>();
+
 /** Caches empty styles' ids in exceljs' StylesXform. Idempotent. */
 export function cacheEmptyStyleIds(): void {
-  const StylesXform = requireFromExceljs('exceljs/lib/xlsx/xform/style/styles-xform.js') as { prototype: StylesXformLike };
+  const StylesXform = requireFromExceljs('exceljs/lib/xlsx/xform/style/styles-xform.js') as {
+    prototype: StylesXformLike;
+  };
   const addStyleModel = StylesXform.prototype.addStyleModel;
   if (cachedVersions.has(addStyleModel)) return;
   /** Style id of an empty style, by cell type, per styles collection (one per workbook). */
@@ -33,9 +41,6 @@ export function cacheEmptyStyleIds(): void {
   cachedVersions.add(addStyleModelCached);
   StylesXform.prototype.addStyleModel = addStyleModelCached;
 }
-
-/** The cached addStyleModel functions installed, so that a second call does not wrap one again. */
-const cachedVersions = new WeakSet<object>();
 
 function isEmpty(model: object): boolean {
   for (const _key in model) return false;

@@ -8,6 +8,9 @@
  *
  * ZipStream is a CommonJS class shared by every exceljs writer, so patching its prototype applies
  * wherever and whenever exceljs was loaded (the template, test fixtures).
+ *
+ * Upstream (exceljs 4.4.0 lib/utils/zip-stream.js with jszip 3.10.2's string encoding; versions in
+ * pinned.ts): no upstream issue that we know of.
  */
 import { requireFromExceljs } from '../exceljs-require.js';
 
@@ -15,9 +18,14 @@ interface ZipStreamLike {
   append(data: unknown, options: { name: string; base64?: boolean }): void;
 }
 
+/** The patched append functions, so that a second call does not wrap one again. */
+const patched = new WeakSet<object>();
+
 /** Patches exceljs' ZipWriter (the copy exceljs loads) to hand JSZip UTF-8 bytes. Idempotent. */
 export function encodeZipPartsAsUtf8(): void {
-  const { ZipWriter } = requireFromExceljs('exceljs/lib/utils/zip-stream.js') as { ZipWriter: { prototype: ZipStreamLike } };
+  const { ZipWriter } = requireFromExceljs('exceljs/lib/utils/zip-stream.js') as {
+    ZipWriter: { prototype: ZipStreamLike };
+  };
   const append = ZipWriter.prototype.append;
   if (patched.has(append)) return;
   const appendUtf8: ZipStreamLike['append'] = function (this: ZipStreamLike, data, options) {
@@ -26,6 +34,3 @@ export function encodeZipPartsAsUtf8(): void {
   patched.add(appendUtf8);
   ZipWriter.prototype.append = appendUtf8;
 }
-
-/** The patched append functions, so that a second call does not wrap one again. */
-const patched = new WeakSet<object>();

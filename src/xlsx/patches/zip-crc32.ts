@@ -8,6 +8,9 @@
  *
  * crc32-stream reads `crc32.buf` at every call, so replacing the property on the module object
  * that archiver's copy loads is enough; it is resolved the way archiver resolves it.
+ *
+ * Not a bug fix: it works around crc32-stream 4.0.3 computing through crc-32 1.2.2 in JavaScript
+ * (archiver 5.3.2, exceljs 4.4.0's writer; versions in pinned.ts). No upstream issue.
  */
 import { createRequire } from 'node:module';
 import { crc32 } from 'node:zlib';
@@ -24,7 +27,8 @@ let loaded: { module: Crc32Module; javascript: Crc32Module['buf'] } | undefined;
 
 function crc32Module(): { module: Crc32Module; javascript: Crc32Module['buf'] } {
   if (loaded === undefined) {
-    const crcStream = along(along(along(requireFromExceljs.resolve('archiver'), 'zip-stream'), 'compress-commons'), 'crc32-stream');
+    const zipStream = along(requireFromExceljs.resolve('archiver'), 'zip-stream');
+    const crcStream = along(along(zipStream, 'compress-commons'), 'crc32-stream');
     const module = createRequire(crcStream)('crc-32') as Crc32Module;
     loaded = { module, javascript: module.buf.bind(module) };
   }
