@@ -93,7 +93,7 @@ async function importFile(deps: PipelineDeps, request: ProcessRequest, takeReade
   const clock = deps.clock ?? systemClock;
   const startedAt = clock();
   const file = await fingerprintFile(request.filePath);
-  // A large file is imported in lean-memory mode, reports included (read/memory-mode.ts); any
+  // A large file is imported in lean-memory mode, reports included (src/xlsx/memory-mode.ts); any
   // other loads exceljs for the xlsx report now, while the reader starts.
   const lean = isLeanMemoryFile(file.bytes);
   const releaseLeanHeap = lean ? holdLeanHeap() : undefined;
