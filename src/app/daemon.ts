@@ -141,41 +141,32 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       deps.onRefused({ ...refusal, path: back });
       return;
     }
-    const waitingFor = onWaiting(claimed.originalName);
-    const claim = claimSteps(claimed, { config, db: deps.db, signal: abort.signal, onWaiting: waitingFor });
-    let result: ProcessResult;
-    try {
-      result = await processFile(deps, {
-        filePath: claimed.path,
-        originalName: claimed.originalName,
-        source: claimed.source,
-        actor: DAEMON_ACTOR,
-        dryRun: false,
-        reportDir: config.folders.processing,
-        reportStem: `${claimed.claimId}__${stemOf(claimed.originalName)}`,
-        signal: abort.signal,
-        claim,
-      });
-    } finally {
-      waiting = null;
-    }
+    const file = claimed.originalName;
+    const claim = claimSteps(claimed, { config, db: deps.db, signal: abort.signal, onWaiting: onWaiting(file) });
+    const result: ProcessResult = await processFile(deps, {
+      filePath: claimed.path,
+      originalName: file,
+      source: claimed.source,
+      actor: DAEMON_ACTOR,
+      dryRun: false,
+      reportDir: config.folders.processing,
+      reportStem: `${claimed.claimId}__${stemOf(claimed.originalName)}`,
+      signal: abort.signal,
+      claim,
+    }).finally(() => {
+      waiting = null; // also when the file failed while it was still waited for
+    });
     const { summary } = result;
     if (result.carriedPasswords && config.archive.redactPasswords && !result.redacted) {
       const reason = 'the file could not be read back to empty its Password column; the original was archived';
-      log.warn('file.not_redacted', { file: claimed.originalName, importId: summary.importId, reason });
+      log.warn('file.not_redacted', { file, importId: summary.importId, reason });
     }
     deps.metrics.fileFinished(summary.outcome, (Date.now() - started) / 1000);
     deps.metrics.rows(summary.counts);
-    const { importId, outcome, finishedAt } = summary;
-    lastImport = { importId, file: claimed.originalName, outcome, finishedAt };
-    log.info('file.finished', {
-      file: claimed.originalName,
-      importId: summary.importId,
-      outcome: summary.outcome,
-      counts: summary.counts,
-      to: path.dirname(result.filePath),
-      redacted: result.redacted,
-    });
+    const { importId, outcome, counts, finishedAt } = summary;
+    lastImport = { importId, file, outcome, finishedAt };
+    const to = path.dirname(result.filePath);
+    log.info('file.finished', { file, importId, outcome, counts, to, redacted: result.redacted });
   }
 
   async function loop(): Promise<void> {

@@ -4,6 +4,7 @@
  * (FileError) is not thrown past `readAndApply`: it becomes the rejection the reports describe.
  */
 import { rm } from 'node:fs/promises';
+import type { ImportRecord } from '../db/repositories/imports.js';
 import type { Clock } from '../db/time.js';
 import { COLUMN_INDEX, type RawRow } from '../domain/columns.js';
 import { FileError, fail } from '../errors.js';
@@ -21,7 +22,6 @@ import {
   type RowFilter,
   type RowSpool,
 } from './report/index.js';
-import type { ImportRecord } from '../db/repositories/imports.js';
 
 /** One import in progress: what every step needs. */
 export interface ImportRun {
