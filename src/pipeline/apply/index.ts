@@ -15,7 +15,7 @@ import { mapDatabaseError } from '../../db/errors.js';
 import { isoNow, type Clock } from '../../db/time.js';
 import { fail } from '../../errors.js';
 import type { StagedAuditLines } from '../audit.js';
-import type { PipelineDeps } from '../process-file.js';
+import type { PipelineDeps } from '../import-request.js';
 import type { ReportCounts, RowResult, RowSpool } from '../report/index.js';
 import { loadCatalogCache, type CatalogCache } from './catalog-cache.js';
 import { failedCells } from './failed-cells.js';
