@@ -153,7 +153,8 @@ export const ERROR_CODES = define({
   },
   INBOX_ENTRY_REFUSED: {
     kind: 'file',
-    message: 'An inbox entry is not a regular file with a single name (a symbolic link, a hard link, a FIFO, a device or a socket), so it is never read, moved or imported.',
+    message:
+      'An inbox entry is not a regular file with a single name (a symbolic link, a hard link, a FIFO, a device or a socket), so it is never read, moved or imported.',
     help: 'Put the file itself in the inbox (cp, not ln or ln -s), and remove the refused entry once you have looked at where it came from.',
   },
   FILE_SYMLINK: {
