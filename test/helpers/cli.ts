@@ -42,26 +42,46 @@ export interface CliOptions extends Omit<SpawnUsersyncOptions, 'stdin' | 'wrappe
 export const makeWorkdir = (prefix = 'usersync-cli-'): string => mkdtempSync(path.join(tmpdir(), prefix));
 
 /** Starts the built bin with `args`; its standard output and error are pipes. */
-export function spawnUsersync(args: readonly string[], options: SpawnUsersyncOptions): ChildProcessByStdio<Writable | null, Readable, Readable> {
-  if (!existsSync(path.join(REPO_ROOT, 'dist', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` (npm test does it) first');
+export function spawnUsersync(
+  args: readonly string[],
+  options: SpawnUsersyncOptions,
+): ChildProcessByStdio<Writable | null, Readable, Readable> {
+  if (!existsSync(path.join(REPO_ROOT, 'dist', 'main.js')))
+    throw new Error('dist/ is missing: run `npm run build` (npm test does it) first');
   const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
   for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
   const [command = process.execPath, ...before] = [...(options.wrapper ?? []), process.execPath];
   const stdio: StdioOptions = [options.stdin ?? 'ignore', 'pipe', 'pipe'];
-  const child = spawn(command, [...before, BIN, ...args], { cwd: options.cwd, env, stdio, detached: options.detached ?? false, ...options.user });
+  const child = spawn(command, [...before, BIN, ...args], {
+    cwd: options.cwd,
+    env,
+    stdio,
+    detached: options.detached ?? false,
+    ...options.user,
+  });
   return child as ChildProcessByStdio<Writable | null, Readable, Readable>;
 }
 
-/** The bin's command line with `args`, each quoted for a POSIX shell's double quotes: for a pipe or a pseudo-terminal. */
+/**
+ * The bin's command line with `args`, each word in a POSIX shell's double quotes: for tests that
+ * run it through a shell (a pipe, a pseudo-terminal).
+ */
 export function usersyncCommandLine(args: readonly string[]): string {
   return [process.execPath, BIN, ...args].map((word) => JSON.stringify(word)).join(' ');
 }
 
-/** Runs the bin to its end (killed after `timeoutMs`) with `input` on its standard input; USERSYNC_LOG_LEVEL is not passed on from the test's environment. */
+/**
+ * Runs the bin to its end (killed after `timeoutMs`) with `input` on its standard input.
+ * USERSYNC_LOG_LEVEL is not passed on from the test's environment: the config's level applies.
+ */
 export function runUsersync(args: readonly string[], options: CliOptions): Promise<CliResult> {
   const { input, timeoutMs, ...spawnOptions } = options;
   return new Promise((resolve, reject) => {
-    const child = spawnUsersync(args, { ...spawnOptions, env: { USERSYNC_LOG_LEVEL: undefined, ...options.env }, stdin: 'pipe' });
+    const child = spawnUsersync(args, {
+      ...spawnOptions,
+      env: { USERSYNC_LOG_LEVEL: undefined, ...options.env },
+      stdin: 'pipe',
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

@@ -132,7 +132,8 @@ async function runChunk(files: readonly string[], laneNo: number, options: Batch
   const rssFile = path.join(dir, 'rss.txt');
   const args = ['import', ...files, '--json', '--report-dir', reportDir, ...(options.args ?? [])];
   const wrapper = hasTime ? [TIME, '-f', '%M', '-o', rssFile] : [];
-  const env = { TMPDIR: tmp, TMP: tmp, TEMP: tmp, USERSYNC_DATABASE_URL: options.databaseUrl(laneNo), USERSYNC_LOG_LEVEL: undefined };
+  const databaseUrl = options.databaseUrl(laneNo);
+  const env = { TMPDIR: tmp, TMP: tmp, TEMP: tmp, USERSYNC_DATABASE_URL: databaseUrl, USERSYNC_LOG_LEVEL: undefined };
   const started = Date.now();
   const child = spawnUsersync(args, { cwd: options.cwd, env, wrapper, detached: true });
   let stdout = '';
