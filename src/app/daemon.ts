@@ -1,9 +1,11 @@
 /**
- * The daemon's work loop (SPEC §2): one file at a time, oldest mtime first.
+ * The daemon's work loop (SPEC §2): the queue, retries and health; one file at a time, oldest
+ * mtime first.
  *
  *   inbox file ready → re-check → claim (rename into processing/; links and other non-regular
- *   entries refused) → settle (nobody still writes it) → processFile (→ verify it did not change)
- *   → finish (archive/ or error/, redacted when it carried passwords) → register closed
+ *   entries refused) → processFile with the claim's steps (claim-steps.ts: settle, verify, archive)
+ *
+ * pipeline/process-file.ts states the life of the file from there on.
  *
  * Faults are classified: a FileError is the file's own (it still finishes, in error/); anything
  * else — database down or busy, disk full, permission denied — leaves the file where it is
@@ -14,20 +16,18 @@ import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { Database } from '../db/knex.js';
-import { closeImport, findRunningImports, markSuperseded } from '../db/repositories/imports.js';
 import { describeError, UsersyncError } from '../errors.js';
 import type { Metrics } from '../health/metrics.js';
 import type { Logger } from '../logging/logger.js';
-import { finishFile } from '../pipeline/archive.js';
 import type { AuditTrail } from '../pipeline/audit.js';
 import { checkClaimed, claimFile, listClaimed, returnToInbox, stemOf } from '../pipeline/claim.js';
 import type { Refusal } from '../pipeline/file-kind.js';
 import type { PasswordHasher } from '../pipeline/passwords.js';
 import { processFile, type ProcessResult } from '../pipeline/process-file.js';
-import { checkUnchanged, settleClaimed } from '../pipeline/settle.js';
 import type { ReadyFile } from '../pipeline/watch.js';
 import { DAEMON_ACTOR } from './actor.js';
 import { backoffCeiling } from './backoff.js';
+import { claimSteps, type Claimed } from './claim-steps.js';
 
 export interface DaemonDeps {
   config: Readonly<Config>;
@@ -43,15 +43,6 @@ export interface DaemonDeps {
   /** An entry refused at the claim: a link, FIFO, device, socket or hard link (left in the inbox). */
   onRefused(refusal: Refusal): void;
   random?: () => number;
-}
-
-interface Claimed {
-  path: string;
-  claimId: string;
-  originalName: string;
-  source: 'watch' | 'recover';
-  /** Imports of this claim closed because the file changed under them; the run that finishes it supersedes them. */
-  changedImports: number[];
 }
 
 export interface LastImport {
@@ -104,7 +95,8 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     attempts.set(key, attempt);
     const ceiling = backoffCeiling(attempt, config.daemon);
     const wait = Math.round(ceiling / 2 + (random() * ceiling) / 2); // "equal jitter": never 0, never in lockstep
-    degraded = error instanceof UsersyncError ? `${error.code}: ${error.message}` : String(describeError(error).message);
+    degraded =
+      error instanceof UsersyncError ? `${error.code}: ${error.message}` : String(describeError(error).message);
     deps.metrics.transientFault(error instanceof UsersyncError ? error.code : 'UNEXPECTED');
     log.warn('file.retry_scheduled', { file: path.basename(key), attempt, waitMs: wait, err: describeError(error) });
     const at = Date.now() + wait;
@@ -134,26 +126,11 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     return { ...outcome.claimed, source: 'watch', changedImports: [] };
   }
 
-  /**
-   * Waits until nobody writes the claimed file (settle.ts): a CSV must also stay unchanged for
-   * watch.stableMs after the claim (it has no end marker; a workbook's zip directory is one).
-   * A wait longer than watch.incompleteTimeoutMs makes /healthz degraded, naming the writer.
-   */
-  async function settle(claimed: Claimed) {
-    try {
-      return await settleClaimed(claimed.path, {
-        quietMs: /\.csv$/i.test(claimed.originalName) ? config.watch.stableMs : 0,
-        intervalMs: Math.max(100, Math.min(1000, config.watch.stableMs / 2)),
-        signal: abort.signal,
-        onWaiting: (reason) => {
-          if (reason !== null && waiting === null) log.info('file.waiting_for_writer', { file: claimed.originalName, reason });
-          waiting = reason === null ? null : { reason, since: waiting?.since ?? Date.now() };
-        },
-      });
-    } finally {
-      waiting = null;
-    }
-  }
+  /** Waiting longer than watch.incompleteTimeoutMs for a writer makes /healthz degraded, naming it. */
+  const onWaiting = (file: string) => (reason: string | null) => {
+    if (reason !== null && waiting === null) log.info('file.waiting_for_writer', { file, reason });
+    waiting = reason === null ? null : { reason, since: waiting?.since ?? Date.now() };
+  };
 
   async function importClaimed(claimed: Claimed): Promise<void> {
     const started = Date.now();
@@ -164,64 +141,32 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       deps.onRefused({ ...refusal, path: back });
       return;
     }
-    const settled = await settle(claimed);
-    const interrupted = claimed.source === 'recover' ? await findRunningImports(deps.db.knex, claimed.path) : [];
+    const file = claimed.originalName;
+    const claim = claimSteps(claimed, { config, db: deps.db, signal: abort.signal, onWaiting: onWaiting(file) });
     const result: ProcessResult = await processFile(deps, {
       filePath: claimed.path,
-      originalName: claimed.originalName,
+      originalName: file,
       source: claimed.source,
       actor: DAEMON_ACTOR,
       dryRun: false,
       reportDir: config.folders.processing,
       reportStem: `${claimed.claimId}__${stemOf(claimed.originalName)}`,
       signal: abort.signal,
-      verifyFile: async (read) => {
-        try {
-          await checkUnchanged(claimed.path, settled, read);
-        } catch (error) {
-          if (read.importId !== null) claimed.changedImports.push(read.importId);
-          throw error;
-        }
-      },
+      claim,
+    }).finally(() => {
+      waiting = null; // also when the file failed while it was still waited for
     });
     const { summary } = result;
-    // The re-run is recorded; the runs it supersedes are closed before the file reaches archive/ or
-    // error/, so whoever sees the file there sees a consistent register (a CI run caught a reader
-    // seeing the old run still `running` in between).
-    if (summary.importId !== null) {
-      for (const old of interrupted) {
-        await closeImport(deps.db.knex, old.id, { status: 'interrupted', finishedAt: new Date().toISOString(), supersededBy: summary.importId });
-      }
-      await markSuperseded(deps.db.knex, claimed.changedImports, summary.importId);
-    }
-    const finished = await finishFile({
-      claimedPath: claimed.path,
-      originalName: claimed.originalName,
-      importId: summary.importId,
-      success: summary.outcome === 'imported',
-      reports: result.reports,
-      folders: config.folders,
-      now: new Date(),
-      redact: result.carriedPasswords && config.archive.redactPasswords ? (from, to) => redactedCopy(from, to, config.import) : undefined,
-    });
-    if (result.carriedPasswords && config.archive.redactPasswords && finished.redactedSha256 === null) {
-      log.warn('file.not_redacted', { file: claimed.originalName, importId: summary.importId, reason: 'the file could not be read back to empty its Password column; the original was archived' });
-    }
-    if (summary.importId !== null) {
-      await closeImport(deps.db.knex, summary.importId, {
-        status: summary.outcome,
-        finishedAt: summary.finishedAt,
-        filePath: finished.filePath,
-        reportJsonPath: finished.reportJsonPath,
-        reportXlsxPath: finished.reportXlsxPath,
-        archivedSha256: finished.redactedSha256,
-        redacted: finished.redactedSha256 !== null,
-      });
+    if (result.carriedPasswords && config.archive.redactPasswords && !result.redacted) {
+      const reason = 'the file could not be read back to empty its Password column; the original was archived';
+      log.warn('file.not_redacted', { file, importId: summary.importId, reason });
     }
     deps.metrics.fileFinished(summary.outcome, (Date.now() - started) / 1000);
     deps.metrics.rows(summary.counts);
-    lastImport = { importId: summary.importId, file: claimed.originalName, outcome: summary.outcome, finishedAt: summary.finishedAt };
-    log.info('file.finished', { file: claimed.originalName, importId: summary.importId, outcome: summary.outcome, counts: summary.counts, to: path.dirname(finished.filePath), redacted: finished.redactedSha256 !== null });
+    const { importId, outcome, counts, finishedAt } = summary;
+    lastImport = { importId, file, outcome, finishedAt };
+    const to = path.dirname(result.filePath);
+    log.info('file.finished', { file, importId, outcome, counts, to, redacted: result.redacted });
   }
 
   async function loop(): Promise<void> {
@@ -288,7 +233,8 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     async recover() {
       const found = await listClaimed(config.folders.processing);
       for (const item of found) {
-        if (!claimedQueue.some((c) => c.path === item.path)) claimedQueue.push({ ...item, source: 'recover', changedImports: [] });
+        if (claimedQueue.some((c) => c.path === item.path)) continue;
+        claimedQueue.push({ ...item, source: 'recover', changedImports: [] });
       }
       if (found.length > 0) log.warn('daemon.recovering', { files: found.map((f) => f.originalName) });
       backlog();
@@ -302,7 +248,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
         processing: current,
         retrying: attempts.size,
         waiting: waiting?.reason ?? null,
-        degraded: degraded ?? (stuck && waiting ? `${waiting.reason}, for ${Math.round((Date.now() - waiting.since) / 60_000)} min` : null),
+        degraded: degraded ?? (stuck && waiting ? `${waiting.reason}, for ${minutesSince(waiting.since)} min` : null),
         lastImport,
       };
     },
@@ -316,8 +262,4 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   };
 }
 
-/** Loaded on first use: it brings exceljs (~27 MB) into a daemon that may never need it. */
-async function redactedCopy(from: string, to: string, settings: Config['import']): Promise<boolean> {
-  const { writeRedactedCopy } = await import('../pipeline/redact.js');
-  return writeRedactedCopy(from, to, settings);
-}
+const minutesSince = (since: number): number => Math.round((Date.now() - since) / 60_000);

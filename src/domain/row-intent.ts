@@ -77,7 +77,7 @@ export function checkRow(raw: RawRow, rules: RowRules, seen: SeenUsernames): Row
   const problems: RowProblem[] = [];
   const problem = (code: string, message: string) => problems.push({ code, message });
   const marker = rules.clearMarker;
-  // Cells arrive trimmed and NFC (read/cell-to-text.ts): only a cell of the marker's length is compared.
+  // Cells arrive trimmed and NFC (src/xlsx/sheet/cell-to-text.ts): only a cell of the marker's length is compared.
   const isMarker = (value: string): boolean => marker !== undefined && value.length === marker.length && value.toLowerCase() === marker;
   /** A cell's text; the marker in a column that cannot be cleared is a problem (and reads as blank). */
   const text = (key: ColumnKey): string | undefined => {

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, mkdir, unlink } from 'node:fs/promises';
+import { lstat, mkdir, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { fail } from '../errors.js';
 import { moveExclusive, stemOf } from './claim.js';
@@ -38,31 +38,65 @@ export interface Finished {
   redactedSha256: string | null;
 }
 
+export interface PreparedFinish {
+  /** Where everything will be once `publish` has run. */
+  finished: Finished;
+  /** Moves the file (or its redacted copy, then removes the original) and its two reports. */
+  publish(): Promise<void>;
+}
+
 /** `archive/2026-11-24` (UTC date, so folders do not depend on the host's time zone). */
 export const datedFolder = (root: string, now: Date): string => path.join(root, now.toISOString().slice(0, 10));
 
-export async function finishFile(request: FinishRequest): Promise<Finished> {
+/**
+ * Everything that can be decided or written without moving the file: the dated folder, the free
+ * names, the redacted copy (staged beside the claimed file). The register is closed with these
+ * paths before `publish`, so whoever sees the file in archive/ or error/ finds its register final.
+ * The staged copy ends in `.tmp`, which a recovery never takes for a claimed file (claim.ts).
+ */
+export async function prepareFinish(request: FinishRequest): Promise<PreparedFinish> {
   const folder = datedFolder(request.success ? request.folders.archive : request.folders.error, request.now);
   const prefix = request.importId === null ? 'noid' : String(request.importId);
   const stem = stemOf(request.originalName);
   await mkdir(folder, { recursive: true, mode: 0o700 }).catch((cause: unknown) => {
-    throw fail('FS_MOVE_FAILED', { message: `Cannot create ${folder}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}.`, cause });
+    const code = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message;
+    throw fail('FS_MOVE_FAILED', { message: `Cannot create ${folder}: ${code}.`, cause });
   });
-  const fileTarget = await freeName(path.join(folder, `${prefix}_${request.originalName}`));
-  let redactedSha256: string | null = null;
-  if (request.redact && (await request.redact(request.claimedPath, fileTarget))) {
-    redactedSha256 = await sha256Of(fileTarget);
-    await unlink(request.claimedPath).catch((cause: unknown) => {
-      throw fail('FS_MOVE_FAILED', { message: `Cannot remove the unredacted ${path.basename(request.claimedPath)}.`, cause });
-    });
-  } else {
-    await moveExclusive(request.claimedPath, fileTarget);
-  }
-  const reportJsonPath = await freeName(path.join(folder, `${prefix}_${stem}.report.json`));
-  await moveExclusive(request.reports.jsonPath, reportJsonPath);
-  const reportXlsxPath = await freeName(path.join(folder, `${prefix}_${stem}.report.xlsx`));
-  await moveExclusive(request.reports.xlsxPath, reportXlsxPath);
-  return { filePath: fileTarget, reportJsonPath, reportXlsxPath, redactedSha256 };
+  const finished: Finished = {
+    filePath: await freeName(path.join(folder, `${prefix}_${request.originalName}`)),
+    reportJsonPath: await freeName(path.join(folder, `${prefix}_${stem}.report.json`)),
+    reportXlsxPath: await freeName(path.join(folder, `${prefix}_${stem}.report.xlsx`)),
+    redactedSha256: null,
+  };
+  const staged = request.redact ? await stageRedacted(request.claimedPath, request.redact) : undefined;
+  if (staged) finished.redactedSha256 = staged.sha256;
+  return {
+    finished,
+    async publish() {
+      if (staged) {
+        await moveExclusive(staged.path, finished.filePath);
+        await unlink(request.claimedPath).catch((cause: unknown) => {
+          const name = path.basename(request.claimedPath);
+          throw fail('FS_MOVE_FAILED', { message: `Cannot remove the unredacted ${name}.`, cause });
+        });
+      } else {
+        await moveExclusive(request.claimedPath, finished.filePath);
+      }
+      await moveExclusive(request.reports.jsonPath, finished.reportJsonPath);
+      await moveExclusive(request.reports.xlsxPath, finished.reportXlsxPath);
+    },
+  };
+}
+
+/** The redacted copy, written afresh: a copy left by a run that died before publishing is replaced. */
+async function stageRedacted(
+  claimedPath: string,
+  redact: (from: string, to: string) => Promise<boolean>,
+): Promise<{ path: string; sha256: string } | undefined> {
+  const staged = `${claimedPath}.redacted.tmp`;
+  await Promise.all([rm(staged, { force: true }), rm(`${staged}.tmp`, { force: true })]);
+  if (!(await redact(claimedPath, staged))) return undefined;
+  return { path: staged, sha256: await sha256Of(staged) };
 }
 
 /** `name.ext`, else `name (2).ext`, … — the first that does not exist. */
@@ -77,7 +111,8 @@ async function freeName(target: string): Promise<string> {
       return candidate;
     }
   }
-  throw fail('FS_MOVE_FAILED', { message: `Too many files named like ${path.basename(target)} in ${path.dirname(target)}.` });
+  const message = `Too many files named like ${path.basename(target)} in ${path.dirname(target)}.`;
+  throw fail('FS_MOVE_FAILED', { message });
 }
 
 export async function sha256Of(file: string): Promise<string> {

@@ -16,7 +16,7 @@ import { readdir, readFile, readlink, stat } from 'node:fs/promises';
 
 export interface Writer {
   pid: number;
-  /** The process's command name (/proc/PID/comm), e.g. `cp`. */
+  /** The program's name, e.g. `cp`: the base name of its argv[0], else /proc/PID/comm. */
   command: string;
   fd: number;
 }
@@ -68,8 +68,19 @@ async function writerAt(procRoot: string, pid: string, fd: string, files: readon
   const flags = /^flags:\s*([0-7]+)/m.exec(fdinfo)?.[1];
   // Unknown flags (the descriptor closed meanwhile, an unusual kernel): not proof of a writer.
   if (flags === undefined || (parseInt(flags, 8) & O_ACCMODE) === O_RDONLY) return undefined;
-  const command = (await readFile(`${procRoot}/${pid}/comm`, 'utf8').catch(() => '?')).trim();
-  return { pid: Number(pid), command, fd: Number(fd) };
+  return { pid: Number(pid), command: await commandOf(procRoot, pid), fd: Number(fd) };
+}
+
+/**
+ * The name an operator knows the process by. /proc/PID/comm is the main thread's name, which
+ * programs may rename (Node.js 22 and later call theirs `MainThread`), so argv[0] comes first.
+ */
+async function commandOf(procRoot: string, pid: string): Promise<string> {
+  const cmdline = await readFile(`${procRoot}/${pid}/cmdline`, 'utf8').catch(() => '');
+  const argv0 = cmdline.split('\0', 1)[0] ?? '';
+  const name = argv0.split('/').at(-1)?.split(' ', 1)[0];
+  if (name) return name;
+  return (await readFile(`${procRoot}/${pid}/comm`, 'utf8').catch(() => '?')).trim();
 }
 
 /** "pid 123 (cp)", "pid 123 (cp) and pid 456 (rsync)", for logs and /healthz. */

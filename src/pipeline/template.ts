@@ -6,12 +6,14 @@
  * Written with the full (non-streaming) Workbook: it is small, and data validations are written
  * the same way by both writers, but the full one is the path exceljs' own tests cover.
  */
-// Before any exceljs writer runs: it corrupts characters beyond the BMP otherwise (see the module).
-import './report/exceljs-writer-fix.js';
 import ExcelJS from 'exceljs';
 import { COLUMN_KEYS, TEMPLATE_HEADERS, type ColumnKey } from '../domain/columns.js';
+import { patchWorkbookWriter } from '../xlsx/index.js';
 import { writeAtomically } from './report/atomic-file.js';
 import { escapeCell } from './report/escape-cell.js';
+
+// Before any exceljs writer runs: it corrupts characters beyond the BMP otherwise (src/xlsx/patches/).
+patchWorkbookWriter();
 
 /** What the template can tell HR about this installation. */
 export interface TemplateOptions {

@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { makeWorkdir, runUsersync } from '../helpers/cli.js';
 import { listFiles, startDaemon, waitFor } from '../helpers/daemon.js';
 import { TEMPLATE, writeCsv } from '../fixtures/build.js';
@@ -36,6 +36,19 @@ function drop(inbox: string, name: string, username: string): void {
 }
 
 describe('daemon and folders its account may not read or write', () => {
+  // Under root the daemon runs as nobody, which must be able to run this Node.js: one installed
+  // under /root (mode 0700) cannot be, and every test below would fail for that reason alone.
+  beforeAll(() => {
+    if (!user) return;
+    try {
+      execFileSync(process.execPath, ['--version'], { ...user, stdio: 'ignore' });
+    } catch (error) {
+      throw new Error(
+        `uid ${user.uid} cannot run ${process.execPath} (${(error as Error).message}): install Node.js in a folder every account can enter, or run the tests as an ordinary user`,
+      );
+    }
+  });
+
   it('restarts the watcher of an unreadable inbox with backoff, says why in /healthz, and takes the file once it can read the inbox', async () => {
     const { cwd, inbox } = workdir(0o000);
     const daemon = await startDaemon({ cwd, databaseUrl: `sqlite:${path.join(cwd, 'db.sqlite')}`, config, ...(user ? { user } : {}) });

@@ -355,8 +355,8 @@ describeEachDatabase('hostile cell values', (database) => {
 
   it('reads non-ASCII text exactly wherever the streaming reader cuts the xml into chunks', async () => {
     // Two exceljs bugs met here: its reader decoded each inflated chunk on its own (exceljs#2084,
-    // fixed by read/exceljs-sax-fix.ts) and its writer let JSZip cut surrogate pairs (fixed by
-    // report/exceljs-writer-fix.ts). 300 rows of 4-byte and 2-byte text put hundreds of chunk
+    // fixed by xlsx/patches/exceljs-sax-fix.ts) and its writer let JSZip cut surrogate pairs (fixed by
+    // xlsx/patches/exceljs-writer-fix.ts). 300 rows of 4-byte and 2-byte text put hundreds of chunk
     // boundaries inside characters, in writing and in reading.
     const names = Array.from({ length: 300 }, (_, i) => `${'é'.repeat(i % 5)}${'😀'.repeat(60 + (i % 7))} 名前${i}`);
     const file = await writeXlsx(path.join(cwd, 'astral.xlsx'), [TEMPLATE, ...names.map((name, i) => userRow({ name, username: `astral${i}` }))]);

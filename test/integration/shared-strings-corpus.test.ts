@@ -7,15 +7,15 @@
  * between the tags of an indented part).
  */
 // First: the sax fix must replace exceljs' XML reader before exceljs loads (exceljs-sax-fix.ts).
-import '../../src/pipeline/read/exceljs-sax-fix.js';
+import '../../src/xlsx/patches/exceljs-sax-fix.js';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import ExcelJS from 'exceljs';
 import yauzl from 'yauzl';
 import { describe, expect, it } from 'vitest';
-import { requireFromExceljs } from '../../src/pipeline/exceljs-require.js';
-import { SharedStringsScanner } from '../../src/pipeline/read/shared-strings.js';
+import { requireFromExceljs } from '../../src/xlsx/exceljs-require.js';
+import { SharedStringsScanner } from '../../src/xlsx/sheet/shared-strings.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 
 const CORPUS = process.env.USERSYNC_CORPUS ?? path.resolve(REPO_ROOT, '..', 'shared', 'corpus');

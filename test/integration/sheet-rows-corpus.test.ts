@@ -7,18 +7,18 @@
  * corpus: its only inline rich-text cells have one run each. read-xlsx.test.ts covers it.)
  */
 // First: the sax fix must replace exceljs' XML reader before exceljs loads (exceljs-sax-fix.ts).
-import '../../src/pipeline/read/exceljs-sax-fix.js';
-import { sheetRows, type WorkbookParts } from '../../src/pipeline/read/sheet-rows.js';
+import '../../src/xlsx/patches/exceljs-sax-fix.js';
+import { sheetRows, type WorkbookParts } from '../../src/xlsx/sheet/sheet-rows.js';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import ExcelJS from 'exceljs';
 import { describe, expect, it } from 'vitest';
 import { UsersyncError } from '../../src/errors.js';
-import { cellToText, type CellLike } from '../../src/pipeline/read/cell-to-text.js';
+import { cellToText, type CellLike } from '../../src/xlsx/sheet/cell-to-text.js';
 import { sniffFile } from '../../src/pipeline/read/sniff.js';
-import { fixUnzipperEnd } from '../../src/pipeline/read/unzipper-end-fix.js';
-import { classifyParseError } from '../../src/pipeline/read/xlsx-errors.js';
+import { fixUnzipperEnd } from '../../src/xlsx/patches/unzipper-end-fix.js';
+import { classifyParseError } from '../../src/xlsx/xlsx-errors.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { readSettings } from '../fixtures/workbooks.js';
 

@@ -9,7 +9,7 @@ import JSZip from 'jszip';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UsersyncError } from '../../src/errors.js';
 import { openSpreadsheet, sniffFile } from '../../src/pipeline/read/index.js';
-import { classifyParseError } from '../../src/pipeline/read/xlsx-errors.js';
+import { classifyParseError } from '../../src/xlsx/xlsx-errors.js';
 import { FileError } from '../../src/errors.js';
 import { TEMPLATE, writeCsv } from '../fixtures/build.js';
 import { fixtureDir, inlineCell, readSettings, writeCraftedXlsx, writeUsers, writeZip } from '../fixtures/workbooks.js';

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSpreadsheet } from '../../src/pipeline/read/index.js';
 import { BATCH_ROWS } from '../../src/pipeline/read/row-sink.js';
-import { TEMP_PREFIX } from '../../src/pipeline/read/xlsx-reader.js';
-import { holdLeanHeap, leanHeapHeld } from '../../src/pipeline/read/memory-mode.js';
+import { TEMP_PREFIX } from '../../src/xlsx/reader/xlsx-reader.js';
+import { holdLeanHeap, leanHeapHeld } from '../../src/xlsx/memory-mode.js';
 import { fixtureDir, inlineCell, readSettings, writeCraftedXlsx, writeLargeWorkbook } from '../fixtures/workbooks.js';
 import { rejection } from '../helpers/read.js';
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RawRow } from '../../src/domain/columns.js';
-import { CELL_ERRORS } from '../../src/pipeline/read/cell-to-text.js';
+import { CELL_ERRORS } from '../../src/xlsx/sheet/cell-to-text.js';
 import { openSpreadsheet, type ReadSettings } from '../../src/pipeline/read/index.js';
 import { TEMPLATE } from '../fixtures/build.js';
 import { fixtureDir, inlineCell, readSettings, writeCraftedXlsx, writeLargeWorkbook, writeUsers, writeWorkbook } from '../fixtures/workbooks.js';

@@ -10,7 +10,7 @@ import { createMemoryRowSpool, createRowSpool, type RowSpool } from '../../src/p
 import type { FailedRowCells, ReportSource, ReportSummary, RowResult } from '../../src/pipeline/report/types.js';
 import { PagedSheet, type ReportCell } from '../../src/pipeline/report/paged-sheet.js';
 import { ROWS_HEADERS, writeXlsxReport, type XlsxReportOptions } from '../../src/pipeline/report/write-xlsx.js';
-import { javascriptCrc32, nativeCrc32 } from '../../src/pipeline/report/zip-crc32.js';
+import { javascriptCrc32, nativeCrc32 } from '../../src/xlsx/patches/zip-crc32.js';
 
 let dir: string;
 beforeEach(async () => {

@@ -15,7 +15,7 @@ import { mapDatabaseError } from '../../db/errors.js';
 import { isoNow, type Clock } from '../../db/time.js';
 import { fail } from '../../errors.js';
 import type { StagedAuditLines } from '../audit.js';
-import type { PipelineDeps } from '../process-file.js';
+import type { PipelineDeps } from '../import-request.js';
 import type { ReportCounts, RowResult, RowSpool } from '../report/index.js';
 import { loadCatalogCache, type CatalogCache } from './catalog-cache.js';
 import { failedCells } from './failed-cells.js';
@@ -32,7 +32,7 @@ export interface ApplyOptions {
   actor: string;
   dryRun: boolean;
   /**
-   * Lean-memory mode (read/memory-mode.ts): a commit every 2,000 rows. Bigger commits (and the
+   * Lean-memory mode (src/xlsx/memory-mode.ts): a commit every 2,000 rows. Bigger commits (and the
    * deeper pipeline MySQL had then) cost ~25 MB of a 1M-row import's peak (312 → 285 MB,
    * measured with 2,000-row batches).
    */
@@ -64,7 +64,7 @@ export function openImportWriter(db: PipelineDeps['db'], settings: PipelineDeps[
   return db.dialect === 'mysql' ? db.openWriter({ youngGenerationMb: LEAN_WRITER_YOUNG_GENERATION_MB }) : undefined;
 }
 
-/** The writer thread's young generation in lean-memory mode: 8 MB, as the reader's worker's there (read/memory-mode.ts). */
+/** The writer thread's young generation in lean-memory mode: 8 MB, as the reader's worker's there (src/xlsx/memory-mode.ts). */
 const LEAN_WRITER_YOUNG_GENERATION_MB = 8;
 
 export interface ApplyTotals {

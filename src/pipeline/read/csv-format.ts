@@ -5,7 +5,7 @@
 import { createReadStream } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import type { HeaderLookup } from '../../domain/headers.js';
-import { cleanText } from './cell-to-text.js';
+import { cleanText } from '../../xlsx/index.js';
 import { HEADER_SEARCH_ROWS, HeaderScan } from './header-scan.js';
 
 export type CsvEncoding = 'utf-8' | 'windows-1252';

@@ -9,7 +9,7 @@ import { parse } from 'csv-parse';
 import type { RawRow } from '../../domain/columns.js';
 import { buildHeaderLookup } from '../../domain/headers.js';
 import { fail, UsersyncError } from '../../errors.js';
-import { cleanText } from './cell-to-text.js';
+import { cleanText } from '../../xlsx/index.js';
 import { RECORD_DELIMITERS, detectDelimiter, detectEncoding, readSample } from './csv-format.js';
 import { HEADER_SEARCH_ROWS, HeaderScan, type FoundHeader } from './header-scan.js';
 import { RowSink, emptyCells, noDataRows } from './row-sink.js';

@@ -6,21 +6,19 @@
  * `for await (const batch of reader.batches())`, and `await reader.close()` in a finally.
  */
 import { openCsv } from './csv-reader.js';
-import { LEAN_MEMORY_ABOVE_BYTES } from './memory-mode.js';
+import { LEAN_MEMORY_ABOVE_BYTES, openXlsx } from '../../xlsx/index.js';
 import { sniffFile } from './sniff.js';
 import type { ReadSettings, SpreadsheetReader } from './types.js';
-import { openXlsx } from './xlsx-reader.js';
 
-export { cellToText, cleanText } from './cell-to-text.js';
+export { cellToText, cleanText, holdLeanHeap, isLeanMemoryFile } from '../../xlsx/index.js';
 export { isZipComplete, sniffFile } from './sniff.js';
-export { holdLeanHeap, isLeanMemoryFile } from './memory-mode.js';
 export type { ReadSettings, SheetHeader, SpreadsheetReader } from './types.js';
 
 /**
  * Sniffs the content, then opens the right reader. Resolves once the header row is known;
  * throws a FileError for every rejection (see {@link sniffFile}, plus FILE_NO_HEADER,
  * FILE_NO_USERNAME_COLUMN, FILE_NO_NAME_COLUMN, FILE_DUPLICATE_COLUMN, FILE_PARSE_*).
- * Files above `leanMemoryAboveBytes` (memory-mode.ts; tests lower it) get a lean reader worker.
+ * Files above `leanMemoryAboveBytes` (src/xlsx/memory-mode.ts; tests lower it) get a lean reader worker.
  */
 export async function openSpreadsheet(filePath: string, settings: ReadSettings, options: { leanMemoryAboveBytes?: number } = {}): Promise<SpreadsheetReader> {
   const { kind, bytes } = await sniffFile(filePath, settings);

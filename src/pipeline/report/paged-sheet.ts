@@ -4,9 +4,8 @@
  * over the rows written, and every string passes through `escapeCell`.
  */
 import type ExcelJS from 'exceljs';
-import { requireFromExceljs } from '../exceljs-require.js';
+import { requireFromExceljs, waitForZip } from '../../xlsx/index.js';
 import { escapeCell } from './escape-cell.js';
-import { waitForZip } from './zip-backpressure.js';
 
 const { xmlEncode } = requireFromExceljs('exceljs/lib/utils/utils.js') as { xmlEncode(text: string): string };
 

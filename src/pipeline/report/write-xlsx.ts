@@ -7,18 +7,20 @@
  * recognisable header (SPEC §1), so a report dropped back into the inbox imports its fixed
  * failed rows, not the Rows sheet (whose Username column would be found first otherwise).
  */
-import './exceljs-style-cache.js';
-import './zip-crc32.js';
 import type ExcelJS from 'exceljs';
 import { once } from 'node:events';
 import { COLUMN_KEYS, TEMPLATE_HEADERS } from '../../domain/columns.js';
 import { REPORT_ERROR_COLUMN, REPORT_KEYWORD, REPORT_SHEETS } from '../../domain/workbook-layout.js';
+import { patchStreamingWriter } from '../../xlsx/index.js';
 import { writeAtomically } from './atomic-file.js';
 import { EXCEL_MAX_ROWS, HEADER_FONT, PagedSheet, toCellValues, type ReportCell } from './paged-sheet.js';
 import { rowsSheetCells } from './row-records.js';
 import { summaryLines } from './summary-lines.js';
 import { WorkbookWriter } from './workbook-writer.js';
 import type { FailedRowCells, ReportSource, RowStatus } from './types.js';
+
+// Before any report is written: exceljs' styles and archiver's CRC-32, made faster (src/xlsx/patches/).
+patchStreamingWriter();
 
 /** Options for tests; production uses the defaults. */
 export interface XlsxReportOptions {

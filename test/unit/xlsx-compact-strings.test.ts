@@ -1,8 +1,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import ExcelJS from 'exceljs';
 import { describe, expect, it } from 'vitest';
-import { CompactStrings, installCompactSharedStrings } from '../../src/pipeline/read/compact-strings.js';
-import { readWorkbookInfo } from '../../src/pipeline/read/workbook-sheets.js';
+import { CompactStrings, installCompactSharedStrings } from '../../src/xlsx/sheet/compact-strings.js';
+import { readWorkbookInfo } from '../../src/xlsx/sheet/workbook-sheets.js';
 import { fixtureDir, writeUsers } from '../fixtures/workbooks.js';
 
 describe('compact shared strings', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RawRow } from '../../src/domain/columns.js';
 import { emptyCells } from '../../src/pipeline/read/row-sink.js';
-import { decodeRows, encodeRows } from '../../src/pipeline/read/worker-protocol.js';
+import { decodeRows, encodeRows } from '../../src/xlsx/reader/worker-protocol.js';
 
 describe('worker protocol: a batch as JSON text', () => {
   it('gives back the rows exactly: absent cells undefined (not null), errors, any text', () => {

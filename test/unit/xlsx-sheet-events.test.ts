@@ -5,9 +5,9 @@
  * of many sizes, so the scanner's stops mid-tag, mid-row and mid-character are crossed too.
  */
 // First: the sax fix must replace exceljs' XML reader before exceljs loads (exceljs-sax-fix.ts).
-import '../../src/pipeline/read/exceljs-sax-fix.js';
+import '../../src/xlsx/patches/exceljs-sax-fix.js';
 import { describe, expect, it } from 'vitest';
-import { sheetRows, type WorkbookParts } from '../../src/pipeline/read/sheet-rows.js';
+import { sheetRows, type WorkbookParts } from '../../src/xlsx/sheet/sheet-rows.js';
 
 const workbook: WorkbookParts = {
   sharedStrings: ['Username', 'Name', 'ana', 'Ana Silva', 'José'],

@@ -19,9 +19,13 @@
  *    Reproduced 1 in 20 parses of a 4-sheet exceljs-written file, and every parse inside a worker
  *    thread. The fix drops that premature 'end' and ends the readable side with `push(null)` once
  *    the record chain has really finished, so 'end' comes after every pushed entry was consumed.
+ *
+ * Upstream (unzipper 0.10.14, lib/parse.js; versions in pinned.ts): fix 2 is the cause of
+ * exceljs#3064 (open; PR #3065 retries in exceljs instead). Fix 1 has no upstream issue that we
+ * know of. unzipper 0.11+ rewrote Parse, but exceljs 4.4.0 depends on 0.10.
  */
 import { requireFromExceljs } from '../exceljs-require.js';
-import type { EntryParse } from './zip-entries.js';
+import type { EntryParse } from '../zip/zip-entries.js';
 
 interface ParseStream {
   listeners(event: 'finish'): Array<(...args: unknown[]) => void>;

@@ -9,6 +9,9 @@
  *
  * This reads exceljs/archiver internals (`_stream`, `pipes`, `_writableState`); every access is
  * guarded, so if a future version changes them the wait simply becomes a plain yield.
+ *
+ * Upstream (exceljs 4.4.0 lib/utils/stream-buf.js with archiver 5.3.2; versions in pinned.ts):
+ * exceljs#734 (no backpressure in the streaming writer; open), also reported as #1894 and #2916.
  */
 import { once } from 'node:events';
 import { setImmediate as yieldToIo, setTimeout as sleep } from 'node:timers/promises';

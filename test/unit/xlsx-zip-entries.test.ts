@@ -3,9 +3,9 @@ import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import yauzl from 'yauzl';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { classifyParseError } from '../../src/pipeline/read/xlsx-errors.js';
-import { entryParse, type ZipEntryStream } from '../../src/pipeline/read/zip-entries.js';
-import { PARTS_BEFORE_SHEETS } from '../../src/pipeline/read/zip-order.js';
+import { classifyParseError } from '../../src/xlsx/xlsx-errors.js';
+import { entryParse, type ZipEntryStream } from '../../src/xlsx/zip/zip-entries.js';
+import { PARTS_BEFORE_SHEETS } from '../../src/xlsx/zip/zip-order.js';
 import { directoryEntries, fixtureDir, patchDeclaredSize, pointDirectoryEntryAt, readSettings, writeCraftedXlsx, writeLargeWorkbook, writeZip } from '../fixtures/workbooks.js';
 import { readAllRows } from '../helpers/read.js';
 

@@ -20,7 +20,7 @@
  * of it, so a row or two before it may have been passed on first. A test reads sheets both ways,
  * whole and in chunks of many sizes, and compares; the corpus test reads every real workbook.
  */
-import { SaxEventCollector, type SaxEvent } from './exceljs-sax-fix.js';
+import { SaxEventCollector, type SaxEvent } from '../patches/exceljs-sax-fix.js';
 
 /** A start tag as readStartTag reads it: of its attributes, the three that rows and cells use. */
 interface Tag {

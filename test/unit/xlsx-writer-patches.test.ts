@@ -10,8 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import '../../src/pipeline/report/exceljs-style-cache.js';
-import { waitForZip } from '../../src/pipeline/report/zip-backpressure.js';
+import { cacheEmptyStyleIds } from '../../src/xlsx/patches/exceljs-style-cache.js';
+import { waitForZip } from '../../src/xlsx/patches/zip-backpressure.js';
+
+cacheEmptyStyleIds();
 
 describe('exceljs empty-style cache', () => {
   let dir = '';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CELL_ERRORS, cellToText, cleanText, dateToText, numberToText } from '../../src/pipeline/read/cell-to-text.js';
+import { CELL_ERRORS, cellToText, cleanText, dateToText, numberToText } from '../../src/xlsx/sheet/cell-to-text.js';
 
 const text = (value: unknown, result?: unknown) => cellToText(result === undefined ? { value } : { value, result });
 

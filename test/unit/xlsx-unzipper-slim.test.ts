@@ -3,8 +3,8 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireFromExceljs } from '../../src/pipeline/exceljs-require.js';
-import { parseWords } from '../../src/pipeline/read/unzipper-slim.js';
+import { requireFromExceljs } from '../../src/xlsx/exceljs-require.js';
+import { parseWords } from '../../src/xlsx/patches/unzipper-slim.js';
 import { fixtureDir, writeUsers } from '../fixtures/workbooks.js';
 
 let fx: Awaited<ReturnType<typeof fixtureDir>>;
@@ -46,8 +46,8 @@ describe('unzipper-slim: loadSlimUnzipper', () => {
     const file = await writeUsers(fx.path('users.xlsx'), [['Username', 'Name'], ['ann', 'Ann Lee'], ['bob', 'Bob Ray']]);
     // A fresh process: this one has already loaded unzipper whole.
     const script = `
-      import { loadSlimUnzipper } from ${JSON.stringify(new URL('../../src/pipeline/read/unzipper-slim.ts', import.meta.url).href)};
-      import { requireFromExceljs } from ${JSON.stringify(new URL('../../src/pipeline/exceljs-require.ts', import.meta.url).href)};
+      import { loadSlimUnzipper } from ${JSON.stringify(new URL('../../src/xlsx/patches/unzipper-slim.ts', import.meta.url).href)};
+      import { requireFromExceljs } from ${JSON.stringify(new URL('../../src/xlsx/exceljs-require.ts', import.meta.url).href)};
       loadSlimUnzipper();
       const WorkbookReader = requireFromExceljs('exceljs/lib/stream/xlsx/workbook-reader.js');
       const rows = [];

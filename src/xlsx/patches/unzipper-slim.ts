@@ -11,6 +11,9 @@
  * Both modules are put into the require cache, under the paths exceljs and unzipper resolve, before
  * exceljs loads; when unzipper is already loaded whole (another module got there first) nothing
  * changes.
+ *
+ * Not a bug fix: it works around unzipper 0.10.14's index.js requiring all of its modules, and
+ * re-implements the few reads of binary 0.3.0 that Parse makes (versions in pinned.ts).
  */
 import { Module, createRequire } from 'node:module';
 import { requireFromExceljs } from '../exceljs-require.js';

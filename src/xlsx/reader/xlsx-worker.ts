@@ -11,27 +11,27 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 // First: it replaces exceljs' XML reader before exceljs loads (see the module for why).
-import './exceljs-sax-fix.js';
+import '../patches/exceljs-sax-fix.js';
 import type ExcelJS from 'exceljs';
 import { UsersyncError, fail } from '../../errors.js';
 import { requireFromExceljs } from '../exceljs-require.js';
 import type { RawRow } from '../../domain/columns.js';
 import { buildHeaderLookup } from '../../domain/headers.js';
 import { REPORT_ERROR_COLUMN, REPORT_SHEETS, isReportWorkbook } from '../../domain/workbook-layout.js';
-import { CELL_ERRORS, cellToText } from './cell-to-text.js';
-import { COMPACT_SHARED_STRINGS_ABOVE_BYTES, installCompactSharedStrings } from './compact-strings.js';
-import { HEADER_SEARCH_ROWS, HeaderScan, type FoundHeader } from './header-scan.js';
-import { RowSink, emptyCells } from './row-sink.js';
-import { scanSharedStringsOf } from './shared-strings.js';
-import { NO_SHARED_STRINGS, sheetRows, type SheetRow, type WorkbookParts } from './sheet-rows.js';
-import { openRegularFile } from './sniff.js';
-import { readWorkbookInfo, type SheetInfo, type WorkbookInfo } from './workbook-sheets.js';
+import { CELL_ERRORS, cellToText } from '../sheet/cell-to-text.js';
+import { COMPACT_SHARED_STRINGS_ABOVE_BYTES, installCompactSharedStrings } from '../sheet/compact-strings.js';
+import { HEADER_SEARCH_ROWS, HeaderScan, type FoundHeader } from '../../pipeline/read/header-scan.js';
+import { RowSink, emptyCells } from '../../pipeline/read/row-sink.js';
+import { scanSharedStringsOf } from '../sheet/shared-strings.js';
+import { NO_SHARED_STRINGS, sheetRows, type SheetRow, type WorkbookParts } from '../sheet/sheet-rows.js';
+import { openRegularFile } from '../../pipeline/read/sniff.js';
+import { readWorkbookInfo, type SheetInfo, type WorkbookInfo } from '../sheet/workbook-sheets.js';
 import { MAX_BATCHES_AHEAD, encodeRows, type MainMessage, type WorkerInput, type WorkerMessage } from './worker-protocol.js';
-import { classifyParseError, isSheetsRace, otherSheetWarnings } from './xlsx-errors.js';
-import { fixUnzipperEnd, serveZipEntriesFrom } from './unzipper-end-fix.js';
-import { loadSlimUnzipper } from './unzipper-slim.js';
-import { entryParse } from './zip-entries.js';
-import { reorderedWorkbookStream } from './zip-order.js';
+import { classifyParseError, isSheetsRace, otherSheetWarnings } from '../xlsx-errors.js';
+import { fixUnzipperEnd, serveZipEntriesFrom } from '../patches/unzipper-end-fix.js';
+import { loadSlimUnzipper } from '../patches/unzipper-slim.js';
+import { entryParse } from '../zip/zip-entries.js';
+import { reorderedWorkbookStream } from '../zip/zip-order.js';
 
 /**
  * exceljs' streaming WorkbookReader alone: `import 'exceljs'` also loads its in-memory workbook,

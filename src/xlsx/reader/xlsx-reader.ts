@@ -12,10 +12,10 @@ import { Worker } from 'node:worker_threads';
 import type { RawRow } from '../../domain/columns.js';
 import { fail, type UsersyncError } from '../../errors.js';
 import { BatchQueue, Watchdog } from './batch-queue.js';
-import { LEAN_WORKER_YOUNG_GENERATION_MB } from './memory-mode.js';
-import { isSystemIoError, readerIoFailure } from './xlsx-errors.js';
-import type { ReadSettings, SheetHeader, SpreadsheetReader } from './types.js';
-import { noDataRows } from './row-sink.js';
+import { LEAN_WORKER_YOUNG_GENERATION_MB } from '../memory-mode.js';
+import { isSystemIoError, readerIoFailure } from '../xlsx-errors.js';
+import type { ReadSettings, SheetHeader, SpreadsheetReader } from '../../pipeline/read/types.js';
+import { noDataRows } from '../../pipeline/read/row-sink.js';
 import { MAX_BATCHES_AHEAD, decodeRows, type CreditMessage, type StopMessage, type WorkerInput, type WorkerMessage } from './worker-protocol.js';
 
 /** Prefix of each parse's temp directory under os.tmpdir(). */

@@ -15,9 +15,13 @@
  * exceljs' modules take `require('../../utils/parse-sax')` when they load, so this module must be
  * evaluated BEFORE exceljs is first loaded in the thread: xlsx-worker.ts imports it first (ES
  * modules evaluate their imports in order). Only this thread's module cache is changed.
+ *
+ * Upstream (exceljs 4.4.0, lib/utils/parse-sax.js; versions in pinned.ts): bug 2 is exceljs#2084
+ * and #2063 (open; unmerged PRs #1665, #1821, #2894). Bug 1 has no upstream issue that we know of.
+ * Remove this patch only once a release fixes both (test/unit/xlsx-sheet-events.test.ts covers them).
  */
 import { requireFromExceljs } from '../exceljs-require.js';
-import { SaxesParser } from './saxes.js';
+import { SaxesParser } from '../sheet/saxes.js';
 
 export type SaxEvent = { eventType: 'opentag' | 'text' | 'closetag'; value: unknown };
 

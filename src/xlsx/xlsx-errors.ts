@@ -2,9 +2,9 @@
  * Turns what exceljs and its unzipper throw into FileErrors a person can act on (PITFALLS §3.6),
  * and names the sheets that were not read.
  */
-import { isExpectedSheet } from '../../domain/workbook-layout.js';
-import { fail, type UsersyncError } from '../../errors.js';
-import type { SheetInfo } from './workbook-sheets.js';
+import { isExpectedSheet } from '../domain/workbook-layout.js';
+import { fail, type UsersyncError } from '../errors.js';
+import type { SheetInfo } from './sheet/workbook-sheets.js';
 
 /** exceljs#3064 (PR #3065, unreleased): `Cannot read properties of undefined (reading 'sheets')`. */
 export function isSheetsRace(error: unknown): boolean {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SharedStringsScanner } from '../../src/pipeline/read/shared-strings.js';
+import { SharedStringsScanner } from '../../src/xlsx/sheet/shared-strings.js';
 
 /** Every string of `xml`, fed in chunks of `size` characters. */
 function scan(xml: string, size = xml.length): string[] {

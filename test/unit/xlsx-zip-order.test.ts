@@ -1,8 +1,8 @@
 import { open, readFile, writeFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireFromExceljs } from '../../src/pipeline/exceljs-require.js';
-import { PARTS_BEFORE_SHEETS, reorderedWorkbookStream } from '../../src/pipeline/read/zip-order.js';
+import { requireFromExceljs } from '../../src/xlsx/exceljs-require.js';
+import { PARTS_BEFORE_SHEETS, reorderedWorkbookStream } from '../../src/xlsx/zip/zip-order.js';
 import { directoryEntries, fixtureDir, readSettings, writeCraftedXlsx, writeUsers, writeZip } from '../fixtures/workbooks.js';
 import { readAllRows } from '../helpers/read.js';
 

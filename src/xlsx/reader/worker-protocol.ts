@@ -5,7 +5,7 @@
  */
 import type { CellValue, RawRow } from '../../domain/columns.js';
 import type { ErrorCode } from '../../errors.js';
-import type { SheetHeader } from './types.js';
+import type { SheetHeader } from '../../pipeline/read/types.js';
 
 /** Batches the worker may send before the consumer has taken them. */
 export const MAX_BATCHES_AHEAD = 4;

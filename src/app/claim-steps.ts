@@ -1,0 +1,83 @@
+/**
+ * The daemon's steps around a claimed file, handed to the orchestrator (pipeline/process-file.ts)
+ * as ClaimSteps: settle before reading, check it did not change after, find the earlier runs of
+ * the claim this run replaces, and prepare its place in archive/ or error/.
+ */
+import type { Config } from '../config/schema.js';
+import type { Database } from '../db/knex.js';
+import { findRunningImports } from '../db/repositories/imports.js';
+import { prepareFinish } from '../pipeline/archive.js';
+import type { ClaimSteps } from '../pipeline/import-request.js';
+import { checkUnchanged, settleClaimed, type Snapshot } from '../pipeline/settle.js';
+
+export interface Claimed {
+  path: string;
+  claimId: string;
+  originalName: string;
+  source: 'watch' | 'recover';
+  /** Imports of this claim closed because the file changed under them; the run that finishes it supersedes them. */
+  changedImports: number[];
+}
+
+export interface ClaimContext {
+  config: Readonly<Config>;
+  db: Database;
+  signal: AbortSignal;
+  /** What the file waits for (a writer still at it), or null once it no longer waits. */
+  onWaiting(reason: string | null): void;
+}
+
+export function claimSteps(claimed: Claimed, context: ClaimContext): ClaimSteps {
+  const { config } = context;
+  let settled: Snapshot | undefined;
+  return {
+    async settle() {
+      settled = await settleClaimed(claimed.path, {
+        // A CSV must also stay unchanged for watch.stableMs after the claim: it has no end marker,
+        // where a workbook's zip directory is one.
+        quietMs: /\.csv$/i.test(claimed.originalName) ? config.watch.stableMs : 0,
+        intervalMs: Math.max(100, Math.min(1000, config.watch.stableMs / 2)),
+        signal: context.signal,
+        onWaiting: context.onWaiting,
+      });
+    },
+    async verifyUnchanged(read) {
+      if (!settled) throw new Error('verifyUnchanged before settle');
+      try {
+        await checkUnchanged(claimed.path, settled, read);
+      } catch (error) {
+        if (read.importId !== null) claimed.changedImports.push(read.importId);
+        throw error;
+      }
+    },
+    async earlierRuns() {
+      // Runs left `running` by a crash or a stop (found again at the start), or by a failure whose
+      // own close could not reach the database: the claimed path is this claim's alone.
+      const running = await findRunningImports(context.db.knex, claimed.path);
+      return { running: running.map((run) => run.id), changed: [...claimed.changedImports] };
+    },
+    async prepareArchive(done) {
+      const redact = done.carriedPasswords && config.archive.redactPasswords
+        ? (from: string, to: string) => redactedCopy(from, to, config.import)
+        : undefined;
+      const { finished, publish } = await prepareFinish({
+        claimedPath: claimed.path,
+        originalName: claimed.originalName,
+        importId: done.importId,
+        success: done.success,
+        reports: done.reports,
+        folders: config.folders,
+        now: new Date(),
+        redact,
+      });
+      const reports = { jsonPath: finished.reportJsonPath, xlsxPath: finished.reportXlsxPath };
+      return { place: { filePath: finished.filePath, reports, redactedSha256: finished.redactedSha256 }, publish };
+    },
+  };
+}
+
+/** Loaded on first use: it brings exceljs (~27 MB) into a daemon that may never need it. */
+async function redactedCopy(from: string, to: string, settings: Config['import']): Promise<boolean> {
+  const { writeRedactedCopy } = await import('../pipeline/redact.js');
+  return writeRedactedCopy(from, to, settings);
+}
