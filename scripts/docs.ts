@@ -56,7 +56,7 @@ export function errorReferenceMarkdown(codes?: readonly string[]): string {
   const registry = ERROR_CODES as Record<string, (typeof ERROR_CODES)[keyof typeof ERROR_CODES] | undefined>;
   const rows = (codes ?? Object.keys(ERROR_CODES)).map((code) => {
     const info = registry[code];
-    if (!info) throw new Error(`${code} is not in the error registry (src/errors.ts)`);
+    if (!info) throw new Error(`${code} is not in the error registry (src/error-codes.ts)`);
     return `| \`${code}\` | ${info.kind} | ${EXIT_CODE[info.kind]} | ${info.message} ${info.help} |`;
   });
   return ['| code | kind | exit | meaning and what to do |', '| --- | --- | --- | --- |', ...rows].join('\n');

@@ -7,12 +7,9 @@
  */
 import yargs, { type Argv } from 'yargs';
 import { EXIT, UsersyncError, describeError, exitCodeFor, fail } from '../errors.js';
-import type { CommandContext, ContextOptions, GlobalArgs } from './context.js';
+import type { CommandModule, Runner } from './command-module.js';
+import type { GlobalArgs } from './context.js';
 import { VALUED_GLOBALS } from './valued-options.js';
-
-/** Runs a command body in a fresh context; the exit code it sets becomes the process's. */
-export type Runner = (args: Record<string, unknown>, options: ContextOptions, body: (context: CommandContext) => Promise<void>) => Promise<void>;
-export type CommandModule = (cli: Argv, run: Runner) => Argv;
 
 /**
  * Each command's module, loaded only when the command line names it: the modules pull in the

@@ -6,7 +6,7 @@
  * statement (see cachePreparedStatements in knex.ts). Backtick quoting works on both databases.
  */
 import type { Knex } from 'knex';
-import type { Dialect } from './knex.js';
+import type { Dialect } from './dialect.js';
 import { chunk } from './time.js';
 
 export interface BulkInsert {

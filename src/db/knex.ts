@@ -13,6 +13,7 @@ import { requirePackage } from '../require-package.js';
 import type { Config } from '../config/schema.js';
 import { fail } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
+import type { Dialect } from './dialect.js';
 import { AUTO_CHECKPOINT_PAGES, startWalCheckpointer, type WalCheckpointer } from './wal-checkpointer.js';
 import { MysqlWriter } from './mysql-writer.js';
 import { prepareSqliteFile, sqliteFilesReadableByOthers } from './sqlite-file.js';
@@ -21,7 +22,7 @@ import type { ImportWriter } from './statement-writer.js';
 
 const knex: typeof import('knex').knex = requirePackage('knex');
 
-export type Dialect = 'sqlite' | 'mysql';
+export type { Dialect } from './dialect.js';
 
 export interface Database {
   readonly knex: Knex;

@@ -2,11 +2,11 @@
  * Runs `usersync start` as a real process on temporary folders, for daemon tests: real chokidar,
  * real signals, a real health server on a loopback port.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { BIN, makeWorkdir } from './cli.js';
+import { makeWorkdir, spawnUsersync } from './cli.js';
 import { walkFiles } from './secrets.js';
 
 export interface DaemonHandle {
@@ -58,7 +58,8 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
     ...options.config,
   };
   writeFileSync(path.join(cwd, 'config', 'local.json'), JSON.stringify(config));
-  const child = spawn(process.execPath, [BIN, 'start'], { cwd, env: { ...process.env, USERSYNC_DATABASE_URL: options.databaseUrl, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'], ...options.user });
+  const env = { USERSYNC_DATABASE_URL: options.databaseUrl, ...options.env };
+  const child = spawnUsersync(['start'], { cwd, env, user: options.user });
   let output = '';
   child.stdout?.setEncoding('utf8').on('data', (d: string) => (output += d));
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (output += d));

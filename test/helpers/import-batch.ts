@@ -9,10 +9,9 @@
  * When a process dies (signal, exit 3, hang), the first file without a report is blamed and the
  * files after it run again in a fresh process, so one bad file never hides the others.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { BIN } from './cli.js';
+import { spawnUsersync } from './cli.js';
 
 /** The report JSON fields these tests look at (README "Reports"). */
 export interface ImportReport {
@@ -131,12 +130,12 @@ async function runChunk(files: readonly string[], laneNo: number, options: Batch
   mkdirSync(reportDir, { recursive: true });
   mkdirSync(tmp, { recursive: true });
   const rssFile = path.join(dir, 'rss.txt');
-  const nodeArgs = [BIN, 'import', ...files, '--json', '--report-dir', reportDir, ...(options.args ?? [])];
-  const [command, args] = hasTime ? [TIME, ['-f', '%M', '-o', rssFile, process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
-  const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: tmp, TMP: tmp, TEMP: tmp, USERSYNC_DATABASE_URL: options.databaseUrl(laneNo) };
-  delete env.USERSYNC_LOG_LEVEL;
+  const args = ['import', ...files, '--json', '--report-dir', reportDir, ...(options.args ?? [])];
+  const wrapper = hasTime ? [TIME, '-f', '%M', '-o', rssFile] : [];
+  const databaseUrl = options.databaseUrl(laneNo);
+  const env = { TMPDIR: tmp, TMP: tmp, TEMP: tmp, USERSYNC_DATABASE_URL: databaseUrl, USERSYNC_LOG_LEVEL: undefined };
   const started = Date.now();
-  const child = spawn(command, args, { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawnUsersync(args, { cwd: options.cwd, env, wrapper, detached: true });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

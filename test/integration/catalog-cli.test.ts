@@ -4,7 +4,7 @@ import knex from 'knex';
 import { beforeAll, expect, it } from 'vitest';
 import { describeEachDatabase } from '../helpers/databases.js';
 import { spawnSync } from 'node:child_process';
-import { BIN, makeWorkdir, runUsersync } from '../helpers/cli.js';
+import { makeWorkdir, runUsersync, usersyncCommandLine } from '../helpers/cli.js';
 import { TEMPLATE, writeCsv } from '../fixtures/build.js';
 
 describeEachDatabase('catalogue and directory commands', (database) => {
@@ -91,7 +91,7 @@ describeEachDatabase('catalogue and directory commands', (database) => {
     const csv = writeCsv(path.join(cwd, 'many.csv'), [TEMPLATE, ...Array.from({ length: 3000 }, (_, i) => [`Piped Person ${i}`, `piped${i}`, '', 'Piping', `piped${i}@example.com`, '', '', '', '', ''])]);
     expect((await usersync('import', csv)).code).toBe(0);
     // bash: PIPESTATUS gives usersync's own exit status, not head's.
-    const piped = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" users list | head -c 1 >/dev/null; echo "exit=\${PIPESTATUS[0]}"`], { cwd, env: { ...process.env, USERSYNC_DATABASE_URL: database().url }, encoding: 'utf8' });
+    const piped = spawnSync('bash', ['-c', `${usersyncCommandLine(['users', 'list'])} | head -c 1 >/dev/null; echo "exit=\${PIPESTATUS[0]}"`], { cwd, env: { ...process.env, USERSYNC_DATABASE_URL: database().url }, encoding: 'utf8' });
     expect(piped.stdout.trim()).toBe('exit=0');
     expect(piped.stderr).not.toMatch(/unexpected error|EPIPE/);
   });

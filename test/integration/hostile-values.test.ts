@@ -9,14 +9,13 @@
  * memory, the xlsx report escapes every formula-like cell and holds no formula at all, and the
  * text tables never pass a control character to the terminal.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import ExcelJS from 'exceljs';
 import JSZip from 'jszip';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { BIN, makeWorkdir, runUsersync, type CliResult } from '../helpers/cli.js';
+import { makeWorkdir, runUsersync, spawnUsersync, type CliResult } from '../helpers/cli.js';
 import { describeEachDatabase } from '../helpers/databases.js';
 import { createTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
 import { TEMPLATE, userRow, writeCsv, writeXlsx, type Cell } from '../fixtures/build.js';
@@ -232,7 +231,7 @@ interface Report {
 function runMeasured(args: readonly string[], cwd: string, env: Record<string, string>): Promise<CliResult & { peakMb: number }> {
   const rss = path.join(cwd, `rss-${randomBytes(4).toString('hex')}.txt`);
   return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/time', ['-f', '%M', '-o', rss, process.execPath, BIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnUsersync(args, { cwd, env, wrapper: ['/usr/bin/time', '-f', '%M', '-o', rss] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

@@ -4,7 +4,7 @@ import path from 'node:path';
 import ExcelJS from 'exceljs';
 import { beforeAll, expect, it } from 'vitest';
 import { describeEachDatabase } from '../helpers/databases.js';
-import { BIN, makeWorkdir, runUsersync } from '../helpers/cli.js';
+import { makeWorkdir, runUsersync, usersyncCommandLine } from '../helpers/cli.js';
 import { TEMPLATE, writeCsv } from '../fixtures/build.js';
 
 describeEachDatabase('import, template and audit commands', (database) => {
@@ -78,7 +78,7 @@ describeEachDatabase('import, template and audit commands', (database) => {
   it('shows a progress line with rows/s on a terminal, and none when the output is piped', async () => {
     const rows = [TEMPLATE, ...Array.from({ length: 5000 }, (_, i) => [`P ${i}`, `progress${i}`, '', '', '', '', '', '', '', ''])];
     const file = writeCsv(path.join(cwd, 'progress.csv'), rows);
-    const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} import ${JSON.stringify(file)} --dry-run`;
+    const command = usersyncCommandLine(['import', file, '--dry-run']);
     // util-linux script(1) runs the command on a pseudo-terminal, as a person at a shell would.
     const tty = spawnSync('script', ['-qec', command, '/dev/null'], { cwd, encoding: 'utf8', env: { ...process.env, USERSYNC_DATABASE_URL: database().url } });
     expect(tty.status).toBe(0);

@@ -3,12 +3,11 @@
  * committed, closes its register entry as interrupted with those counts, and exits 130; the same
  * command again finishes the file, finding the committed rows unchanged.
  */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import knex, { type Knex } from 'knex';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeEachDatabase } from '../helpers/databases.js';
-import { BIN, makeWorkdir, runUsersync } from '../helpers/cli.js';
+import { makeWorkdir, runUsersync, spawnUsersync } from '../helpers/cli.js';
 import { writeLargeWorkbook } from '../fixtures/workbooks.js';
 
 const ROWS = 60_000;
@@ -29,7 +28,7 @@ describeEachDatabase('import interrupted by Ctrl-C', (database) => {
 
   it('keeps and registers what it committed, exits 130, and the same command then finishes the file', async () => {
     const file = await writeLargeWorkbook(path.join(cwd, 'large.xlsx'), ROWS, (i) => [`User ${i}`, `user${i}`, '', 'Sales', `user${i}@example.com`, '', 'Yes', 'No', 'Viewer', '']);
-    const child = spawn(process.execPath, [BIN, 'import', file], { cwd, env: { ...process.env, ...env() }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnUsersync(['import', file], { cwd, env: env() });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));

@@ -9,14 +9,13 @@
  * URL is never printed; the health server listens on loopback only; archived files, reports and
  * logs are owner-only.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, makeWorkdir, runUsersync, type CliResult } from '../helpers/cli.js';
+import { makeWorkdir, runUsersync, spawnUsersync, type CliResult } from '../helpers/cli.js';
 import { startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
 import { describeEachDatabase } from '../helpers/databases.js';
 import { createTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
@@ -357,7 +356,7 @@ describe('a database password in the configuration is never printed', () => {
  */
 function runDaemonFor(cwd: string, env: Record<string, string>, ms: number, until: string): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'start'], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnUsersync(['start'], { cwd, env });
     let stdout = '';
     let stderr = '';
     let seen = false;

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RawRow } from '../../src/domain/columns.js';
 import { openSpreadsheet, type ReadSettings, type SpreadsheetReader } from '../../src/pipeline/read/index.js';
 import { BATCH_ROWS } from '../../src/pipeline/read/row-sink.js';
-import { fixtureDir, readSettings, writeCsv } from '../fixtures/workbooks.js';
+import { writeCsv } from '../fixtures/build.js';
+import { fixtureDir, readSettings } from '../fixtures/workbooks.js';
 import { readAllRows, rejection } from '../helpers/read.js';
 
 let fx: Awaited<ReturnType<typeof fixtureDir>>;

@@ -11,7 +11,8 @@ import type { UsersyncError } from '../../src/errors.js';
 import { openSpreadsheet, sniffFile } from '../../src/pipeline/read/index.js';
 import { classifyParseError } from '../../src/xlsx/xlsx-errors.js';
 import { FileError } from '../../src/errors.js';
-import { TEMPLATE_ROW, fixtureDir, inlineCell, readSettings, writeCraftedXlsx, writeCsv, writeUsers, writeZip } from '../fixtures/workbooks.js';
+import { TEMPLATE, writeCsv } from '../fixtures/build.js';
+import { fixtureDir, inlineCell, readSettings, writeCraftedXlsx, writeUsers, writeZip } from '../fixtures/workbooks.js';
 import { readAllRows, rejection } from '../helpers/read.js';
 
 let fx: Awaited<ReturnType<typeof fixtureDir>>;
@@ -47,7 +48,7 @@ async function breakDeflateData(path: string, name: string): Promise<string> {
   throw new Error(`${name} not found in ${path}`);
 }
 
-const users = (n: number) => [TEMPLATE_ROW, ...Array.from({ length: n }, (_, i) => [`User ${i}`, `user${i}`])];
+const users = (n: number) => [TEMPLATE, ...Array.from({ length: n }, (_, i) => [`User ${i}`, `user${i}`])];
 
 describe('damaged workbooks are rejected at once', () => {
   // unzipper reports an inflate error on its Parse stream only; exceljs waited on the entry until
@@ -115,7 +116,7 @@ describe('text is decoded across chunk boundaries', () => {
   // exceljs decoded each chunk on its own: a character split across two chunks became two U+FFFD.
   it('reads every accented name exactly, however long the shared strings part is', async () => {
     const names = Array.from({ length: 3000 }, (_, i) => `José Ñúñez Ção ${i} ${'é'.repeat(i % 7)}`.trim());
-    const path = await writeUsers(fx.path('accents.xlsx'), [TEMPLATE_ROW, ...names.map((name, i) => [name, `u${i}`])]);
+    const path = await writeUsers(fx.path('accents.xlsx'), [TEMPLATE, ...names.map((name, i) => [name, `u${i}`])]);
     const { rows } = await readAllRows(path, patient);
     expect(rows.map((r) => r.cells[0])).toEqual(names);
   });

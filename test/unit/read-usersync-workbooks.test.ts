@@ -17,7 +17,8 @@ import { createMemoryRowSpool } from '../../src/pipeline/report/row-spool.js';
 import type { FailedRowCells, ReportSource, RowResult } from '../../src/pipeline/report/types.js';
 import { writeXlsxReport } from '../../src/pipeline/report/write-xlsx.js';
 import { writeTemplate } from '../../src/pipeline/template.js';
-import { TEMPLATE_ROW, directoryEntries, fixtureDir, readSettings, writeWorkbook, writeZip } from '../fixtures/workbooks.js';
+import { TEMPLATE } from '../fixtures/build.js';
+import { directoryEntries, fixtureDir, readSettings, writeWorkbook, writeZip } from '../fixtures/workbooks.js';
 import { readAllRows, rejection } from '../helpers/read.js';
 
 let fx: Awaited<ReturnType<typeof fixtureDir>>;
@@ -56,7 +57,7 @@ const FAILED_ROW: [RowResult, FailedRowCells] = [
 const CREATED_ROW: [RowResult] = [{ row: 2, username: 'ann', status: 'created', changes: ['name'] }];
 
 /** The template's header row plus the report's Error column, and one fixed row. */
-const FAILED_SHEET = { name: 'Failed rows', rows: [[...TEMPLATE_ROW, 'Error'], ['Dee', 'dee', null, null, 'dee@example.com', null, null, null, null, null, 'Row 5: bad e-mail']] };
+const FAILED_SHEET = { name: 'Failed rows', rows: [[...TEMPLATE, 'Error'], ['Dee', 'dee', null, null, 'dee@example.com', null, null, null, null, null, 'Row 5: bad e-mail']] };
 
 describe('reading the template back', () => {
   it('does not warn that the Instructions sheet was ignored', async () => {

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RawRow } from '../../src/domain/columns.js';
 import { CELL_ERRORS } from '../../src/xlsx/sheet/cell-to-text.js';
 import { openSpreadsheet, type ReadSettings } from '../../src/pipeline/read/index.js';
-import { TEMPLATE_ROW, fixtureDir, inlineCell, readSettings, writeCraftedXlsx, writeLargeWorkbook, writeUsers, writeWorkbook } from '../fixtures/workbooks.js';
+import { TEMPLATE } from '../fixtures/build.js';
+import { fixtureDir, inlineCell, readSettings, writeCraftedXlsx, writeLargeWorkbook, writeUsers, writeWorkbook } from '../fixtures/workbooks.js';
 import { readAllRows, rejection } from '../helpers/read.js';
 
 let fx: Awaited<ReturnType<typeof fixtureDir>>;
@@ -14,7 +15,7 @@ const readAll = (path: string, settings: ReadSettings = readSettings()) => readA
 
 /** cells[] as a record of the non-blank ones, for readable assertions. */
 const cellsOf = (row: RawRow | undefined) =>
-  Object.fromEntries(TEMPLATE_ROW.flatMap((name, i) => (row?.cells[i] === undefined || row.cells[i] === '' ? [] : [[name, row.cells[i]]])));
+  Object.fromEntries(TEMPLATE.flatMap((name, i) => (row?.cells[i] === undefined || row.cells[i] === '' ? [] : [[name, row.cells[i]]])));
 
 describe('xlsx reader: header', () => {
   it('reads a shared-strings part of over a MB with 1- to 4-byte characters whole, wherever its pieces are cut', async () => {
@@ -28,9 +29,9 @@ describe('xlsx reader: header', () => {
   });
 
   it('reads the template, its columns in file order and its row numbers', async () => {
-    const path = await writeUsers(fx.path('template.xlsx'), [TEMPLATE_ROW, ['Ann Lee', 'ann', 'secret12', 'Sales', 'ann@example.com', '123', 'Yes', 'No', 'Agent', 'Team A']]);
+    const path = await writeUsers(fx.path('template.xlsx'), [TEMPLATE, ['Ann Lee', 'ann', 'secret12', 'Sales', 'ann@example.com', '123', 'Yes', 'No', 'Agent', 'Team A']]);
     const { reader, rows } = await readAll(path);
-    expect(reader.header).toMatchObject({ format: 'xlsx', sheetName: 'Users', headerRow: 1, headers: TEMPLATE_ROW, warnings: [] });
+    expect(reader.header).toMatchObject({ format: 'xlsx', sheetName: 'Users', headerRow: 1, headers: TEMPLATE, warnings: [] });
     expect(reader.header.columns).toHaveLength(10);
     expect(rows).toEqual([{ row: 2, cells: ['Ann Lee', 'ann', 'secret12', 'Sales', 'ann@example.com', '123', 'Yes', 'No', 'Agent', 'Team A'] }]);
   });
@@ -113,7 +114,7 @@ describe('xlsx reader: sheets', () => {
 describe('xlsx reader: cell values', () => {
   it('reads values as Excel users make them', async () => {
     const path = await writeUsers(fx.path('values.xlsx'), [
-      TEMPLATE_ROW,
+      TEMPLATE,
       [
         { richText: [{ text: 'Ana ' }, { font: { bold: true }, text: 'Souza' }] },
         '\u200Bana\u00A0',

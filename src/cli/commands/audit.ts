@@ -3,7 +3,7 @@ import { withDatabaseErrors } from '../../db/errors.js';
 import { queryAuditEvents, type StoredAuditEvent } from '../../db/repositories/audit.js';
 import { normaliseUsername } from '../../domain/username.js';
 import { fail } from '../../errors.js';
-import type { CommandModule } from '../root.js';
+import type { CommandModule } from '../command-module.js';
 
 /** `2026-11-01`, a full ISO time, or a relative `7d` / `12h` / `30m`. */
 export function parseSince(text: string, now = new Date()): string {

@@ -13,7 +13,7 @@ import { catalogKey, cleanCatalogName } from '../../domain/catalog-name.js';
 import { fail } from '../../errors.js';
 import type { CommandContext } from '../context.js';
 import { openForChanges } from '../open-for-changes.js';
-import type { CommandModule } from '../root.js';
+import type { CommandModule } from '../command-module.js';
 
 const SINGULAR: Record<CatalogKind, string> = { roles: 'role', groups: 'user group', departments: 'department' };
 

@@ -14,7 +14,7 @@ import type { SpreadsheetReader } from '../../pipeline/read/index.js';
 import type { CommandContext } from '../context.js';
 import { discardReadAhead, takeReadAhead } from '../read-ahead.js';
 import type { Output } from '../output.js';
-import type { CommandModule } from '../root.js';
+import type { CommandModule } from '../command-module.js';
 
 const cliProgress: typeof import('cli-progress') = requirePackage('cli-progress');
 

@@ -10,7 +10,7 @@ import { withDatabaseErrors } from '../../db/errors.js';
 import { getImport, listImports, type ImportRecord } from '../../db/repositories/imports.js';
 import { fail } from '../../errors.js';
 import { sha256Of } from '../../pipeline/archive.js';
-import type { CommandModule } from '../root.js';
+import type { CommandModule } from '../command-module.js';
 
 function describeImport(r: ImportRecord): string {
   const lines: Array<[string, string]> = [

@@ -2,7 +2,7 @@
 import { withDatabaseErrors } from '../../db/errors.js';
 import { createDatabase } from '../../db/knex.js';
 import { migrateToLatest } from '../../db/migrate.js';
-import type { CommandModule } from '../root.js';
+import type { CommandModule } from '../command-module.js';
 
 export const migrateCommand: CommandModule = (cli, run) =>
   cli.command(

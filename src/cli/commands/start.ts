@@ -8,7 +8,7 @@ import { boot } from '../../app/boot.js';
 import { createShutdown } from '../../app/shutdown.js';
 import { describeError } from '../../errors.js';
 import { closeLogger } from '../../logging/logger.js';
-import type { CommandModule } from '../root.js';
+import type { CommandModule } from '../command-module.js';
 
 export const startCommand: CommandModule = (cli, run) =>
   cli.command('start', 'Run the daemon: watch the inbox and import each new user list', {}, (args) =>

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { listCatalog } from '../../db/repositories/catalog.js';
 import { UsersyncError, fail } from '../../errors.js';
 import { writeTemplate } from '../../pipeline/template.js';
-import type { CommandModule } from '../root.js';
+import type { CommandModule } from '../command-module.js';
 
 export const templateCommand: CommandModule = (cli, run) =>
   cli.command(

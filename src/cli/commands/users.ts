@@ -13,7 +13,7 @@ import { normaliseUsername } from '../../domain/username.js';
 import { fail } from '../../errors.js';
 import type { CommandContext } from '../context.js';
 import { openForChanges } from '../open-for-changes.js';
-import type { CommandModule } from '../root.js';
+import type { CommandModule } from '../command-module.js';
 
 const yesNo = (value: boolean) => (value ? 'Yes' : 'No');
 
