@@ -6,7 +6,7 @@
  * statement (see cachePreparedStatements in knex.ts). Backtick quoting works on both databases.
  */
 import type { Knex } from 'knex';
-import type { Dialect } from './knex.js';
+import { sqlCapabilities, type Capabilities, type Dialect } from './knex.js';
 import { chunk } from './time.js';
 
 export interface BulkInsert {
@@ -16,8 +16,8 @@ export interface BulkInsert {
   /** Upsert on this unique column, setting `merge` columns from the new row. */
   conflict?: { column: string; merge: readonly string[] };
   /**
-   * SQLite only: these columns of every row inserted or updated come back (`RETURNING`), e.g. the
-   * ids of users just created, without a select that finds each again by its key.
+   * Where the dialect has `insertReturning`: these columns of every row inserted or updated come
+   * back, e.g. the ids of users just created, without a select that finds each again by its key.
    */
   returning?: readonly string[];
   /**
@@ -64,19 +64,21 @@ function statement(dialect: Dialect, insert: BulkInsert, count: number): string 
   const tuple = `(${insert.columns.map(() => '?').join(',')})`;
   const values = Array.from({ length: count }, () => tuple).join(',');
   let sql = `insert into ${quote(insert.table)} (${insert.columns.map(quote).join(',')}) ${insert.references && dialect === 'sqlite' ? selectWithReferences(insert, values) : `values ${values}`}`;
-  if (insert.conflict && insert.conflict.merge.length === 0) {
-    // Nothing to merge: a row whose key is there already is left as it is (not INSERT IGNORE,
-    // which would also turn every other error into a warning on MySQL: PITFALLS §4).
-    const column = quote(insert.conflict.column);
-    sql += dialect === 'sqlite' ? ` on conflict (${column}) do nothing` : ` on duplicate key update ${column} = ${column}`;
-  } else if (insert.conflict) {
-    const set = insert.conflict.merge.map((c) => (dialect === 'sqlite' ? `${quote(c)} = excluded.${quote(c)}` : `${quote(c)} = values(${quote(c)})`)).join(', ');
-    sql += dialect === 'sqlite' ? ` on conflict (${quote(insert.conflict.column)}) do update set ${set}` : ` on duplicate key update ${set}`;
-  }
+  if (insert.conflict) sql += upsertClause(sqlCapabilities(dialect).upsertSyntax, insert.conflict);
   if (insert.returning) sql += ` returning ${insert.returning.map(quote).join(',')}`;
   if (sqlCache.size > 200) sqlCache.clear();
   sqlCache.set(key, sql);
   return sql;
+}
+
+function upsertClause(syntax: Capabilities['upsertSyntax'], conflict: NonNullable<BulkInsert['conflict']>): string {
+  const onConflict = syntax === 'on-conflict';
+  const column = quote(conflict.column);
+  // Nothing to merge: a row whose key is there already is left as it is (not INSERT IGNORE,
+  // which would also turn every other error into a warning on MySQL: PITFALLS §4).
+  if (conflict.merge.length === 0) return onConflict ? ` on conflict (${column}) do nothing` : ` on duplicate key update ${column} = ${column}`;
+  const set = conflict.merge.map((c) => (onConflict ? `${quote(c)} = excluded.${quote(c)}` : `${quote(c)} = values(${quote(c)})`)).join(', ');
+  return onConflict ? ` on conflict (${column}) do update set ${set}` : ` on duplicate key update ${set}`;
 }
 
 /**
@@ -104,7 +106,7 @@ function selectWithReferences(insert: BulkInsert, values: string): string {
  * Resolves to the `returning` columns of the rows written (an empty list without `returning`).
  */
 export async function bulkInsert(knex: Knex, dialect: Dialect, maxRows: number, insert: BulkInsert): Promise<unknown[][]> {
-  if (insert.returning && dialect !== 'sqlite') throw new Error('bulkInsert: returning is for SQLite only');
+  if (insert.returning && !sqlCapabilities(dialect).insertReturning) throw new Error(`bulkInsert: ${dialect} has no returning clause`);
   if (insert.references && dialect !== 'sqlite') throw new Error('bulkInsert: on MySQL references are for a writer thread (bulkStatements)');
   const returned: unknown[][] = [];
   for (const { sql, rows } of bulkStatements(dialect, maxRows, insert)) {

@@ -23,9 +23,70 @@ const knex: typeof import('knex').knex = requirePackage('knex');
 
 export type Dialect = 'sqlite' | 'mysql';
 
+/**
+ * What the rest of the code may rely on from the store, decided here from the dialect (and the
+ * pool's size) so that callers ask for a capability instead of testing which database it is.
+ */
+export interface Capabilities {
+  /** How a multi-row insert updates the rows whose unique key is there already (bulk.ts). */
+  readonly upsertSyntax: 'on-conflict' | 'on-duplicate-key';
+  /** `insert … returning` hands back columns of the rows it wrote (SQLite); MySQL has no such clause. */
+  readonly insertReturning: boolean;
+  /**
+   * No second connection while a transaction is open (SQLite's one connection, a MySQL pool of
+   * one): other queries must run inside that transaction, as waiting for another connection would
+   * wait for a commit that waits for them.
+   */
+  readonly singleConnection: boolean;
+  /** How an import writes through a writer thread (`openWriter`); undefined where it cannot. */
+  readonly writerThread: WriterThreadCapability | undefined;
+}
+
+export interface WriterThreadCapability {
+  /**
+   * Batches handed to the thread that the import's thread does not wait for. SQLite: two, so that
+   * the import's thread, the reader and the writer all keep busy on 2 cores (a 100k-row first
+   * load: 4.47–4.82 → 4.28–4.51 s, 9 of 12 alternating pairs faster). MySQL: one, as a second
+   * showed no gain there (means 7.78 → 8.07 s over 6 alternating pairs).
+   */
+  readonly batchesInFlight: number;
+  /**
+   * The young generation of the thread in lean-memory mode (read/memory-mode.ts), or undefined
+   * where that mode writes without the thread. For the bench's 1M-row file the thread took MySQL
+   * from 104.9 to 72.9 s for 257 → 272 MB peak RSS, but SQLite only from 48.3 to 43.6 s for
+   * 265 → 285 MB, too near the 300 MB ceiling for a tenth of the time. 8 MB, as the reader's.
+   */
+  readonly leanYoungGenerationMb: number | undefined;
+}
+
+/** The SQL each dialect speaks; what depends on the instance (its file, its pool) is added by createDatabase. */
+const SQL_CAPABILITIES: Record<Dialect, SqlCapabilities> = {
+  sqlite: { upsertSyntax: 'on-conflict', insertReturning: true },
+  mysql: { upsertSyntax: 'on-duplicate-key', insertReturning: false },
+};
+
+type SqlCapabilities = Pick<Capabilities, 'upsertSyntax' | 'insertReturning'>;
+
+/** The SQL capabilities of a dialect, for code that builds statements without a Database (bulk.ts). */
+export const sqlCapabilities = (dialect: Dialect): SqlCapabilities => SQL_CAPABILITIES[dialect];
+
+function capabilitiesOf(parsed: ParsedUrl, settings: Config['database']): Capabilities {
+  const sqlite = parsed.dialect === 'sqlite';
+  // SQLite's `:memory:` is private to its one connection: no thread can share it.
+  const writerThread = sqlite ? (parsed.location === ':memory:' ? undefined : SQLITE_WRITER) : MYSQL_WRITER;
+  return { ...SQL_CAPABILITIES[parsed.dialect], singleConnection: sqlite || settings.poolMax < 2, writerThread };
+}
+
+/** WriterThreadCapability.batchesInFlight on SQLite. */
+export const SQLITE_BATCHES_IN_FLIGHT = 2;
+const SQLITE_WRITER: WriterThreadCapability = { batchesInFlight: SQLITE_BATCHES_IN_FLIGHT, leanYoungGenerationMb: undefined };
+const MYSQL_WRITER: WriterThreadCapability = { batchesInFlight: 1, leanYoungGenerationMb: 8 };
+
 export interface Database {
   readonly knex: Knex;
   readonly dialect: Dialect;
+  /** What this store can do; see Capabilities. */
+  readonly capabilities: Capabilities;
   /** `sqlite:/abs/path` or `mysql://user:***@host:port/db` — safe to log. */
   readonly description: string;
   /** host:port for MySQL, the file for SQLite: named in "cannot reach" messages. */
@@ -209,6 +270,7 @@ export function createDatabase(config: Pick<Config, 'database'>, logger: Logger,
   return {
     knex: instance,
     dialect: parsed.dialect,
+    capabilities: capabilitiesOf(parsed, config.database),
     description: parsed.description,
     location: parsed.location,
     maxInsertRows: parsed.dialect === 'sqlite' ? 500 : 1000,
