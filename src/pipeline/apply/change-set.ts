@@ -54,7 +54,20 @@ export interface ChangeSet {
   readonly diffs: readonly UserDiff[];
 }
 
-export const USER_COLUMNS = ['username', 'name', 'email', 'phone', 'department_id', 'active', 'ignore_mfa', 'password_hash', 'password_updated_at', 'created_at', 'updated_at', 'last_import_id'];
+export const USER_COLUMNS = [
+  'username',
+  'name',
+  'email',
+  'phone',
+  'department_id',
+  'active',
+  'ignore_mfa',
+  'password_hash',
+  'password_updated_at',
+  'created_at',
+  'updated_at',
+  'last_import_id',
+];
 /** Everything but the key and created_at: an upsert of a changed user rewrites only those. */
 export const MERGE_COLUMNS = USER_COLUMNS.filter((c) => c !== 'username' && c !== 'created_at');
 /** Index of the department in a `users` row: its key until a sink turns it into what it stores. */
@@ -63,14 +76,35 @@ export const DEPARTMENT = USER_COLUMNS.indexOf('department_id');
 export function buildChangeSet(batch: PreparedBatch, ctx: ChangeContext): ChangeSet {
   const diffs: UserDiff[] = batch.intents.map((intent) => diffUser(batch.stored.get(intent.username), intent));
   const newGroups = ctx.createMissingGroups ? missingGroups(batch, diffs, ctx.catalog) : new Map<string, string>();
-  const changes: ChangeSet = { rows: [], userEvents: [], creates: [], updates: [], departments: wantedDepartments(diffs), newGroups, batch, diffs };
+  const changes: ChangeSet = {
+    rows: [],
+    userEvents: [],
+    creates: [],
+    updates: [],
+    departments: wantedDepartments(diffs),
+    newGroups,
+    batch,
+    diffs,
+  };
   userChanges(changes, ctx);
   return changes;
 }
 
 /** The event of a department or group a sink created for the batch. */
-export function catalogEvent(ctx: ChangeContext, action: 'department.created' | 'group.created', name: string): AuditEvent {
-  return { at: ctx.now, importId: ctx.importId, row: null, username: null, action, changes: { name }, actor: ctx.actor };
+export function catalogEvent(
+  ctx: ChangeContext,
+  action: 'department.created' | 'group.created',
+  name: string,
+): AuditEvent {
+  return {
+    at: ctx.now,
+    importId: ctx.importId,
+    row: null,
+    username: null,
+    action,
+    changes: { name },
+    actor: ctx.actor,
+  };
 }
 
 /** The batch's audit events: the departments and groups created for it first, then its users'. */
@@ -83,7 +117,11 @@ export function batchEvents(changes: ChangeSet, catalogEvents: readonly AuditEve
  * with its stored id (undefined for a user this batch creates: it has no memberships yet) and the
  * keys of its new set.
  */
-export function forEachMembershipChange(changes: ChangeSet, field: 'roles' | 'groups', visit: (username: string, storedId: number | undefined, keys: readonly string[]) => void): void {
+export function forEachMembershipChange(
+  changes: ChangeSet,
+  field: 'roles' | 'groups',
+  visit: (username: string, storedId: number | undefined, keys: readonly string[]) => void,
+): void {
   const keys = field === 'roles' ? 'roleKeys' : 'groupKeys';
   const { intents, stored } = changes.batch;
   changes.diffs.forEach((diff, i) => {
@@ -104,13 +142,38 @@ function userChanges(changes: ChangeSet, ctx: ChangeContext): void {
     const diff = diffs[i] as UserDiff;
     const { row, username } = intent;
     if (diff.kind === 'unchanged') rows.push({ row, username, status: 'unchanged', changes: [] });
-    else if (diff.kind === 'fail') rows.push({ row, username, status: 'failed', changes: [], code: diff.code, message: diff.message, raw: batch.raws[i] });
+    else if (diff.kind === 'fail')
+      rows.push({
+        row,
+        username,
+        status: 'failed',
+        changes: [],
+        code: diff.code,
+        message: diff.message,
+        raw: batch.raws[i],
+      });
     else {
       const created = diff.kind === 'create';
-      rows.push({ row, username, status: ctx.dryRun ? (created ? 'would-create' : 'would-update') : created ? 'created' : 'updated', changes: diff.changes });
+      rows.push({
+        row,
+        username,
+        status: ctx.dryRun ? (created ? 'would-create' : 'would-update') : created ? 'created' : 'updated',
+        changes: diff.changes,
+      });
       const before = stored.get(intent.username);
-      const audit = diff.kind === 'create' ? new SerializedChanges(createdAuditJson(diff.next, diff.changes, names)) : withNames(diff.audit, names);
-      userEvents.push({ at: ctx.now, importId: ctx.importId, row, username, action: created ? 'user.created' : 'user.updated', changes: audit, actor: ctx.actor });
+      const audit =
+        diff.kind === 'create'
+          ? new SerializedChanges(createdAuditJson(diff.next, diff.changes, names))
+          : withNames(diff.audit, names);
+      userEvents.push({
+        at: ctx.now,
+        importId: ctx.importId,
+        row,
+        username,
+        action: created ? 'user.created' : 'user.updated',
+        changes: audit,
+        actor: ctx.actor,
+      });
       (created ? creates : updates).push([
         intent.username,
         diff.next.name,
@@ -132,7 +195,15 @@ function userChanges(changes: ChangeSet, ctx: ChangeContext): void {
     if (index >= 0) return rows[index] as AppliedRow;
     const failed = batch.failed[-1 - index];
     if (!failed) throw new Error('prepared batch order is inconsistent');
-    return { row: failed.row, username: failed.username, status: 'failed' as const, changes: [], code: failed.code, message: failed.message, raw: failed.raw };
+    return {
+      row: failed.row,
+      username: failed.username,
+      status: 'failed' as const,
+      changes: [],
+      code: failed.code,
+      message: failed.message,
+      raw: failed.raw,
+    };
   });
 }
 
@@ -140,7 +211,12 @@ function userChanges(changes: ChangeSet, ctx: ChangeContext): void {
 function wantedDepartments(diffs: readonly UserDiff[]): Map<string, string> {
   const wanted = new Map<string, string>();
   for (const diff of diffs) {
-    if ((diff.kind === 'create' || diff.kind === 'update') && diff.next.departmentKey !== null && !wanted.has(diff.next.departmentKey)) wanted.set(diff.next.departmentKey, diff.next.departmentName ?? diff.next.departmentKey);
+    if (
+      (diff.kind === 'create' || diff.kind === 'update') &&
+      diff.next.departmentKey !== null &&
+      !wanted.has(diff.next.departmentKey)
+    )
+      wanted.set(diff.next.departmentKey, diff.next.departmentName ?? diff.next.departmentKey);
   }
   return wanted;
 }
@@ -150,7 +226,8 @@ function missingGroups(batch: PreparedBatch, diffs: readonly UserDiff[], catalog
   const missing = new Map<string, string>();
   batch.intents.forEach((intent, i) => {
     if (diffs[i]?.kind !== 'create' && diffs[i]?.kind !== 'update') return;
-    for (const g of intent.groups ?? []) if (!catalog.groups.has(g.key) && !missing.has(g.key)) missing.set(g.key, g.name);
+    for (const g of intent.groups ?? [])
+      if (!catalog.groups.has(g.key) && !missing.has(g.key)) missing.set(g.key, g.name);
   });
   return missing;
 }
@@ -159,7 +236,10 @@ function missingGroups(batch: PreparedBatch, diffs: readonly UserDiff[], catalog
  * Role and group keys to the names people wrote: the catalogue's, then those of the groups this
  * batch creates, else the key itself.
  */
-function catalogNames(catalog: CatalogCache, newGroups: ReadonlyMap<string, string>): Parameters<typeof createdAuditJson>[2] {
+function catalogNames(
+  catalog: CatalogCache,
+  newGroups: ReadonlyMap<string, string>,
+): Parameters<typeof createdAuditJson>[2] {
   return {
     roles: (keys) => keys.map((k) => catalog.roles.get(k)?.name ?? k),
     groups: (keys) => keys.map((k) => catalog.groups.get(k)?.name ?? newGroups.get(k) ?? k),

@@ -105,7 +105,14 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
     audit: deps.audit,
     spool,
     importId: options.importId,
-    batchContext: () => ({ importId: options.importId, actor: options.actor, now: isoNow(deps.clock), dryRun: options.dryRun, catalog, createMissingGroups: settings.createMissingGroups }),
+    batchContext: () => ({
+      importId: options.importId,
+      actor: options.actor,
+      now: isoNow(deps.clock),
+      dryRun: options.dryRun,
+      catalog,
+      createMissingGroups: settings.createMissingGroups,
+    }),
     record(rows: readonly AppliedRow[]) {
       // The spool keeps only the report's keys of each row (toRowRecord): `raw` goes no further.
       for (const row of rows) spool.add(row, row.status === 'failed' ? failedCells(row) : undefined);
@@ -114,10 +121,11 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
     },
     rowsPerTransaction: options.lean ? LEAN_ROWS_PER_TRANSACTION : ROWS_PER_TRANSACTION,
   };
-  const sink: BatchSink = options.dryRun ? dryRunSink(context) : options.writer ? writerThreadSink(context, options.writer) : settings.atomic ? atomicSink(context) : groupedSink(context);
+  const sink = chooseSink(context, options, settings.atomic);
 
   try {
-    await pipelineBatches(batches, (rows) => prepareBatch(sink.lookup, rows, prepareContext), async (prepared) => {
+    const prepare = (rows: RawRow[]) => prepareBatch(sink.lookup, rows, prepareContext);
+    await pipelineBatches(batches, prepare, async (prepared) => {
       await guard(() => sink.write(prepared));
       if (sink.interruptible && options.signal?.aborted) throw fail('IMPORT_INTERRUPTED');
     });
@@ -127,6 +135,13 @@ export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: 
     throw error;
   }
   return { counts: { ...spool.counts } };
+}
+
+/** The sink of the import's mode: a dry run, the writer thread when there is one, else knex. */
+function chooseSink(context: SinkContext, options: ApplyOptions, atomic: boolean): BatchSink {
+  if (options.dryRun) return dryRunSink(context);
+  if (options.writer) return writerThreadSink(context, options.writer);
+  return atomic ? atomicSink(context) : groupedSink(context);
 }
 
 /**

@@ -10,7 +10,15 @@ import { findCatalogIds } from '../../db/repositories/catalog.js';
 import type { AuditEvent } from '../../db/repositories/audit.js';
 import type { ImportWriter } from '../../db/statement-writer.js';
 import { chunk } from '../../db/time.js';
-import { MERGE_COLUMNS, USER_COLUMNS, batchEvents, catalogEvent, forEachMembershipChange, type ChangeContext, type ChangeSet } from './change-set.js';
+import {
+  MERGE_COLUMNS,
+  USER_COLUMNS,
+  batchEvents,
+  catalogEvent,
+  forEachMembershipChange,
+  type ChangeContext,
+  type ChangeSet,
+} from './change-set.js';
 import type { WriteTarget } from './write-change-set.js';
 
 /** What the writer thread's path keeps across an import's batches. */
@@ -22,7 +30,13 @@ export interface QueueState {
 }
 
 /** Queues `changes` on `writer`; resolves to the batch's audit events, for the caller to queue after them. */
-export async function queueChangeSet(writer: ImportWriter, changes: ChangeSet, ctx: ChangeContext, target: WriteTarget, state: QueueState): Promise<AuditEvent[]> {
+export async function queueChangeSet(
+  writer: ImportWriter,
+  changes: ChangeSet,
+  ctx: ChangeContext,
+  target: WriteTarget,
+  state: QueueState,
+): Promise<AuditEvent[]> {
   const catalogEvents: AuditEvent[] = [];
   const statements = (insert: BulkInsert) => writer.queue(bulkStatements(target.dialect, target.maxInsertRows, insert));
 
@@ -32,9 +46,16 @@ export async function queueChangeSet(writer: ImportWriter, changes: ChangeSet, c
   const unknown = [...wanted.keys()].filter((key) => !state.departments.has(key));
   if (unknown.length > 0) {
     for (const key of (await findCatalogIds(state.lookup, 'departments', unknown)).keys()) state.departments.add(key);
-    const missing = unknown.filter((key) => !state.departments.has(key)).map((key) => [wanted.get(key) as string, key, ctx.now]);
+    const missing = unknown
+      .filter((key) => !state.departments.has(key))
+      .map((key) => [wanted.get(key) as string, key, ctx.now]);
     if (missing.length > 0) {
-      statements({ table: 'departments', columns: ['name', 'name_key', 'created_at'], rows: missing, conflict: { column: 'name_key', merge: [] } });
+      statements({
+        table: 'departments',
+        columns: ['name', 'name_key', 'created_at'],
+        rows: missing,
+        conflict: { column: 'name_key', merge: [] },
+      });
       for (const [name, key] of missing) {
         state.departments.add(key as string);
         catalogEvents.push(catalogEvent(ctx, 'department.created', name as string));
@@ -43,7 +64,12 @@ export async function queueChangeSet(writer: ImportWriter, changes: ChangeSet, c
   }
   const { newGroups } = changes;
   if (newGroups.size > 0) {
-    statements({ table: 'user_groups', columns: ['name', 'name_key', 'created_at'], rows: [...newGroups].map(([key, name]) => [name, key, ctx.now]), conflict: { column: 'name_key', merge: [] } });
+    statements({
+      table: 'user_groups',
+      columns: ['name', 'name_key', 'created_at'],
+      rows: [...newGroups].map(([key, name]) => [name, key, ctx.now]),
+      conflict: { column: 'name_key', merge: [] },
+    });
     for (const [key, name] of newGroups) {
       // Its id is never needed on this path (memberships name groups by key); -1 marks it unread.
       ctx.catalog.groups.set(key, { id: -1, name });
@@ -57,9 +83,29 @@ export async function queueChangeSet(writer: ImportWriter, changes: ChangeSet, c
   // New users by a plain insert: one another process created since the look-up fails the batch
   // (DB_CONFLICT, retried) instead of being overwritten and audited as created. On MySQL their
   // ids then follow from the insert's (mysql-writer.ts), without a select.
-  if (creates.length > 0) statements({ table: 'users', columns: USER_COLUMNS, rows: creates, references: { department_id: BY_KEY('departments') }, identifies: 'username' });
-  if (updates.length > 0) statements({ table: 'users', columns: USER_COLUMNS, rows: updates, conflict: { column: 'username', merge: MERGE_COLUMNS }, references: { department_id: BY_KEY('departments') } });
-  const membership = (table: string, column: string, field: 'roles' | 'groups', reference: { table: string; key: string } | undefined, value: (key: string) => unknown) => {
+  if (creates.length > 0)
+    statements({
+      table: 'users',
+      columns: USER_COLUMNS,
+      rows: creates,
+      references: { department_id: BY_KEY('departments') },
+      identifies: 'username',
+    });
+  if (updates.length > 0)
+    statements({
+      table: 'users',
+      columns: USER_COLUMNS,
+      rows: updates,
+      conflict: { column: 'username', merge: MERGE_COLUMNS },
+      references: { department_id: BY_KEY('departments') },
+    });
+  const membership = (
+    table: string,
+    column: string,
+    field: 'roles' | 'groups',
+    reference: { table: string; key: string } | undefined,
+    value: (key: string) => unknown,
+  ) => {
     const storedIds: number[] = [];
     const pairs: unknown[][] = [];
     forEachMembershipChange(changes, field, (username, storedId, keys) => {
@@ -67,8 +113,16 @@ export async function queueChangeSet(writer: ImportWriter, changes: ChangeSet, c
       if (storedId !== undefined) storedIds.push(storedId);
       for (const key of keys) pairs.push([username, value(key)]);
     });
-    for (const part of chunk(storedIds, target.maxInParams)) writer.queue([{ sql: `delete from \`${table}\` where \`user_id\` in (${part.map(() => '?').join(',')})`, rows: [part] }]);
-    statements({ table, columns: ['user_id', column], rows: pairs, references: { user_id: { table: 'users', key: 'username' }, ...(reference ? { [column]: reference } : {}) } });
+    for (const part of chunk(storedIds, target.maxInParams))
+      writer.queue([
+        { sql: `delete from \`${table}\` where \`user_id\` in (${part.map(() => '?').join(',')})`, rows: [part] },
+      ]);
+    statements({
+      table,
+      columns: ['user_id', column],
+      rows: pairs,
+      references: { user_id: { table: 'users', key: 'username' }, ...(reference ? { [column]: reference } : {}) },
+    });
   };
   membership('user_roles', 'role_id', 'roles', undefined, (key) => ctx.catalog.roles.get(key)?.id);
   membership('user_group_members', 'group_id', 'groups', BY_KEY('user_groups'), (key) => key);

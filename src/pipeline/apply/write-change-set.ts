@@ -11,28 +11,55 @@ import type { Database } from '../../db/knex.js';
 import { findCatalogIds } from '../../db/repositories/catalog.js';
 import type { AuditEvent } from '../../db/repositories/audit.js';
 import { chunk } from '../../db/time.js';
-import { DEPARTMENT, MERGE_COLUMNS, USER_COLUMNS, batchEvents, catalogEvent, forEachMembershipChange, type ChangeContext, type ChangeSet } from './change-set.js';
+import {
+  DEPARTMENT,
+  MERGE_COLUMNS,
+  USER_COLUMNS,
+  batchEvents,
+  catalogEvent,
+  forEachMembershipChange,
+  type ChangeContext,
+  type ChangeSet,
+} from './change-set.js';
 
 /** The store's limits and capabilities a write needs. */
 export type WriteTarget = Pick<Database, 'dialect' | 'capabilities' | 'maxInsertRows' | 'maxInParams'>;
 
 /** Writes `changes` in `trx`; resolves to the batch's audit events, for the caller to record with it. */
-export async function writeChangeSet(trx: Knex, changes: ChangeSet, ctx: ChangeContext, target: WriteTarget): Promise<AuditEvent[]> {
+export async function writeChangeSet(
+  trx: Knex,
+  changes: ChangeSet,
+  ctx: ChangeContext,
+  target: WriteTarget,
+): Promise<AuditEvent[]> {
   const catalogEvents: AuditEvent[] = [];
   const departments = await ensureDepartments(trx, changes, ctx, target, catalogEvents);
   const groupIds = await ensureGroups(trx, changes, ctx, catalogEvents);
   const upserts = [...changes.creates, ...changes.updates];
   if (upserts.length > 0) {
-    for (const upsert of upserts) upsert[DEPARTMENT] = upsert[DEPARTMENT] === null ? null : (departments.get(upsert[DEPARTMENT] as string) ?? null);
+    for (const upsert of upserts)
+      upsert[DEPARTMENT] = upsert[DEPARTMENT] === null ? null : (departments.get(upsert[DEPARTMENT] as string) ?? null);
     // Where the upsert can hand back the new users' ids, it does; elsewhere replaceMemberships selects them.
     const returning = target.capabilities.insertReturning && createsMembers(changes) ? ['id', 'username'] : undefined;
-    const written = await bulkInsert(trx, target.dialect, target.maxInsertRows, { table: 'users', columns: USER_COLUMNS, rows: upserts, conflict: { column: 'username', merge: MERGE_COLUMNS }, ...(returning ? { returning } : {}) });
+    const written = await bulkInsert(trx, target.dialect, target.maxInsertRows, {
+      table: 'users',
+      columns: USER_COLUMNS,
+      rows: upserts,
+      conflict: { column: 'username', merge: MERGE_COLUMNS },
+      ...(returning ? { returning } : {}),
+    });
     await replaceMemberships(trx, changes, ctx, target, groupIds, returning ? userIds(written) : undefined);
   }
   return batchEvents(changes, catalogEvents);
 }
 
-async function ensureDepartments(trx: Knex, changes: ChangeSet, ctx: ChangeContext, target: WriteTarget, events: AuditEvent[]): Promise<Map<string, number>> {
+async function ensureDepartments(
+  trx: Knex,
+  changes: ChangeSet,
+  ctx: ChangeContext,
+  target: WriteTarget,
+  events: AuditEvent[],
+): Promise<Map<string, number>> {
   const wanted = changes.departments;
   if (wanted.size === 0) return new Map();
   const ids = await findCatalogIds(trx, 'departments', [...wanted.keys()]);
@@ -46,7 +73,12 @@ async function ensureDepartments(trx: Knex, changes: ChangeSet, ctx: ChangeConte
 }
 
 /** Creates the batch's new groups (adding them to the catalogue); resolves to every group's id by key. */
-async function ensureGroups(trx: Knex, changes: ChangeSet, ctx: ChangeContext, events: AuditEvent[]): Promise<Map<string, number>> {
+async function ensureGroups(
+  trx: Knex,
+  changes: ChangeSet,
+  ctx: ChangeContext,
+  events: AuditEvent[],
+): Promise<Map<string, number>> {
   const missing = changes.newGroups;
   if (missing.size > 0) {
     await trx('user_groups').insert([...missing].map(([key, name]) => ({ name, name_key: key, created_at: ctx.now })));
@@ -60,9 +92,11 @@ async function ensureGroups(trx: Knex, changes: ChangeSet, ctx: ChangeContext, e
 }
 
 /** A user created with roles or groups: its id is needed right after the upsert. */
-const createsMembers = (changes: ChangeSet): boolean => changes.diffs.some((d) => d.kind === 'create' && (d.next.roleKeys.length > 0 || d.next.groupKeys.length > 0));
+const createsMembers = (changes: ChangeSet): boolean =>
+  changes.diffs.some((d) => d.kind === 'create' && (d.next.roleKeys.length > 0 || d.next.groupKeys.length > 0));
 
-const userIds = (rows: readonly unknown[][]): Map<string, number> => new Map(rows.map(([id, username]) => [username as string, Number(id)]));
+const userIds = (rows: readonly unknown[][]): Map<string, number> =>
+  new Map(rows.map(([id, username]) => [username as string, Number(id)]));
 
 interface MembershipChange {
   username: string;
@@ -71,7 +105,14 @@ interface MembershipChange {
 }
 
 /** `written`: the ids of the users the upsert wrote, by username, when it returned them. */
-async function replaceMemberships(trx: Knex, changes: ChangeSet, ctx: ChangeContext, target: WriteTarget, groupIds: Map<string, number>, written?: Map<string, number>): Promise<void> {
+async function replaceMemberships(
+  trx: Knex,
+  changes: ChangeSet,
+  ctx: ChangeContext,
+  target: WriteTarget,
+  groupIds: Map<string, number>,
+  written?: Map<string, number>,
+): Promise<void> {
   const collect = (field: 'roles' | 'groups') => {
     const list: MembershipChange[] = [];
     forEachMembershipChange(changes, field, (username, storedId, keys) => list.push({ username, storedId, keys }));
@@ -82,12 +123,24 @@ async function replaceMemberships(trx: Knex, changes: ChangeSet, ctx: ChangeCont
   if (roles.length === 0 && groups.length === 0) return;
   const ids = written ?? new Map<string, number>();
   // Users created by this batch: their new ids, one select per chunk through the driver.
-  const created = written ? [] : [...new Set([...roles, ...groups].filter((m) => m.storedId === undefined).map((m) => m.username))];
+  const created = written
+    ? []
+    : [...new Set([...roles, ...groups].filter((m) => m.storedId === undefined).map((m) => m.username))];
   for (const part of chunk(created, target.maxInParams)) {
-    const rows = (await selectArrays(trx, target.dialect, `select \`id\`, \`username\` from \`users\` where \`username\` in (${part.map(() => '?').join(',')})`, part)) as Array<[number | string, string]>;
+    const rows = (await selectArrays(
+      trx,
+      target.dialect,
+      `select \`id\`, \`username\` from \`users\` where \`username\` in (${part.map(() => '?').join(',')})`,
+      part,
+    )) as Array<[number | string, string]>;
     for (const [id, username] of rows) ids.set(username, Number(id));
   }
-  const replace = async (members: MembershipChange[], table: string, column: string, idOf: (key: string) => number | undefined) => {
+  const replace = async (
+    members: MembershipChange[],
+    table: string,
+    column: string,
+    idOf: (key: string) => number | undefined,
+  ) => {
     if (members.length === 0) return;
     // A user created by this batch has no memberships yet: only stored users' sets are deleted.
     const storedIds = members.flatMap((m) => (m.storedId === undefined ? [] : [m.storedId]));
