@@ -63,7 +63,8 @@ function statement(dialect: Dialect, insert: BulkInsert, count: number): string 
   if (cached) return cached;
   const tuple = `(${insert.columns.map(() => '?').join(',')})`;
   const values = Array.from({ length: count }, () => tuple).join(',');
-  let sql = `insert into ${quote(insert.table)} (${insert.columns.map(quote).join(',')}) ${insert.references && dialect === 'sqlite' ? selectWithReferences(insert, values) : `values ${values}`}`;
+  const joined = insert.references && sqlCapabilities(dialect).keyReferences === 'joined-in-sql';
+  let sql = `insert into ${quote(insert.table)} (${insert.columns.map(quote).join(',')}) ${joined ? selectWithReferences(insert, values) : `values ${values}`}`;
   if (insert.conflict) sql += upsertClause(sqlCapabilities(dialect).upsertSyntax, insert.conflict);
   if (insert.returning) sql += ` returning ${insert.returning.map(quote).join(',')}`;
   if (sqlCache.size > 200) sqlCache.clear();
@@ -107,7 +108,7 @@ function selectWithReferences(insert: BulkInsert, values: string): string {
  */
 export async function bulkInsert(knex: Knex, dialect: Dialect, maxRows: number, insert: BulkInsert): Promise<unknown[][]> {
   if (insert.returning && !sqlCapabilities(dialect).insertReturning) throw new Error(`bulkInsert: ${dialect} has no returning clause`);
-  if (insert.references && dialect !== 'sqlite') throw new Error('bulkInsert: on MySQL references are for a writer thread (bulkStatements)');
+  if (insert.references && sqlCapabilities(dialect).keyReferences !== 'joined-in-sql') throw new Error(`bulkInsert: on ${dialect} references are for a writer thread (bulkStatements)`);
   const returned: unknown[][] = [];
   for (const { sql, rows } of bulkStatements(dialect, maxRows, insert)) {
     // Sized up front: pushing 6,000 values one by one regrew the array a dozen times per statement.
@@ -123,11 +124,12 @@ export async function bulkInsert(knex: Knex, dialect: Dialect, maxRows: number, 
 /** The statements of `bulkInsert`, at most `maxRows` rows each, for a caller that runs them itself (booleans left as they are). */
 export function bulkStatements(dialect: Dialect, maxRows: number, insert: BulkInsert): BoundStatement[] {
   const width = insert.columns.length;
-  const mysql = dialect === 'mysql';
-  const references = mysql && insert.references ? Object.entries(insert.references).map(([column, { table, key }]) => ({ column: insert.columns.indexOf(column), table, key })) : undefined;
+  // Keys the writer thread turns into ids: the columns that hold them, and the rows' own key.
+  const byWriter = sqlCapabilities(dialect).keyReferences === 'resolved-by-writer';
+  const references = byWriter && insert.references ? Object.entries(insert.references).map(([column, { table, key }]) => ({ column: insert.columns.indexOf(column), table, key })) : undefined;
   if (references?.some((r) => r.column < 0)) throw new Error(`bulkInsert into ${insert.table}: a reference names a column it does not insert`);
   if (insert.identifies !== undefined && (insert.conflict || !insert.columns.includes(insert.identifies))) throw new Error(`bulkInsert into ${insert.table}: identifies needs a plain insert of its key column`);
-  const identifies = mysql && insert.identifies !== undefined ? { column: insert.columns.indexOf(insert.identifies), table: insert.table, key: insert.identifies } : undefined;
+  const identifies = byWriter && insert.identifies !== undefined ? { column: insert.columns.indexOf(insert.identifies), table: insert.table, key: insert.identifies } : undefined;
   return chunk(insert.rows, maxRows).map((rows) => {
     for (const row of rows) if (row.length !== width) throw new Error(`bulkInsert into ${insert.table}: a row has ${row.length} values for ${width} columns`);
     return { sql: statement(dialect, insert, rows.length), rows, ...(references ? { references } : {}), ...(identifies ? { identifies } : {}) };

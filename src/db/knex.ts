@@ -33,6 +33,12 @@ export interface Capabilities {
   /** `insert … returning` hands back columns of the rows it wrote (SQLite); MySQL has no such clause. */
   readonly insertReturning: boolean;
   /**
+   * Where a statement's keys of other tables' rows become their ids (bulk.ts `references`): joined
+   * in the SQL itself (SQLite), or looked up by the writer thread (MySQL, which ran such joins and
+   * sub-selects much slower than the insert itself: mysql-writer.ts).
+   */
+  readonly keyReferences: 'joined-in-sql' | 'resolved-by-writer';
+  /**
    * No second connection while a transaction is open (SQLite's one connection, a MySQL pool of
    * one): other queries must run inside that transaction, as waiting for another connection would
    * wait for a commit that waits for them.
@@ -59,13 +65,13 @@ export interface WriterThreadCapability {
   readonly leanYoungGenerationMb: number | undefined;
 }
 
+type SqlCapabilities = Pick<Capabilities, 'upsertSyntax' | 'insertReturning' | 'keyReferences'>;
+
 /** The SQL each dialect speaks; what depends on the instance (its file, its pool) is added by createDatabase. */
 const SQL_CAPABILITIES: Record<Dialect, SqlCapabilities> = {
-  sqlite: { upsertSyntax: 'on-conflict', insertReturning: true },
-  mysql: { upsertSyntax: 'on-duplicate-key', insertReturning: false },
+  sqlite: { upsertSyntax: 'on-conflict', insertReturning: true, keyReferences: 'joined-in-sql' },
+  mysql: { upsertSyntax: 'on-duplicate-key', insertReturning: false, keyReferences: 'resolved-by-writer' },
 };
-
-type SqlCapabilities = Pick<Capabilities, 'upsertSyntax' | 'insertReturning'>;
 
 /** The SQL capabilities of a dialect, for code that builds statements without a Database (bulk.ts). */
 export const sqlCapabilities = (dialect: Dialect): SqlCapabilities => SQL_CAPABILITIES[dialect];
