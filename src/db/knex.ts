@@ -273,10 +273,11 @@ export function createDatabase(config: Pick<Config, 'database'>, logger: Logger,
     },
   });
   let checkpointer: Promise<WalCheckpointer | undefined> | undefined;
+  const capabilities = capabilitiesOf(parsed, config.database);
   return {
     knex: instance,
     dialect: parsed.dialect,
-    capabilities: capabilitiesOf(parsed, config.database),
+    capabilities,
     description: parsed.description,
     location: parsed.location,
     maxInsertRows: parsed.dialect === 'sqlite' ? 500 : 1000,
@@ -296,8 +297,8 @@ export function createDatabase(config: Pick<Config, 'database'>, logger: Logger,
       await checkpointer;
     },
     openWriter(options = {}) {
+      if (capabilities.writerThread === undefined) return undefined;
       if (parsed.dialect === 'mysql') return new MysqlWriter({ connection: parsed.config.connection as Record<string, unknown>, sessionSql: MYSQL_SESSION_SQL, youngGenerationMb: options.youngGenerationMb });
-      if (parsed.location === ':memory:') return undefined;
       return new SqliteWriter(parsed.location, { busyTimeoutMs: config.database.busyTimeoutMs, autoCheckpointPages: AUTO_CHECKPOINT_PAGES });
     },
     async destroy() {
