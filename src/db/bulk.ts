@@ -6,7 +6,7 @@
  * statement (see cachePreparedStatements in knex.ts). Backtick quoting works on both databases.
  */
 import type { Knex } from 'knex';
-import type { Dialect } from './dialect.js';
+import { sqlCapabilities, type Capabilities, type Dialect } from './dialect.js';
 import { chunk } from './time.js';
 
 export interface BulkInsert {
@@ -16,8 +16,8 @@ export interface BulkInsert {
   /** Upsert on this unique column, setting `merge` columns from the new row. */
   conflict?: { column: string; merge: readonly string[] };
   /**
-   * SQLite only: these columns of every row inserted or updated come back (`RETURNING`), e.g. the
-   * ids of users just created, without a select that finds each again by its key.
+   * Where the dialect has `insertReturning`: these columns of every row inserted or updated come
+   * back, e.g. the ids of users just created, without a select that finds each again by its key.
    */
   returning?: readonly string[];
   /**
@@ -63,20 +63,23 @@ function statement(dialect: Dialect, insert: BulkInsert, count: number): string 
   if (cached) return cached;
   const tuple = `(${insert.columns.map(() => '?').join(',')})`;
   const values = Array.from({ length: count }, () => tuple).join(',');
-  let sql = `insert into ${quote(insert.table)} (${insert.columns.map(quote).join(',')}) ${insert.references && dialect === 'sqlite' ? selectWithReferences(insert, values) : `values ${values}`}`;
-  if (insert.conflict && insert.conflict.merge.length === 0) {
-    // Nothing to merge: a row whose key is there already is left as it is (not INSERT IGNORE,
-    // which would also turn every other error into a warning on MySQL: PITFALLS §4).
-    const column = quote(insert.conflict.column);
-    sql += dialect === 'sqlite' ? ` on conflict (${column}) do nothing` : ` on duplicate key update ${column} = ${column}`;
-  } else if (insert.conflict) {
-    const set = insert.conflict.merge.map((c) => (dialect === 'sqlite' ? `${quote(c)} = excluded.${quote(c)}` : `${quote(c)} = values(${quote(c)})`)).join(', ');
-    sql += dialect === 'sqlite' ? ` on conflict (${quote(insert.conflict.column)}) do update set ${set}` : ` on duplicate key update ${set}`;
-  }
+  const joined = insert.references && sqlCapabilities(dialect).keyReferences === 'joined-in-sql';
+  let sql = `insert into ${quote(insert.table)} (${insert.columns.map(quote).join(',')}) ${joined ? selectWithReferences(insert, values) : `values ${values}`}`;
+  if (insert.conflict) sql += upsertClause(sqlCapabilities(dialect).upsertSyntax, insert.conflict);
   if (insert.returning) sql += ` returning ${insert.returning.map(quote).join(',')}`;
   if (sqlCache.size > 200) sqlCache.clear();
   sqlCache.set(key, sql);
   return sql;
+}
+
+function upsertClause(syntax: Capabilities['upsertSyntax'], conflict: NonNullable<BulkInsert['conflict']>): string {
+  const onConflict = syntax === 'on-conflict';
+  const column = quote(conflict.column);
+  // Nothing to merge: a row whose key is there already is left as it is (not INSERT IGNORE,
+  // which would also turn every other error into a warning on MySQL: PITFALLS §4).
+  if (conflict.merge.length === 0) return onConflict ? ` on conflict (${column}) do nothing` : ` on duplicate key update ${column} = ${column}`;
+  const set = conflict.merge.map((c) => (onConflict ? `${quote(c)} = excluded.${quote(c)}` : `${quote(c)} = values(${quote(c)})`)).join(', ');
+  return onConflict ? ` on conflict (${column}) do update set ${set}` : ` on duplicate key update ${set}`;
 }
 
 /**
@@ -104,8 +107,8 @@ function selectWithReferences(insert: BulkInsert, values: string): string {
  * Resolves to the `returning` columns of the rows written (an empty list without `returning`).
  */
 export async function bulkInsert(knex: Knex, dialect: Dialect, maxRows: number, insert: BulkInsert): Promise<unknown[][]> {
-  if (insert.returning && dialect !== 'sqlite') throw new Error('bulkInsert: returning is for SQLite only');
-  if (insert.references && dialect !== 'sqlite') throw new Error('bulkInsert: on MySQL references are for a writer thread (bulkStatements)');
+  if (insert.returning && !sqlCapabilities(dialect).insertReturning) throw new Error(`bulkInsert: ${dialect} has no returning clause`);
+  if (insert.references && sqlCapabilities(dialect).keyReferences !== 'joined-in-sql') throw new Error(`bulkInsert: on ${dialect} references are for a writer thread (bulkStatements)`);
   const returned: unknown[][] = [];
   for (const { sql, rows } of bulkStatements(dialect, maxRows, insert)) {
     // Sized up front: pushing 6,000 values one by one regrew the array a dozen times per statement.
@@ -121,11 +124,12 @@ export async function bulkInsert(knex: Knex, dialect: Dialect, maxRows: number, 
 /** The statements of `bulkInsert`, at most `maxRows` rows each, for a caller that runs them itself (booleans left as they are). */
 export function bulkStatements(dialect: Dialect, maxRows: number, insert: BulkInsert): BoundStatement[] {
   const width = insert.columns.length;
-  const mysql = dialect === 'mysql';
-  const references = mysql && insert.references ? Object.entries(insert.references).map(([column, { table, key }]) => ({ column: insert.columns.indexOf(column), table, key })) : undefined;
+  // Keys the writer thread turns into ids: the columns that hold them, and the rows' own key.
+  const byWriter = sqlCapabilities(dialect).keyReferences === 'resolved-by-writer';
+  const references = byWriter && insert.references ? Object.entries(insert.references).map(([column, { table, key }]) => ({ column: insert.columns.indexOf(column), table, key })) : undefined;
   if (references?.some((r) => r.column < 0)) throw new Error(`bulkInsert into ${insert.table}: a reference names a column it does not insert`);
   if (insert.identifies !== undefined && (insert.conflict || !insert.columns.includes(insert.identifies))) throw new Error(`bulkInsert into ${insert.table}: identifies needs a plain insert of its key column`);
-  const identifies = mysql && insert.identifies !== undefined ? { column: insert.columns.indexOf(insert.identifies), table: insert.table, key: insert.identifies } : undefined;
+  const identifies = byWriter && insert.identifies !== undefined ? { column: insert.columns.indexOf(insert.identifies), table: insert.table, key: insert.identifies } : undefined;
   return chunk(insert.rows, maxRows).map((rows) => {
     for (const row of rows) if (row.length !== width) throw new Error(`bulkInsert into ${insert.table}: a row has ${row.length} values for ${width} columns`);
     return { sql: statement(dialect, insert, rows.length), rows, ...(references ? { references } : {}), ...(identifies ? { identifies } : {}) };

@@ -32,7 +32,7 @@ const BUSY_CODES = new Set(['ER_LOCK_WAIT_TIMEOUT', 'ER_LOCK_DEADLOCK', 'SQLITE_
 const BUSY_ERRNOS = new Set([1205, 1213]);
 /**
  * A unique key taken between an import's read and its insert: users are created with plain
- * inserts (apply/write-batch.ts), and departments, groups and roles are only ever added after a
+ * inserts (apply/queue-change-set.ts), and departments, groups and roles are only ever added after a
  * look-up, so this is another writer's row, which a retry finds.
  */
 const CONFLICT_CODES = new Set(['ER_DUP_ENTRY', 'SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY']);

@@ -13,7 +13,7 @@ import { requirePackage } from '../require-package.js';
 import type { Config } from '../config/schema.js';
 import { fail } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
-import type { Dialect } from './dialect.js';
+import { SQL_CAPABILITIES, type Capabilities, type Dialect, type WriterThreadCapability } from './dialect.js';
 import { AUTO_CHECKPOINT_PAGES, startWalCheckpointer, type WalCheckpointer } from './wal-checkpointer.js';
 import { MysqlWriter } from './mysql-writer.js';
 import { prepareSqliteFile, sqliteFilesReadableByOthers } from './sqlite-file.js';
@@ -22,11 +22,26 @@ import type { ImportWriter } from './statement-writer.js';
 
 const knex: typeof import('knex').knex = requirePackage('knex');
 
-export type { Dialect } from './dialect.js';
+export { sqlCapabilities, type Capabilities, type Dialect, type WriterThreadCapability } from './dialect.js';
+
+
+function capabilitiesOf(parsed: ParsedUrl, settings: Config['database']): Capabilities {
+  const sqlite = parsed.dialect === 'sqlite';
+  // SQLite's `:memory:` is private to its one connection: no thread can share it.
+  const writerThread = sqlite ? (parsed.location === ':memory:' ? undefined : SQLITE_WRITER) : MYSQL_WRITER;
+  return { ...SQL_CAPABILITIES[parsed.dialect], singleConnection: sqlite || settings.poolMax < 2, writerThread };
+}
+
+/** WriterThreadCapability.batchesInFlight on SQLite. */
+export const SQLITE_BATCHES_IN_FLIGHT = 2;
+const SQLITE_WRITER: WriterThreadCapability = { batchesInFlight: SQLITE_BATCHES_IN_FLIGHT, leanYoungGenerationMb: undefined };
+const MYSQL_WRITER: WriterThreadCapability = { batchesInFlight: 1, leanYoungGenerationMb: 8 };
 
 export interface Database {
   readonly knex: Knex;
   readonly dialect: Dialect;
+  /** What this store can do; see Capabilities. */
+  readonly capabilities: Capabilities;
   /** `sqlite:/abs/path` or `mysql://user:***@host:port/db` — safe to log. */
   readonly description: string;
   /** host:port for MySQL, the file for SQLite: named in "cannot reach" messages. */
@@ -207,9 +222,11 @@ export function createDatabase(config: Pick<Config, 'database'>, logger: Logger,
     },
   });
   let checkpointer: Promise<WalCheckpointer | undefined> | undefined;
+  const capabilities = capabilitiesOf(parsed, config.database);
   return {
     knex: instance,
     dialect: parsed.dialect,
+    capabilities,
     description: parsed.description,
     location: parsed.location,
     maxInsertRows: parsed.dialect === 'sqlite' ? 500 : 1000,
@@ -229,8 +246,8 @@ export function createDatabase(config: Pick<Config, 'database'>, logger: Logger,
       await checkpointer;
     },
     openWriter(options = {}) {
+      if (capabilities.writerThread === undefined) return undefined;
       if (parsed.dialect === 'mysql') return new MysqlWriter({ connection: parsed.config.connection as Record<string, unknown>, sessionSql: MYSQL_SESSION_SQL, youngGenerationMb: options.youngGenerationMb });
-      if (parsed.location === ':memory:') return undefined;
       return new SqliteWriter(parsed.location, { busyTimeoutMs: config.database.busyTimeoutMs, autoCheckpointPages: AUTO_CHECKPOINT_PAGES });
     },
     async destroy() {

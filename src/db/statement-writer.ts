@@ -4,7 +4,7 @@
  * statements' values as they cross.
  *
  * The import's thread validates and diffs the next batch while this one's statements run. They
- * need nothing back (apply/write-batch.ts refers to departments, users and groups by key), so the
+ * need nothing back (apply/queue-change-set.ts refers to departments, users and groups by key), so the
  * import's thread waits only for the batch before last (what is queued stays at two batches) and,
  * before sending a commit, for the commit before it (apply/queued-transaction.ts).
  *

@@ -29,7 +29,7 @@ export interface ImportRun {
   request: ProcessRequest;
   file: Fingerprint;
   startedAt: Date;
-  /** Lean-memory mode (read/memory-mode.ts). */
+  /** Lean-memory mode (src/xlsx/memory-mode.ts). */
   lean: boolean;
   importId: number | null;
   /** Where the rows' results go, for the reports and the counts. */

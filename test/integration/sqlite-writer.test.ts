@@ -6,7 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { bulkStatements } from '../../src/db/bulk.js';
 import { SqliteWriter } from '../../src/db/sqlite-writer.js';
 import { encodeStatements, type ImportWriter } from '../../src/db/statement-writer.js';
-import { QueuedTransaction, SQLITE_BATCHES_IN_FLIGHT } from '../../src/pipeline/apply/queued-transaction.js';
+import { SQLITE_BATCHES_IN_FLIGHT } from '../../src/db/knex.js';
+import { QueuedTransaction } from '../../src/pipeline/apply/queued-transaction.js';
 
 /** The driver itself (it ships no types): a reader's connection beside the writer's. */
 interface Connection {

@@ -8,7 +8,7 @@
  */
 import { COLUMN_INDEX, COLUMN_KEYS, TEMPLATE_HEADERS } from '../../domain/columns.js';
 import type { FailedRowCells } from '../report/index.js';
-import type { AppliedRow } from './write-batch.js';
+import type { AppliedRow } from './change-set.js';
 
 /** The Error note of a row whose Password cell was filled in. */
 export const REENTER_PASSWORD =

@@ -8,7 +8,7 @@
  * another connection while the server works on batch N (the look-up was 1.5 s of a 5.4 s unchanged
  * 100k re-import, all of it waiting). That is safe because a file's valid rows have distinct
  * usernames (a repeated one fails as a duplicate), so batch N never writes a user batch N+1 reads;
- * the import only creates departments and groups, never renames them. As before, a concurrent
+ * the import only creates departments and groups, never renames them. A concurrent
  * change by another process between this read and the upsert is not locked out.
  */
 import type { Knex } from 'knex';
@@ -48,6 +48,8 @@ export interface PrepareContext {
   maxInParams: number;
   /** Role and group keys of the stored users' membership ids. */
   membershipKeys: MembershipKeys;
+  /** Runs the stored-user look-up, turning a driver's error into the project's (db/errors.ts). */
+  onDatabase<T>(work: () => Promise<T>): Promise<T>;
 }
 
 /** `handle` names the connection for the stored-user look-up when it is made (after validation). */
@@ -69,7 +71,8 @@ export async function prepareBatch(handle: () => Knex | Promise<Knex>, rows: rea
     batch.intents.push(intent);
     batch.raws.push(raw);
   }
-  batch.stored = await loadStoredUsers(await handle(), context.dialect, batch.intents.map((i) => i.username), context.maxInParams, context.membershipKeys);
+  const usernames = batch.intents.map((i) => i.username);
+  batch.stored = await context.onDatabase(async () => loadStoredUsers(await handle(), context.dialect, usernames, context.maxInParams, context.membershipKeys));
   if (withPassword.length > 0) await settlePasswords(withPassword, batch.stored, context);
   return batch;
 }

@@ -11,15 +11,6 @@
  */
 import type { ImportWriter } from '../../db/statement-writer.js';
 
-/**
- * Batches handed to SQLite's thread that `write` does not wait for. Two, not one: with the
- * reader's zip cheaper (zip-entries.ts) the import's thread, the reader and the writer each idled
- * part of the time on 2 cores, and a first load took 4.47–4.82 → 4.28–4.51 s (means of two sets
- * of 6 alternating pairs, 9 of 12 faster; earlier sessions had measured no gain from more). MySQL
- * keeps one: 6 alternating pairs into MariaDB showed no gain (means 7.78 → 8.07 s, 3 of 6 faster).
- */
-export const SQLITE_BATCHES_IN_FLIGHT = 2;
-
 export class QueuedTransaction<T> {
   private outcomes: T[] = [];
   private rows = 0;
@@ -27,7 +18,7 @@ export class QueuedTransaction<T> {
   private running: Array<Promise<void>> = [];
   /** The last commit sent and what it hands on, until it has done so (the next commit waits for it). */
   private committing: Promise<void> = Promise.resolve();
-  /** Why a commit sent earlier failed: every later write fails with it. */
+  /** Why a commit already sent failed: every later write fails with it. */
   private failedCommit: { error: unknown } | undefined;
 
   constructor(
@@ -36,7 +27,7 @@ export class QueuedTransaction<T> {
     private readonly rowsPerTransaction: number,
     /** Called after each commit with what the committed batches did, in file order. */
     private readonly onCommitted: (outcomes: readonly T[]) => void | Promise<void>,
-    /** Batches handed over that `write` does not wait for (see SQLITE_BATCHES_IN_FLIGHT). */
+    /** Batches handed over that `write` does not wait for (the store's writerThread.batchesInFlight). */
     private readonly batchesInFlight = 1,
   ) {}
 
@@ -75,9 +66,9 @@ export class QueuedTransaction<T> {
 
   /**
    * Sends the commit without waiting for it: the thread runs it after the batches before it, while
-   * this thread prepares the next ones (waiting for each commit cost the import's thread 0.16 s of
-   * a 100k-row first load). Its outcomes are handed on once it has committed; if it fails, nothing
-   * of it is, and the next write or commit throws its error.
+   * this thread prepares the next ones (a wait for each commit would idle the import's thread,
+   * ~0.16 s of a 100k-row first load). Its outcomes are handed on once it has committed; if it
+   * fails, nothing of it is, and the next write or commit throws its error.
    */
   private sendCommit(): void {
     const outcomes = this.outcomes;
