@@ -12,7 +12,18 @@ export interface GenerateOptions {
   passwords?: boolean;
 }
 
-const HEADER = ['Name', 'Username', 'Password', 'Department', 'E-mail', 'Phone', 'Active', 'Ignore MFA', 'Roles', 'User group'];
+const HEADER = [
+  'Name',
+  'Username',
+  'Password',
+  'Department',
+  'E-mail',
+  'Phone',
+  'Active',
+  'Ignore MFA',
+  'Roles',
+  'User group',
+];
 
 export function benchRow(i: number, options: Omit<GenerateOptions, 'rows'> = {}): Array<string | null> {
   const changed = options.changedEvery !== undefined && i % options.changedEvery === 0;

@@ -26,13 +26,21 @@ export interface Measurement {
   serverCpuMs: number | null;
 }
 
-export async function measure(command: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; serverPid?: number } = {}): Promise<Measurement> {
+export async function measure(
+  command: string,
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; serverPid?: number } = {},
+): Promise<Measurement> {
   const node = command === process.execPath;
   const cpuFile = path.join(tmpdir(), `usersync-bench-cpu-${process.pid}-${++measured}.json`);
   const env = { ...(options.env ?? process.env), ...(node ? { USERSYNC_BENCH_CPU_FILE: cpuFile } : {}) };
   const serverBefore = options.serverPid === undefined ? null : processCpuMs(options.serverPid);
   const started = process.hrtime.bigint();
-  const child = spawn(command, node ? ['--require', cpuReport, ...args] : args, { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, node ? ['--require', cpuReport, ...args] : args, {
+    cwd: options.cwd,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -57,7 +65,15 @@ export async function measure(command: string, args: readonly string[], options:
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   const serverAfter = options.serverPid === undefined ? null : processCpuMs(options.serverPid);
   const serverCpuMs = serverBefore !== null && serverAfter !== null ? serverAfter - serverBefore : null;
-  return { ms, peakRssMb: peakKb / 1024, code, stdout, stderr, cpuMs: node ? readCpuReport(cpuFile) : null, serverCpuMs };
+  return {
+    ms,
+    peakRssMb: peakKb / 1024,
+    code,
+    stdout,
+    stderr,
+    cpuMs: node ? readCpuReport(cpuFile) : null,
+    serverCpuMs,
+  };
 }
 
 function readCpuReport(file: string): number | null {

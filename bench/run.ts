@@ -62,7 +62,8 @@ const RUNS = Number(args.runs);
  * the first 20,000, extrapolated at their rate. The script slows as the tables grow, so a sample
  * errs in the naive script's favour, never in usersync's.
  */
-const naiveRows = (kind: 'sqlite' | 'mysql'): number => Math.min(args.naive !== undefined ? Number(args.naive) : kind === 'sqlite' ? ROWS : 20_000, ROWS);
+const naiveRows = (kind: 'sqlite' | 'mysql'): number =>
+  Math.min(args.naive !== undefined ? Number(args.naive) : kind === 'sqlite' ? ROWS : 20_000, ROWS);
 const out = path.resolve(args.out);
 mkdirSync(out, { recursive: true });
 
@@ -78,7 +79,8 @@ interface Series {
   serverCpuMs: number | null;
 }
 
-const medianOf = (values: Array<number | null>): number | null => (values.every((v) => v !== null) && values.length > 0 ? Math.round(median(values as number[])) : null);
+const medianOf = (values: Array<number | null>): number | null =>
+  values.every((v) => v !== null) && values.length > 0 ? Math.round(median(values as number[])) : null;
 
 const series = (ms: Measurement[]): Series => ({
   medianMs: Math.round(median(ms.map((m) => m.ms))),
@@ -100,7 +102,14 @@ function cpuBound(r: Series, floor: Series, cores: number) {
   if (r.cpuMs === null) return null;
   const totalCpuMs = r.cpuMs + (r.serverCpuMs ?? 0);
   const lowerBoundMs = Math.round(totalCpuMs / cores);
-  return { processCpuMs: r.cpuMs, serverCpuMs: r.serverCpuMs, totalCpuMs, cores, lowerBoundMs, lowerBoundVsFloor: +(lowerBoundMs / floor.medianMs).toFixed(2) };
+  return {
+    processCpuMs: r.cpuMs,
+    serverCpuMs: r.serverCpuMs,
+    totalCpuMs,
+    cores,
+    lowerBoundMs,
+    lowerBoundVsFloor: +(lowerBoundMs / floor.medianMs).toFixed(2),
+  };
 }
 
 /**
@@ -109,7 +118,12 @@ function cpuBound(r: Series, floor: Series, cores: number) {
  */
 function withinCpu(limitMs: number, bound: ReturnType<typeof cpuBound>) {
   if (bound === null) return null;
-  return { limitMs: Math.round(limitMs), lowerBoundMs: bound.lowerBoundMs, cores: bound.cores, reachable: bound.lowerBoundMs <= limitMs };
+  return {
+    limitMs: Math.round(limitMs),
+    lowerBoundMs: bound.lowerBoundMs,
+    cores: bound.cores,
+    reachable: bound.lowerBoundMs <= limitMs,
+  };
 }
 
 /**
@@ -117,8 +131,14 @@ function withinCpu(limitMs: number, bound: ReturnType<typeof cpuBound>) {
  * rows it did not do at its rate after the first fifth of them (naive.ts says why not a scale).
  */
 function naiveRate(run: Measurement) {
-  const { rows, warmRows, warmMs, endMs } = JSON.parse(run.stdout.trim()) as { rows: number; warmRows: number; warmMs: number; endMs: number };
-  if (!(rows > warmRows && endMs > warmMs)) throw new Error(`naive: no rate from ${run.stdout.trim()} (use --naive of at least 2 rows)`);
+  const { rows, warmRows, warmMs, endMs } = JSON.parse(run.stdout.trim()) as {
+    rows: number;
+    warmRows: number;
+    warmMs: number;
+    endMs: number;
+  };
+  if (!(rows > warmRows && endMs > warmMs))
+    throw new Error(`naive: no rate from ${run.stdout.trim()} (use --naive of at least 2 rows)`);
   const msPerRow = (endMs - warmMs) / (rows - warmRows);
   const extrapolatedMs = Math.round(run.ms + msPerRow * (ROWS - rows));
   return {
@@ -126,7 +146,10 @@ function naiveRate(run: Measurement) {
     sampleMs: Math.round(run.ms),
     msPerRow: +msPerRow.toFixed(3),
     extrapolatedMs,
-    label: rows === ROWS ? `all ${ROWS} rows` : `${rows}-row sample: its ${Math.round(run.ms)} ms + ${ROWS - rows} rows more at its ${msPerRow.toFixed(2)} ms a row after the first ${warmRows}`,
+    label:
+      rows === ROWS
+        ? `all ${ROWS} rows`
+        : `${rows}-row sample: its ${Math.round(run.ms)} ms + ${ROWS - rows} rows more at its ${msPerRow.toFixed(2)} ms a row after the first ${warmRows}`,
   };
 }
 
@@ -135,7 +158,11 @@ function check(m: Measurement, what: string): Measurement {
   return m;
 }
 
-async function file(name: string, rows: number, options: { changedEvery?: number; passwords?: boolean } = {}): Promise<string> {
+async function file(
+  name: string,
+  rows: number,
+  options: { changedEvery?: number; passwords?: boolean } = {},
+): Promise<string> {
   const target = path.join(out, name);
   if (!existsSync(target)) {
     process.stderr.write(`generating ${name} (${rows} rows)\n`);
@@ -148,7 +175,10 @@ async function file(name: string, rows: number, options: { changedEvery?: number
 async function argon2Rate(): Promise<number> {
   // A thread for each of its hashes: libuv's default pool of 4 would cap the bare rate at 4 cores.
   const env = { ...process.env, UV_THREADPOOL_SIZE: String(Math.max(4, availableParallelism() + 1)) };
-  const run = check(await measure(process.execPath, [path.join(here, 'argon2-rate.js'), args.quick ? '1' : '3'], { env }), 'argon2 rate');
+  const run = check(
+    await measure(process.execPath, [path.join(here, 'argon2-rate.js'), args.quick ? '1' : '3'], { env }),
+    'argon2 rate',
+  );
   return Number(run.stdout.trim());
 }
 
@@ -184,8 +214,17 @@ const localServerPid = (() => {
 function usersync(url: string, argv: string[]): Promise<Measurement> {
   const cwd = path.join(out, 'cwd');
   mkdirSync(cwd, { recursive: true });
-  const env = { ...process.env, USERSYNC_DATABASE_URL: url, USERSYNC_LOG_DIR: path.join(out, 'logs'), USERSYNC_LOG_LEVEL: 'warn' };
-  return measure(process.execPath, [bin, ...argv], { cwd, env, ...(url.startsWith('mysql') && localServerPid !== undefined ? { serverPid: localServerPid } : {}) });
+  const env = {
+    ...process.env,
+    USERSYNC_DATABASE_URL: url,
+    USERSYNC_LOG_DIR: path.join(out, 'logs'),
+    USERSYNC_LOG_LEVEL: 'warn',
+  };
+  return measure(process.execPath, [bin, ...argv], {
+    cwd,
+    env,
+    ...(url.startsWith('mysql') && localServerPid !== undefined ? { serverPid: localServerPid } : {}),
+  });
 }
 
 async function seededDatabase(kind: 'sqlite' | 'mysql', label: string): Promise<string> {
@@ -210,17 +249,29 @@ async function benchDatabase(kind: 'sqlite' | 'mysql', files: Record<string, str
     fresh.push(check(await usersync(url, importArgs(files.base as string)), 'import new'));
     unchanged.push(check(await usersync(url, importArgs(files.base as string)), 'import unchanged'));
     changed.push(check(await usersync(url, importArgs(files.changed as string)), 'import 10% changed'));
-    process.stderr.write(`  run ${run + 1}: floor ${Math.round(floors.at(-1)!.ms)} ms, new ${Math.round(fresh.at(-1)!.ms)}, unchanged ${Math.round(unchanged.at(-1)!.ms)}, changed ${Math.round(changed.at(-1)!.ms)}\n`);
+    process.stderr.write(
+      `  run ${run + 1}: floor ${Math.round(floors.at(-1)!.ms)} ms, new ${Math.round(fresh.at(-1)!.ms)}, unchanged ${Math.round(unchanged.at(-1)!.ms)}, changed ${Math.round(changed.at(-1)!.ms)}\n`,
+    );
   }
   const naiveUrl = await seededDatabase(kind, `${kind}_naive`);
-  const naive = check(await measure(process.execPath, [path.join(here, 'naive.js'), files.base as string, naiveUrl, String(naiveRows(kind))]), 'naive');
+  const naive = check(
+    await measure(process.execPath, [
+      path.join(here, 'naive.js'),
+      files.base as string,
+      naiveUrl,
+      String(naiveRows(kind)),
+    ]),
+    'naive',
+  );
   const naiveRun = naiveRate(naive);
   process.stderr.write(`  naive: ${naiveRun.extrapolatedMs} ms for ${ROWS} rows (${naiveRun.label})\n`);
 
   const passwords = await passwordRuns(kind, files);
   const bigUrl = await seededDatabase(kind, `${kind}_big`);
   const big = check(await usersync(bigUrl, importArgs(files.big as string)), 'import 1M');
-  process.stderr.write(`  passwords: ${passwords.ms} ms (hashing at ${passwords.ratioMin}–${passwords.ratioMax} of bare); big: ${Math.round(big.ms)} ms, ${Math.round(big.peakRssMb)} MB\n`);
+  process.stderr.write(
+    `  passwords: ${passwords.ms} ms (hashing at ${passwords.ratioMin}–${passwords.ratioMax} of bare); big: ${Math.round(big.ms)} ms, ${Math.round(big.peakRssMb)} MB\n`,
+  );
   const floor = series(floors);
   const created = series(fresh);
   const same = series(unchanged);
@@ -247,7 +298,10 @@ async function benchDatabase(kind: 'sqlite' | 'mysql', files: Record<string, str
 async function passwordRuns(kind: 'sqlite' | 'mysql', files: Record<string, string>) {
   const runs = [];
   for (let run = 0; run < RUNS; run++) {
-    const plain = check(await usersync(await seededDatabase(kind, `${kind}_plain`), importArgs(files.plain as string)), 'import without passwords');
+    const plain = check(
+      await usersync(await seededDatabase(kind, `${kind}_plain`), importArgs(files.plain as string)),
+      'import without passwords',
+    );
     const pwUrl = await seededDatabase(kind, `${kind}_pw`);
     const bareBefore = await argon2Rate();
     const passwords = check(await usersync(pwUrl, importArgs(files.passwords as string)), 'import passwords');
@@ -270,7 +324,9 @@ async function passwordRuns(kind: 'sqlite' | 'mysql', files: Record<string, stri
 
 async function main() {
   // Every measured process runs on this same Node.js (process.execPath): say which before the long part.
-  process.stderr.write(`bench on Node ${process.version} (${process.execPath}), ${availableParallelism()} cores, databases ${args.databases}\n`);
+  process.stderr.write(
+    `bench on Node ${process.version} (${process.execPath}), ${availableParallelism()} cores, databases ${args.databases}\n`,
+  );
   const files = {
     base: await file(`users-${ROWS}.xlsx`, ROWS),
     changed: await file(`users-${ROWS}-changed10.xlsx`, ROWS, { changedEvery: 10 }),
@@ -279,21 +335,75 @@ async function main() {
     big: await file(`users-${BIG}.xlsx`, BIG),
   };
   const results: Record<string, Awaited<ReturnType<typeof benchDatabase>>> = {};
-  for (const kind of args.databases.split(',').map((d) => d.trim()) as Array<'sqlite' | 'mysql'>) results[kind] = await benchDatabase(kind, files);
+  for (const kind of args.databases.split(',').map((d) => d.trim()) as Array<'sqlite' | 'mysql'>)
+    results[kind] = await benchDatabase(kind, files);
 
   const targets = Object.entries(results).flatMap(([kind, r]) => [
-    { database: kind, target: `new import ≤ 1.5 × floor`, value: +(r.new.medianMs / r.floor.medianMs).toFixed(2), pass: r.new.medianMs <= 1.5 * r.floor.medianMs, cpu: withinCpu(1.5 * r.floor.medianMs, r.newCpuBound) },
-    { database: kind, target: `unchanged re-import ≤ 1.3 × floor`, value: +(r.unchanged.medianMs / r.floor.medianMs).toFixed(2), pass: r.unchanged.medianMs <= 1.3 * r.floor.medianMs, cpu: withinCpu(1.3 * r.floor.medianMs, r.unchangedCpuBound) },
-    { database: kind, target: `≥ 20 × faster than naive`, value: +(r.naive.extrapolatedMs / r.new.medianMs).toFixed(1), pass: r.naive.extrapolatedMs >= 20 * r.new.medianMs, cpu: withinCpu(r.naive.extrapolatedMs / 20, r.newCpuBound) },
-    { database: kind, target: `${BIG} rows: peak RSS < 300 MB`, value: r.big.peakRssMb, pass: r.big.peakRssMb < 300, cpu: null },
-    { database: kind, target: `memory does not grow with rows (RSS ${BIG} ≤ 1.25 × RSS ${ROWS})`, value: +(r.big.peakRssMb / r.new.peakRssMb).toFixed(2), pass: r.big.peakRssMb <= 1.25 * r.new.peakRssMb, cpu: null },
-    { database: kind, target: `passwords ≥ 90% of bare argon2id (${r.passwords.bareArgon2Rate}/s)`, value: +r.passwords.ratio.toFixed(2), pass: r.passwords.ratio >= 0.9, cpu: null },
+    {
+      database: kind,
+      target: `new import ≤ 1.5 × floor`,
+      value: +(r.new.medianMs / r.floor.medianMs).toFixed(2),
+      pass: r.new.medianMs <= 1.5 * r.floor.medianMs,
+      cpu: withinCpu(1.5 * r.floor.medianMs, r.newCpuBound),
+    },
+    {
+      database: kind,
+      target: `unchanged re-import ≤ 1.3 × floor`,
+      value: +(r.unchanged.medianMs / r.floor.medianMs).toFixed(2),
+      pass: r.unchanged.medianMs <= 1.3 * r.floor.medianMs,
+      cpu: withinCpu(1.3 * r.floor.medianMs, r.unchangedCpuBound),
+    },
+    {
+      database: kind,
+      target: `≥ 20 × faster than naive`,
+      value: +(r.naive.extrapolatedMs / r.new.medianMs).toFixed(1),
+      pass: r.naive.extrapolatedMs >= 20 * r.new.medianMs,
+      cpu: withinCpu(r.naive.extrapolatedMs / 20, r.newCpuBound),
+    },
+    {
+      database: kind,
+      target: `${BIG} rows: peak RSS < 300 MB`,
+      value: r.big.peakRssMb,
+      pass: r.big.peakRssMb < 300,
+      cpu: null,
+    },
+    {
+      database: kind,
+      target: `memory does not grow with rows (RSS ${BIG} ≤ 1.25 × RSS ${ROWS})`,
+      value: +(r.big.peakRssMb / r.new.peakRssMb).toFixed(2),
+      pass: r.big.peakRssMb <= 1.25 * r.new.peakRssMb,
+      cpu: null,
+    },
+    {
+      database: kind,
+      target: `passwords ≥ 90% of bare argon2id (${r.passwords.bareArgon2Rate}/s)`,
+      value: +r.passwords.ratio.toFixed(2),
+      pass: r.passwords.ratio >= 0.9,
+      cpu: null,
+    },
   ]);
-  const machine = { cores: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version };
-  const report = { at: new Date().toISOString(), machine, rows: ROWS, big: BIG, runs: RUNS, results, targets, quick: args.quick };
+  const machine = {
+    cores: availableParallelism(),
+    cpu: cpus()[0]?.model ?? 'unknown',
+    memoryGb: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+  };
+  const report = {
+    at: new Date().toISOString(),
+    machine,
+    rows: ROWS,
+    big: BIG,
+    runs: RUNS,
+    results,
+    targets,
+    quick: args.quick,
+  };
   writeFileSync(path.join(out, 'results.json'), `${JSON.stringify(report, null, 2)}\n`);
 
-  const lines = [`machine: ${machine.cores} cores, ${machine.cpu}, ${machine.memoryGb} GB, Node ${machine.node}; ${RUNS} run(s) each, median (min–max)`, ''];
+  const lines = [
+    `machine: ${machine.cores} cores, ${machine.cpu}, ${machine.memoryGb} GB, Node ${machine.node}; ${RUNS} run(s) each, median (min–max)`,
+    '',
+  ];
   const fmt = (s: Series) => `${s.medianMs} ms (${s.minMs}–${s.maxMs}), ${s.peakRssMb} MB`;
   for (const [kind, r] of Object.entries(results)) {
     lines.push(`${kind}:`);
@@ -302,18 +412,25 @@ async function main() {
     const bound = r.newCpuBound;
     if (bound) {
       const server = bound.serverCpuMs !== null ? ` + ${bound.serverCpuMs} ms in the database server` : '';
-      lines.push(`    its CPU: ${bound.processCpuMs} ms in the import process${server} = ${bound.totalCpuMs} ms, which ${bound.cores} cores cannot do in less than ${bound.lowerBoundMs} ms = ${bound.lowerBoundVsFloor} × floor`);
+      lines.push(
+        `    its CPU: ${bound.processCpuMs} ms in the import process${server} = ${bound.totalCpuMs} ms, which ${bound.cores} cores cannot do in less than ${bound.lowerBoundMs} ms = ${bound.lowerBoundVsFloor} × floor`,
+      );
     }
     lines.push(`  unchanged re-import                 ${fmt(r.unchanged)}`);
     lines.push(`  10% changed                         ${fmt(r.changed10)}`);
     lines.push(`  naive upsert per row                ${r.naive.extrapolatedMs} ms (${r.naive.label})`);
-    lines.push(`  passwords (${r.passwords.rows} rows)              ${r.passwords.rowsPerSecond} rows/s of hashing (${r.passwords.ms} ms vs ${r.passwords.withoutPasswordsMs} ms without; whole process ${r.passwords.wholeProcessRowsPerSecond} rows/s) vs bare argon2id ${r.passwords.bareArgon2Rate}/s (before and after) = ${r.passwords.ratio}; median of ${r.passwords.runs} (${r.passwords.ratioMin}–${r.passwords.ratioMax})`);
+    lines.push(
+      `  passwords (${r.passwords.rows} rows)              ${r.passwords.rowsPerSecond} rows/s of hashing (${r.passwords.ms} ms vs ${r.passwords.withoutPasswordsMs} ms without; whole process ${r.passwords.wholeProcessRowsPerSecond} rows/s) vs bare argon2id ${r.passwords.bareArgon2Rate}/s (before and after) = ${r.passwords.ratio}; median of ${r.passwords.runs} (${r.passwords.ratioMin}–${r.passwords.ratioMax})`,
+    );
     lines.push(`  ${BIG} rows                       ${r.big.ms} ms, peak ${r.big.peakRssMb} MB`);
   }
   lines.push('', 'targets:');
   for (const t of targets) {
     lines.push(`  ${t.pass ? 'PASS' : 'FAIL'}  ${t.database.padEnd(6)} ${t.target}: ${t.value}`);
-    if (!t.pass && t.cpu) lines.push(`          it allows ${t.cpu.limitMs} ms; the import's CPU alone needs ≥ ${t.cpu.lowerBoundMs} ms on ${t.cpu.cores} cores: ${t.cpu.reachable ? 'within reach by overlapping better' : 'out of reach here without less CPU or more cores'}`);
+    if (!t.pass && t.cpu)
+      lines.push(
+        `          it allows ${t.cpu.limitMs} ms; the import's CPU alone needs ≥ ${t.cpu.lowerBoundMs} ms on ${t.cpu.cores} cores: ${t.cpu.reachable ? 'within reach by overlapping better' : 'out of reach here without less CPU or more cores'}`,
+      );
   }
   process.stdout.write(`${lines.join('\n')}\n\nresults: ${path.join(out, 'results.json')}\n`);
 }

@@ -7,7 +7,18 @@ import { fileURLToPath } from 'node:url';
 import ExcelJS from 'exceljs';
 
 const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'inbox.example');
-const HEADER = ['Name', 'Username', 'Password', 'Department', 'E-mail', 'Phone', 'Active', 'Ignore MFA', 'Roles', 'User group'];
+const HEADER = [
+  'Name',
+  'Username',
+  'Password',
+  'Department',
+  'E-mail',
+  'Phone',
+  'Active',
+  'Ignore MFA',
+  'Roles',
+  'User group',
+];
 
 async function write(name: string, rows: Array<Array<string | boolean | null>>): Promise<void> {
   const workbook = new ExcelJS.Workbook();
@@ -19,14 +30,58 @@ async function write(name: string, rows: Array<Array<string | boolean | null>>):
 }
 
 await write('users.xlsx', [
-  ['Ana Silva', 'ana.silva', null, 'Finance', 'ana.silva@example.com', '5511987654321', 'Yes', 'No', 'Auditor', 'Finance'],
-  ['Bruno Costa', 'bruno.costa', null, 'IT', 'bruno.costa@example.com', '+55 11 91234-5678', 'Yes', 'No', 'Administrator; Operator', 'IT'],
+  [
+    'Ana Silva',
+    'ana.silva',
+    null,
+    'Finance',
+    'ana.silva@example.com',
+    '5511987654321',
+    'Yes',
+    'No',
+    'Auditor',
+    'Finance',
+  ],
+  [
+    'Bruno Costa',
+    'bruno.costa',
+    null,
+    'IT',
+    'bruno.costa@example.com',
+    '+55 11 91234-5678',
+    'Yes',
+    'No',
+    'Administrator; Operator',
+    'IT',
+  ],
   ['Carla Dias', 'carla.dias', null, 'Human Resources', 'carla.dias@example.com', null, 'Yes', 'Yes', 'Viewer', 'HR'],
-  ['Diego Ramos', 'diego.ramos', null, 'Sales', 'diego.ramos@example.com', '00441632960000', 'No', 'No', 'Viewer', 'Sales'],
+  [
+    'Diego Ramos',
+    'diego.ramos',
+    null,
+    'Sales',
+    'diego.ramos@example.com',
+    '00441632960000',
+    'No',
+    'No',
+    'Viewer',
+    'Sales',
+  ],
   ['José Ñúñez', 'jose.nunez', null, 'IT', 'jose.nunez@example.com', null, 'Yes', 'No', 'Operator', 'IT, Sales'],
 ]);
 await write('users-with-errors.xlsx', [
-  ['Elisa Moreira', 'elisa.moreira', null, 'Finance', 'elisa.moreira@example.com', null, 'Yes', 'No', 'Auditor', 'Finance'],
+  [
+    'Elisa Moreira',
+    'elisa.moreira',
+    null,
+    'Finance',
+    'elisa.moreira@example.com',
+    null,
+    'Yes',
+    'No',
+    'Auditor',
+    'Finance',
+  ],
   ['Fábio Lima', 'fabio lima', null, 'IT', 'fabio@example.com', null, 'Yes', 'No', 'Viewer', 'IT'],
   ['Gabriela Rocha', 'gabriela.rocha', null, 'Sales', 'gabriela.rocha@example', null, 'Maybe', 'No', 'Viewer', 'Sales'],
   [null, 'new.person.without.name', null, 'Sales', null, null, null, null, null, null],

@@ -41,7 +41,12 @@ export interface Running {
 }
 
 /** Boots the daemon; `shutdown` is created by the caller so signals work while boot still waits. */
-export async function boot(config: Readonly<Config>, logger: Logger, auditLog: AuditLog, shutdown: Shutdown = createShutdown(logger, config.daemon.shutdownTimeoutMs)): Promise<Running> {
+export async function boot(
+  config: Readonly<Config>,
+  logger: Logger,
+  auditLog: AuditLog,
+  shutdown: Shutdown = createShutdown(logger, config.daemon.shutdownTimeoutMs),
+): Promise<Running> {
   const log = logger.child({ module: 'boot' });
   const phase = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
     const started = Date.now();
@@ -123,7 +128,11 @@ export async function boot(config: Readonly<Config>, logger: Logger, auditLog: A
       shutdown.register('health', () => server.close());
     }
     daemon.kick();
-    log.info('daemon.started', { inbox: config.folders.inbox, database: db.description, health: healthPort === null ? 'off' : `${config.health.host}:${healthPort}` });
+    log.info('daemon.started', {
+      inbox: config.folders.inbox,
+      database: db.description,
+      health: healthPort === null ? 'off' : `${config.health.host}:${healthPort}`,
+    });
     return { daemon, shutdown, healthPort };
   } catch (error) {
     await shutdown.run('boot failed');
@@ -173,7 +182,13 @@ async function makeFolder(folder: string): Promise<void> {
  * unreachable, the watcher is being restarted, or a file waits for a retry; refused inbox entries
  * are listed but leave it 200 (refused.ts).
  */
-async function healthReport(db: Database, daemon: Daemon, watcher: InboxWatcher, refused: RefusedEntries, shutdown: Shutdown): Promise<HealthReport> {
+async function healthReport(
+  db: Database,
+  daemon: Daemon,
+  watcher: InboxWatcher,
+  refused: RefusedEntries,
+  shutdown: Shutdown,
+): Promise<HealthReport> {
   const database = await probeDatabase(db);
   const state = daemon.status();
   const reasons = [
@@ -184,7 +199,9 @@ async function healthReport(db: Database, daemon: Daemon, watcher: InboxWatcher,
   const refusedEntries = await refused.list();
   return {
     status: shutdown.started() ? 'stopping' : reasons.length === 0 ? 'ok' : 'degraded',
-    database: database.reachable ? { reachable: true, url: db.description } : { reachable: false, error: database.error, url: db.description },
+    database: database.reachable
+      ? { reachable: true, url: db.description }
+      : { reachable: false, error: database.error, url: db.description },
     watcher: { running: watcher.healthy(), pending: watcher.pending(), problem: watcher.problem() },
     queue: { length: state.queued, processing: state.processing, retrying: state.retrying, waiting: state.waiting },
     degraded: reasons.length === 0 ? null : reasons.join('; '),
@@ -204,7 +221,10 @@ function probeDatabase(db: Database): Promise<{ reachable: true } | { reachable:
       },
     ),
     new Promise<{ reachable: false; error: string; code: string }>((resolve) =>
-      setTimeout(() => resolve({ reachable: false, error: 'no answer within 2 s', code: 'DB_UNAVAILABLE' }), 2000).unref(),
+      setTimeout(
+        () => resolve({ reachable: false, error: 'no answer within 2 s', code: 'DB_UNAVAILABLE' }),
+        2000,
+      ).unref(),
     ),
   ]);
 }

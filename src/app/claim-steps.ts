@@ -57,9 +57,10 @@ export function claimSteps(claimed: Claimed, context: ClaimContext): ClaimSteps 
       return { running: running.map((run) => run.id), changed: [...claimed.changedImports] };
     },
     async prepareArchive(done) {
-      const redact = done.carriedPasswords && config.archive.redactPasswords
-        ? (from: string, to: string) => redactedCopy(from, to, config.import)
-        : undefined;
+      const redact =
+        done.carriedPasswords && config.archive.redactPasswords
+          ? (from: string, to: string) => redactedCopy(from, to, config.import)
+          : undefined;
       const { finished, publish } = await prepareFinish({
         claimedPath: claimed.path,
         originalName: claimed.originalName,

@@ -50,23 +50,46 @@ async function allPresent(db: Database, catalog: Config['catalog']): Promise<boo
   const groups = keys(catalog.groups);
   if (roles.length + groups.length === 0) return true;
   const count = (table: string, wanted: string[], as: string) =>
-    db.knex(table).whereIn('name_key', wanted.length > 0 ? wanted : ['']).count('*').as(as);
-  const [row] = (await db.knex.select(count('roles', roles, 'roles'), count('user_groups', groups, 'groups'))) as Array<{
+    db
+      .knex(table)
+      .whereIn('name_key', wanted.length > 0 ? wanted : [''])
+      .count('*')
+      .as(as);
+  const [row] = (await db.knex.select(
+    count('roles', roles, 'roles'),
+    count('user_groups', groups, 'groups'),
+  )) as Array<{
     roles: number | string;
     groups: number | string;
   }>;
   return Number(row?.roles) === roles.length && Number(row?.groups) === groups.length;
 }
 
-async function create(db: Database, catalog: Config['catalog'], trail: AuditTrail, actor: string, clock?: Clock): Promise<EnsuredCatalog> {
+async function create(
+  db: Database,
+  catalog: Config['catalog'],
+  trail: AuditTrail,
+  actor: string,
+  clock?: Clock,
+): Promise<EnsuredCatalog> {
   const events: AuditEvent[] = [];
   const created = await db.knex.transaction(async (trx) => {
     const roles = (await addCatalogNames(trx, 'roles', catalog.roles, clock)).created;
     const groups = (await addCatalogNames(trx, 'groups', catalog.groups, clock)).created;
     const at = isoNow(clock);
-    const event = (action: 'role.created' | 'group.created', key: string) => (name: string) =>
-      ({ at, importId: null, row: null, username: null, action, changes: { name, config: key }, actor });
-    events.push(...roles.map(event('role.created', 'catalog.roles')), ...groups.map(event('group.created', 'catalog.groups')));
+    const event = (action: 'role.created' | 'group.created', key: string) => (name: string) => ({
+      at,
+      importId: null,
+      row: null,
+      username: null,
+      action,
+      changes: { name, config: key },
+      actor,
+    });
+    events.push(
+      ...roles.map(event('role.created', 'catalog.roles')),
+      ...groups.map(event('group.created', 'catalog.groups')),
+    );
     await trail.record(trx, events);
     return { roles, groups };
   });

@@ -194,10 +194,13 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       // Oldest mtime first also across files still settling (several dropped at once, or present
       // at start): wait for an older one a little, but never more than a few stability periods.
       if (deps.oldestSettlingMtime() < next.mtimeMs && Date.now() - next.readyAt < config.watch.stableMs * 3 + 1000) {
-        waitTimer = setTimeout(() => {
-          waitTimer = undefined;
-          kick();
-        }, Math.max(50, Math.min(500, config.watch.stableMs / 2)));
+        waitTimer = setTimeout(
+          () => {
+            waitTimer = undefined;
+            kick();
+          },
+          Math.max(50, Math.min(500, config.watch.stableMs / 2)),
+        );
         return;
       }
       try {

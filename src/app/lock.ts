@@ -28,9 +28,14 @@ export async function acquireFolderLock(processingDir: string): Promise<{ releas
       await writeFile(file, mine, { flag: 'wx', mode: 0o600 });
       return { release: () => rm(file, { force: true }) };
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw fail('FS_IO_FAILED', { message: `Cannot create ${file}.`, cause: error });
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw fail('FS_IO_FAILED', { message: `Cannot create ${file}.`, cause: error });
     }
-    const owner = JSON.parse(await readFile(file, 'utf8').catch(() => '{}')) as { pid?: number; host?: string; since?: string };
+    const owner = JSON.parse(await readFile(file, 'utf8').catch(() => '{}')) as {
+      pid?: number;
+      host?: string;
+      since?: string;
+    };
     if (owner.host === hostname() && typeof owner.pid === 'number' && !alive(owner.pid)) {
       await rm(file, { force: true }); // stale: its daemon died without cleaning up
       continue;

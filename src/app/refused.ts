@@ -36,7 +36,12 @@ export function createRefusedEntries(logger: Logger, metrics: Metrics): RefusedE
       entries.set(refusal.path, { ...refusal, since: new Date().toISOString() });
       metrics.refused(refusal.kind);
       update();
-      log.warn('inbox.refused', { file: refusal.path, is: refusal.what, code: 'INBOX_ENTRY_REFUSED', help: ERROR_CODES.INBOX_ENTRY_REFUSED.help });
+      log.warn('inbox.refused', {
+        file: refusal.path,
+        is: refusal.what,
+        code: 'INBOX_ENTRY_REFUSED',
+        help: ERROR_CODES.INBOX_ENTRY_REFUSED.help,
+      });
     },
     forget(filePath) {
       if (entries.delete(filePath)) update();

@@ -22,13 +22,20 @@ export function createSourceCopier(inbox: string, logger: Logger) {
       try {
         content = await readFile(source.path);
       } catch (error) {
-        log.warn('source.unreadable', { source: source.name, path: source.path, code: (error as NodeJS.ErrnoException).code });
+        log.warn('source.unreadable', {
+          source: source.name,
+          path: source.path,
+          code: (error as NodeJS.ErrnoException).code,
+        });
         return;
       }
       const sha256 = createHash('sha256').update(content).digest('hex');
       if (lastCopied.get(source.name) === sha256) return; // unchanged since the last copy
       const ext = path.extname(source.path).toLowerCase() || '.xlsx';
-      const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+      const stamp = new Date()
+        .toISOString()
+        .replace(/[-:]/g, '')
+        .replace(/\.\d+Z$/, 'Z');
       const temp = path.join(inbox, `.${source.name}.${stamp}.tmp`);
       const target = path.join(inbox, `${source.name}_${stamp}${ext}`);
       // The bytes just hashed, not a second read: HR may be overwriting the source right now.

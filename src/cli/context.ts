@@ -41,13 +41,25 @@ export interface ContextOptions {
   readOnly?: boolean;
 }
 
-export async function withContext(args: GlobalArgs, options: ContextOptions, run: (context: CommandContext) => Promise<void>): Promise<number> {
+export async function withContext(
+  args: GlobalArgs,
+  options: ContextOptions,
+  run: (context: CommandContext) => Promise<void>,
+): Promise<number> {
   const overrides = args.logLevel ? { logs: { level: args.logLevel } } : undefined;
   const config = loadConfig({ configFile: args.config, overrides });
   const create = options.readOnly !== true;
-  const logger = createLogger(config.logs, { consoleLevel: args.logLevel ?? options.consoleLevel ?? 'warn', files: create || existsSync(config.logs.dir) });
+  const logger = createLogger(config.logs, {
+    consoleLevel: args.logLevel ?? options.consoleLevel ?? 'warn',
+    files: create || existsSync(config.logs.dir),
+  });
   for (const { file, mode, keys } of exposedSecretFiles({ configFile: args.config })) {
-    logger.warn('config.file_readable_by_others', { file, mode, secrets: keys, hint: `other local accounts can read the secrets in it; run: chmod 600 ${file}` });
+    logger.warn('config.file_readable_by_others', {
+      file,
+      mode,
+      secrets: keys,
+      hint: `other local accounts can read the secrets in it; run: chmod 600 ${file}`,
+    });
   }
   let db: Database | undefined;
   let audit: AuditLog | undefined;
@@ -57,7 +69,10 @@ export async function withContext(args: GlobalArgs, options: ContextOptions, run
     logger,
     out: createOutput(),
     exitCode: 0,
-    auditLog: () => (audit ??= openAuditLog(config.logs, (error) => logger.error('audit_log.write_failed', { err: describeError(error) }))),
+    auditLog: () =>
+      (audit ??= openAuditLog(config.logs, (error) =>
+        logger.error('audit_log.write_failed', { err: describeError(error) }),
+      )),
     database: () => {
       opening ??= (async () => {
         db = createDatabase(config, logger, { create });
@@ -81,7 +96,10 @@ export async function withContext(args: GlobalArgs, options: ContextOptions, run
   } finally {
     await db?.destroy().catch(() => undefined);
     // Audit-log lines lost (already logged): the command fails, unless it failed already.
-    const auditLost = await audit?.close().then(() => undefined, (error: unknown) => error);
+    const auditLost = await audit?.close().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     await closeLogger(logger);
     if (auditLost !== undefined && !failed) throw auditLost;
   }

@@ -22,6 +22,7 @@ export async function openForChanges(context: CommandContext, by?: string): Prom
   const db = await context.database();
   const trail = createAuditTrail(context.auditLog(), db);
   const created = await ensureConfiguredCatalog(db, context.config.catalog, trail, actor);
-  if (created.roles.length + created.groups.length > 0) context.logger.info('catalog.created', { ...created, fileOnly: true });
+  if (created.roles.length + created.groups.length > 0)
+    context.logger.info('catalog.created', { ...created, fileOnly: true });
   return { db, trail, actor };
 }

@@ -8,7 +8,10 @@ import { printable } from '../domain/text-rules.js';
 export interface Output {
   write(text: string): Promise<void>;
   json(value: unknown): Promise<void>;
-  table(columns: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | number | boolean | null>>): Promise<void>;
+  table(
+    columns: readonly string[],
+    rows: ReadonlyArray<ReadonlyArray<string | number | boolean | null>>,
+  ): Promise<void>;
   /** One JSON array, written element by element so a million items never become one string. */
   jsonArray(items: AsyncIterable<unknown>): Promise<void>;
 }
@@ -58,7 +61,10 @@ function drainedOrFailed(stream: Writable): Promise<void> {
 }
 
 /** A plain aligned text table; control characters shown as '?' so a cell cannot move the cursor. */
-export function formatTable(columns: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | number | boolean | null>>): string {
+export function formatTable(
+  columns: readonly string[],
+  rows: ReadonlyArray<ReadonlyArray<string | number | boolean | null>>,
+): string {
   const text = rows.map((row) => row.map((cell) => printable(cell === null ? '' : String(cell))));
   // Columns are capped at 60 characters so a long name cannot wreck the layout — except the last,
   // which has nothing to its right and is printed whole.
@@ -67,7 +73,11 @@ export function formatTable(columns: readonly string[], rows: ReadonlyArray<Read
   const capped = widths.map((w, i) => (i === last ? w : Math.min(60, w)));
   const line = (cells: readonly string[]) =>
     cells
-      .map((cell, i) => (i !== last && cell.length > (capped[i] ?? 0) ? `${cell.slice(0, (capped[i] ?? 1) - 1)}…` : cell.padEnd(i === last ? 0 : (capped[i] ?? 0))))
+      .map((cell, i) =>
+        i !== last && cell.length > (capped[i] ?? 0)
+          ? `${cell.slice(0, (capped[i] ?? 1) - 1)}…`
+          : cell.padEnd(i === last ? 0 : (capped[i] ?? 0)),
+      )
       .join('  ')
       .trimEnd();
   return [line(columns), line(capped.map((w) => '-'.repeat(w))), ...text.map(line)].join('\n') + '\n';

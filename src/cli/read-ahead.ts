@@ -55,10 +55,14 @@ export function readAheadFromArgv(argv: readonly string[]): void {
  * The reader started for `file` under `configFile`, if it is the one read ahead (by main.ts, or
  * now); one started for anything else is closed.
  */
-export function takeReadAhead(file: string | undefined, configFile: string | undefined): Promise<SpreadsheetReader | undefined> | undefined {
+export function takeReadAhead(
+  file: string | undefined,
+  configFile: string | undefined,
+): Promise<SpreadsheetReader | undefined> | undefined {
   const ahead = pending;
   pending = undefined;
-  if (ahead && file !== undefined && ahead.file === path.resolve(file) && ahead.configFile === configFile) return ahead.reader;
+  if (ahead && file !== undefined && ahead.file === path.resolve(file) && ahead.configFile === configFile)
+    return ahead.reader;
   if (ahead) close(ahead.reader);
   return file === undefined ? undefined : readAhead(configFile, path.resolve(file));
 }
@@ -92,5 +96,8 @@ function readAhead(configFile: string | undefined, file: string): Promise<Spread
 }
 
 function close(reader: Promise<SpreadsheetReader | undefined>): void {
-  void reader.then((opened) => opened?.close(), () => undefined);
+  void reader.then(
+    (opened) => opened?.close(),
+    () => undefined,
+  );
 }

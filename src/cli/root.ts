@@ -42,8 +42,10 @@ async function commandModules(argv: readonly string[]): Promise<CommandModule[]>
       break;
     }
   }
-  if (name === undefined && argv.includes('--version') && !argv.some((arg) => arg === '--help' || arg === '-h')) return [];
-  const loaders = name !== undefined && Object.hasOwn(COMMANDS, name) ? [COMMANDS[name]!] : [...new Set(Object.values(COMMANDS))];
+  if (name === undefined && argv.includes('--version') && !argv.some((arg) => arg === '--help' || arg === '-h'))
+    return [];
+  const loaders =
+    name !== undefined && Object.hasOwn(COMMANDS, name) ? [COMMANDS[name]!] : [...new Set(Object.values(COMMANDS))];
   return (await Promise.all(loaders.map((load) => load()))).flat();
 }
 
@@ -53,8 +55,16 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   let cli: Argv = yargs([...argv])
     .scriptName('usersync')
     .usage('$0 <command> [options]')
-    .option('config', { type: 'string', describe: 'JSON file layered over config/default.json and config/local.json', global: true })
-    .option('log-level', { choices: ['error', 'warn', 'info', 'debug'] as const, describe: 'Least severe log level shown and written', global: true })
+    .option('config', {
+      type: 'string',
+      describe: 'JSON file layered over config/default.json and config/local.json',
+      global: true,
+    })
+    .option('log-level', {
+      choices: ['error', 'warn', 'info', 'debug'] as const,
+      describe: 'Least severe log level shown and written',
+      global: true,
+    })
     .strict()
     .demandCommand(1, 'Name a command.')
     .help()
@@ -80,7 +90,8 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     return exitCode;
   } catch (error) {
     reportError(error);
-    if (error instanceof UsersyncError && error.code === 'USAGE_INVALID') process.stderr.write('Run `usersync --help` for the list of commands and options.\n');
+    if (error instanceof UsersyncError && error.code === 'USAGE_INVALID')
+      process.stderr.write('Run `usersync --help` for the list of commands and options.\n');
     return exitCodeFor(error);
   }
 }
@@ -94,5 +105,6 @@ function reportError(error: unknown): void {
   // A bug: say so, with enough to report it, but nothing from the error's own properties (SQL, values).
   const described = describeError(error);
   process.stderr.write(`usersync: unexpected error: ${String(described.message)}\n`);
-  if (error instanceof Error && error.stack) process.stderr.write(`${error.stack.split('\n').slice(1, 6).join('\n')}\n`);
+  if (error instanceof Error && error.stack)
+    process.stderr.write(`${error.stack.split('\n').slice(1, 6).join('\n')}\n`);
 }

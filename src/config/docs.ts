@@ -50,7 +50,10 @@ export function configReferenceMarkdown(keys?: readonly string[]): string {
   const escape = (text: string) => text.replace(/\|/g, '\\|');
   const all = describeConfigKeys();
   const docs = keys?.map((key) => all.find((doc) => doc.key === key) ?? unknownKey(key)) ?? all;
-  const rows = docs.map((doc) => `| \`${doc.key}\` | ${doc.default === undefined ? '' : `\`${escape(JSON.stringify(doc.default))}\``} | ${escape(doc.description)} |`);
+  const rows = docs.map(
+    (doc) =>
+      `| \`${doc.key}\` | ${doc.default === undefined ? '' : `\`${escape(JSON.stringify(doc.default))}\``} | ${escape(doc.description)} |`,
+  );
   return ['| key | default | meaning |', '| --- | --- | --- |', ...rows].join('\n');
 }
 

@@ -52,17 +52,23 @@ export interface ConfigFile {
 /** The configuration files `loadConfig` reads with these options, in layer order (absent optional ones left out). */
 export function configFiles(options: LoadOptions = {}): ConfigFile[] {
   const cwd = options.cwd ?? process.cwd();
-  const files: ConfigFile[] = [{ source: 'config/default.json', file: path.join(PACKAGE_ROOT, 'config', 'default.json'), optional: true }];
+  const files: ConfigFile[] = [
+    { source: 'config/default.json', file: path.join(PACKAGE_ROOT, 'config', 'default.json'), optional: true },
+  ];
   const localFile = path.join(cwd, 'config', 'local.json');
   if (existsSync(localFile)) files.push({ source: 'config/local.json', file: localFile, optional: true });
-  if (options.configFile) files.push({ source: options.configFile, file: path.resolve(cwd, options.configFile), optional: false });
+  if (options.configFile)
+    files.push({ source: options.configFile, file: path.resolve(cwd, options.configFile), optional: false });
   return files;
 }
 
 export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
-  const layers: Layer[] = configFiles(options).map(({ source, file, optional }) => ({ source, values: readJsonFile(file, optional) }));
+  const layers: Layer[] = configFiles(options).map(({ source, file, optional }) => ({
+    source,
+    values: readJsonFile(file, optional),
+  }));
   layers.push(...environmentLayers(env));
   if (options.overrides) layers.push({ source: 'command line', values: options.overrides });
 
@@ -82,7 +88,10 @@ export function readJsonFile(file: string, optional: boolean): Json {
     text = readFileSync(file, 'utf8');
   } catch (cause) {
     if (optional && (cause as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw fail('CONFIG_FILE_UNREADABLE', { message: `Cannot read the configuration file ${file}: ${(cause as Error).message}`, cause });
+    throw fail('CONFIG_FILE_UNREADABLE', {
+      message: `Cannot read the configuration file ${file}: ${(cause as Error).message}`,
+      cause,
+    });
   }
   try {
     const value: unknown = JSON.parse(text);
@@ -91,7 +100,10 @@ export function readJsonFile(file: string, optional: boolean): Json {
     }
     return value as Json;
   } catch (cause) {
-    throw fail('CONFIG_FILE_UNREADABLE', { message: `The configuration file ${file} is not valid JSON: ${(cause as Error).message}`, cause });
+    throw fail('CONFIG_FILE_UNREADABLE', {
+      message: `The configuration file ${file} is not valid JSON: ${(cause as Error).message}`,
+      cause,
+    });
   }
 }
 
@@ -164,7 +176,10 @@ function configError(error: z.ZodError, merged: Json, origin: Map<string, string
     }
     return `${name}: ${detail}${sourceOf(origin, keyPath.join('.'))}`;
   });
-  return fail('CONFIG_INVALID', { message: `Invalid configuration:\n  ${lines.join('\n  ')}`, details: { issues: lines } });
+  return fail('CONFIG_INVALID', {
+    message: `Invalid configuration:\n  ${lines.join('\n  ')}`,
+    details: { issues: lines },
+  });
 }
 
 function sourceOf(origin: Map<string, string>, keyPath: string): string {
@@ -183,7 +198,8 @@ function article(expected: string): string {
 /** Shows a bad value without ever printing a secret: database URLs lose their password. */
 function showValue(keyPath: string[], value: unknown): string {
   if (value === undefined) return 'nothing';
-  if (keyPath.join('.') === 'database.url' && typeof value === 'string') return JSON.stringify(redactDatabaseUrl(value));
+  if (keyPath.join('.') === 'database.url' && typeof value === 'string')
+    return JSON.stringify(redactDatabaseUrl(value));
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
@@ -201,7 +217,8 @@ function resolvePaths(config: Config, cwd: string): Config {
     },
     database: {
       ...config.database,
-      url: url.startsWith('sqlite:') && url !== 'sqlite::memory:' ? `sqlite:${resolve(url.slice('sqlite:'.length))}` : url,
+      url:
+        url.startsWith('sqlite:') && url !== 'sqlite::memory:' ? `sqlite:${resolve(url.slice('sqlite:'.length))}` : url,
     },
     schedule: { ...config.schedule, sources: config.schedule.sources.map((s) => ({ ...s, path: resolve(s.path) })) },
     logs: { ...config.logs, dir: resolve(config.logs.dir) },

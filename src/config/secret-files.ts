@@ -45,7 +45,9 @@ export function exposedSecretFiles(options: LoadOptions = {}): ExposedSecretFile
     const mode = readableByOthers(file);
     if (mode === undefined) continue;
     const values = readJsonFile(file, optional);
-    const keys = SECRET_KEYS.filter((secret) => secret.isSecret(valueAt(values, secret.path))).map((secret) => secret.path.join('.'));
+    const keys = SECRET_KEYS.filter((secret) => secret.isSecret(valueAt(values, secret.path))).map((secret) =>
+      secret.path.join('.'),
+    );
     if (keys.length > 0) exposed.push({ file, mode, keys });
   }
   return exposed;

@@ -77,8 +77,11 @@ function upsertClause(syntax: Capabilities['upsertSyntax'], conflict: NonNullabl
   const column = quote(conflict.column);
   // Nothing to merge: a row whose key is there already is left as it is (not INSERT IGNORE,
   // which would also turn every other error into a warning on MySQL: PITFALLS §4).
-  if (conflict.merge.length === 0) return onConflict ? ` on conflict (${column}) do nothing` : ` on duplicate key update ${column} = ${column}`;
-  const set = conflict.merge.map((c) => (onConflict ? `${quote(c)} = excluded.${quote(c)}` : `${quote(c)} = values(${quote(c)})`)).join(', ');
+  if (conflict.merge.length === 0)
+    return onConflict ? ` on conflict (${column}) do nothing` : ` on duplicate key update ${column} = ${column}`;
+  const set = conflict.merge
+    .map((c) => (onConflict ? `${quote(c)} = excluded.${quote(c)}` : `${quote(c)} = values(${quote(c)})`))
+    .join(', ');
   return onConflict ? ` on conflict (${column}) do update set ${set}` : ` on duplicate key update ${set}`;
 }
 
@@ -96,7 +99,9 @@ function selectWithReferences(insert: BulkInsert, values: string): string {
     const reference = insert.references?.[column];
     if (!reference) return `v.column${i + 1}`;
     const alias = `r${joins.length}`;
-    joins.push(`left join ${quote(reference.table)} as ${alias} on ${alias}.${quote(reference.key)} = v.column${i + 1}`);
+    joins.push(
+      `left join ${quote(reference.table)} as ${alias} on ${alias}.${quote(reference.key)} = v.column${i + 1}`,
+    );
     return `${alias}.\`id\``;
   });
   return `select ${columns.join(',')} from (values ${values}) as v ${joins.join(' ')} where true`;
@@ -106,15 +111,23 @@ function selectWithReferences(insert: BulkInsert, values: string): string {
  * Inserts every row, at most `maxRows` per statement. Booleans go in as 1/0 on both databases.
  * Resolves to the `returning` columns of the rows written (an empty list without `returning`).
  */
-export async function bulkInsert(knex: Knex, dialect: Dialect, maxRows: number, insert: BulkInsert): Promise<unknown[][]> {
-  if (insert.returning && !sqlCapabilities(dialect).insertReturning) throw new Error(`bulkInsert: ${dialect} has no returning clause`);
-  if (insert.references && sqlCapabilities(dialect).keyReferences !== 'joined-in-sql') throw new Error(`bulkInsert: on ${dialect} references are for a writer thread (bulkStatements)`);
+export async function bulkInsert(
+  knex: Knex,
+  dialect: Dialect,
+  maxRows: number,
+  insert: BulkInsert,
+): Promise<unknown[][]> {
+  if (insert.returning && !sqlCapabilities(dialect).insertReturning)
+    throw new Error(`bulkInsert: ${dialect} has no returning clause`);
+  if (insert.references && sqlCapabilities(dialect).keyReferences !== 'joined-in-sql')
+    throw new Error(`bulkInsert: on ${dialect} references are for a writer thread (bulkStatements)`);
   const returned: unknown[][] = [];
   for (const { sql, rows } of bulkStatements(dialect, maxRows, insert)) {
     // Sized up front: pushing 6,000 values one by one regrew the array a dozen times per statement.
     const bindings: unknown[] = new Array(rows.length * insert.columns.length);
     let at = 0;
-    for (const row of rows) for (const value of row) bindings[at++] = typeof value === 'boolean' ? Number(value) : value;
+    for (const row of rows)
+      for (const value of row) bindings[at++] = typeof value === 'boolean' ? Number(value) : value;
     if (insert.returning) for (const row of await selectArrays(knex, dialect, sql, bindings)) returned.push(row);
     else await execute(knex, dialect, sql, bindings);
   }
@@ -126,20 +139,46 @@ export function bulkStatements(dialect: Dialect, maxRows: number, insert: BulkIn
   const width = insert.columns.length;
   // Keys the writer thread turns into ids: the columns that hold them, and the rows' own key.
   const byWriter = sqlCapabilities(dialect).keyReferences === 'resolved-by-writer';
-  const references = byWriter && insert.references ? Object.entries(insert.references).map(([column, { table, key }]) => ({ column: insert.columns.indexOf(column), table, key })) : undefined;
-  if (references?.some((r) => r.column < 0)) throw new Error(`bulkInsert into ${insert.table}: a reference names a column it does not insert`);
-  if (insert.identifies !== undefined && (insert.conflict || !insert.columns.includes(insert.identifies))) throw new Error(`bulkInsert into ${insert.table}: identifies needs a plain insert of its key column`);
-  const identifies = byWriter && insert.identifies !== undefined ? { column: insert.columns.indexOf(insert.identifies), table: insert.table, key: insert.identifies } : undefined;
+  const references =
+    byWriter && insert.references
+      ? Object.entries(insert.references).map(([column, { table, key }]) => ({
+          column: insert.columns.indexOf(column),
+          table,
+          key,
+        }))
+      : undefined;
+  if (references?.some((r) => r.column < 0))
+    throw new Error(`bulkInsert into ${insert.table}: a reference names a column it does not insert`);
+  if (insert.identifies !== undefined && (insert.conflict || !insert.columns.includes(insert.identifies)))
+    throw new Error(`bulkInsert into ${insert.table}: identifies needs a plain insert of its key column`);
+  const identifies =
+    byWriter && insert.identifies !== undefined
+      ? { column: insert.columns.indexOf(insert.identifies), table: insert.table, key: insert.identifies }
+      : undefined;
   return chunk(insert.rows, maxRows).map((rows) => {
-    for (const row of rows) if (row.length !== width) throw new Error(`bulkInsert into ${insert.table}: a row has ${row.length} values for ${width} columns`);
-    return { sql: statement(dialect, insert, rows.length), rows, ...(references ? { references } : {}), ...(identifies ? { identifies } : {}) };
+    for (const row of rows)
+      if (row.length !== width)
+        throw new Error(`bulkInsert into ${insert.table}: a row has ${row.length} values for ${width} columns`);
+    return {
+      sql: statement(dialect, insert, rows.length),
+      rows,
+      ...(references ? { references } : {}),
+      ...(identifies ? { identifies } : {}),
+    };
   });
 }
 
 /** The driver connections `execute` uses: better-sqlite3's Database, mysql2's callback Connection. */
 interface DriverConnection {
-  prepare(sql: string): { run(bindings: unknown[]): unknown; raw(on: boolean): { all(bindings: unknown[]): unknown[][] } };
-  query(options: string | { sql: string; rowsAsArray?: boolean }, bindings: unknown[], done: (error: Error | null, rows?: unknown) => void): void;
+  prepare(sql: string): {
+    run(bindings: unknown[]): unknown;
+    raw(on: boolean): { all(bindings: unknown[]): unknown[][] };
+  };
+  query(
+    options: string | { sql: string; rowsAsArray?: boolean },
+    bindings: unknown[],
+    done: (error: Error | null, rows?: unknown) => void,
+  ): void;
   execute(sql: string, bindings: unknown[], done: (error: Error | null) => void): void;
 }
 
@@ -161,7 +200,10 @@ interface ConnectionSource {
 async function execute(knex: Knex, dialect: Dialect, sql: string, bindings: unknown[]): Promise<void> {
   await onConnection(knex, async (connection) => {
     if (dialect === 'sqlite') connection.prepare(sql).run(bindings);
-    else await new Promise<void>((resolve, reject) => connection.execute(sql, bindings, (error) => (error ? reject(error) : resolve())));
+    else
+      await new Promise<void>((resolve, reject) =>
+        connection.execute(sql, bindings, (error) => (error ? reject(error) : resolve())),
+      );
   });
 }
 
@@ -170,11 +212,20 @@ async function execute(knex: Knex, dialect: Dialect, sql: string, bindings: unkn
  * object with named keys per row, which for the stored-user look-up of every batch was ~0.1 s
  * of a 100k-row re-import on SQLite.
  */
-export async function selectArrays(knex: Knex, dialect: Dialect, sql: string, bindings: unknown[]): Promise<unknown[][]> {
+export async function selectArrays(
+  knex: Knex,
+  dialect: Dialect,
+  sql: string,
+  bindings: unknown[],
+): Promise<unknown[][]> {
   return onConnection(knex, (connection) =>
     dialect === 'sqlite'
       ? connection.prepare(sql).raw(true).all(bindings)
-      : new Promise<unknown[][]>((resolve, reject) => connection.query({ sql, rowsAsArray: true }, bindings, (error, rows) => (error ? reject(error) : resolve(rows as unknown[][])))),
+      : new Promise<unknown[][]>((resolve, reject) =>
+          connection.query({ sql, rowsAsArray: true }, bindings, (error, rows) =>
+            error ? reject(error) : resolve(rows as unknown[][]),
+          ),
+        ),
   );
 }
 

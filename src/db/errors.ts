@@ -28,7 +28,13 @@ const UNREACHABLE_CODES = new Set([
   'ER_SERVER_SHUTDOWN', // 1053
   'ER_CLIENT_INTERACTION_TIMEOUT', // 4031 MySQL 8 idle disconnect
 ]);
-const BUSY_CODES = new Set(['ER_LOCK_WAIT_TIMEOUT', 'ER_LOCK_DEADLOCK', 'SQLITE_BUSY', 'SQLITE_BUSY_SNAPSHOT', 'SQLITE_LOCKED']);
+const BUSY_CODES = new Set([
+  'ER_LOCK_WAIT_TIMEOUT',
+  'ER_LOCK_DEADLOCK',
+  'SQLITE_BUSY',
+  'SQLITE_BUSY_SNAPSHOT',
+  'SQLITE_LOCKED',
+]);
 const BUSY_ERRNOS = new Set([1205, 1213]);
 /**
  * A unique key taken between an import's read and its insert: users are created with plain
@@ -50,10 +56,18 @@ export function mapDatabaseError(error: unknown, location: string): UsersyncErro
   const detail = safeDriverMessage(e.message ?? String(error));
 
   if ((code && BUSY_CODES.has(code)) || (errno !== undefined && BUSY_ERRNOS.has(errno))) {
-    return fail('DB_BUSY', { message: `The database at ${location} is busy: ${detail}`, cause: error, details: { location, code } });
+    return fail('DB_BUSY', {
+      message: `The database at ${location} is busy: ${detail}`,
+      cause: error,
+      details: { location, code },
+    });
   }
   if ((code && CONFLICT_CODES.has(code)) || errno === 1062) {
-    return fail('DB_CONFLICT', { message: `Another writer added the same key at ${location} meanwhile: ${detail}`, cause: error, details: { location, code } });
+    return fail('DB_CONFLICT', {
+      message: `Another writer added the same key at ${location} meanwhile: ${detail}`,
+      cause: error,
+      details: { location, code },
+    });
   }
   if (
     (code && UNREACHABLE_CODES.has(code)) ||
@@ -70,18 +84,38 @@ export function mapDatabaseError(error: unknown, location: string): UsersyncErro
     });
   }
   if (code === 'ER_ACCESS_DENIED_ERROR' || code === 'ER_DBACCESS_DENIED_ERROR' || errno === 1045 || errno === 1044) {
-    return fail('DB_ACCESS_DENIED', { message: `The database at ${location} refused the user in database.url: ${detail}`, cause: error, details: { location } });
+    return fail('DB_ACCESS_DENIED', {
+      message: `The database at ${location} refused the user in database.url: ${detail}`,
+      cause: error,
+      details: { location },
+    });
   }
   if (code === 'ER_BAD_DB_ERROR' || errno === 1049) {
-    return fail('DB_UNKNOWN_DATABASE', { message: `The database at ${location} says: ${detail}`, cause: error, details: { location } });
+    return fail('DB_UNKNOWN_DATABASE', {
+      message: `The database at ${location} says: ${detail}`,
+      cause: error,
+      details: { location },
+    });
   }
   if (code === 'ENOTFOUND') {
-    return fail('DB_UNAVAILABLE', { message: `Cannot resolve the database host of ${location}.`, cause: error, details: { location, code } });
+    return fail('DB_UNAVAILABLE', {
+      message: `Cannot resolve the database host of ${location}.`,
+      cause: error,
+      details: { location, code },
+    });
   }
   if (code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY' || code === 'SQLITE_FULL' || code === 'SQLITE_IOERR') {
-    return fail('FS_IO_FAILED', { message: `The SQLite database ${location} cannot be written: ${detail}`, cause: error, details: { location, code } });
+    return fail('FS_IO_FAILED', {
+      message: `The SQLite database ${location} cannot be written: ${detail}`,
+      cause: error,
+      details: { location, code },
+    });
   }
-  return fail('DB_QUERY_FAILED', { message: `A database statement failed (${code ?? e.name ?? 'error'}): ${detail}`, cause: error, details: { location, code } });
+  return fail('DB_QUERY_FAILED', {
+    message: `A database statement failed (${code ?? e.name ?? 'error'}): ${detail}`,
+    cause: error,
+    details: { location, code },
+  });
 }
 
 /** Runs `work`, converting whatever the driver throws. */

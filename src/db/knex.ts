@@ -24,7 +24,6 @@ const knex: typeof import('knex').knex = requirePackage('knex');
 
 export { sqlCapabilities, type Capabilities, type Dialect, type WriterThreadCapability } from './dialect.js';
 
-
 function capabilitiesOf(parsed: ParsedUrl, settings: Config['database']): Capabilities {
   const sqlite = parsed.dialect === 'sqlite';
   // SQLite's `:memory:` is private to its one connection: no thread can share it.
@@ -34,7 +33,10 @@ function capabilitiesOf(parsed: ParsedUrl, settings: Config['database']): Capabi
 
 /** WriterThreadCapability.batchesInFlight on SQLite. */
 export const SQLITE_BATCHES_IN_FLIGHT = 2;
-const SQLITE_WRITER: WriterThreadCapability = { batchesInFlight: SQLITE_BATCHES_IN_FLIGHT, leanYoungGenerationMb: undefined };
+const SQLITE_WRITER: WriterThreadCapability = {
+  batchesInFlight: SQLITE_BATCHES_IN_FLIGHT,
+  leanYoungGenerationMb: undefined,
+};
 const MYSQL_WRITER: WriterThreadCapability = { batchesInFlight: 1, leanYoungGenerationMb: 8 };
 
 export interface Database {
@@ -112,10 +114,13 @@ export function parseDatabaseUrl(url: string, settings: Config['database']): Par
     throw fail('DB_URL_INVALID');
   }
   if (parsed.protocol !== 'mysql:' && parsed.protocol !== 'mariadb:') {
-    throw fail('DB_URL_INVALID', { message: `database.url uses "${parsed.protocol}", which usersync does not support.` });
+    throw fail('DB_URL_INVALID', {
+      message: `database.url uses "${parsed.protocol}", which usersync does not support.`,
+    });
   }
   const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
-  if (!database) throw fail('DB_URL_INVALID', { message: 'database.url names no database (mysql://user:pass@host:3306/DATABASE).' });
+  if (!database)
+    throw fail('DB_URL_INVALID', { message: 'database.url names no database (mysql://user:pass@host:3306/DATABASE).' });
   const host = parsed.hostname || '127.0.0.1';
   const port = Number(parsed.port || 3306);
   const safe = new URL(url);
@@ -147,7 +152,10 @@ export function parseDatabaseUrl(url: string, settings: Config['database']): Par
       pool: {
         min: 0,
         max: settings.poolMax,
-        afterCreate(connection: { query(sql: string, cb: (error: Error | null) => void): void }, done: (error: Error | null, c: unknown) => void) {
+        afterCreate(
+          connection: { query(sql: string, cb: (error: Error | null) => void): void },
+          done: (error: Error | null, c: unknown) => void,
+        ) {
           connection.query(MYSQL_SESSION_SQL, (error) => done(error, connection));
         },
       },
@@ -159,7 +167,8 @@ export function parseDatabaseUrl(url: string, settings: Config['database']): Par
  * How every MySQL session begins: UTC and a strict mode, whatever the server's defaults are;
  * group_concat_max_len because stored-user look-ups concatenate role and group keys (bulk.ts).
  */
-const MYSQL_SESSION_SQL = "SET time_zone = '+00:00', sql_mode = CONCAT(@@sql_mode, ',STRICT_TRANS_TABLES'), group_concat_max_len = 1048576";
+const MYSQL_SESSION_SQL =
+  "SET time_zone = '+00:00', sql_mode = CONCAT(@@sql_mode, ',STRICT_TRANS_TABLES'), group_concat_max_len = 1048576";
 
 interface SqliteConnection {
   pragma(sql: string): unknown;
@@ -206,7 +215,11 @@ export function createDatabase(config: Pick<Config, 'database'>, logger: Logger,
   const log = logger.child({ module: 'db' });
   if (parsed.dialect === 'sqlite' && parsed.location !== ':memory:') {
     for (const { file, mode } of sqliteFilesReadableByOthers(parsed.location)) {
-      log.warn('db.file_readable_by_others', { file, mode, hint: `other local accounts can read the password hashes, e-mails and phones in it; run: chmod 600 ${file}` });
+      log.warn('db.file_readable_by_others', {
+        file,
+        mode,
+        hint: `other local accounts can read the password hashes, e-mails and phones in it; run: chmod 600 ${file}`,
+      });
     }
     prepareSqliteFile(parsed.location, options.create !== false);
   }
@@ -215,8 +228,10 @@ export function createDatabase(config: Pick<Config, 'database'>, logger: Logger,
     // knex otherwise prints "Connection Error" lines straight to the console (PITFALLS §5.1).
     log: {
       // fileOnly: the caller turns the failure into one clear message; the log keeps the driver's words.
-      warn: (message: unknown) => log.warn('knex.warn', { fileOnly: true, detail: String(message).split('\n')[0]?.slice(0, 300) }),
-      error: (message: unknown) => log.error('knex.error', { fileOnly: true, detail: String(message).split('\n')[0]?.slice(0, 300) }),
+      warn: (message: unknown) =>
+        log.warn('knex.warn', { fileOnly: true, detail: String(message).split('\n')[0]?.slice(0, 300) }),
+      error: (message: unknown) =>
+        log.error('knex.error', { fileOnly: true, detail: String(message).split('\n')[0]?.slice(0, 300) }),
       debug: () => undefined,
       deprecate: (message: unknown) => log.debug('knex.deprecate', { detail: String(message) }),
     },
@@ -240,15 +255,25 @@ export function createDatabase(config: Pick<Config, 'database'>, logger: Logger,
       })().catch((error: unknown) => {
         // Only speed is lost: the connection checkpoints itself as before. The next import tries again.
         checkpointer = undefined;
-        log.warn('db.checkpointer.failed', { err: { message: String((error as Error)?.message ?? error).slice(0, 300) } });
+        log.warn('db.checkpointer.failed', {
+          err: { message: String((error as Error)?.message ?? error).slice(0, 300) },
+        });
         return undefined;
       });
       await checkpointer;
     },
     openWriter(options = {}) {
       if (capabilities.writerThread === undefined) return undefined;
-      if (parsed.dialect === 'mysql') return new MysqlWriter({ connection: parsed.config.connection as Record<string, unknown>, sessionSql: MYSQL_SESSION_SQL, youngGenerationMb: options.youngGenerationMb });
-      return new SqliteWriter(parsed.location, { busyTimeoutMs: config.database.busyTimeoutMs, autoCheckpointPages: AUTO_CHECKPOINT_PAGES });
+      if (parsed.dialect === 'mysql')
+        return new MysqlWriter({
+          connection: parsed.config.connection as Record<string, unknown>,
+          sessionSql: MYSQL_SESSION_SQL,
+          youngGenerationMb: options.youngGenerationMb,
+        });
+      return new SqliteWriter(parsed.location, {
+        busyTimeoutMs: config.database.busyTimeoutMs,
+        autoCheckpointPages: AUTO_CHECKPOINT_PAGES,
+      });
     },
     async destroy() {
       // The checkpointer's connection closes first, so the last one to close (ours) folds the WAL in.

@@ -18,19 +18,28 @@ export interface MigrationResult {
  * current to be read.
  */
 export async function migrateToLatest(db: Database, options: { create?: boolean } = {}): Promise<MigrationResult> {
-  if (options.create === false && !(await withDatabaseErrors(db.location, () => db.knex.schema.hasTable('knex_migrations')))) {
+  if (
+    options.create === false &&
+    !(await withDatabaseErrors(db.location, () => db.knex.schema.hasTable('knex_migrations')))
+  ) {
     throw fail('DB_NOT_FOUND', {
       message: `The database ${db.description} (database.url) holds no usersync tables; set USERSYNC_DATABASE_URL (or database.url) to the usersync database, or run \`usersync migrate\` to set this one up.`,
       details: { location: db.location },
     });
   }
   try {
-    const [, applied] = (await db.knex.migrate.latest({ migrationSource, tableName: 'knex_migrations' })) as [number, string[]];
+    const [, applied] = (await db.knex.migrate.latest({ migrationSource, tableName: 'knex_migrations' })) as [
+      number,
+      string[],
+    ];
     return { applied };
   } catch (error) {
     const mapped = mapDatabaseError(error, db.location);
     if (mapped.kind === 'transient' || mapped.code !== 'DB_QUERY_FAILED') throw mapped;
-    throw fail('DB_MIGRATION_FAILED', { message: `Migrating ${db.description} failed: ${mapped.message}`, cause: error });
+    throw fail('DB_MIGRATION_FAILED', {
+      message: `Migrating ${db.description} failed: ${mapped.message}`,
+      cause: error,
+    });
   }
 }
 

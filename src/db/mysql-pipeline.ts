@@ -42,7 +42,12 @@ interface Connection {
 
 export interface PipelinedExecute {
   /** mysql2's `connection.execute(sql, values, done)`, written ahead when it can be. */
-  execute(connection: Connection, sql: string, values: unknown[], done: (error: Error | null, result?: unknown) => void): void;
+  execute(
+    connection: Connection,
+    sql: string,
+    values: unknown[],
+    done: (error: Error | null, result?: unknown) => void,
+  ): void;
   /** How many executes were written ahead, and how many went through mysql2 in turn. */
   readonly counts: { ahead: number; inTurn: number };
 }
@@ -61,26 +66,57 @@ export function createPipelinedExecute(driverDir: string, load: (id: string) => 
     Execute = load(`${driverDir}/lib/commands/execute.js`);
     ExecutePacket = load(`${driverDir}/lib/packets/execute.js`);
     ConnectionConfig = load(`${driverDir}/lib/connection_config.js`);
-    if (typeof Execute.prototype.resultsetHeader !== 'function' || typeof ExecutePacket.prototype.toPacket !== 'function' || typeof ConnectionConfig.queryOptions !== 'function') throw new Error('unknown mysql2 internals');
+    if (
+      typeof Execute.prototype.resultsetHeader !== 'function' ||
+      typeof ExecutePacket.prototype.toPacket !== 'function' ||
+      typeof ConnectionConfig.queryOptions !== 'function'
+    )
+      throw new Error('unknown mysql2 internals');
   } catch {
     Execute = undefined; // every execute through mysql2
   }
   // mysql2 splits a longer packet in several; such a statement goes through it.
   const MAX_PACKET_BYTES = 16777215;
 
-  function inTurn(c: Connection, sql: string, values: unknown[], done: (error: Error | null, result?: unknown) => void): void {
+  function inTurn(
+    c: Connection,
+    sql: string,
+    values: unknown[],
+    done: (error: Error | null, result?: unknown) => void,
+  ): void {
     counts.inTurn++;
     c.execute(sql, values, done);
   }
 
-  function execute(c: Connection, sql: string, values: unknown[], done: (error: Error | null, result?: unknown) => void): void {
-    if (Execute === undefined || c.config.compress || c.config.debug || typeof c._bumpSequenceId !== 'function' || typeof c._commands?.length !== 'number') return inTurn(c, sql, values, done);
+  function execute(
+    c: Connection,
+    sql: string,
+    values: unknown[],
+    done: (error: Error | null, result?: unknown) => void,
+  ): void {
+    if (
+      Execute === undefined ||
+      c.config.compress ||
+      c.config.debug ||
+      typeof c._bumpSequenceId !== 'function' ||
+      typeof c._commands?.length !== 'number'
+    )
+      return inTurn(c, sql, values, done);
     const statement = c._statements.get(c.constructor.statementKey({ sql }));
     // Only behind commands already written: mysql2's queue then holds only those written ahead.
     if (statement === undefined || c._commands.length !== (c.writtenAhead ?? 0)) return inTurn(c, sql, values, done);
     // The packet as Execute.start builds it.
     const clientFlags = c.config.clientFlags & (c.serverCapabilityFlags || 0);
-    const packet = new ExecutePacket(statement.id, values, c.config.charsetNumber, c.config.timezone, undefined, clientFlags, c._isMariaDB, statement.parameters).toPacket(1);
+    const packet = new ExecutePacket(
+      statement.id,
+      values,
+      c.config.charsetNumber,
+      c.config.timezone,
+      undefined,
+      clientFlags,
+      c._isMariaDB,
+      statement.parameters,
+    ).toPacket(1);
     if (packet.length() >= MAX_PACKET_BYTES) return inTurn(c, sql, values, done);
     packet.writeHeader(0); // a command's first packet
     const command = new Execute({ statement, sql, values }, done);

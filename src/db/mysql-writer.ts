@@ -188,7 +188,8 @@ export class MysqlWriter extends StatementWriter {
     const driver = createRequire(import.meta.url).resolve('mysql2');
     // Ids come back as numbers, bound as numbers (BIGINT ids stay far below 2^53).
     const connection = { ...settings.connection, supportBigNumbers: true, bigNumberStrings: false };
-    const limits = settings.youngGenerationMb === undefined ? undefined : { maxYoungGenerationSizeMb: settings.youngGenerationMb };
+    const limits =
+      settings.youngGenerationMb === undefined ? undefined : { maxYoungGenerationSizeMb: settings.youngGenerationMb };
     super(WORKER_SOURCE, { connection, sessionSql: settings.sessionSql, driver }, 'MySQL writer', limits);
   }
 }

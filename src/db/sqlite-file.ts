@@ -30,7 +30,10 @@ export function prepareSqliteFile(file: string, create: boolean): void {
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') return;
-    throw fail('FS_IO_FAILED', { message: `Cannot create the SQLite database ${file} (${code ?? String(cause)}).`, cause });
+    throw fail('FS_IO_FAILED', {
+      message: `Cannot create the SQLite database ${file} (${code ?? String(cause)}).`,
+      cause,
+    });
   }
 }
 

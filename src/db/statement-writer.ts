@@ -104,7 +104,12 @@ export class StatementWriter implements ImportWriter {
   private gone: Error | undefined;
 
   constructor(source: string, workerData: Record<string, unknown>, what: string, resourceLimits?: ResourceLimits) {
-    this.worker = new Worker(source, { eval: true, workerData, execArgv: [], ...(resourceLimits ? { resourceLimits } : {}) });
+    this.worker = new Worker(source, {
+      eval: true,
+      workerData,
+      execArgv: [],
+      ...(resourceLimits ? { resourceLimits } : {}),
+    });
     this.exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
     this.worker.on('message', (reply: Reply) => {
       const waiter = this.waiting.get(reply.seq);
@@ -163,12 +168,17 @@ export class StatementWriter implements ImportWriter {
     const encoded = encodeStatements(statements);
     return new Promise<void>((resolve, reject) => {
       this.waiting.set(seq, { resolve, reject });
-      this.worker.postMessage({ seq, statements: encoded, end }, [encoded.kinds.buffer as ArrayBuffer, encoded.ints.buffer as ArrayBuffer, encoded.numbers.buffer as ArrayBuffer]);
+      this.worker.postMessage({ seq, statements: encoded, end }, [
+        encoded.kinds.buffer as ArrayBuffer,
+        encoded.ints.buffer as ArrayBuffer,
+        encoded.numbers.buffer as ArrayBuffer,
+      ]);
     });
   }
 }
 
-const withoutUndefined = (fields: Record<string, unknown>) => Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined && v !== null));
+const withoutUndefined = (fields: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined && v !== null));
 
 /** Statements as they cross to the thread: their values in columns (see encodeStatements). */
 export interface EncodedStatements {
@@ -233,7 +243,8 @@ export function encodeStatements(statements: readonly BoundStatement[]): Encoded
             kinds[at] = 3;
             numbers.push(number);
           }
-        } else if (value !== null && value !== undefined) throw new Error(`writer thread: cannot send a ${typeof value} value (${sql.slice(0, 40)}…)`);
+        } else if (value !== null && value !== undefined)
+          throw new Error(`writer thread: cannot send a ${typeof value} value (${sql.slice(0, 40)}…)`);
         at++;
       }
     }

@@ -59,7 +59,11 @@ export interface WalCheckpointer {
 /** Starts checkpointing `filename` (an existing SQLite database in WAL mode) from a worker thread. */
 export function startWalCheckpointer(filename: string, logger: Logger): WalCheckpointer {
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { filename, driver, pollMs: POLL_MS }, execArgv: [] });
+  const worker = new Worker(WORKER_SOURCE, {
+    eval: true,
+    workerData: { filename, driver, pollMs: POLL_MS },
+    execArgv: [],
+  });
   // Never what keeps a process alive: whoever opened the database stops it on the way out.
   worker.unref();
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));

@@ -40,7 +40,10 @@ export const TEMPLATE_HEADERS: Readonly<Record<ColumnKey, string>> = {
 export type CellValue = string | { readonly error: string; readonly tooLong?: true };
 
 /** The CellValue of a cell longer than import.maxCellChars: the row fails as too long, not as an error cell. */
-export const tooLongCell = (limit: number): CellValue => ({ error: `a value longer than ${limit} characters (import.maxCellChars)`, tooLong: true });
+export const tooLongCell = (limit: number): CellValue => ({
+  error: `a value longer than ${limit} characters (import.maxCellChars)`,
+  tooLong: true,
+});
 
 /**
  * One data row as read from the file. `cells` is indexed like COLUMN_KEYS; a column the file does

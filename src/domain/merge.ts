@@ -16,7 +16,8 @@
  */
 import type { RowIntent } from './row-intent.js';
 
-export type ChangeField = 'name' | 'email' | 'phone' | 'department' | 'active' | 'ignoreMfa' | 'password' | 'roles' | 'groups';
+export type ChangeField =
+  'name' | 'email' | 'phone' | 'department' | 'active' | 'ignoreMfa' | 'password' | 'roles' | 'groups';
 
 /** What a validated row asks for, with the password already hashed (or dropped as unchanged). */
 export type PreparedIntent = Omit<RowIntent, 'password'> & { passwordHash?: string };
@@ -64,7 +65,10 @@ export function diffUser(stored: StoredUser | undefined, intent: PreparedIntent)
   const next: UserValues = { ...stored, roleKeys: stored.roleKeys, groupKeys: stored.groupKeys };
   const changes: ChangeField[] = [];
   const audit: Record<string, AuditValue> = {};
-  const scalar = <K extends 'name' | 'email' | 'phone' | 'active' | 'ignoreMfa'>(field: K, value: UserValues[K] | undefined) => {
+  const scalar = <K extends 'name' | 'email' | 'phone' | 'active' | 'ignoreMfa'>(
+    field: K,
+    value: UserValues[K] | undefined,
+  ) => {
     if (value === undefined || value === stored[field]) return;
     next[field] = value;
     changes.push(field);
@@ -102,7 +106,11 @@ export function diffUser(stored: StoredUser | undefined, intent: PreparedIntent)
 
 function createUser(intent: PreparedIntent): UserDiff {
   if (intent.name === undefined) {
-    return { kind: 'fail', code: 'ROW_NAME_MISSING', message: `"${intent.username}" is a new user and needs a Name; fill in the Name cell.` };
+    return {
+      kind: 'fail',
+      code: 'ROW_NAME_MISSING',
+      message: `"${intent.username}" is a new user and needs a Name; fill in the Name cell.`,
+    };
   }
   const next: UserValues = {
     name: intent.name,
@@ -134,16 +142,27 @@ function createUser(intent: PreparedIntent): UserDiff {
  * serialise it was ~1 KB of garbage per row of a first load. `names` gives the roles' and groups'
  * names as people wrote them (their keys when unknown).
  */
-export function createdAuditJson(next: UserValues, changes: readonly ChangeField[], names: { roles(keys: readonly string[]): string[]; groups(keys: readonly string[]): string[] }): string {
+export function createdAuditJson(
+  next: UserValues,
+  changes: readonly ChangeField[],
+  names: { roles(keys: readonly string[]): string[]; groups(keys: readonly string[]): string[] },
+): string {
   let json = '';
   for (const field of changes) {
-    const value = field === 'password' ? '{"changed":true}' : `{"old":null,"new":${JSON.stringify(createdValue(next, field, names))}}`;
+    const value =
+      field === 'password'
+        ? '{"changed":true}'
+        : `{"old":null,"new":${JSON.stringify(createdValue(next, field, names))}}`;
     json += `${json === '' ? '{' : ','}"${field}":${value}`;
   }
   return `${json}}`;
 }
 
-function createdValue(next: UserValues, field: Exclude<ChangeField, 'password'>, names: Parameters<typeof createdAuditJson>[2]): unknown {
+function createdValue(
+  next: UserValues,
+  field: Exclude<ChangeField, 'password'>,
+  names: Parameters<typeof createdAuditJson>[2],
+): unknown {
   switch (field) {
     case 'department':
       return next.departmentName;

@@ -65,7 +65,12 @@ export function clearMarkerKey(marker: string): string | undefined {
   return key === '' ? undefined : key;
 }
 
-const LIMITS: Partial<Record<ColumnKey, number>> = { name: 255, department: MAX_NAME_LENGTH, phone: 64, password: 1024 };
+const LIMITS: Partial<Record<ColumnKey, number>> = {
+  name: 255,
+  department: MAX_NAME_LENGTH,
+  phone: 64,
+  password: 1024,
+};
 
 export type RowCheck = { ok: true; intent: RowIntent } | { ok: false; username: string; problems: RowProblem[] };
 
@@ -78,12 +83,16 @@ export function checkRow(raw: RawRow, rules: RowRules, seen: SeenUsernames): Row
   const problem = (code: string, message: string) => problems.push({ code, message });
   const marker = rules.clearMarker;
   // Cells arrive trimmed and NFC (src/xlsx/sheet/cell-to-text.ts): only a cell of the marker's length is compared.
-  const isMarker = (value: string): boolean => marker !== undefined && value.length === marker.length && value.toLowerCase() === marker;
+  const isMarker = (value: string): boolean =>
+    marker !== undefined && value.length === marker.length && value.toLowerCase() === marker;
   /** A cell's text; the marker in a column that cannot be cleared is a problem (and reads as blank). */
   const text = (key: ColumnKey): string | undefined => {
     const value = cellText(raw.cells[COLUMN_INDEX[key]], key, problems);
     if (value === undefined || CLEARABLE.has(key) || !isMarker(value)) return value;
-    problem('ROW_CANNOT_CLEAR', `${TEMPLATE_HEADERS[key]} cannot be cleared with "${marker}": ${NOT_CLEARABLE[key as keyof typeof NOT_CLEARABLE]}; leave the cell blank to keep the stored value (only E-mail, Phone, Department, Roles and User group can be cleared).`);
+    problem(
+      'ROW_CANNOT_CLEAR',
+      `${TEMPLATE_HEADERS[key]} cannot be cleared with "${marker}": ${NOT_CLEARABLE[key as keyof typeof NOT_CLEARABLE]}; leave the cell blank to keep the stored value (only E-mail, Phone, Department, Roles and User group can be cleared).`,
+    );
     return undefined;
   };
   /** A clearable cell: its text, null for the marker, undefined when blank. */
@@ -97,13 +106,21 @@ export function checkRow(raw: RawRow, rules: RowRules, seen: SeenUsernames): Row
   const usernameCell = raw.cells[COLUMN_INDEX.username];
   if (!username) {
     // A cell refused for its characters already has its problem; only a blank one is "empty".
-    if (usernameCell === undefined || usernameCell === '') problem('ROW_USERNAME_MISSING', 'The Username cell is empty.');
+    if (usernameCell === undefined || usernameCell === '')
+      problem('ROW_USERNAME_MISSING', 'The Username cell is empty.');
   } else if (!isValidUsername(username, rules.usernamePattern)) {
     const shown = username.length > 80 ? `${username.slice(0, 77)}…` : username;
-    problem('ROW_USERNAME_INVALID', `Username "${shown}" is not allowed: use 1–64 letters, digits and . _ @ - (not starting with -; import.usernamePattern).`);
+    problem(
+      'ROW_USERNAME_INVALID',
+      `Username "${shown}" is not allowed: use 1–64 letters, digits and . _ @ - (not starting with -; import.usernamePattern).`,
+    );
   } else {
     const first = seen.get(username);
-    if (first !== undefined) problem('ROW_DUPLICATE_USERNAME', `Username "${username}" is a duplicate of row ${first}; keep one row per user.`);
+    if (first !== undefined)
+      problem(
+        'ROW_DUPLICATE_USERNAME',
+        `Username "${username}" is a duplicate of row ${first}; keep one row per user.`,
+      );
   }
 
   const intent: RowIntent = { row: raw.row, username };
@@ -113,7 +130,10 @@ export function checkRow(raw: RawRow, rules: RowRules, seen: SeenUsernames): Row
   const password = text('password');
   if (password !== undefined) {
     if (textLength(password) < rules.passwordMinLength) {
-      problem('ROW_PASSWORD_TOO_SHORT', `The password is shorter than ${rules.passwordMinLength} characters; use a longer one or leave the cell blank.`);
+      problem(
+        'ROW_PASSWORD_TOO_SHORT',
+        `The password is shorter than ${rules.passwordMinLength} characters; use a longer one or leave the cell blank.`,
+      );
     } else intent.password = password;
   }
 
@@ -121,7 +141,8 @@ export function checkRow(raw: RawRow, rules: RowRules, seen: SeenUsernames): Row
   if (department === null) intent.department = null;
   else if (department !== undefined) {
     // The key is lower-cased, which can lengthen it (İ → i̇): it must fit the column too.
-    if (textLength(catalogKey(department)) > MAX_NAME_LENGTH) problem('ROW_VALUE_TOO_LONG', `The Department cell is longer than ${MAX_NAME_LENGTH} characters.`);
+    if (textLength(catalogKey(department)) > MAX_NAME_LENGTH)
+      problem('ROW_VALUE_TOO_LONG', `The Department cell is longer than ${MAX_NAME_LENGTH} characters.`);
     else intent.department = { name: cleanCatalogName(department), key: catalogKey(department) };
   }
 
@@ -129,7 +150,11 @@ export function checkRow(raw: RawRow, rules: RowRules, seen: SeenUsernames): Row
   if (email === null) intent.email = null;
   else if (email !== undefined) {
     const normalised = normaliseEmail(email);
-    if (normalised === undefined) problem('ROW_INVALID_EMAIL', `"${email.slice(0, 80)}" is not a valid e-mail address; write it as name@example.com or leave the cell blank.`);
+    if (normalised === undefined)
+      problem(
+        'ROW_INVALID_EMAIL',
+        `"${email.slice(0, 80)}" is not a valid e-mail address; write it as name@example.com or leave the cell blank.`,
+      );
     else intent.email = normalised;
   }
 
@@ -140,7 +165,11 @@ export function checkRow(raw: RawRow, rules: RowRules, seen: SeenUsernames): Row
     const value = text(key);
     if (value === undefined) continue;
     const parsed = parseYesNo(value);
-    if (parsed === undefined) problem('ROW_INVALID_YES_NO', `${TEMPLATE_HEADERS[key]} is "${value.slice(0, 40)}"; write Yes or No (or leave it blank to keep the stored value).`);
+    if (parsed === undefined)
+      problem(
+        'ROW_INVALID_YES_NO',
+        `${TEMPLATE_HEADERS[key]} is "${value.slice(0, 40)}"; write Yes or No (or leave it blank to keep the stored value).`,
+      );
     else intent[key] = parsed;
   }
 
@@ -150,7 +179,10 @@ export function checkRow(raw: RawRow, rules: RowRules, seen: SeenUsernames): Row
     const unknown = roles.filter((r) => !rules.roles.has(r.key));
     if (unknown.length > 0) {
       const names = unknown.map((r) => `"${r.name}"`).join(', ');
-      problem('ROW_UNKNOWN_ROLE', `Unknown role${unknown.length > 1 ? 's' : ''} ${names}; create ${unknown.length > 1 ? 'them' : 'it'} with \`usersync roles add ${unknown.map((r) => quoteArg(r.name)).join(' ')}\` or fix the spelling.`);
+      problem(
+        'ROW_UNKNOWN_ROLE',
+        `Unknown role${unknown.length > 1 ? 's' : ''} ${names}; create ${unknown.length > 1 ? 'them' : 'it'} with \`usersync roles add ${unknown.map((r) => quoteArg(r.name)).join(' ')}\` or fix the spelling.`,
+      );
     } else intent.roles = roles.map((r) => r.key);
   }
 
@@ -160,7 +192,10 @@ export function checkRow(raw: RawRow, rules: RowRules, seen: SeenUsernames): Row
     const unknown = rules.createMissingGroups ? [] : groups.filter((g) => !rules.groups.has(g.key));
     if (unknown.length > 0) {
       const names = unknown.map((g) => `"${g.name}"`).join(', ');
-      problem('ROW_UNKNOWN_GROUP', `Unknown user group${unknown.length > 1 ? 's' : ''} ${names}; create ${unknown.length > 1 ? 'them' : 'it'} with \`usersync groups add ${unknown.map((g) => quoteArg(g.name)).join(' ')}\`, set import.createMissingGroups, or fix the spelling.`);
+      problem(
+        'ROW_UNKNOWN_GROUP',
+        `Unknown user group${unknown.length > 1 ? 's' : ''} ${names}; create ${unknown.length > 1 ? 'them' : 'it'} with \`usersync groups add ${unknown.map((g) => quoteArg(g.name)).join(' ')}\`, set import.createMissingGroups, or fix the spelling.`,
+      );
     } else intent.groups = groups;
   }
 
@@ -191,7 +226,10 @@ function cellText(cell: CellValue | undefined, key: ColumnKey, problems: RowProb
       problems.push({ code: 'ROW_VALUE_TOO_LONG', message: `The ${header} cell is ${cell.error}; shorten it.` });
       return undefined;
     }
-    problems.push({ code: 'ROW_CELL_ERROR', message: `The ${header} cell holds ${cell.error.startsWith('#') ? `the error ${cell.error}` : cell.error}; fix it in the spreadsheet (or paste values) and import again.` });
+    problems.push({
+      code: 'ROW_CELL_ERROR',
+      message: `The ${header} cell holds ${cell.error.startsWith('#') ? `the error ${cell.error}` : cell.error}; fix it in the spreadsheet (or paste values) and import again.`,
+    });
     return undefined;
   }
   if (cell === '') return undefined;
@@ -199,29 +237,49 @@ function cellText(cell: CellValue | undefined, key: ColumnKey, problems: RowProb
   // dropped back in must read as what HR typed.
   if (cell.charCodeAt(0) === 39 /* ' */ && /^'[=+\-@\t\r]/.test(cell)) cell = cell.slice(1);
   // Line breaks separate list items; everywhere else control characters are refused.
-  const checked = (key === 'roles' || key === 'groups') && (cell.includes('\n') || cell.includes('\r')) ? cell.replace(/[\r\n]/g, ',') : cell;
+  const checked =
+    (key === 'roles' || key === 'groups') && (cell.includes('\n') || cell.includes('\r'))
+      ? cell.replace(/[\r\n]/g, ',')
+      : cell;
   const bad = key === 'password' ? undefined : forbiddenCharacter(checked);
   if (bad) {
-    problems.push({ code: 'ROW_INVALID_VALUE', message: `The ${TEMPLATE_HEADERS[key]} cell contains the invisible control character ${bad}; retype the value.` });
+    problems.push({
+      code: 'ROW_INVALID_VALUE',
+      message: `The ${TEMPLATE_HEADERS[key]} cell contains the invisible control character ${bad}; retype the value.`,
+    });
     return undefined;
   }
   const limit = LIMITS[key];
   if (limit !== undefined && cell.length > limit && textLength(cell) > limit) {
-    problems.push({ code: 'ROW_VALUE_TOO_LONG', message: `The ${TEMPLATE_HEADERS[key]} cell is ${textLength(cell)} characters long; the limit is ${limit}.` });
+    problems.push({
+      code: 'ROW_VALUE_TOO_LONG',
+      message: `The ${TEMPLATE_HEADERS[key]} cell is ${textLength(cell)} characters long; the limit is ${limit}.`,
+    });
     return undefined;
   }
   return cell;
 }
 
-function listCell(value: string | undefined, header: string, max: number, problem: (code: string, message: string) => void): readonly ListItem[] | undefined {
+function listCell(
+  value: string | undefined,
+  header: string,
+  max: number,
+  problem: (code: string, message: string) => void,
+): readonly ListItem[] | undefined {
   if (value === undefined) return undefined;
   const items = splitList(value);
   if (items.length === 0) {
-    problem('ROW_INVALID_VALUE', `The ${header} cell has separators but no names; list names separated by , or ; (or leave it blank to keep the stored ones).`);
+    problem(
+      'ROW_INVALID_VALUE',
+      `The ${header} cell has separators but no names; list names separated by , or ; (or leave it blank to keep the stored ones).`,
+    );
     return undefined;
   }
   if (items.length > max) {
-    problem('ROW_VALUE_TOO_LONG', `The ${header} cell lists ${items.length} names; at most ${max} are allowed (import.maxListItems).`);
+    problem(
+      'ROW_VALUE_TOO_LONG',
+      `The ${header} cell lists ${items.length} names; at most ${max} are allowed (import.maxListItems).`,
+    );
     return undefined;
   }
   if (items.some((item) => textLength(item.key) > MAX_NAME_LENGTH || textLength(item.name) > MAX_NAME_LENGTH)) {

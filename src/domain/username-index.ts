@@ -132,7 +132,7 @@ export class UsernameIndex implements SeenUsernames {
     const bytes = this.bytes;
     const end = this.starts[entry + 1] as number;
     let hash = FNV_OFFSET;
-    for (let at = this.starts[entry] as number; at < end; ) {
+    for (let at = this.starts[entry] as number; at < end;) {
       const byte = bytes[at++] as number;
       const unit = byte === ESCAPE ? ((bytes[at++] as number) << 8) | (bytes[at++] as number) : byte;
       hash = Math.imul(hash ^ unit, FNV_PRIME);

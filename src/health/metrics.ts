@@ -26,19 +26,51 @@ export interface Metrics {
 export function createMetrics(): Metrics {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'usersync_' });
-  const files = new client.Counter({ name: 'usersync_files_total', help: 'Files processed, by outcome (imported, imported_with_errors, rejected).', labelNames: ['outcome'], registers: [registry] });
-  const rows = new client.Counter({ name: 'usersync_rows_total', help: 'Data rows processed, by outcome (created, updated, unchanged, failed).', labelNames: ['outcome'], registers: [registry] });
+  const files = new client.Counter({
+    name: 'usersync_files_total',
+    help: 'Files processed, by outcome (imported, imported_with_errors, rejected).',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  const rows = new client.Counter({
+    name: 'usersync_rows_total',
+    help: 'Data rows processed, by outcome (created, updated, unchanged, failed).',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
   const duration = new client.Histogram({
     name: 'usersync_import_duration_seconds',
     help: 'Time from claiming a file to its finish, in seconds.',
     buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800],
     registers: [registry],
   });
-  const lastSuccess = new client.Gauge({ name: 'usersync_last_success_timestamp_seconds', help: 'When a file was last imported with every row applied (Unix time).', registers: [registry] });
-  const backlog = new client.Gauge({ name: 'usersync_inbox_backlog', help: 'Files waiting: ready in the inbox and queued, plus claimed and not yet finished.', registers: [registry] });
-  const faults = new client.Counter({ name: 'usersync_transient_faults_total', help: 'Transient faults (database unreachable, busy, disk) that made a file wait for a retry.', labelNames: ['code'], registers: [registry] });
-  const refused = new client.Counter({ name: 'usersync_refused_files_total', help: 'Inbox entries refused and never read: symbolic links, hard links, FIFOs, devices and sockets, by kind.', labelNames: ['kind'], registers: [registry] });
-  const refusedPresent = new client.Gauge({ name: 'usersync_refused_files', help: 'Refused entries still in the inbox (listed in /healthz).', registers: [registry] });
+  const lastSuccess = new client.Gauge({
+    name: 'usersync_last_success_timestamp_seconds',
+    help: 'When a file was last imported with every row applied (Unix time).',
+    registers: [registry],
+  });
+  const backlog = new client.Gauge({
+    name: 'usersync_inbox_backlog',
+    help: 'Files waiting: ready in the inbox and queued, plus claimed and not yet finished.',
+    registers: [registry],
+  });
+  const faults = new client.Counter({
+    name: 'usersync_transient_faults_total',
+    help: 'Transient faults (database unreachable, busy, disk) that made a file wait for a retry.',
+    labelNames: ['code'],
+    registers: [registry],
+  });
+  const refused = new client.Counter({
+    name: 'usersync_refused_files_total',
+    help: 'Inbox entries refused and never read: symbolic links, hard links, FIFOs, devices and sockets, by kind.',
+    labelNames: ['kind'],
+    registers: [registry],
+  });
+  const refusedPresent = new client.Gauge({
+    name: 'usersync_refused_files',
+    help: 'Refused entries still in the inbox (listed in /healthz).',
+    registers: [registry],
+  });
   for (const outcome of ['imported', 'imported_with_errors', 'rejected']) files.inc({ outcome }, 0);
   for (const outcome of ROW_OUTCOMES) rows.inc({ outcome }, 0);
   return {

@@ -19,19 +19,30 @@ export interface HealthServer {
   close(): Promise<void>;
 }
 
-export async function startHealthServer(options: { host: string; port: number; logger: Logger; metrics: Metrics; report: () => Promise<HealthReport> }): Promise<HealthServer> {
+export async function startHealthServer(options: {
+  host: string;
+  port: number;
+  logger: Logger;
+  metrics: Metrics;
+  report: () => Promise<HealthReport>;
+}): Promise<HealthServer> {
   const server = http.createServer((request, response) => {
-    void handle(request.method ?? 'GET', (request.url ?? '/').split('?')[0] ?? '/', response).catch((error: unknown) => {
-      options.logger.error('health.error', { err: { message: (error as Error).message } });
-      if (!response.headersSent) response.writeHead(500).end();
-    });
+    void handle(request.method ?? 'GET', (request.url ?? '/').split('?')[0] ?? '/', response).catch(
+      (error: unknown) => {
+        options.logger.error('health.error', { err: { message: (error as Error).message } });
+        if (!response.headersSent) response.writeHead(500).end();
+      },
+    );
   });
   const handle = async (method: string, url: string, response: http.ServerResponse) => {
     if (method !== 'GET' && method !== 'HEAD') return void response.writeHead(405, { allow: 'GET, HEAD' }).end();
     if (url === '/healthz') {
       const report = await options.report();
       const body = JSON.stringify(report);
-      response.writeHead(report.status === 'ok' ? 200 : 503, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+      response.writeHead(report.status === 'ok' ? 200 : 503, {
+        'content-type': 'application/json; charset=utf-8',
+        'cache-control': 'no-store',
+      });
       return void response.end(method === 'HEAD' ? undefined : body);
     }
     if (url === '/metrics') {

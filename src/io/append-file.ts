@@ -49,7 +49,10 @@ export class AppendFile {
   private closed = false;
   private waiters: Array<() => void> = [];
 
-  constructor(readonly path: string, options: AppendFileOptions) {
+  constructor(
+    readonly path: string,
+    options: AppendFileOptions,
+  ) {
     open(path, options.flags, options.mode, (error, fd) => {
       // Destroyed while opening: nothing is wanted of the file any more.
       if (this.closed) return error ? undefined : close(fd, () => undefined);
@@ -157,7 +160,9 @@ export class AppendFile {
     }
     this.writing = true;
     this.inFlight = Math.min(this.queue.length, MAX_CHUNKS_PER_WRITE);
-    const views = this.queue.slice(0, this.inFlight).map(({ chunk, done }) => (done === 0 ? chunk : chunk.subarray(done)));
+    const views = this.queue
+      .slice(0, this.inFlight)
+      .map(({ chunk, done }) => (done === 0 ? chunk : chunk.subarray(done)));
     writev(this.fd, views, null, (error, bytes) => {
       this.writing = false;
       this.inFlight = 0;
@@ -169,7 +174,7 @@ export class AppendFile {
       this.written += bytes;
       this.queuedBytes -= bytes;
       // A short write (a full disk about to fail, a signal) goes on from where it stopped.
-      for (let left = bytes; left > 0; ) {
+      for (let left = bytes; left > 0;) {
         const head = this.queue[0]!;
         const rest = head.chunk.length - head.done;
         if (left < rest) {

@@ -29,7 +29,10 @@ export interface AuditLog {
  * recovers instead of staying silent for the rest of a daemon's life. `close()` then rejects with
  * FS_IO_FAILED, so a command whose audit log lost lines does not exit 0.
  */
-export function openAuditLog(settings: Pick<Config['logs'], 'dir'>, onWriteFailure: (error: UsersyncError) => void = () => undefined): AuditLog {
+export function openAuditLog(
+  settings: Pick<Config['logs'], 'dir'>,
+  onWriteFailure: (error: UsersyncError) => void = () => undefined,
+): AuditLog {
   const filePath = appendableLogFile(settings.dir, 'audit.log');
   const openFile = () => new AppendFile(filePath, { flags: 'a', mode: LOG_FILE_MODE });
   let file = openFile();

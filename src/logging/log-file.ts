@@ -19,7 +19,10 @@ export function appendableLogFile(dir: string, name: string): string {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (cause) {
-    throw fail('FS_IO_FAILED', { message: `Cannot create the log folder ${dir} (${reason(cause)}); set logs.dir or USERSYNC_LOG_DIR to a folder usersync may write.`, cause });
+    throw fail('FS_IO_FAILED', {
+      message: `Cannot create the log folder ${dir} (${reason(cause)}); set logs.dir or USERSYNC_LOG_DIR to a folder usersync may write.`,
+      cause,
+    });
   }
   const file = path.join(dir, name);
   try {

@@ -6,7 +6,20 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, chmod, copyFile, link, lstat, mkdir, open, readdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import {
+  access,
+  chmod,
+  copyFile,
+  link,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  rename,
+  rm,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import path from 'node:path';
 import { fail, type UsersyncError } from '../errors.js';
 import { refusalOf, type Refusal } from './file-kind.js';
@@ -33,7 +46,11 @@ export async function moveExclusive(from: string, to: string): Promise<void> {
     await chmod(to, 0o600);
     await unlink(from);
   } catch (cause) {
-    throw fail('FS_MOVE_FAILED', { message: `Cannot move ${path.basename(from)} to ${path.dirname(to)}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}.`, cause, details: { from, to } });
+    throw fail('FS_MOVE_FAILED', {
+      message: `Cannot move ${path.basename(from)} to ${path.dirname(to)}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}.`,
+      cause,
+      details: { from, to },
+    });
   }
 }
 
@@ -47,7 +64,10 @@ export const stemOf = (name: string): string =>
 
 /** A claim id: sortable by time, unique, safe in a file name. */
 export function newClaimId(now: Date): string {
-  return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
+  return `${now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
 }
 
 const SEPARATOR = '__';
@@ -122,11 +142,16 @@ export async function returnToInbox(from: string, inboxPath: string): Promise<st
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
         const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-        throw fail('FS_MOVE_FAILED', { message: `Cannot put ${path.basename(from)} back into ${path.dirname(inboxPath)}: ${code}.`, cause: error });
+        throw fail('FS_MOVE_FAILED', {
+          message: `Cannot put ${path.basename(from)} back into ${path.dirname(inboxPath)}: ${code}.`,
+          cause: error,
+        });
       }
     }
   }
-  throw fail('FS_MOVE_FAILED', { message: `Too many entries named like ${path.basename(inboxPath)} in ${path.dirname(inboxPath)}.` });
+  throw fail('FS_MOVE_FAILED', {
+    message: `Too many entries named like ${path.basename(inboxPath)} in ${path.dirname(inboxPath)}.`,
+  });
 }
 
 /** The refusal for an entry found in processing/ (a claim interrupted by a crash), if it is not a regular file with one name. */
@@ -138,7 +163,10 @@ export async function checkClaimed(claimedPath: string): Promise<Refusal | undef
 async function copyClaim(inboxPath: string, target: string): Promise<'copied' | { refused: Refusal } | { gone: true }> {
   let source;
   try {
-    source = await open(inboxPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
+    source = await open(
+      inboxPath,
+      constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY,
+    );
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return { gone: true };
@@ -194,25 +222,39 @@ async function copyClaim(inboxPath: string, target: string): Promise<'copied' | 
 /** FS_MOVE_FAILED naming the folder that refused: the inbox (the name cannot be removed from it) or processing/. */
 async function moveFailed(from: string, to: string, cause: unknown): Promise<UsersyncError> {
   const code = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message;
-  const writable = (dir: string) => access(dir, constants.W_OK | constants.X_OK).then(() => true, () => false);
+  const writable = (dir: string) =>
+    access(dir, constants.W_OK | constants.X_OK).then(
+      () => true,
+      () => false,
+    );
   const [name, inbox, processing] = [path.basename(from), path.dirname(from), path.dirname(to)];
   const refusedBy = "the daemon's account may not write that folder";
   let message = `Cannot move ${name} from ${inbox} into ${processing} (${code}).`;
-  if (!(await exists(processing))) message = `Cannot move ${name} into ${processing}: that folder does not exist (${code}).`;
+  if (!(await exists(processing)))
+    message = `Cannot move ${name} into ${processing}: that folder does not exist (${code}).`;
   else if (!(await writable(inbox))) message = `Cannot take ${name} out of the inbox ${inbox} (${code}): ${refusedBy}.`;
   else if (!(await writable(processing))) message = `Cannot move ${name} into ${processing} (${code}): ${refusedBy}.`;
   return fail('FS_MOVE_FAILED', { message, cause, details: { from, to } });
 }
 
-const exists = (p: string): Promise<boolean> => lstat(p).then(() => true, () => false);
+const exists = (p: string): Promise<boolean> =>
+  lstat(p).then(
+    () => true,
+    () => false,
+  );
 
 /** Claimed files left in processing/ (by a crash or a stop), oldest claim first. Reports are not listed. */
-export async function listClaimed(processingDir: string): Promise<Array<{ path: string; claimId: string; originalName: string }>> {
+export async function listClaimed(
+  processingDir: string,
+): Promise<Array<{ path: string; claimId: string; originalName: string }>> {
   const names = await readdir(processingDir).catch(() => [] as string[]);
   return names
     .filter((name) => !/\.report(\s\(\d+\))?\.(json|xlsx)$/.test(name) && !name.endsWith('.tmp'))
     .map((name) => ({ name, parsed: parseClaimedName(name) }))
-    .filter((entry): entry is { name: string; parsed: { claimId: string; originalName: string } } => entry.parsed !== undefined)
+    .filter(
+      (entry): entry is { name: string; parsed: { claimId: string; originalName: string } } =>
+        entry.parsed !== undefined,
+    )
     .sort((a, b) => a.parsed.claimId.localeCompare(b.parsed.claimId))
     .map(({ name, parsed }) => ({ path: path.join(processingDir, name), ...parsed }));
 }

@@ -17,7 +17,8 @@ export async function fingerprintFile(filePath: string): Promise<Fingerprint> {
     handle = await open(filePath, 'r');
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR') throw fail('FILE_NOT_FOUND', { message: `${filePath} does not exist.`, cause });
+    if (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR')
+      throw fail('FILE_NOT_FOUND', { message: `${filePath} does not exist.`, cause });
     throw fail('FS_IO_FAILED', { message: `Cannot open ${filePath} (${code ?? 'error'}).`, cause });
   }
   try {

@@ -69,8 +69,12 @@ export interface ClaimSteps {
    */
   earlierRuns(): Promise<EarlierRuns>;
   /** Chooses the archive/ or error/ names and stages a redacted copy; moves nothing yet (archive.ts). */
-  prepareArchive(done: { importId: number | null; success: boolean; reports: ReportPaths; carriedPasswords: boolean }):
-    Promise<PreparedArchive>;
+  prepareArchive(done: {
+    importId: number | null;
+    success: boolean;
+    reports: ReportPaths;
+    carriedPasswords: boolean;
+  }): Promise<PreparedArchive>;
 }
 
 /**

@@ -46,7 +46,8 @@ export async function findWriters(files: readonly FileId[], procRoot = '/proc'):
     try {
       fds = await readdir(`${procRoot}/${pid}/fd`);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EACCES' || (error as NodeJS.ErrnoException).code === 'EPERM') result.hidden++;
+      if ((error as NodeJS.ErrnoException).code === 'EACCES' || (error as NodeJS.ErrnoException).code === 'EPERM')
+        result.hidden++;
       continue; // ENOENT: the process ended meanwhile
     }
     for (const fd of fds) {
@@ -57,7 +58,12 @@ export async function findWriters(files: readonly FileId[], procRoot = '/proc'):
   return result;
 }
 
-async function writerAt(procRoot: string, pid: string, fd: string, files: readonly FileId[]): Promise<Writer | undefined> {
+async function writerAt(
+  procRoot: string,
+  pid: string,
+  fd: string,
+  files: readonly FileId[],
+): Promise<Writer | undefined> {
   const link = `${procRoot}/${pid}/fd/${fd}`;
   // Sockets, pipes and anonymous inodes read as `socket:[…]`, `pipe:[…]`, `anon_inode:…`: skip them unstat'ed.
   const target = await readlink(link).catch(() => '');

@@ -57,7 +57,11 @@ export async function processFile(deps: PipelineDeps, request: ProcessRequest): 
     return await importFile({ ...deps, clock: deps.clock ?? systemClock }, request, takeReader);
   } finally {
     // A reader opened ahead for a file rejected (or a database that failed) before reading began.
-    if (!readerTaken) void request.reader?.then((reader) => reader?.close(), () => undefined);
+    if (!readerTaken)
+      void request.reader?.then(
+        (reader) => reader?.close(),
+        () => undefined,
+      );
   }
 }
 
@@ -144,9 +148,10 @@ function logUnfinished(run: ImportRun, log: ReturnType<ImportRun['deps']['logger
   const code = (error as { code?: string }).code;
   const counts = run.spool.counts;
   if (code === 'IMPORT_INTERRUPTED') {
-    const reason = run.request.source !== 'cli'
-      ? 'stop requested; the file stays claimed and is imported again at the next start'
-      : 'stop requested; what was committed is kept';
+    const reason =
+      run.request.source !== 'cli'
+        ? 'stop requested; the file stays claimed and is imported again at the next start'
+        : 'stop requested; what was committed is kept';
     log.warn('import.interrupted', { reason, counts });
   } else if (code === 'FILE_CHANGED_DURING_IMPORT') {
     log.warn('import.file_changed', { err: describeError(error), counts });

@@ -15,7 +15,8 @@ import { openSpreadsheet } from './read/index.js';
 import { WorkbookWriter } from './report/workbook-writer.js';
 
 const PASSWORD = COLUMN_INDEX.password;
-const text = (cell: CellValue | undefined): string => (cell === undefined ? '' : typeof cell === 'string' ? cell : cell.error);
+const text = (cell: CellValue | undefined): string =>
+  cell === undefined ? '' : typeof cell === 'string' ? cell : cell.error;
 
 /**
  * Writes `to` (which must not exist) as the redacted copy of `from`. Resolves false, writing
@@ -54,7 +55,8 @@ async function writeXlsx(batches: Batches, file: string, sheetName: string): Pro
   const sheet = workbook.addWorksheet(sheetName);
   sheet.addRow(COLUMN_KEYS.map((key) => TEMPLATE_HEADERS[key])).commit();
   for await (const batch of batches) {
-    for (const row of batch) sheet.addRow(COLUMN_KEYS.map((_, i) => (i === PASSWORD ? '' : text(row.cells[i])))).commit();
+    for (const row of batch)
+      sheet.addRow(COLUMN_KEYS.map((_, i) => (i === PASSWORD ? '' : text(row.cells[i])))).commit();
   }
   sheet.commit();
   await Promise.race([workbook.commit(), failed]);
@@ -69,7 +71,8 @@ async function writeCsv(batches: Batches, file: string): Promise<void> {
   };
   await write(`${COLUMN_KEYS.map((key) => TEMPLATE_HEADERS[key]).join(',')}\r\n`);
   for await (const batch of batches) {
-    for (const row of batch) await write(`${COLUMN_KEYS.map((_, i) => (i === PASSWORD ? '' : quote(text(row.cells[i])))).join(',')}\r\n`);
+    for (const row of batch)
+      await write(`${COLUMN_KEYS.map((_, i) => (i === PASSWORD ? '' : quote(text(row.cells[i])))).join(',')}\r\n`);
   }
   out.end();
   await once(out, 'close');

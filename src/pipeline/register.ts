@@ -112,6 +112,7 @@ export async function closeUnfinished(
     ? { code: 'IMPORT_INTERRUPTED', message: 'Stopped by a signal before the end of the file.' }
     : { code: code ?? 'UNEXPECTED', message: String(describeError(error).message) };
   const finishedAt = deps.clock().toISOString();
-  await closeImport(deps.db.knex, run.importId, { status, error: why, finishedAt, counts: { ...run.counts } })
-    .catch(() => undefined);
+  await closeImport(deps.db.knex, run.importId, { status, error: why, finishedAt, counts: { ...run.counts } }).catch(
+    () => undefined,
+  );
 }

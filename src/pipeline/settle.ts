@@ -65,7 +65,10 @@ export async function settleClaimed(filePath: string, options: SettleOptions): P
       if (writers.length === 0 && now() - quietSince >= options.quietMs) return last;
       if (writers.length > 0 || waiting) {
         waiting = true;
-        const reason = writers.length > 0 ? `${name} is still open for writing by ${describeWriters(writers)}` : `${name} is still changing (${last.size} bytes so far)`;
+        const reason =
+          writers.length > 0
+            ? `${name} is still open for writing by ${describeWriters(writers)}`
+            : `${name} is still changing (${last.size} bytes so far)`;
         options.onWaiting?.(reason);
       }
       await sleep(options.intervalMs, options.signal);
@@ -94,7 +97,11 @@ export async function checkUnchanged(
   const which = imported.importId === null ? 'the import' : `import #${imported.importId}`;
   throw fail('FILE_CHANGED_DURING_IMPORT', {
     message: `${path.basename(filePath)} changed while ${which} read it (${imported.bytes} bytes were read; ${now}): it was still being written.`,
-    details: { file: filePath, bytesRead: imported.bytes, bytesNow: current === undefined ? null : Number(current.size) },
+    details: {
+      file: filePath,
+      bytesRead: imported.bytes,
+      bytesNow: current === undefined ? null : Number(current.size),
+    },
   });
 }
 

@@ -107,7 +107,12 @@ export function createInboxWatcher(deps: WatchDeps): InboxWatcher {
     restarting = true;
     const wait = deps.retryDelayMs(++failures);
     problem = reason;
-    log.error('watch.failed', { reason, retryInMs: wait, attempt: failures, err: error === undefined ? undefined : describeError(error) });
+    log.error('watch.failed', {
+      reason,
+      retryInMs: wait,
+      attempt: failures,
+      err: error === undefined ? undefined : describeError(error),
+    });
     const old = instance;
     instance = undefined;
     void old?.close().catch(() => undefined);
@@ -124,7 +129,10 @@ export function createInboxWatcher(deps: WatchDeps): InboxWatcher {
       root = await realpath(deps.inbox);
       await readdir(root);
     } catch (error) {
-      return fault(`cannot read the inbox ${deps.inbox} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, error);
+      return fault(
+        `cannot read the inbox ${deps.inbox} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+        error,
+      );
     }
     if (closed) return; // closed while the inbox was being read: no chokidar to leak
     const w: FSWatcher = watch(root, {
@@ -135,7 +143,8 @@ export function createInboxWatcher(deps: WatchDeps): InboxWatcher {
       interval: settings.pollIntervalMs,
       binaryInterval: settings.binaryIntervalMs,
       // Never ignore when stats are missing, or directories vanish (PITFALLS §2.7).
-      ignored: (p: string, stats?: { isFile(): boolean }) => p !== root && stats?.isFile() === true && !isCandidateName(path.basename(p)),
+      ignored: (p: string, stats?: { isFile(): boolean }) =>
+        p !== root && stats?.isFile() === true && !isCandidateName(path.basename(p)),
     });
     instance = w;
     const inInbox = (p: string) => path.join(deps.inbox, path.basename(p));
@@ -165,7 +174,10 @@ export function createInboxWatcher(deps: WatchDeps): InboxWatcher {
       tracked.delete(filePath);
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return void deps.onGone(filePath); // moved away or deleted
       // Unreadable (the inbox's permissions changed): the restart re-finds it once it can be read.
-      return fault(`cannot examine ${filePath} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, error);
+      return fault(
+        `cannot examine ${filePath} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+        error,
+      );
     }
     const t = now();
     if (info.size !== entry.size || info.mtimeMs !== entry.mtimeMs) {
@@ -185,9 +197,11 @@ export function createInboxWatcher(deps: WatchDeps): InboxWatcher {
         entry.timer = setTimeout(() => void check(filePath), interval * 4);
         return;
       } else {
-        const zipComplete = /\.(xlsx|xlsm)$/i.test(filePath) && info.size > 0 ? await deps.isZipComplete(filePath) : true;
+        const zipComplete =
+          /\.(xlsx|xlsm)$/i.test(filePath) && info.size > 0 ? await deps.isZipComplete(filePath) : true;
         if (zipComplete || t - entry.firstSeen >= settings.incompleteTimeoutMs) {
-          if (!zipComplete) log.warn('watch.incomplete_timeout', { file: path.basename(filePath), waitedMs: t - entry.firstSeen });
+          if (!zipComplete)
+            log.warn('watch.incomplete_timeout', { file: path.basename(filePath), waitedMs: t - entry.firstSeen });
           tracked.delete(filePath);
           deps.onReady({ path: filePath, size: info.size, mtimeMs: info.mtimeMs });
           return;
@@ -214,7 +228,8 @@ export function createInboxWatcher(deps: WatchDeps): InboxWatcher {
   return {
     ready,
     pending: () => tracked.size,
-    oldestPendingMtime: () => Math.min(Infinity, ...[...tracked.values()].map((t) => (t.mtimeMs < 0 ? Infinity : t.mtimeMs))),
+    oldestPendingMtime: () =>
+      Math.min(Infinity, ...[...tracked.values()].map((t) => (t.mtimeMs < 0 ? Infinity : t.mtimeMs))),
     consider,
     healthy: () => problem === null && instance !== undefined && !closed,
     problem: () => problem,

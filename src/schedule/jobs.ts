@@ -18,10 +18,14 @@ export interface Scheduler {
 }
 
 /** The jobs of a config: `rescan` plus one `source:<name>` per scheduled source. */
-export function declareJobs(config: Readonly<Config>, actions: { rescan(): Promise<void>; copySource(source: Config['schedule']['sources'][number]): Promise<void> }): Job[] {
+export function declareJobs(
+  config: Readonly<Config>,
+  actions: { rescan(): Promise<void>; copySource(source: Config['schedule']['sources'][number]): Promise<void> },
+): Job[] {
   const jobs: Job[] = [];
   if (config.schedule.rescan.trim()) jobs.push({ name: 'rescan', cron: config.schedule.rescan, run: actions.rescan });
-  for (const source of config.schedule.sources) jobs.push({ name: `source:${source.name}`, cron: source.cron, run: () => actions.copySource(source) });
+  for (const source of config.schedule.sources)
+    jobs.push({ name: `source:${source.name}`, cron: source.cron, run: () => actions.copySource(source) });
   return jobs;
 }
 
@@ -33,7 +37,8 @@ export function validateJobs(jobs: readonly Job[], timezone: string): void {
     throw fail('SCHEDULE_INVALID', { message: `schedule.timezone "${timezone}" is not an IANA time zone.` });
   }
   for (const job of jobs) {
-    if (!cron.validate(job.cron)) throw fail('SCHEDULE_INVALID', { message: `The cron expression "${job.cron}" of ${job.name} is not valid.` });
+    if (!cron.validate(job.cron))
+      throw fail('SCHEDULE_INVALID', { message: `The cron expression "${job.cron}" of ${job.name} is not valid.` });
   }
 }
 

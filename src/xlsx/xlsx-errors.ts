@@ -30,7 +30,10 @@ function detailOf(error: unknown): string {
 
 /** FS_IO_FAILED for a system I/O failure of the reader (see SYSTEM_IO_ERRORS). */
 export function readerIoFailure(error: unknown): UsersyncError {
-  return fail('FS_IO_FAILED', { message: `Reading the workbook needs temporary files, and writing them failed (${detailOf(error)}). Free disk space or fix the permissions of the temp folder (TMPDIR); the file is imported again later.`, cause: error });
+  return fail('FS_IO_FAILED', {
+    message: `Reading the workbook needs temporary files, and writing them failed (${detailOf(error)}). Free disk space or fix the permissions of the temp folder (TMPDIR); the file is imported again later.`,
+    cause: error,
+  });
 }
 
 /**
@@ -44,19 +47,34 @@ export function classifyParseError(error: unknown): UsersyncError {
   const code = (error as { code?: unknown } | null)?.code;
   if (isSystemIoError(error)) return readerIoFailure(error);
   const zlibError = typeof code === 'string' && /^Z_(DATA|BUF|NEED_DICT|STREAM)_ERROR$/.test(code);
-  if (zlibError || /FILE_ENDED|invalid signature|unexpected end of file|Z_DATA_ERROR|Z_BUF_ERROR|invalid (stored|distance|block|code)|incorrect header check|unknown compression/i.test(message)) {
-    return fail('FILE_CORRUPT', { message: `The workbook is damaged: part of its zip data cannot be unpacked (${detail}). Copy or export it again.`, cause: error });
+  if (
+    zlibError ||
+    /FILE_ENDED|invalid signature|unexpected end of file|Z_DATA_ERROR|Z_BUF_ERROR|invalid (stored|distance|block|code)|incorrect header check|unknown compression/i.test(
+      message,
+    )
+  ) {
+    return fail('FILE_CORRUPT', {
+      message: `The workbook is damaged: part of its zip data cannot be unpacked (${detail}). Copy or export it again.`,
+      cause: error,
+    });
   }
   // Cells without an `r` attribute make colCache.decodeAddress(undefined) throw (exceljs#2961, #2075, PITFALLS §3.4).
   // A cell reference exceljs cannot place (`r="0"`, `r="A"`) ends in "A Cell needs a Row".
-  if ((error instanceof TypeError && /col-cache|decodeAddress|l2n|reading 'length'/.test(stack + message)) || /Invalid Address|A Cell needs a Row/.test(message)) {
+  if (
+    (error instanceof TypeError && /col-cache|decodeAddress|l2n|reading 'length'/.test(stack + message)) ||
+    /Invalid Address|A Cell needs a Row/.test(message)
+  ) {
     return fail('FILE_UNSUPPORTED_LAYOUT', {
-      message: 'The workbook has cells without their position (written by a tool such as a database export). Open it in Excel or LibreOffice and save it again as .xlsx.',
+      message:
+        'The workbook has cells without their position (written by a tool such as a database export). Open it in Excel or LibreOffice and save it again as .xlsx.',
       cause: error,
     });
   }
   if (isSheetsRace(error)) {
-    return fail('FILE_PARSE_FAILED', { message: 'The workbook could not be read (exceljs#3064 twice in a row). Drop the file in again.', cause: error });
+    return fail('FILE_PARSE_FAILED', {
+      message: 'The workbook could not be read (exceljs#3064 twice in a row). Drop the file in again.',
+      cause: error,
+    });
   }
   // exceljs' xforms cannot parse namespace-prefixed parts (<ns0:Relationships>): a layout problem.
   // Any other element where exceljs expects none means the part is not what its name says.
@@ -65,7 +83,8 @@ export function classifyParseError(error: unknown): UsersyncError {
     const node = unexpectedNode[1] ?? unexpectedNode[2] ?? '';
     if (node.includes(':')) {
       return fail('FILE_UNSUPPORTED_LAYOUT', {
-        message: 'The workbook was written with XML namespace prefixes usersync cannot read. Open it in Excel or LibreOffice and save it again as .xlsx.',
+        message:
+          'The workbook was written with XML namespace prefixes usersync cannot read. Open it in Excel or LibreOffice and save it again as .xlsx.',
         cause: error,
       });
     }
@@ -76,7 +95,12 @@ export function classifyParseError(error: unknown): UsersyncError {
   }
   // exceljs-sax-fix.ts: an XML part that stops before its elements are closed was cut short (or
   // malformed so that its elements never close, e.g. a bare `&`).
-  if (/unclosed tag|unclosed (comment|cdata|doctype)|unexpected end|document must contain a root element/i.test(message) && !(error instanceof TypeError)) {
+  if (
+    /unclosed tag|unclosed (comment|cdata|doctype)|unexpected end|document must contain a root element/i.test(
+      message,
+    ) &&
+    !(error instanceof TypeError)
+  ) {
     return fail('FILE_CORRUPT', {
       message: `The workbook is damaged: one of its parts is cut short or has malformed XML (${detail}). Copy or export it again; if it opens in Excel, save it again as .xlsx.`,
       cause: error,
@@ -84,8 +108,15 @@ export function classifyParseError(error: unknown): UsersyncError {
   }
   // saxes never expands DTD entities, so entity bombs ("billion laughs") end here, harmlessly.
   // saxes messages start with "line:column:" (unmatched closing tag, attribute without value, …).
-  if ((/^\d+:\d+: /.test(message) || /Unexpected|Invalid|Unclosed|Text data outside|disallowed character|entity|xml/i.test(message)) && !(error instanceof TypeError)) {
-    return fail('FILE_PARSE_FAILED', { message: `The workbook contains invalid XML (${detail}). Open it in Excel or LibreOffice and save it again as .xlsx.`, cause: error });
+  if (
+    (/^\d+:\d+: /.test(message) ||
+      /Unexpected|Invalid|Unclosed|Text data outside|disallowed character|entity|xml/i.test(message)) &&
+    !(error instanceof TypeError)
+  ) {
+    return fail('FILE_PARSE_FAILED', {
+      message: `The workbook contains invalid XML (${detail}). Open it in Excel or LibreOffice and save it again as .xlsx.`,
+      cause: error,
+    });
   }
   return fail('FILE_PARSE_FAILED', { message: `The workbook could not be read (${detail}).`, cause: error });
 }
@@ -94,7 +125,11 @@ export function classifyParseError(error: unknown): UsersyncError {
  * "Sheet X was ignored" sentences for every sheet other than the one read, except those that are
  * meant to be there (the template's Instructions; a report's Summary and Rows).
  */
-export function otherSheetWarnings(sheets: ReadonlyArray<Pick<SheetInfo, 'name' | 'hidden'>>, chosen: string, report = false): string[] {
+export function otherSheetWarnings(
+  sheets: ReadonlyArray<Pick<SheetInfo, 'name' | 'hidden'>>,
+  chosen: string,
+  report = false,
+): string[] {
   const warnings: string[] = [];
   for (const sheet of sheets) {
     if (sheet.name === chosen || isExpectedSheet(sheet.name, report)) continue;

@@ -81,15 +81,23 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
     },
     exited,
   };
-  await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`the daemon exited with ${child.exitCode}:\n${output}`);
-    return output.includes(options.waitFor ?? 'daemon.started');
-  }, 30_000, () => output);
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`the daemon exited with ${child.exitCode}:\n${output}`);
+      return output.includes(options.waitFor ?? 'daemon.started');
+    },
+    30_000,
+    () => output,
+  );
   return handle;
 }
 
 /** Polls until `check` is truthy; fails with the description after `timeoutMs`. */
-export async function waitFor<T>(check: () => Promise<T> | T, timeoutMs = 20_000, describe: () => string = () => ''): Promise<T> {
+export async function waitFor<T>(
+  check: () => Promise<T> | T,
+  timeoutMs = 20_000,
+  describe: () => string = () => '',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -100,7 +108,8 @@ export async function waitFor<T>(check: () => Promise<T> | T, timeoutMs = 20_000
       last = error;
       if (error instanceof Error && error.message.startsWith('the daemon exited')) throw error;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms${last ? ` (${String(last)})` : ''}\n${describe().slice(-4000)}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms${last ? ` (${String(last)})` : ''}\n${describe().slice(-4000)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -23,11 +23,15 @@ export function selectTestDatabases(env: NodeJS.ProcessEnv): DatabaseSelection {
   const unknown = names.filter((name) => !(DATABASE_KINDS as ReadonlyArray<string>).includes(name));
   if (unknown.length > 0) {
     const listed = unknown.map((name) => JSON.stringify(name)).join(', ');
-    throw new Error(`USERSYNC_TEST_DATABASES=${raw}: ${listed} is not a test database. Use sqlite, mysql or sqlite,mysql (the default).`);
+    throw new Error(
+      `USERSYNC_TEST_DATABASES=${raw}: ${listed} is not a test database. Use sqlite, mysql or sqlite,mysql (the default).`,
+    );
   }
   const kinds = DATABASE_KINDS.filter((kind) => names.includes(kind));
   if (requireMysql && !kinds.includes('mysql')) {
-    throw new Error(`USERSYNC_TEST_REQUIRE_MYSQL=1 requires the MySQL suite, but USERSYNC_TEST_DATABASES=${raw} leaves it out. Add mysql to the list or unset USERSYNC_TEST_REQUIRE_MYSQL.`);
+    throw new Error(
+      `USERSYNC_TEST_REQUIRE_MYSQL=1 requires the MySQL suite, but USERSYNC_TEST_DATABASES=${raw} leaves it out. Add mysql to the list or unset USERSYNC_TEST_REQUIRE_MYSQL.`,
+    );
   }
   return { kinds, requireMysql };
 }

@@ -33,7 +33,13 @@ async function probeMysql(): Promise<string | undefined> {
   const server = new URL(MYSQL_SERVER_URL);
   const admin = knex({
     client: 'mysql2',
-    connection: { host: server.hostname, port: Number(server.port || 3306), user: decodeURIComponent(server.username), password: decodeURIComponent(server.password), connectTimeout: 2000 },
+    connection: {
+      host: server.hostname,
+      port: Number(server.port || 3306),
+      user: decodeURIComponent(server.username),
+      password: decodeURIComponent(server.password),
+      connectTimeout: 2000,
+    },
     pool: { min: 0, max: 1 },
   });
   try {
@@ -63,7 +69,12 @@ async function adminQuery(sql: string): Promise<void> {
   const server = new URL(MYSQL_SERVER_URL);
   const admin = knex({
     client: 'mysql2',
-    connection: { host: server.hostname, port: Number(server.port || 3306), user: decodeURIComponent(server.username), password: decodeURIComponent(server.password) },
+    connection: {
+      host: server.hostname,
+      port: Number(server.port || 3306),
+      user: decodeURIComponent(server.username),
+      password: decodeURIComponent(server.password),
+    },
     pool: { min: 0, max: 1 },
   });
   try {
@@ -78,10 +89,15 @@ async function adminQuery(sql: string): Promise<void> {
  * TEST_DATABASES is listed as skipped. `database()` inside the suite returns the database of this
  * file; it exists (empty, unmigrated) from `beforeAll` on and is dropped in `afterAll`.
  */
-export function describeEachDatabase(title: string, suite: (database: () => TestDatabase) => void, kinds: ReadonlyArray<TestDatabase['kind']> = ['sqlite', 'mysql']): void {
+export function describeEachDatabase(
+  title: string,
+  suite: (database: () => TestDatabase) => void,
+  kinds: ReadonlyArray<TestDatabase['kind']> = ['sqlite', 'mysql'],
+): void {
   describe.each(kinds)(`${title} [%s]`, (kind) => {
     if (!TEST_DATABASES.includes(kind)) {
-      describe.skip(`not in USERSYNC_TEST_DATABASES=${TEST_DATABASES.join(',')}: skipped`, () => suite(() => ({ kind, url: '' })));
+      describe.skip(`not in USERSYNC_TEST_DATABASES=${TEST_DATABASES.join(',')}: skipped`, () =>
+        suite(() => ({ kind, url: '' })));
       return;
     }
     if (kind === 'mysql' && mysqlProblem) {

@@ -83,7 +83,8 @@ export async function runImportBatches(files: readonly string[], options: BatchO
         const run = await runChunk(rest, laneNo, options);
         const reports = readReports(run);
         const done = rest.filter((f) => reports.has(path.basename(f)));
-        for (const file of done) results.set(file, { file, report: reports.get(path.basename(file)), run, blamed: undefined });
+        for (const file of done)
+          results.set(file, { file, report: reports.get(path.basename(file)), run, blamed: undefined });
         if (done.length === rest.length) break;
         // The process stopped before reporting every file: blame the first unreported one.
         const culprit = rest.find((f) => !reports.has(path.basename(f)))!;
@@ -115,7 +116,8 @@ function readReports(run: ChunkRun): Map<string, ImportReport> {
   if (run.code !== null && run.signal === null && !run.hung) {
     try {
       const printed = JSON.parse(run.stdout) as ImportReport | ImportReport[];
-      for (const report of Array.isArray(printed) ? printed : [printed]) if (!reports.has(report.file.name)) reports.set(report.file.name, report);
+      for (const report of Array.isArray(printed) ? printed : [printed])
+        if (!reports.has(report.file.name)) reports.set(report.file.name, report);
     } catch {
       // Not JSON (a crash): the report files are all there is.
     }
@@ -147,14 +149,16 @@ async function runChunk(files: readonly string[], laneNo: number, options: Batch
   let hwmKb = 0;
   const poll = setInterval(() => {
     const count = readdirSync(reportDir).filter((n) => REPORT_JSON.test(n)).length;
-    if (count !== reported) (reported = count), (progressAt = Date.now());
+    if (count !== reported) ((reported = count), (progressAt = Date.now()));
     if (!hasTime) hwmKb = Math.max(hwmKb, vmHwmKb(child.pid));
     if (Date.now() - progressAt > options.perFileTimeoutMs && !hung) {
       hung = true;
       killGroup(child.pid);
     }
   }, 200);
-  const { code, signal } = await new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('close', (c, s) => resolve({ code: c, signal: s })));
+  const { code, signal } = await new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+    child.on('close', (c, s) => resolve({ code: c, signal: s })),
+  );
   clearInterval(poll);
   const ms = Date.now() - started;
 
@@ -167,9 +171,20 @@ async function runChunk(files: readonly string[], laneNo: number, options: Batch
     const kb = Number(lines[lines.length - 1]);
     if (Number.isFinite(kb) && kb > 0) peakRssMb = kb / 1024;
     const bySignal = /terminated by signal (\d+)/.exec(lines.join('\n'));
-    if (bySignal) (exitSignal = `signal ${bySignal[1]}`), (exitCode = null);
+    if (bySignal) ((exitSignal = `signal ${bySignal[1]}`), (exitCode = null));
   }
-  return { files: [...files], code: exitCode, signal: exitSignal, peakRssMb, stdout, stderr, ms, hung, tmpLeft: readdirSync(tmp), reportDir };
+  return {
+    files: [...files],
+    code: exitCode,
+    signal: exitSignal,
+    peakRssMb,
+    stdout,
+    stderr,
+    ms,
+    hung,
+    tmpLeft: readdirSync(tmp),
+    reportDir,
+  };
 }
 
 function killGroup(pid: number | undefined): void {
@@ -191,10 +206,12 @@ function vmHwmKb(pid: number | undefined): number {
 }
 
 /** Texts on stderr that mean the process crashed rather than handled an error. */
-export const CRASH_TEXT = /unhandled ?rejection|uncaught ?exception|triggerUncaughtException|FATAL ERROR|JavaScript heap out of memory|Segmentation fault|core dumped|Abort(ed)? trap|\n\s+at .+\(node:internal/i;
+export const CRASH_TEXT =
+  /unhandled ?rejection|uncaught ?exception|triggerUncaughtException|FATAL ERROR|JavaScript heap out of memory|Segmentation fault|core dumped|Abort(ed)? trap|\n\s+at .+\(node:internal/i;
 
 /** The exit code a report stands for (README "Exit codes"). */
-export const exitCodeOf = (report: ImportReport): number => (report.outcome === 'imported' ? 0 : report.outcome === 'imported_with_errors' ? 1 : 2);
+export const exitCodeOf = (report: ImportReport): number =>
+  report.outcome === 'imported' ? 0 : report.outcome === 'imported_with_errors' ? 1 : 2;
 
 /**
  * Every way one file's result breaks the robustness property: it hung or killed its process, or
@@ -206,8 +223,10 @@ export function problemsOf(result: FileResult): string[] {
   if (result.blamed !== undefined) problems.push(result.blamed);
   if (report !== undefined) {
     if (report.outcome === 'rejected') {
-      if (!report.error?.code.startsWith('FILE_')) problems.push(`rejected with code ${report.error?.code ?? '(none)'}, not a FILE_ code`);
-      if ((report.error?.message ?? '').trim().length < 10) problems.push(`rejected without a clear message (${JSON.stringify(report.error?.message)})`);
+      if (!report.error?.code.startsWith('FILE_'))
+        problems.push(`rejected with code ${report.error?.code ?? '(none)'}, not a FILE_ code`);
+      if ((report.error?.message ?? '').trim().length < 10)
+        problems.push(`rejected without a clear message (${JSON.stringify(report.error?.message)})`);
     } else if (report.outcome !== 'imported' && report.outcome !== 'imported_with_errors') {
       problems.push(`unknown outcome ${String(report.outcome)}`);
     }
@@ -226,11 +245,14 @@ export function runProblems(results: readonly FileResult[], limits: { maxRssMb: 
   const runs = [...new Set(results.map((r) => r.run))];
   for (const run of runs) {
     const names = run.files.map((f) => path.basename(f));
-    const where = names.length <= 3 ? names.join(', ') : `${names[0]} … ${names[names.length - 1]} (${names.length} files)`;
+    const where =
+      names.length <= 3 ? names.join(', ') : `${names[0]} … ${names[names.length - 1]} (${names.length} files)`;
     const add = (text: string) => problems.push(`process over ${where}: ${text}`);
-    if (run.peakRssMb !== undefined && run.peakRssMb > limits.maxRssMb) add(`peaked at ${Math.round(run.peakRssMb)} MiB RSS`);
+    if (run.peakRssMb !== undefined && run.peakRssMb > limits.maxRssMb)
+      add(`peaked at ${Math.round(run.peakRssMb)} MiB RSS`);
     const crash = CRASH_TEXT.exec(run.stderr);
-    if (crash !== null) add(`crash text on stderr: ${run.stderr.slice(Math.max(0, crash.index - 300), crash.index + 700)}`);
+    if (crash !== null)
+      add(`crash text on stderr: ${run.stderr.slice(Math.max(0, crash.index - 300), crash.index + 700)}`);
     if (run.signal !== null || run.hung || run.code === 3) continue;
     if (run.tmpLeft.length > 0) add(`left temp files: ${run.tmpLeft.join(', ')}`);
     const mine = results.filter((r) => r.run === run && r.report !== undefined);
@@ -243,7 +265,8 @@ export function runProblems(results: readonly FileResult[], limits: { maxRssMb: 
       add(`printed no JSON on stdout: ${run.stdout.slice(0, 300)}`);
     }
     const count = Array.isArray(printed) ? printed.length : printed === undefined ? 0 : 1;
-    if (printed !== undefined && count !== run.files.length) add(`printed ${count} reports for ${run.files.length} files`);
+    if (printed !== undefined && count !== run.files.length)
+      add(`printed ${count} reports for ${run.files.length} files`);
   }
   return problems;
 }

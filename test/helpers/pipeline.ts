@@ -43,14 +43,31 @@ export async function createTestPipeline(url: string, overrides: DeepPartial<Con
   await migrateToLatest(db);
   await addCatalogNames(db.knex, 'roles', ['Administrator', 'Auditor', 'Operator', 'Viewer']);
   await addCatalogNames(db.knex, 'groups', ['Finance', 'HR', 'IT', 'Sales']);
-  const deps = { config, db, logger, audit: createAuditTrail(auditLog, db), hasher: createPasswordHasher(config.import) };
+  const deps = {
+    config,
+    db,
+    logger,
+    audit: createAuditTrail(auditLog, db),
+    hasher: createPasswordHasher(config.import),
+  };
   return {
     config,
     db,
     dir,
     run: (file, request = {}) =>
-      processFile(deps, { filePath: file, originalName: path.basename(file), source: 'cli', actor: commandLineActor(), dryRun: false, reportDir: path.dirname(file), ...request }),
-    report: (result) => JSON.parse(readFileSync(result.reports.jsonPath, 'utf8')) as Record<string, unknown> & { rows: Array<Record<string, unknown>> },
+      processFile(deps, {
+        filePath: file,
+        originalName: path.basename(file),
+        source: 'cli',
+        actor: commandLineActor(),
+        dryRun: false,
+        reportDir: path.dirname(file),
+        ...request,
+      }),
+    report: (result) =>
+      JSON.parse(readFileSync(result.reports.jsonPath, 'utf8')) as Record<string, unknown> & {
+        rows: Array<Record<string, unknown>>;
+      },
     close: async () => {
       await db.destroy();
       await auditLog.close();
@@ -61,13 +78,23 @@ export async function createTestPipeline(url: string, overrides: DeepPartial<Con
 
 /** Every row of the directory's tables, for "nothing was written" assertions. */
 export async function snapshot(db: Database): Promise<Record<string, unknown[]>> {
-  const order: Record<string, string[]> = { users: ['id'], departments: ['id'], roles: ['id'], user_groups: ['id'], user_roles: ['user_id', 'role_id'], user_group_members: ['user_id', 'group_id'] };
+  const order: Record<string, string[]> = {
+    users: ['id'],
+    departments: ['id'],
+    roles: ['id'],
+    user_groups: ['id'],
+    user_roles: ['user_id', 'role_id'],
+    user_group_members: ['user_id', 'group_id'],
+  };
   const out: Record<string, unknown[]> = {};
   for (const [table, columns] of Object.entries(order)) out[table] = await db.knex(table).select('*').orderBy(columns);
   return out;
 }
 
 export async function userEvents(db: Database): Promise<number> {
-  const [row] = (await db.knex('audit_events').whereIn('action', ['user.created', 'user.updated']).count({ n: '*' })) as Array<{ n: number | string }>;
+  const [row] = (await db
+    .knex('audit_events')
+    .whereIn('action', ['user.created', 'user.updated'])
+    .count({ n: '*' })) as Array<{ n: number | string }>;
   return Number(row?.n ?? 0);
 }

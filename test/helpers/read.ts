@@ -4,7 +4,10 @@ import { UsersyncError } from '../../src/errors.js';
 import { openSpreadsheet, type ReadSettings, type SpreadsheetReader } from '../../src/pipeline/read/index.js';
 
 /** Opens `path`, reads every batch, and closes the reader whatever happens. */
-export async function readAllRows(path: string, settings: ReadSettings): Promise<{ reader: SpreadsheetReader; rows: RawRow[] }> {
+export async function readAllRows(
+  path: string,
+  settings: ReadSettings,
+): Promise<{ reader: SpreadsheetReader; rows: RawRow[] }> {
   const reader = await openSpreadsheet(path, settings);
   const rows: RawRow[] = [];
   try {

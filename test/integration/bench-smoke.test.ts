@@ -16,12 +16,40 @@ describe('npm run bench (smoke)', () => {
     const runner = path.join(REPO_ROOT, 'dist', 'bench', 'run.js');
     expect(existsSync(runner), 'npm run build:bench compiles the bench').toBe(true);
     const out = fixtureDir('usersync-bench-');
-    const result = spawnSync(process.execPath, [runner, '--quick', '--out', out, '--databases', TEST_DATABASES.join(','), '--mysql', MYSQL_SERVER_URL], { encoding: 'utf8', timeout: 280_000 });
+    const result = spawnSync(
+      process.execPath,
+      [runner, '--quick', '--out', out, '--databases', TEST_DATABASES.join(','), '--mysql', MYSQL_SERVER_URL],
+      { encoding: 'utf8', timeout: 280_000 },
+    );
     expect(result.status, result.stderr.slice(-3000)).toBe(0);
     const report = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as {
       machine: { node: string };
-      results: Record<string, { floor: { medianMs: number }; new: { medianMs: number; peakRssMb: number; cpuMs: number | null }; newCpuBound: { totalCpuMs: number; serverCpuMs: number | null; lowerBoundMs: number } | null; unchanged: object; changed10: object; naive: { sampleRows: number; sampleMs: number; msPerRow: number; extrapolatedMs: number }; passwords: { runs: number; rowsPerSecond: number; bareArgon2Rate: number; ratio: number; ratioMin: number; ratioMax: number }; big: object }>;
-      targets: Array<{ database: string; target: string; pass: boolean; cpu: { limitMs: number; lowerBoundMs: number; reachable: boolean } | null }>;
+      results: Record<
+        string,
+        {
+          floor: { medianMs: number };
+          new: { medianMs: number; peakRssMb: number; cpuMs: number | null };
+          newCpuBound: { totalCpuMs: number; serverCpuMs: number | null; lowerBoundMs: number } | null;
+          unchanged: object;
+          changed10: object;
+          naive: { sampleRows: number; sampleMs: number; msPerRow: number; extrapolatedMs: number };
+          passwords: {
+            runs: number;
+            rowsPerSecond: number;
+            bareArgon2Rate: number;
+            ratio: number;
+            ratioMin: number;
+            ratioMax: number;
+          };
+          big: object;
+        }
+      >;
+      targets: Array<{
+        database: string;
+        target: string;
+        pass: boolean;
+        cpu: { limitMs: number; lowerBoundMs: number; reachable: boolean } | null;
+      }>;
     };
     // The Node.js every case ran on is named before the first case, in the summary and in results.json.
     const header = `bench on Node ${process.version} (${process.execPath}), ${availableParallelism()} cores, databases ${TEST_DATABASES.join(',')}\n`;
@@ -37,7 +65,9 @@ describe('npm run bench (smoke)', () => {
       // The naive time is its sample's whole process plus the rows it skipped at its measured rate.
       expect(r.naive.msPerRow).toBeGreaterThan(0);
       expect(r.naive.sampleRows).toBeLessThan(2000);
-      expect(Math.abs(r.naive.extrapolatedMs - (r.naive.sampleMs + r.naive.msPerRow * (2000 - r.naive.sampleRows)))).toBeLessThan(r.naive.extrapolatedMs * 0.01 + 1);
+      expect(
+        Math.abs(r.naive.extrapolatedMs - (r.naive.sampleMs + r.naive.msPerRow * (2000 - r.naive.sampleRows))),
+      ).toBeLessThan(r.naive.extrapolatedMs * 0.01 + 1);
       // The password ratio is the hashing rate against the bare rate beside it, one per run (--quick: 1).
       expect(r.passwords).toMatchObject({ runs: 1, ratioMin: r.passwords.ratio, ratioMax: r.passwords.ratio });
       expect(r.passwords.ratio).toBeCloseTo(r.passwords.rowsPerSecond / r.passwords.bareArgon2Rate, 2);
@@ -56,8 +86,12 @@ describe('npm run bench (smoke)', () => {
       const [fresh, unchanged, naive, ...rest] = report.targets.filter((t) => t.database === kind);
       expect(fresh?.cpu?.limitMs).toBe(Math.round(1.5 * r.floor.medianMs));
       expect(unchanged?.cpu?.limitMs).toBe(Math.round(1.3 * r.floor.medianMs));
-      expect(naive?.cpu).toMatchObject({ limitMs: Math.round(r.naive.extrapolatedMs / 20), lowerBoundMs: r.newCpuBound?.lowerBoundMs });
-      for (const t of [fresh, unchanged, naive]) expect(t?.cpu?.reachable).toBe((t?.cpu?.lowerBoundMs ?? NaN) <= (t?.cpu?.limitMs ?? NaN) + 0.5);
+      expect(naive?.cpu).toMatchObject({
+        limitMs: Math.round(r.naive.extrapolatedMs / 20),
+        lowerBoundMs: r.newCpuBound?.lowerBoundMs,
+      });
+      for (const t of [fresh, unchanged, naive])
+        expect(t?.cpu?.reachable).toBe((t?.cpu?.lowerBoundMs ?? NaN) <= (t?.cpu?.limitMs ?? NaN) + 0.5);
       for (const t of rest) expect(t.cpu).toBeNull();
     }
     expect(result.stdout).toMatch(/(PASS|FAIL) {2}sqlite new import/);

@@ -21,7 +21,10 @@ describeEachDatabase('catalogue and directory commands', (database) => {
     cwd = makeWorkdir();
     mkdirSync(path.join(cwd, 'config'));
     // No configured catalogue: these tests add and remove roles by hand (actor-audit.test.ts covers catalog.*).
-    writeFileSync(path.join(cwd, 'config', 'local.json'), JSON.stringify({ logs: { console: 'json' }, catalog: { roles: [], groups: [] } }));
+    writeFileSync(
+      path.join(cwd, 'config', 'local.json'),
+      JSON.stringify({ logs: { console: 'json' }, catalog: { roles: [], groups: [] } }),
+    );
     expect((await usersync('migrate')).code).toBe(0);
   });
 
@@ -40,7 +43,11 @@ describeEachDatabase('catalogue and directory commands', (database) => {
 
   it('refuses to remove a role or group users hold, saying how many hold it', async () => {
     await usersync('groups', 'add', 'Finance', 'IT');
-    const db = knex({ client: database().kind === 'sqlite' ? 'better-sqlite3' : 'mysql2', connection: database().kind === 'sqlite' ? { filename: database().url.slice(7) } : database().url, useNullAsDefault: true });
+    const db = knex({
+      client: database().kind === 'sqlite' ? 'better-sqlite3' : 'mysql2',
+      connection: database().kind === 'sqlite' ? { filename: database().url.slice(7) } : database().url,
+      useNullAsDefault: true,
+    });
     try {
       const now = new Date().toISOString();
       const [dept] = await db('departments').insert({ name: 'Sales', name_key: 'sales', created_at: now });
@@ -75,9 +82,31 @@ describeEachDatabase('catalogue and directory commands', (database) => {
     const users = (await json('users', 'list')) as Array<Record<string, unknown>>;
     expect(users.map((u) => u.username)).toEqual(['ana', 'bo']);
     expect(Object.keys(users[0] ?? {}).sort()).toEqual(
-      ['username', 'name', 'email', 'phone', 'department', 'active', 'ignoreMfa', 'roles', 'groups', 'hasPassword', 'passwordUpdatedAt', 'createdAt', 'updatedAt'].sort(),
+      [
+        'username',
+        'name',
+        'email',
+        'phone',
+        'department',
+        'active',
+        'ignoreMfa',
+        'roles',
+        'groups',
+        'hasPassword',
+        'passwordUpdatedAt',
+        'createdAt',
+        'updatedAt',
+      ].sort(),
     );
-    expect(users[0]).toMatchObject({ username: 'ana', department: 'Sales', active: true, ignoreMfa: false, roles: ['Auditor'], groups: ['Finance'], hasPassword: false });
+    expect(users[0]).toMatchObject({
+      username: 'ana',
+      department: 'Sales',
+      active: true,
+      ignoreMfa: false,
+      roles: ['Auditor'],
+      groups: ['Finance'],
+      hasPassword: false,
+    });
     expect(await json('users', 'list', '--role', 'auditor', '--department', 'sales')).toHaveLength(1);
     expect(await json('users', 'show', 'ANA')).toMatchObject({ username: 'ana', roles: ['Auditor'] });
     const shown = await usersync('users', 'show', 'bo');
@@ -88,10 +117,28 @@ describeEachDatabase('catalogue and directory commands', (database) => {
   });
   it('ends quietly with its own exit code when the reader of its output goes away (| head)', async () => {
     // More than a pipe buffer (64 KB) of output, so that usersync is still writing when head leaves.
-    const csv = writeCsv(path.join(cwd, 'many.csv'), [TEMPLATE, ...Array.from({ length: 3000 }, (_, i) => [`Piped Person ${i}`, `piped${i}`, '', 'Piping', `piped${i}@example.com`, '', '', '', '', ''])]);
+    const csv = writeCsv(path.join(cwd, 'many.csv'), [
+      TEMPLATE,
+      ...Array.from({ length: 3000 }, (_, i) => [
+        `Piped Person ${i}`,
+        `piped${i}`,
+        '',
+        'Piping',
+        `piped${i}@example.com`,
+        '',
+        '',
+        '',
+        '',
+        '',
+      ]),
+    ]);
     expect((await usersync('import', csv)).code).toBe(0);
     // bash: PIPESTATUS gives usersync's own exit status, not head's.
-    const piped = spawnSync('bash', ['-c', `${usersyncCommandLine(['users', 'list'])} | head -c 1 >/dev/null; echo "exit=\${PIPESTATUS[0]}"`], { cwd, env: { ...process.env, USERSYNC_DATABASE_URL: database().url }, encoding: 'utf8' });
+    const piped = spawnSync(
+      'bash',
+      ['-c', `${usersyncCommandLine(['users', 'list'])} | head -c 1 >/dev/null; echo "exit=\${PIPESTATUS[0]}"`],
+      { cwd, env: { ...process.env, USERSYNC_DATABASE_URL: database().url }, encoding: 'utf8' },
+    );
     expect(piped.stdout.trim()).toBe('exit=0');
     expect(piped.stderr).not.toMatch(/unexpected error|EPIPE/);
   });

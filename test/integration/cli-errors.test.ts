@@ -22,7 +22,10 @@ describe('command line error paths', () => {
   });
 
   it('exits 3 naming host and port, never the password, when the database is unreachable', async () => {
-    const result = await runUsersync(['users', 'list'], { cwd: makeWorkdir(), env: { USERSYNC_DATABASE_URL: 'mysql://app:TopSecret99@127.0.0.1:1/usersync' } });
+    const result = await runUsersync(['users', 'list'], {
+      cwd: makeWorkdir(),
+      env: { USERSYNC_DATABASE_URL: 'mysql://app:TopSecret99@127.0.0.1:1/usersync' },
+    });
     expect(result.code).toBe(3);
     expect(result.stderr).toContain('127.0.0.1:1');
     expect(result.stderr).toContain('DB_UNAVAILABLE');
@@ -36,7 +39,11 @@ describe('command line error paths', () => {
     const cwd = makeWorkdir();
     const file = await writeLargeWorkbook(path.join(cwd, 'users.xlsx'), 5000);
     const started = Date.now();
-    const result = await runUsersync(['import', file], { cwd, env: { USERSYNC_DATABASE_URL: 'mysql://app@127.0.0.1:1/usersync' }, timeoutMs: 20_000 });
+    const result = await runUsersync(['import', file], {
+      cwd,
+      env: { USERSYNC_DATABASE_URL: 'mysql://app@127.0.0.1:1/usersync' },
+      timeoutMs: 20_000,
+    });
     expect(result.stderr).toContain('DB_UNAVAILABLE');
     expect(result.code).toBe(3);
     expect(Date.now() - started).toBeLessThan(20_000);
@@ -46,7 +53,10 @@ describe('command line error paths', () => {
     const cwd = makeWorkdir();
     writeFileSync(path.join(cwd, 'a-file'), '');
     // A command that writes (one that only reads never creates the log folder).
-    const result = await runUsersync(['roles', 'add', 'Auditor'], { cwd, env: { USERSYNC_LOG_DIR: path.join(cwd, 'a-file', 'logs') } });
+    const result = await runUsersync(['roles', 'add', 'Auditor'], {
+      cwd,
+      env: { USERSYNC_LOG_DIR: path.join(cwd, 'a-file', 'logs') },
+    });
     expect(result.code).toBe(3);
     expect(result.stderr).toContain(`Cannot create the log folder ${path.join(cwd, 'a-file', 'logs')} (ENOTDIR)`);
     expect(result.stderr).not.toContain('unexpected error');
@@ -64,17 +74,22 @@ describe('command line error paths', () => {
     expect(listed.stdout).not.toContain('Auditor');
   });
 
-  it.runIf(existsSync('/dev/full'))('exits 3 when audit-log lines were lost, though the change itself is kept', async () => {
-    const cwd = makeWorkdir();
-    mkdirSync(path.join(cwd, 'logs'));
-    symlinkSync('/dev/full', path.join(cwd, 'logs', 'audit.log')); // every write: ENOSPC
-    const env = { USERSYNC_LOG_DIR: path.join(cwd, 'logs') };
-    const added = await runUsersync(['roles', 'add', 'Auditor'], { cwd, env });
-    expect(added.code).toBe(3);
-    expect(added.stderr).toContain(`Lines of the audit log ${path.join(cwd, 'logs', 'audit.log')} could not be written (ENOSPC)`);
-    const listed = await runUsersync(['roles', 'list'], { cwd, env });
-    expect(listed.stdout).toContain('Auditor'); // in the database, with its audit event
-  });
+  it.runIf(existsSync('/dev/full'))(
+    'exits 3 when audit-log lines were lost, though the change itself is kept',
+    async () => {
+      const cwd = makeWorkdir();
+      mkdirSync(path.join(cwd, 'logs'));
+      symlinkSync('/dev/full', path.join(cwd, 'logs', 'audit.log')); // every write: ENOSPC
+      const env = { USERSYNC_LOG_DIR: path.join(cwd, 'logs') };
+      const added = await runUsersync(['roles', 'add', 'Auditor'], { cwd, env });
+      expect(added.code).toBe(3);
+      expect(added.stderr).toContain(
+        `Lines of the audit log ${path.join(cwd, 'logs', 'audit.log')} could not be written (ENOSPC)`,
+      );
+      const listed = await runUsersync(['roles', 'list'], { cwd, env });
+      expect(listed.stdout).toContain('Auditor'); // in the database, with its audit event
+    },
+  );
 
   it('exits 2 with a short hint, not a usage dump, for an unknown command or option', async () => {
     const unknown = await runUsersync(['frobnicate'], { cwd: makeWorkdir() });
@@ -88,7 +103,8 @@ describe('command line error paths', () => {
   it('lists every command in --help', async () => {
     const help = await runUsersync(['--help'], { cwd: makeWorkdir() });
     expect(help.code).toBe(0);
-    for (const command of ['start', 'migrate', 'roles', 'groups', 'departments', 'users']) expect(help.stdout).toContain(`usersync ${command}`);
+    for (const command of ['start', 'migrate', 'roles', 'groups', 'departments', 'users'])
+      expect(help.stdout).toContain(`usersync ${command}`);
     // A command's own help, and help given after --config's value, still work with one command loaded.
     const commandHelp = await runUsersync(['--config', 'x.json', 'import', '--help'], { cwd: makeWorkdir() });
     expect(commandHelp.code).toBe(0);

@@ -8,12 +8,27 @@
  * Files run many to a process (helpers/import-batch.ts), two processes at a time, on SQLite only:
  * the property does not depend on the database.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, makeWorkdir } from '../helpers/cli.js';
 import { listFiles, startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
-import { problemsOf, runImportBatches, runProblems, type FileResult, type ImportReport } from '../helpers/import-batch.js';
+import {
+  problemsOf,
+  runImportBatches,
+  runProblems,
+  type FileResult,
+  type ImportReport,
+} from '../helpers/import-batch.js';
 import { TEMPLATE, userRow, writeXlsx } from '../fixtures/build.js';
 
 const CORPUS = process.env.USERSYNC_CORPUS ?? path.resolve(REPO_ROOT, '..', 'shared', 'corpus');
@@ -72,7 +87,10 @@ describeCorpus('the real-world corpus through `usersync import`', () => {
   beforeAll(() => {
     cwd = makeWorkdir('usersync-corpus-');
     mkdirSync(path.join(cwd, 'config'));
-    writeFileSync(path.join(cwd, 'config', 'local.json'), JSON.stringify({ logs: { console: 'json' }, import: { argon2: CHEAP_ARGON2 } }));
+    writeFileSync(
+      path.join(cwd, 'config', 'local.json'),
+      JSON.stringify({ logs: { console: 'json' }, import: { argon2: CHEAP_ARGON2 } }),
+    );
   });
 
   it('ends every file imported or rejected with a clear FILE_ message: never exit 3, a crash, a hang, 1 GB or a temp file', async () => {
@@ -109,7 +127,8 @@ describeCorpus('the real-world corpus through `usersync import`', () => {
       const expected = entry === undefined ? undefined : expectedCode(entry);
       if (expected === undefined) continue;
       const code = result.report?.error?.code;
-      if (code !== expected) wrong.push(`${name}: ${code ?? result.report?.outcome ?? 'no report'}, expected ${expected}`);
+      if (code !== expected)
+        wrong.push(`${name}: ${code ?? result.report?.outcome ?? 'no report'}, expected ${expected}`);
     }
     expect(wrong).toEqual([]);
   });
@@ -118,17 +137,35 @@ describeCorpus('the real-world corpus through `usersync import`', () => {
 /** A small varied sample for the daemon: by manifest name, each with why it is in the sample. */
 const DAEMON_SAMPLE: ReadonlyArray<readonly [string, string]> = [
   ['apache_poi__test-data__spreadsheet__58616.xlsx', 'encrypted OOXML (standard)'],
-  ['ExcelDataReader_ExcelDataReader__src__TestData__agile_AES256_SHA512_CBC_pwd_password.xlsx', 'encrypted OOXML (agile)'],
+  [
+    'ExcelDataReader_ExcelDataReader__src__TestData__agile_AES256_SHA512_CBC_pwd_password.xlsx',
+    'encrypted OOXML (agile)',
+  ],
   ['apache_poi__test-data__spreadsheet__53446.xls', 'legacy .xls'],
-  ['ExcelDataReader_ExcelDataReader__src__TestData__Test_git_issue_382_oom.xls', 'legacy .xls that makes cfb run out of memory'],
+  [
+    'ExcelDataReader_ExcelDataReader__src__TestData__Test_git_issue_382_oom.xls',
+    'legacy .xls that makes cfb run out of memory',
+  ],
   ['PHPOffice_PhpSpreadsheet__tests__data__Reader__Gnumeric__gzbomb.gnumeric', 'gzip bomb'],
   ['apache_poi__test-data__spreadsheet__poc-xmlbomb.xlsx', 'XML entity bomb'],
   ['jmcnamara_XlsxWriter__xlsxwriter__test__comparison__xlsx_files__comment03.xlsx', 'dimension A1:XFD1048576'],
   ['PHPOffice_PhpSpreadsheet__tests__data__Reader__XLSX__issue.3982.xlsx', 'dimension A1:AMJ1048576'],
-  ['apache_poi__test-data__spreadsheet__clusterfuzz-testcase-minimized-POIXSSFFuzzer-5937385319563264.xlsx', 'fuzzer-mutated workbook'],
-  ['apache_poi__test-data__spreadsheet__clusterfuzz-testcase-minimized-POIXSSFFuzzer-4828727001088000.xlsx', 'fuzzer crasher, corrupt zip'],
-  ['apache_poi__test-data__spreadsheet__clusterfuzz-testcase-minimized-XLSX2CSVFuzzer-5636439151607808.xlsx', 'fuzzer crasher, 372 bytes'],
-  ['apache_poi__test-data__spreadsheet__clusterfuzz-testcase-minimized-POIHSSFFuzzer-6137883240824832.xls', 'fuzzer crasher, OLE'],
+  [
+    'apache_poi__test-data__spreadsheet__clusterfuzz-testcase-minimized-POIXSSFFuzzer-5937385319563264.xlsx',
+    'fuzzer-mutated workbook',
+  ],
+  [
+    'apache_poi__test-data__spreadsheet__clusterfuzz-testcase-minimized-POIXSSFFuzzer-4828727001088000.xlsx',
+    'fuzzer crasher, corrupt zip',
+  ],
+  [
+    'apache_poi__test-data__spreadsheet__clusterfuzz-testcase-minimized-XLSX2CSVFuzzer-5636439151607808.xlsx',
+    'fuzzer crasher, 372 bytes',
+  ],
+  [
+    'apache_poi__test-data__spreadsheet__clusterfuzz-testcase-minimized-POIHSSFFuzzer-6137883240824832.xls',
+    'fuzzer crasher, OLE',
+  ],
   ['apache_poi__test-data__spreadsheet__SimpleStrict.xlsx', 'strict OOXML'],
   ['apache_poi__test-data__spreadsheet__62815.xlsb', '.xlsb'],
 ];
@@ -141,7 +178,11 @@ describeCorpus('a corpus sample through the running daemon', () => {
     const cwd = makeWorkdir('usersync-corpus-daemon-');
     tmp = path.join(cwd, 'tmp');
     mkdirSync(tmp);
-    daemon = await startDaemon({ cwd, databaseUrl: `sqlite:${path.join(cwd, 'daemon.sqlite')}`, env: { TMPDIR: tmp, TMP: tmp, TEMP: tmp } });
+    daemon = await startDaemon({
+      cwd,
+      databaseUrl: `sqlite:${path.join(cwd, 'daemon.sqlite')}`,
+      env: { TMPDIR: tmp, TMP: tmp, TEMP: tmp },
+    });
   });
 
   afterAll(async () => {
@@ -161,7 +202,11 @@ describeCorpus('a corpus sample through the running daemon', () => {
     });
     // …and one real user list, which must be imported.
     const good = 's99_users.xlsx';
-    await writeXlsx(path.join(d.folder('inbox'), good), [TEMPLATE, userRow({ name: 'Ana Lima', username: 'ana' }), userRow({ name: 'Bo Chen', username: 'bo' })]);
+    await writeXlsx(path.join(d.folder('inbox'), good), [
+      TEMPLATE,
+      userRow({ name: 'Ana Lima', username: 'ana' }),
+      userRow({ name: 'Bo Chen', username: 'bo' }),
+    ]);
     dropped.push(good);
 
     const routed = await waitFor(
@@ -177,7 +222,10 @@ describeCorpus('a corpus sample through the running daemon', () => {
         return dropped.every((name) => where.has(name)) ? where : undefined;
       },
       120_000,
-      () => `${d.output()}\nrouted so far: ${listFiles(d.folder('archive')).concat(listFiles(d.folder('error'))).join(', ')}`,
+      () =>
+        `${d.output()}\nrouted so far: ${listFiles(d.folder('archive'))
+          .concat(listFiles(d.folder('error')))
+          .join(', ')}`,
     );
 
     for (const name of dropped) {
@@ -194,11 +242,18 @@ describeCorpus('a corpus sample through the running daemon', () => {
       expect((report.error?.message ?? '').length, label).toBeGreaterThan(10);
       // The file itself and the xlsx report sit beside the JSON report.
       const inFolder = listFiles(d.folder(folder)).map((f) => path.basename(f));
-      expect(inFolder.some((f) => f.endsWith(`_${name}`)), label).toBe(true);
-      expect(inFolder.some((f) => f.endsWith(`_${name.replace(/\.(xlsx|xlsm|csv)$/i, '')}.report.xlsx`)), label).toBe(true);
+      expect(
+        inFolder.some((f) => f.endsWith(`_${name}`)),
+        label,
+      ).toBe(true);
+      expect(
+        inFolder.some((f) => f.endsWith(`_${name.replace(/\.(xlsx|xlsm|csv)$/i, '')}.report.xlsx`)),
+        label,
+      ).toBe(true);
     }
 
-    const visible = (folder: 'inbox' | 'processing') => listFiles(d.folder(folder)).filter((f) => !path.basename(f).startsWith('.'));
+    const visible = (folder: 'inbox' | 'processing') =>
+      listFiles(d.folder(folder)).filter((f) => !path.basename(f).startsWith('.'));
     expect(visible('inbox')).toEqual([]);
     expect(visible('processing')).toEqual([]);
     const health = await d.health();
@@ -216,7 +271,12 @@ describeCorpus('a corpus sample through the running daemon', () => {
 function summarise(results: readonly FileResult[], elapsedMs: number): string {
   const byCode = new Map<string, number>();
   for (const r of results) {
-    const key = r.report === undefined ? 'NO REPORT' : r.report.outcome === 'rejected' ? (r.report.error?.code ?? '?') : r.report.outcome;
+    const key =
+      r.report === undefined
+        ? 'NO REPORT'
+        : r.report.outcome === 'rejected'
+          ? (r.report.error?.code ?? '?')
+          : r.report.outcome;
     byCode.set(key, (byCode.get(key) ?? 0) + 1);
   }
   const runs = new Set(results.map((r) => r.run));

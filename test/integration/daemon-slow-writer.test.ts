@@ -33,12 +33,19 @@ describeEachDatabase('daemon and a file still being written', (database) => {
   let daemon: DaemonHandle;
   let fixtures: string;
   const connect = () =>
-    knex(database().kind === 'sqlite' ? { client: 'better-sqlite3', connection: { filename: database().url.slice(7) }, useNullAsDefault: true } : { client: 'mysql2', connection: database().url });
+    knex(
+      database().kind === 'sqlite'
+        ? { client: 'better-sqlite3', connection: { filename: database().url.slice(7) }, useNullAsDefault: true }
+        : { client: 'mysql2', connection: database().url },
+    );
   const archived = (folder: 'archive' | 'error') => listFiles(path.join(daemon.folder(folder), today()));
   const importsOf = async (name: string) => {
     const db = connect();
     try {
-      return (await db('imports').where('original_name', name).orderBy('id').select('id', 'status', 'sha256', 'bytes', 'created', 'error_code', 'superseded_by')) as ImportRow[];
+      return (await db('imports')
+        .where('original_name', name)
+        .orderBy('id')
+        .select('id', 'status', 'sha256', 'bytes', 'created', 'error_code', 'superseded_by')) as ImportRow[];
     } finally {
       await db.destroy();
     }
@@ -54,14 +61,28 @@ describeEachDatabase('daemon and a file still being written', (database) => {
 
   beforeAll(async () => {
     fixtures = fixtureDir();
-    daemon = await startDaemon({ databaseUrl: database().url, config: { watch: { stableMs: STABLE_MS, incompleteTimeoutMs: 3000 }, schedule: { rescan: '' } } });
+    daemon = await startDaemon({
+      databaseUrl: database().url,
+      config: { watch: { stableMs: STABLE_MS, incompleteTimeoutMs: 3000 }, schedule: { rescan: '' } },
+    });
   });
   afterAll(async () => {
     await daemon?.stop();
   });
 
   it('imports a CSV copied in with pauses longer than watch.stableMs exactly once, whole', async () => {
-    const rows = Array.from({ length: 400 }, (_, i) => [`Slow Person ${i}`, `slowcsv${i}`, '', 'Slow Copies', `slowcsv${i}@example.com`, `5511${String(i).padStart(8, '0')}`, 'Yes', 'No', '', '']);
+    const rows = Array.from({ length: 400 }, (_, i) => [
+      `Slow Person ${i}`,
+      `slowcsv${i}`,
+      '',
+      'Slow Copies',
+      `slowcsv${i}@example.com`,
+      `5511${String(i).padStart(8, '0')}`,
+      'Yes',
+      'No',
+      '',
+      '',
+    ]);
     const whole = readFileSync(writeCsv(path.join(fixtures, 'slow.csv'), [TEMPLATE, ...rows]));
     const target = await open(path.join(daemon.folder('inbox'), 'slow.csv'), 'w');
     // Cut mid-line, as a copy does: without the wait, the cut row would be imported or failed.
@@ -87,19 +108,29 @@ describeEachDatabase('daemon and a file still being written', (database) => {
 
   it('imports a file that changed under the import again, whole: the first run is interrupted and superseded, never archived or blamed', async () => {
     const total = 30_000;
-    const first = [TEMPLATE, ...Array.from({ length: total }, (_, i) => [`Grow ${i}`, `grow${i}`, '', '', '', '', '', '', '', ''])];
+    const first = [
+      TEMPLATE,
+      ...Array.from({ length: total }, (_, i) => [`Grow ${i}`, `grow${i}`, '', '', '', '', '', '', '', '']),
+    ];
     const file = writeCsv(path.join(fixtures, 'grow.csv'), first);
     // The last line is cut mid-address, as a writer on another machine (invisible to /proc) leaves it.
     appendFileSync(file, 'Cut Line,growcut,,,cut@exa');
     const { renameSync } = await import('node:fs');
     renameSync(file, path.join(daemon.folder('inbox'), 'grow.csv'));
     // Once rows are being written, the writer resumes: it appends to the claimed file in processing/.
-    await waitFor(async () => {
-      const n = await countUsers('grow');
-      return n > 0 && n < total;
-    }, 60_000, daemon.output);
+    await waitFor(
+      async () => {
+        const n = await countUsers('grow');
+        return n > 0 && n < total;
+      },
+      60_000,
+      daemon.output,
+    );
     const claimed = listFiles(daemon.folder('processing')).find((f) => f.endsWith('__grow.csv'))!;
-    appendFileSync(path.join(daemon.folder('processing'), claimed), 'mple.com,,,,,\r\nGrown Later,growlater,,,,,,,,\r\n');
+    appendFileSync(
+      path.join(daemon.folder('processing'), claimed),
+      'mple.com,,,,,\r\nGrown Later,growlater,,,,,,,,\r\n',
+    );
     await waitFor(() => archived('archive').some((f) => f.endsWith('_grow.report.xlsx')), 120_000, daemon.output);
 
     const imports = await importsOf('grow.csv');

@@ -73,7 +73,18 @@ function userRows(): string[][] {
   const rows: string[][] = [];
   for (let i = 0; i < 12; i++) {
     const [name, username, department, email, phone, active, mfa] = PEOPLE[i % PEOPLE.length]!;
-    rows.push(userRow({ name, username: i < PEOPLE.length ? username : `${username}${i}`, department, email, phone, active, ignoreMfa: mfa, password: i % 4 === 0 ? 'correct horse battery' : '' }).map((c) => String(c ?? '')));
+    rows.push(
+      userRow({
+        name,
+        username: i < PEOPLE.length ? username : `${username}${i}`,
+        department,
+        email,
+        phone,
+        active,
+        ignoreMfa: mfa,
+        password: i % 4 === 0 ? 'correct horse battery' : '',
+      }).map((c) => String(c ?? '')),
+    );
   }
   return rows;
 }
@@ -84,19 +95,30 @@ async function buildBases(dir: string): Promise<Bases> {
   const sheetData =
     `<row r="1">${TEMPLATE.map((h, c) => inlineCell(`${String.fromCharCode(65 + c)}1`, h)).join('')}</row>` +
     rows
-      .map((r, i) => `<row r="${i + 2}">${r.map((v, c) => (c === 1 ? `<c r="B${i + 2}" t="s"><v>${i}</v></c>` : v === '' ? '' : inlineCell(`${String.fromCharCode(65 + c)}${i + 2}`, escapeXml(v)))).join('')}</row>`)
+      .map(
+        (r, i) =>
+          `<row r="${i + 2}">${r.map((v, c) => (c === 1 ? `<c r="B${i + 2}" t="s"><v>${i}</v></c>` : v === '' ? '' : inlineCell(`${String.fromCharCode(65 + c)}${i + 2}`, escapeXml(v)))).join('')}</row>`,
+      )
       .join('');
-  const crafted = await writeCraftedXlsx(path.join(dir, 'crafted.xlsx'), sheetData, rows.map((r) => escapeXml(r[1]!)));
+  const crafted = await writeCraftedXlsx(
+    path.join(dir, 'crafted.xlsx'),
+    sheetData,
+    rows.map((r) => escapeXml(r[1]!)),
+  );
   const twoSheets = await writeWorkbook(path.join(dir, 'two.xlsx'), [
     { name: 'Read me', rows: [['Notes'], ['see the next sheet']] },
     { name: 'Users', rows: [TEMPLATE, ...rows] },
   ]);
-  const csv = [TEMPLATE, ...rows].map((r) => r.map((v) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v)).join(',')).join('\r\n') + '\r\n';
+  const csv =
+    [TEMPLATE, ...rows]
+      .map((r) => r.map((v) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v)).join(','))
+      .join('\r\n') + '\r\n';
   writeFileSync(path.join(dir, 'base.csv'), csv);
   return { xlsx: readFileSync(xlsx), crafted: readFileSync(crafted), twoSheets: readFileSync(twoSheets), csv };
 }
 
-const escapeXml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const escapeXml = (s: string): string =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 // ── Mutators ────────────────────────────────────────────────────────────────────────────────
 
@@ -196,13 +218,29 @@ const deflate = async (entries: ReadonlyArray<readonly [string, Buffer | string]
 };
 
 /** The XML parts the reader cares about most. */
-const XML_TARGETS = ['xl/worksheets/sheet1.xml', 'xl/worksheets/sheet1.xml', 'xl/sharedStrings.xml', 'xl/workbook.xml', 'xl/_rels/workbook.xml.rels', '[Content_Types].xml', 'xl/styles.xml'];
+const XML_TARGETS = [
+  'xl/worksheets/sheet1.xml',
+  'xl/worksheets/sheet1.xml',
+  'xl/sharedStrings.xml',
+  'xl/workbook.xml',
+  'xl/_rels/workbook.xml.rels',
+  '[Content_Types].xml',
+  'xl/styles.xml',
+];
 
 /** Applies `edit` to one XML part of a base workbook (picked by the rng) and zips it again. */
-async function editXml(rng: Rng, bases: Bases, label: string, edit: (xml: string, part: string) => string | Buffer): Promise<Case> {
+async function editXml(
+  rng: Rng,
+  bases: Bases,
+  label: string,
+  edit: (xml: string, part: string) => string | Buffer,
+): Promise<Case> {
   const entries = await zipEntries(anyZip(rng, bases));
   const names = entries.map(([n]) => n);
-  const part = pick(rng, XML_TARGETS.filter((t) => names.includes(t)));
+  const part = pick(
+    rng,
+    XML_TARGETS.filter((t) => names.includes(t)),
+  );
   const index = names.indexOf(part);
   const edited = edit(entries[index]![1].toString('utf8'), part);
   entries[index] = [part, typeof edited === 'string' ? Buffer.from(edited, 'utf8') : edited];
@@ -243,7 +281,25 @@ const NASTY_SNIPPETS = [
   '\uD800',
 ];
 
-const BAD_REFS = ['', '0', 'A0', '-1', '1A', 'A', 'ZZZZ1', 'XFE1', 'A1048577', 'A99999999999', 'XFD1048576', 'a2', ' A2', 'A2 ', 'A2:B3', '$A$2', 'A1.5'];
+const BAD_REFS = [
+  '',
+  '0',
+  'A0',
+  '-1',
+  '1A',
+  'A',
+  'ZZZZ1',
+  'XFE1',
+  'A1048577',
+  'A99999999999',
+  'XFD1048576',
+  'a2',
+  ' A2',
+  'A2 ',
+  'A2:B3',
+  '$A$2',
+  'A1.5',
+];
 
 function entityBomb(depth: number): { doctype: string; ref: string } {
   let doctype = '<!DOCTYPE lolz [<!ENTITY lol0 "lol">';
@@ -252,7 +308,8 @@ function entityBomb(depth: number): { doctype: string; ref: string } {
 }
 
 /** Inserts `doctype` after the XML declaration (or at the start). */
-const withDoctype = (xml: string, doctype: string): string => (xml.startsWith('<?xml') ? xml.replace(/\?>/, `?>${doctype}`) : doctype + xml);
+const withDoctype = (xml: string, doctype: string): string =>
+  xml.startsWith('<?xml') ? xml.replace(/\?>/, `?>${doctype}`) : doctype + xml;
 
 const XLSX_MUTATORS: ReadonlyArray<readonly [string, Mutator]> = [
   ['bit-flips', (rng, b) => ({ ...bitFlips(rng, anyZip(rng, b)), ext: 'xlsx' })],
@@ -265,7 +322,11 @@ const XLSX_MUTATORS: ReadonlyArray<readonly [string, Mutator]> = [
       const second = anyZip(rng, b);
       const cut1 = int(rng, first.length);
       const cut2 = int(rng, second.length);
-      return { bytes: Buffer.concat([first.subarray(0, cut1), second.subarray(cut2)]), ext: 'xlsx', what: `first ${cut1} bytes + bytes from ${cut2} of another workbook` };
+      return {
+        bytes: Buffer.concat([first.subarray(0, cut1), second.subarray(cut2)]),
+        ext: 'xlsx',
+        what: `first ${cut1} bytes + bytes from ${cut2} of another workbook`,
+      };
     },
   ],
   [
@@ -277,7 +338,11 @@ const XLSX_MUTATORS: ReadonlyArray<readonly [string, Mutator]> = [
       const size = pick(rng, [0, 1, 100, 0x7fffffff, 0xffffffff, int(rng, 0xffffffff)]);
       const field = pick(rng, [20, 24] as const); // compressed or uncompressed size
       bytes.writeUInt32LE(size >>> 0, record.at + field);
-      return { bytes, ext: 'xlsx', what: `${field === 20 ? 'compressed' : 'uncompressed'} size of ${record.name} declared ${size}` };
+      return {
+        bytes,
+        ext: 'xlsx',
+        what: `${field === 20 ? 'compressed' : 'uncompressed'} size of ${record.name} declared ${size}`,
+      };
     },
   ],
   [
@@ -287,7 +352,12 @@ const XLSX_MUTATORS: ReadonlyArray<readonly [string, Mutator]> = [
       const locals: number[] = [];
       for (let i = 0; i + 30 <= bytes.length; i++) if (bytes.readUInt32LE(i) === 0x04034b50) locals.push(i);
       const at = pick(rng, locals);
-      const field = pick(rng, [[8, 'method'], [26, 'name length'], [28, 'extra length'], [6, 'flags']] as const);
+      const field = pick(rng, [
+        [8, 'method'],
+        [26, 'name length'],
+        [28, 'extra length'],
+        [6, 'flags'],
+      ] as const);
       bytes.writeUInt16LE(int(rng, 0x10000), at + field[0]);
       return { bytes, ext: 'xlsx', what: `local header ${field[1]} of entry at ${at} scrambled` };
     },
@@ -310,7 +380,11 @@ const XLSX_MUTATORS: ReadonlyArray<readonly [string, Mutator]> = [
       if (how === 0) {
         // The same name twice (only a raw zip can say that), the copy first or last.
         const copy: [string, Buffer] = [name, pick(rng, [data, other[1], Buffer.from('<x/>')])];
-        return { bytes: rawZip(rng() < 0.5 ? [copy, ...entries] : [...entries, copy]), ext: 'xlsx', what: `${name} twice` };
+        return {
+          bytes: rawZip(rng() < 0.5 ? [copy, ...entries] : [...entries, copy]),
+          ext: 'xlsx',
+          what: `${name} twice`,
+        };
       }
       if (how === 1) {
         // Two entries swap contents (e.g. the sheet holds the shared strings).
@@ -320,7 +394,15 @@ const XLSX_MUTATORS: ReadonlyArray<readonly [string, Mutator]> = [
         return { bytes: await deflate(entries), ext: 'xlsx', what: `${name} and ${other[0]} swapped` };
       }
       // A copy under a sheet name the workbook does not list.
-      entries.push([pick(rng, ['xl/worksheets/sheet2.xml', 'xl/worksheets/sheet0.xml', 'xl/worksheets/sheet99999999999.xml', 'xl/sharedStrings2.xml']), data]);
+      entries.push([
+        pick(rng, [
+          'xl/worksheets/sheet2.xml',
+          'xl/worksheets/sheet0.xml',
+          'xl/worksheets/sheet99999999999.xml',
+          'xl/sharedStrings2.xml',
+        ]),
+        data,
+      ]);
       return { bytes: await deflate(entries), ext: 'xlsx', what: `${name} copied under another name` };
     },
   ],
@@ -332,7 +414,11 @@ const XLSX_MUTATORS: ReadonlyArray<readonly [string, Mutator]> = [
         const j = int(rng, i + 1);
         [entries[i], entries[j]] = [entries[j]!, entries[i]!];
       }
-      return { bytes: rawZip(entries), ext: 'xlsx', what: `entries stored in order ${entries.map(([n]) => n).join(' ')}` };
+      return {
+        bytes: rawZip(entries),
+        ext: 'xlsx',
+        what: `entries stored in order ${entries.map(([n]) => n).join(' ')}`,
+      };
     },
   ],
   [
@@ -369,13 +455,20 @@ const XLSX_MUTATORS: ReadonlyArray<readonly [string, Mutator]> = [
     'xml-entity-bomb',
     (rng, b) => {
       const bomb = entityBomb(between(rng, 3, 9));
-      return editXml(rng, b, 'an entity bomb', (xml) => withDoctype(xml, bomb.doctype).replace(/<t( [^>]*)?>/, (open) => `${open}${bomb.ref}`));
+      return editXml(rng, b, 'an entity bomb', (xml) =>
+        withDoctype(xml, bomb.doctype).replace(/<t( [^>]*)?>/, (open) => `${open}${bomb.ref}`),
+      );
     },
   ],
   [
     'xml-external-entity',
     (rng, b) =>
-      editXml(rng, b, 'an external entity', (xml) => withDoctype(xml, '<!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>').replace(/<t( [^>]*)?>/, (open) => `${open}&xxe;`)),
+      editXml(rng, b, 'an external entity', (xml) =>
+        withDoctype(xml, '<!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>').replace(
+          /<t( [^>]*)?>/,
+          (open) => `${open}&xxe;`,
+        ),
+      ),
   ],
   [
     'xml-oversized-text',
@@ -390,7 +483,10 @@ const XLSX_MUTATORS: ReadonlyArray<readonly [string, Mutator]> = [
   ],
   [
     'xml-oversized-attribute',
-    (rng, b) => editXml(rng, b, 'an oversized attribute', (xml) => xml.replace(/<(\w[\w:]*)/, (open) => `${open} junk="${'a'.repeat(pick(rng, [100_000, 3_000_000]))}"`)),
+    (rng, b) =>
+      editXml(rng, b, 'an oversized attribute', (xml) =>
+        xml.replace(/<(\w[\w:]*)/, (open) => `${open} junk="${'a'.repeat(pick(rng, [100_000, 3_000_000]))}"`),
+      ),
   ],
   [
     'xml-many-cells',
@@ -404,11 +500,19 @@ const XLSX_MUTATORS: ReadonlyArray<readonly [string, Mutator]> = [
       for (let r = 0; r < rows; r++) {
         const rowNo = far ? 1_048_576 - rows + r + 1 : 14 + r;
         let cells = '';
-        for (let c = 0; c < cellsPerRow; c++) cells += `<c r="${far ? 'XFD' : String.fromCharCode(65 + c)}${rowNo}"><v>${r}</v></c>`;
+        for (let c = 0; c < cellsPerRow; c++)
+          cells += `<c r="${far ? 'XFD' : String.fromCharCode(65 + c)}${rowNo}"><v>${r}</v></c>`;
         extra.push(`<row r="${rowNo}">${cells}</row>`);
       }
-      entries[i] = [entries[i]![0], Buffer.from(entries[i]![1].toString('utf8').replace('</sheetData>', `${extra.join('')}</sheetData>`))];
-      return { bytes: await deflate(entries), ext: 'xlsx', what: `${rows}×${cellsPerRow} extra cells${far ? ' at the bottom right' : ''}` };
+      entries[i] = [
+        entries[i]![0],
+        Buffer.from(entries[i]![1].toString('utf8').replace('</sheetData>', `${extra.join('')}</sheetData>`)),
+      ];
+      return {
+        bytes: await deflate(entries),
+        ext: 'xlsx',
+        what: `${rows}×${cellsPerRow} extra cells${far ? ' at the bottom right' : ''}`,
+      };
     },
   ],
   [
@@ -434,7 +538,11 @@ const XLSX_MUTATORS: ReadonlyArray<readonly [string, Mutator]> = [
     'xml-bad-values',
     (rng, b) =>
       editXml(rng, b, 'bad cell values', (xml) =>
-        xml.replace(/<v>[^<]*<\/v>/g, (v) => (rng() < 0.4 ? `<v>${pick(rng, ['', '-1', '999999999', 'NaN', '1e999', 'abc', '0x10', '1.5', ' 3 ', '&#x1;'])}</v>` : v)),
+        xml.replace(/<v>[^<]*<\/v>/g, (v) =>
+          rng() < 0.4
+            ? `<v>${pick(rng, ['', '-1', '999999999', 'NaN', '1e999', 'abc', '0x10', '1.5', ' 3 ', '&#x1;'])}</v>`
+            : v,
+        ),
       ),
   ],
   [
@@ -449,7 +557,11 @@ const XLSX_MUTATORS: ReadonlyArray<readonly [string, Mutator]> = [
           case 2:
             return '\uFEFF' + xml;
           case 3:
-            return Buffer.concat([Buffer.from(xml.slice(0, xml.length >> 1)), Buffer.from([0xc3, 0x28, 0xe9, 0xff, 0xfe]), Buffer.from(xml.slice(xml.length >> 1))]);
+            return Buffer.concat([
+              Buffer.from(xml.slice(0, xml.length >> 1)),
+              Buffer.from([0xc3, 0x28, 0xe9, 0xff, 0xfe]),
+              Buffer.from(xml.slice(xml.length >> 1)),
+            ]);
           default:
             return xml.replace(/encoding="UTF-8"/i, 'encoding="EBCDIC-XYZ"');
         }
@@ -459,7 +571,9 @@ const XLSX_MUTATORS: ReadonlyArray<readonly [string, Mutator]> = [
     'xml-namespace',
     (rng, b) =>
       editXml(rng, b, 'namespaces changed', (xml) =>
-        rng() < 0.5 ? xml.replace(/<(\/?)(\w+)([ >/])/g, '<$1s:$2$3').replace(/xmlns="/, 'xmlns:s="') : xml.replace(/ xmlns(:\w+)?="[^"]*"/g, ''),
+        rng() < 0.5
+          ? xml.replace(/<(\/?)(\w+)([ >/])/g, '<$1s:$2$3').replace(/xmlns="/, 'xmlns:s="')
+          : xml.replace(/ xmlns(:\w+)?="[^"]*"/g, ''),
       ),
   ],
   [
@@ -472,7 +586,14 @@ const XLSX_MUTATORS: ReadonlyArray<readonly [string, Mutator]> = [
         ['no sheets', (x) => x.replace(/<sheets>.*<\/sheets>/s, '<sheets/>')],
         ['no <sheets>', (x) => x.replace(/<sheets>.*<\/sheets>/s, '')],
         ['a sheet pointing nowhere', (x) => x.replace(/r:id="rId\d+"/, 'r:id="rId999"')],
-        ['2,000 sheets listed', (x) => x.replace('</sheets>', `${Array.from({ length: 2000 }, (_, k) => `<sheet name="S${k}" sheetId="${k + 10}" r:id="rId1"/>`).join('')}</sheets>`)],
+        [
+          '2,000 sheets listed',
+          (x) =>
+            x.replace(
+              '</sheets>',
+              `${Array.from({ length: 2000 }, (_, k) => `<sheet name="S${k}" sheetId="${k + 10}" r:id="rId1"/>`).join('')}</sheets>`,
+            ),
+        ],
         ['duplicate sheet names', (x) => x.replace(/name="[^"]*"/g, 'name="Users"')],
         ['odd sheet names', (x) => x.replace(/name="[^"]*"/, 'name="&lt;&amp;\u202E\u0000"')],
         ['every sheet hidden', (x) => x.replace(/<sheet /g, '<sheet state="veryHidden" ')],
@@ -493,15 +614,29 @@ const withLines = (csv: string, edit: (lines: string[]) => void): string => {
 };
 
 const CSV_MUTATORS: ReadonlyArray<readonly [string, Mutator]> = [
-  ['utf16le-bom', (_rng, b) => ({ bytes: Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(b.csv, 'utf16le')]), ext: 'csv', what: 'UTF-16 LE with BOM' })],
+  [
+    'utf16le-bom',
+    (_rng, b) => ({
+      bytes: Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(b.csv, 'utf16le')]),
+      ext: 'csv',
+      what: 'UTF-16 LE with BOM',
+    }),
+  ],
   [
     'utf16be-bom',
     (_rng, b) => {
       const le = Buffer.from(b.csv, 'utf16le');
-      return { bytes: Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(le).swap16()]), ext: 'csv', what: 'UTF-16 BE with BOM' };
+      return {
+        bytes: Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(le).swap16()]),
+        ext: 'csv',
+        what: 'UTF-16 BE with BOM',
+      };
     },
   ],
-  ['utf16le-no-bom', (_rng, b) => ({ bytes: Buffer.from(b.csv, 'utf16le'), ext: 'csv', what: 'UTF-16 LE without BOM' })],
+  [
+    'utf16le-no-bom',
+    (_rng, b) => ({ bytes: Buffer.from(b.csv, 'utf16le'), ext: 'csv', what: 'UTF-16 LE without BOM' }),
+  ],
   [
     'stray-nul',
     (rng, b) => {
@@ -522,21 +657,43 @@ const CSV_MUTATORS: ReadonlyArray<readonly [string, Mutator]> = [
     (rng, b) => {
       const bytes = Buffer.from((rng() < 0.5 ? '\uFEFF' : '') + b.csv, 'utf8');
       const at = int(rng, bytes.length);
-      const junk = pick(rng, [[0xff], [0xc3], [0xe9], [0xed, 0xa0, 0x80], [0xf8, 0x88, 0x80, 0x80, 0x80], [0x80, 0x80]]);
-      return { bytes: Buffer.concat([bytes.subarray(0, at), Buffer.from(junk), bytes.subarray(at)]), ext: 'csv', what: `invalid UTF-8 ${junk.map((x) => x.toString(16)).join(' ')} at ${at}` };
+      const junk = pick(rng, [
+        [0xff],
+        [0xc3],
+        [0xe9],
+        [0xed, 0xa0, 0x80],
+        [0xf8, 0x88, 0x80, 0x80, 0x80],
+        [0x80, 0x80],
+      ]);
+      return {
+        bytes: Buffer.concat([bytes.subarray(0, at), Buffer.from(junk), bytes.subarray(at)]),
+        ext: 'csv',
+        what: `invalid UTF-8 ${junk.map((x) => x.toString(16)).join(' ')} at ${at}`,
+      };
     },
   ],
-  ['windows-1252', (_rng, b) => ({ bytes: Buffer.from(b.csv.replace(/[’]/g, "'"), 'latin1'), ext: 'csv', what: 'Windows-1252' })],
+  [
+    'windows-1252',
+    (_rng, b) => ({ bytes: Buffer.from(b.csv.replace(/[’]/g, "'"), 'latin1'), ext: 'csv', what: 'Windows-1252' }),
+  ],
   [
     'mixed-eol',
-    (rng, b) => ({ bytes: Buffer.from(b.csv.replace(/\r\n/g, () => pick(rng, ['\r\n', '\n', '\r', '\n\r', '\r\r\n']))), ext: 'csv', what: 'mixed line endings' }),
+    (rng, b) => ({
+      bytes: Buffer.from(b.csv.replace(/\r\n/g, () => pick(rng, ['\r\n', '\n', '\r', '\n\r', '\r\r\n']))),
+      ext: 'csv',
+      what: 'mixed line endings',
+    }),
   ],
   [
     'unbalanced-quote',
     (rng, b) => {
       const at = int(rng, b.csv.length);
       const quote = pick(rng, ['"', '"', '""', '"""', "'"]);
-      return { bytes: Buffer.from(b.csv.slice(0, at) + quote + b.csv.slice(at)), ext: 'csv', what: `${quote} inserted at ${at}` };
+      return {
+        bytes: Buffer.from(b.csv.slice(0, at) + quote + b.csv.slice(at)),
+        ext: 'csv',
+        what: `${quote} inserted at ${at}`,
+      };
     },
   ],
   [
@@ -547,7 +704,15 @@ const CSV_MUTATORS: ReadonlyArray<readonly [string, Mutator]> = [
       const csv = withLines(b.csv, (lines) => {
         const at = how === 'header' ? 0 : between(rng, 1, lines.length - 2);
         const long =
-          how === 'cell' ? `Long,long${'x'.repeat(size)}` : how === 'quoted cell' ? `Long,"${'y'.repeat(size)}"` : how === 'delimiters' ? ','.repeat(size) : how === 'header' ? `${lines[0]},${'h'.repeat(size)}` : `Open,"${'z\r\n'.repeat(size / 3)}`;
+          how === 'cell'
+            ? `Long,long${'x'.repeat(size)}`
+            : how === 'quoted cell'
+              ? `Long,"${'y'.repeat(size)}"`
+              : how === 'delimiters'
+                ? ','.repeat(size)
+                : how === 'header'
+                  ? `${lines[0]},${'h'.repeat(size)}`
+                  : `Open,"${'z\r\n'.repeat(size / 3)}`;
         if (how === 'header') lines[0] = long;
         else lines.splice(at, 0, long);
       });
@@ -562,15 +727,34 @@ const CSV_MUTATORS: ReadonlyArray<readonly [string, Mutator]> = [
     (rng, b) => {
       const to = pick(rng, [';', '\t', '|', ', ']);
       const all = rng() < 0.5;
-      return { bytes: Buffer.from(b.csv.replace(/,/g, () => (all || rng() < 0.3 ? to : ','))), ext: 'csv', what: `${all ? 'every' : 'some'} comma → ${JSON.stringify(to)}` };
+      return {
+        bytes: Buffer.from(b.csv.replace(/,/g, () => (all || rng() < 0.3 ? to : ','))),
+        ext: 'csv',
+        what: `${all ? 'every' : 'some'} comma → ${JSON.stringify(to)}`,
+      };
     },
   ],
   [
     'boms-and-controls',
     (rng, b) => {
-      const junk = pick(rng, ['\uFEFF', '\uFEFF\uFEFF', '\u0001', '\u001B[31m', '\u202E', '\u0085', '\u2028', '\f', '\v', '\u007F']);
+      const junk = pick(rng, [
+        '\uFEFF',
+        '\uFEFF\uFEFF',
+        '\u0001',
+        '\u001B[31m',
+        '\u202E',
+        '\u0085',
+        '\u2028',
+        '\f',
+        '\v',
+        '\u007F',
+      ]);
       const at = int(rng, b.csv.length);
-      return { bytes: Buffer.from(b.csv.slice(0, at) + junk + b.csv.slice(at)), ext: 'csv', what: `${JSON.stringify(junk)} at ${at}` };
+      return {
+        bytes: Buffer.from(b.csv.slice(0, at) + junk + b.csv.slice(at)),
+        ext: 'csv',
+        what: `${JSON.stringify(junk)} at ${at}`,
+      };
     },
   ],
   [
@@ -578,7 +762,11 @@ const CSV_MUTATORS: ReadonlyArray<readonly [string, Mutator]> = [
     (rng, b) => {
       const n = pick(rng, [9_999, 10_000, 10_001, 60_000]);
       const eol = pick(rng, ['\r\n', '\n', ',,,,,,,,,\r\n', '" "\n']);
-      return { bytes: Buffer.from(withLines(b.csv, (lines) => lines.splice(2, 0, eol.repeat(n)))), ext: 'csv', what: `${n} blank lines (${JSON.stringify(eol)})` };
+      return {
+        bytes: Buffer.from(withLines(b.csv, (lines) => lines.splice(2, 0, eol.repeat(n)))),
+        ext: 'csv',
+        what: `${n} blank lines (${JSON.stringify(eol)})`,
+      };
     },
   ],
   [
@@ -586,14 +774,25 @@ const CSV_MUTATORS: ReadonlyArray<readonly [string, Mutator]> = [
     (rng) => {
       const n = pick(rng, [5_000, 40_000]);
       const rows = Array.from({ length: n }, (_, i) => `User ${i},u${i},,Dept ${i % 7},u${i}@example.com,,Yes,No,,`);
-      return { bytes: Buffer.from(`${TEMPLATE.join(',')}\r\n${rows.join('\r\n')}\r\n`), ext: 'csv', what: `${n} valid rows` };
+      return {
+        bytes: Buffer.from(`${TEMPLATE.join(',')}\r\n${rows.join('\r\n')}\r\n`),
+        ext: 'csv',
+        what: `${n} valid rows`,
+      };
     },
   ],
   [
     'header-only-variants',
     (rng, b) => {
       const header = b.csv.split('\r\n')[0]!;
-      const text = pick(rng, [header, `${header}\r\n`, `\r\n\r\n${header}`, `${header},Username`, header.replace('Username', ''), header.replace('Name', 'Nome').replace('Username', 'Usuário')]);
+      const text = pick(rng, [
+        header,
+        `${header}\r\n`,
+        `\r\n\r\n${header}`,
+        `${header},Username`,
+        header.replace('Username', ''),
+        header.replace('Name', 'Nome').replace('Username', 'Usuário'),
+      ]);
       return { bytes: Buffer.from(text), ext: 'csv', what: `header only: ${JSON.stringify(text.slice(0, 60))}` };
     },
   ],
@@ -629,10 +828,18 @@ describe('fuzzing the read stage through `usersync import`', () => {
   let cases: FuzzCase[] = [];
 
   beforeAll(async () => {
-    process.stderr.write(`\nfuzz: base seed ${BASE_SEED} (USERSYNC_FUZZ_SEED), ${REPLAY.length > 0 ? `replaying ${REPLAY.join(',')}` : `${CASES} cases`}\n`);
+    process.stderr.write(
+      `\nfuzz: base seed ${BASE_SEED} (USERSYNC_FUZZ_SEED), ${REPLAY.length > 0 ? `replaying ${REPLAY.join(',')}` : `${CASES} cases`}\n`,
+    );
     cwd = makeWorkdir('usersync-fuzz-');
     mkdirSync(path.join(cwd, 'config'));
-    writeFileSync(path.join(cwd, 'config', 'local.json'), JSON.stringify({ logs: { console: 'json' }, import: { argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 } } }));
+    writeFileSync(
+      path.join(cwd, 'config', 'local.json'),
+      JSON.stringify({
+        logs: { console: 'json' },
+        import: { argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 } },
+      }),
+    );
     const dir = path.join(cwd, 'cases');
     mkdirSync(dir);
     const bases = await buildBases(cwd);
@@ -642,18 +849,24 @@ describe('fuzzing the read stage through `usersync import`', () => {
 
   it('the unmutated bases import cleanly (so mutations start from valid files)', async () => {
     const names = ['base.xlsx', 'crafted.xlsx', 'two.xlsx', 'base.csv'];
-    const results = await runImportBatches(names.map((n) => path.join(cwd, n)), {
-      cwd,
-      workDir: path.join(cwd, 'base-runs'),
-      databaseUrl: () => `sqlite:${path.join(cwd, 'base.sqlite')}`,
-      chunkSize: 10,
-      parallel: 1,
-      perFileTimeoutMs: 60_000,
-      args: ['--dry-run'],
-    });
-    expect(results.map((r) => `${path.basename(r.file)}: ${r.report?.outcome} ${r.report?.error?.message ?? ''} ${r.report?.counts.rows}`)).toEqual(
-      names.map((n) => `${n}: imported  12`),
+    const results = await runImportBatches(
+      names.map((n) => path.join(cwd, n)),
+      {
+        cwd,
+        workDir: path.join(cwd, 'base-runs'),
+        databaseUrl: () => `sqlite:${path.join(cwd, 'base.sqlite')}`,
+        chunkSize: 10,
+        parallel: 1,
+        perFileTimeoutMs: 60_000,
+        args: ['--dry-run'],
+      },
     );
+    expect(
+      results.map(
+        (r) =>
+          `${path.basename(r.file)}: ${r.report?.outcome} ${r.report?.error?.message ?? ''} ${r.report?.counts.rows}`,
+      ),
+    ).toEqual(names.map((n) => `${n}: imported  12`));
   });
 
   it('ends every mutated file imported or rejected with a clear FILE_ message: never exit 3, a crash, a hang, 1 GB or a temp file', async () => {
@@ -674,10 +887,18 @@ describe('fuzzing the read stage through `usersync import`', () => {
     const outcomes = new Map<string, number>();
     for (const [i, result] of results.entries()) {
       const c = cases[i]!;
-      const key = result.report === undefined ? 'NO REPORT' : result.report.outcome === 'rejected' ? result.report.error?.code ?? '?' : result.report.outcome;
+      const key =
+        result.report === undefined
+          ? 'NO REPORT'
+          : result.report.outcome === 'rejected'
+            ? (result.report.error?.code ?? '?')
+            : result.report.outcome;
       outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
       const problems = problemsOf(result);
-      if (problems.length > 0) failures.push(`seed ${c.seed} (${c.mutator}: ${c.what}) → ${problems.join('; ')}\n    file: ${c.file}\n    replay: USERSYNC_FUZZ_REPLAY=${c.seed}`);
+      if (problems.length > 0)
+        failures.push(
+          `seed ${c.seed} (${c.mutator}: ${c.what}) → ${problems.join('; ')}\n    file: ${c.file}\n    replay: USERSYNC_FUZZ_REPLAY=${c.seed}`,
+        );
     }
     failures.push(...runProblems(results, { maxRssMb: MAX_RSS_MB }));
     const peak = Math.max(...results.map((r) => r.run.peakRssMb ?? 0));

@@ -27,7 +27,16 @@ const FORMULA_START = /^[=+\-@\t\r]/;
 /** Excel's limit of characters in one cell. */
 const EXCEL_CELL_LIMIT = 32_767;
 
-const TABLES = ['audit_events', 'departments', 'imports', 'roles', 'user_group_members', 'user_groups', 'user_roles', 'users'];
+const TABLES = [
+  'audit_events',
+  'departments',
+  'imports',
+  'roles',
+  'user_group_members',
+  'user_groups',
+  'user_roles',
+  'users',
+];
 
 /** A user the hostile file must create, with the exact values the directory must then hold. */
 interface Stored {
@@ -62,18 +71,50 @@ const CASES: Case[] = [
   // --- Allowed: stored exactly as written, inert. ---
   {
     title: 'SQL-looking name, department and phone',
-    cells: { name: `'; DROP TABLE users;--`, username: 'sql1', department: `" OR 1=1 --`, phone: '\\x00', email: "O'Hara@Example.com" },
-    expect: { username: 'sql1', name: `'; DROP TABLE users;--`, department: `" OR 1=1 --`, phone: '\\x00', email: "o'hara@example.com" },
+    cells: {
+      name: `'; DROP TABLE users;--`,
+      username: 'sql1',
+      department: `" OR 1=1 --`,
+      phone: '\\x00',
+      email: "O'Hara@Example.com",
+    },
+    expect: {
+      username: 'sql1',
+      name: `'; DROP TABLE users;--`,
+      department: `" OR 1=1 --`,
+      phone: '\\x00',
+      email: "o'hara@example.com",
+    },
   },
   {
     title: 'more SQL: quotes, comments, semicolons, backslashes',
-    cells: { name: `Robert'); DROP TABLE students;-- \\'`, username: 'sql2', phone: `1' OR '1'='1`, department: '`roles`; DELETE FROM roles; /*' },
-    expect: { username: 'sql2', name: `Robert'); DROP TABLE students;-- \\'`, phone: `1' OR '1'='1`, department: '`roles`; DELETE FROM roles; /*' },
+    cells: {
+      name: `Robert'); DROP TABLE students;-- \\'`,
+      username: 'sql2',
+      phone: `1' OR '1'='1`,
+      department: '`roles`; DELETE FROM roles; /*',
+    },
+    expect: {
+      username: 'sql2',
+      name: `Robert'); DROP TABLE students;-- \\'`,
+      phone: `1' OR '1'='1`,
+      department: '`roles`; DELETE FROM roles; /*',
+    },
   },
   {
     title: 'formula-like name, phone and department',
-    cells: { name: '=HYPERLINK("http://evil","x")', username: 'formula', phone: "+cmd|' /C calc'!A0", department: '@SUM(1)' },
-    expect: { username: 'formula', name: '=HYPERLINK("http://evil","x")', phone: "+cmd|' /C calc'!A0", department: '@SUM(1)' },
+    cells: {
+      name: '=HYPERLINK("http://evil","x")',
+      username: 'formula',
+      phone: "+cmd|' /C calc'!A0",
+      department: '@SUM(1)',
+    },
+    expect: {
+      username: 'formula',
+      name: '=HYPERLINK("http://evil","x")',
+      phone: "+cmd|' /C calc'!A0",
+      department: '@SUM(1)',
+    },
   },
   {
     title: 'formula-like values; username starting with @',
@@ -154,7 +195,11 @@ const CASES: Case[] = [
   {
     title: 'right-to-left override in a username',
     cells: { name: 'Admin', username: 'nimda\u202E' },
-    expect: { code: 'ROW_INVALID_VALUE', message: /Username cell contains the invisible control character U\+202E/, not: /is empty/ },
+    expect: {
+      code: 'ROW_INVALID_VALUE',
+      message: /Username cell contains the invisible control character U\+202E/,
+      not: /is empty/,
+    },
   },
   {
     title: 'a username starting with - (a command-line option and a formula prefix)',
@@ -199,11 +244,20 @@ const CASES: Case[] = [
   {
     title: 'SQL and shell in a role name: unknown, with a copy-pasteable (quoted) command',
     cells: { name: 'Shell', username: 'shellrole', roles: "Viewer' OR '1'='1, $(touch /tmp/pwned)" },
-    expect: { code: 'ROW_UNKNOWN_ROLE', message: literally("`usersync roles add 'Viewer'\\'' OR '\\''1'\\''='\\''1' '$(touch /tmp/pwned)'`") },
+    expect: {
+      code: 'ROW_UNKNOWN_ROLE',
+      message: literally("`usersync roles add 'Viewer'\\'' OR '\\''1'\\''='\\''1' '$(touch /tmp/pwned)'`"),
+    },
   },
   {
     title: 'formula-like values in a row that fails (they reach the Failed rows sheet)',
-    cells: { name: '=HYPERLINK("http://evil","x")', username: '=evil', phone: "+cmd|' /C calc'!A0", department: '@SUM(1)', email: '-2+3' },
+    cells: {
+      name: '=HYPERLINK("http://evil","x")',
+      username: '=evil',
+      phone: "+cmd|' /C calc'!A0",
+      department: '@SUM(1)',
+      email: '-2+3',
+    },
     expect: { code: 'ROW_USERNAME_INVALID', message: /is not allowed/ },
   },
 ];
@@ -228,7 +282,11 @@ interface Report {
 }
 
 /** Runs the CLI under GNU time, giving its peak RSS in MiB. */
-function runMeasured(args: readonly string[], cwd: string, env: Record<string, string>): Promise<CliResult & { peakMb: number }> {
+function runMeasured(
+  args: readonly string[],
+  cwd: string,
+  env: Record<string, string>,
+): Promise<CliResult & { peakMb: number }> {
   const rss = path.join(cwd, `rss-${randomBytes(4).toString('hex')}.txt`);
   return new Promise((resolve, reject) => {
     const child = spawnUsersync(args, { cwd, env, wrapper: ['/usr/bin/time', '-f', '%M', '-o', rss] });
@@ -250,7 +308,9 @@ async function xlsxCells(file: string): Promise<Array<{ where: string; cell: Exc
   await workbook.xlsx.readFile(file);
   const out: Array<{ where: string; cell: ExcelJS.Cell }> = [];
   for (const sheet of workbook.worksheets) {
-    sheet.eachRow({ includeEmpty: false }, (row) => row.eachCell({ includeEmpty: false }, (cell) => out.push({ where: `${sheet.name}!${cell.address}`, cell })));
+    sheet.eachRow({ includeEmpty: false }, (row) =>
+      row.eachCell({ includeEmpty: false }, (cell) => out.push({ where: `${sheet.name}!${cell.address}`, cell })),
+    );
   }
   return out;
 }
@@ -269,9 +329,15 @@ describeEachDatabase('hostile cell values', (database) => {
     mkdirSync(path.join(cwd, 'config'));
     writeFileSync(
       path.join(cwd, 'config', 'local.json'),
-      JSON.stringify({ logs: { console: 'json' }, import: { maxCellChars: 100_000, argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 } } }),
+      JSON.stringify({
+        logs: { console: 'json' },
+        import: { maxCellChars: 100_000, argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 } },
+      }),
     );
-    const file = await writeXlsx(path.join(cwd, '=HYPERLINK(1) hostile.xlsx'), [TEMPLATE, ...CASES.map((c) => userRow(c.cells))]);
+    const file = await writeXlsx(path.join(cwd, '=HYPERLINK(1) hostile.xlsx'), [
+      TEMPLATE,
+      ...CASES.map((c) => userRow(c.cells)),
+    ]);
     importRun = await usersync('import', file, '--json', '--report-dir', path.join(cwd, 'reports'));
     report = JSON.parse(importRun.stdout) as Report;
   });
@@ -291,25 +357,48 @@ describeEachDatabase('hostile cell values', (database) => {
         continue;
       }
       if (isRefused(c.expect)) {
-        if (row.status !== 'failed' || row.code !== c.expect.code || !c.expect.message.test(row.message ?? '') || c.expect.not?.test(row.message ?? '')) {
-          problems.push(`${c.title}: expected failed ${c.expect.code} ${c.expect.message}, got ${row.status} ${row.code} ${JSON.stringify(row.message?.slice(0, 200))}`);
+        if (
+          row.status !== 'failed' ||
+          row.code !== c.expect.code ||
+          !c.expect.message.test(row.message ?? '') ||
+          c.expect.not?.test(row.message ?? '')
+        ) {
+          problems.push(
+            `${c.title}: expected failed ${c.expect.code} ${c.expect.message}, got ${row.status} ${row.code} ${JSON.stringify(row.message?.slice(0, 200))}`,
+          );
         }
       } else if (row.status !== 'created') {
         problems.push(`${c.title}: expected created, got ${row.status} ${row.code} ${row.message?.slice(0, 200)}`);
       }
     }
     expect(problems).toEqual([]);
-    expect(report.counts).toMatchObject({ rows: CASES.length, created: STORED.length, failed: CASES.length - STORED.length });
+    expect(report.counts).toMatchObject({
+      rows: CASES.length,
+      created: STORED.length,
+      failed: CASES.length - STORED.length,
+    });
   });
 
   it('keeps row messages short enough to read (and to fit an Excel cell), whatever the value', () => {
     // A row message quotes at most ~80 characters of a value (a 32,767-character message would not fit a cell).
-    const long = report.rows.filter((r) => (r.message ?? '').length > 500).map((r) => `row ${r.row} (${r.code}): ${r.message!.length} characters`);
+    const long = report.rows
+      .filter((r) => (r.message ?? '').length > 500)
+      .map((r) => `row ${r.row} (${r.code}): ${r.message!.length} characters`);
     expect(long).toEqual([]);
   });
 
   it('stores every allowed value inert and byte-exact (database and `users show --json`)', async () => {
-    const users = (await pipeline.db.knex('users').leftJoin('departments', 'departments.id', 'users.department_id').select('users.id', 'users.username', 'users.name', 'users.email', 'users.phone', 'departments.name as department')) as Array<Record<string, string | number | null>>;
+    const users = (await pipeline.db
+      .knex('users')
+      .leftJoin('departments', 'departments.id', 'users.department_id')
+      .select(
+        'users.id',
+        'users.username',
+        'users.name',
+        'users.email',
+        'users.phone',
+        'departments.name as department',
+      )) as Array<Record<string, string | number | null>>;
     expect(users.map((u) => u.username).sort()).toEqual(STORED.map((s) => s.username).sort());
     const hex = (v: unknown) => (typeof v === 'string' ? Buffer.from(v, 'utf8').toString('hex') : v);
     for (const want of STORED) {
@@ -325,7 +414,10 @@ describeEachDatabase('hostile cell values', (database) => {
     for (const want of STORED) {
       const i = showable.indexOf(want);
       if (i >= 0) expect(shown[i]!.code, shown[i]!.stderr).toBe(0);
-      const user = i >= 0 ? (JSON.parse(shown[i]!.stdout) as Record<string, unknown>) : listed.find((u) => u.username === want.username)!;
+      const user =
+        i >= 0
+          ? (JSON.parse(shown[i]!.stdout) as Record<string, unknown>)
+          : listed.find((u) => u.username === want.username)!;
       expect(user.username).toBe(want.username);
       for (const field of ['name', 'email', 'phone', 'department', 'roles'] as const) {
         if (want[field] !== undefined) expect(user[field], `${want.username}.${field}`).toEqual(want[field]);
@@ -338,7 +430,9 @@ describeEachDatabase('hostile cell values', (database) => {
     const names =
       database().kind === 'sqlite'
         ? ((await knex('sqlite_master').where('type', 'table').pluck('name')) as string[])
-        : ((await knex('information_schema.tables').where('table_schema', knex.raw('DATABASE()')).pluck('table_name')) as string[]);
+        : ((await knex('information_schema.tables')
+            .where('table_schema', knex.raw('DATABASE()'))
+            .pluck('table_name')) as string[]);
     expect(names.map((n) => n.toLowerCase())).toEqual(expect.arrayContaining(TABLES));
     expect((await knex('roles').pluck('name')).sort()).toEqual(['Administrator', 'Auditor', 'Operator', 'Viewer']);
     const [{ n }] = (await knex('users').count({ n: '*' })) as [{ n: number | string }];
@@ -359,12 +453,22 @@ describeEachDatabase('hostile cell values', (database) => {
     // xlsx/patches/exceljs-writer-fix.ts). 300 rows of 4-byte and 2-byte text put hundreds of chunk
     // boundaries inside characters, in writing and in reading.
     const names = Array.from({ length: 300 }, (_, i) => `${'é'.repeat(i % 5)}${'😀'.repeat(60 + (i % 7))} 名前${i}`);
-    const file = await writeXlsx(path.join(cwd, 'astral.xlsx'), [TEMPLATE, ...names.map((name, i) => userRow({ name, username: `astral${i}` }))]);
+    const file = await writeXlsx(path.join(cwd, 'astral.xlsx'), [
+      TEMPLATE,
+      ...names.map((name, i) => userRow({ name, username: `astral${i}` })),
+    ]);
     const run = await usersync('import', file, '--json', '--report-dir', path.join(cwd, 'reports'));
     const result = JSON.parse(run.stdout) as Report;
     expect(result.counts).toMatchObject({ rows: 300, created: 300, failed: 0 });
-    const stored = new Map((await pipeline.db.knex('users').where('username', 'like', 'astral%').select('username', 'name')).map((u: { username: string; name: string }) => [u.username, u.name]));
-    const wrong = names.map((name, i) => [`astral${i}`, name] as const).filter(([username, name]) => stored.get(username) !== name).map(([username]) => `${username}: ${JSON.stringify(stored.get(username)?.replace(/(?:😀){8,}/g, '…'))}`);
+    const stored = new Map(
+      (await pipeline.db.knex('users').where('username', 'like', 'astral%').select('username', 'name')).map(
+        (u: { username: string; name: string }) => [u.username, u.name],
+      ),
+    );
+    const wrong = names
+      .map((name, i) => [`astral${i}`, name] as const)
+      .filter(([username, name]) => stored.get(username) !== name)
+      .map(([username]) => `${username}: ${JSON.stringify(stored.get(username)?.replace(/(?:😀){8,}/g, '…'))}`);
     expect(wrong).toEqual([]);
   });
 
@@ -372,12 +476,28 @@ describeEachDatabase('hostile cell values', (database) => {
     const reportXlsx = path.join(cwd, 'reports', '=HYPERLINK(1) hostile.report.xlsx');
     const cells = await xlsxCells(reportXlsx);
     const bad = cells
-      .filter(({ cell }) => cell.type === ExcelJS.ValueType.Formula || cell.formula !== undefined || (typeof cell.value === 'string' && (FORMULA_START.test(cell.value) || cell.value.length > EXCEL_CELL_LIMIT)))
+      .filter(
+        ({ cell }) =>
+          cell.type === ExcelJS.ValueType.Formula ||
+          cell.formula !== undefined ||
+          (typeof cell.value === 'string' && (FORMULA_START.test(cell.value) || cell.value.length > EXCEL_CELL_LIMIT)),
+      )
       .map(({ where, cell }) => `${where}: ${String(cell.value).slice(0, 80)}`);
     expect(bad).toEqual([]);
     const texts = cells.map(({ cell }) => cell.value).filter((v): v is string => typeof v === 'string');
     // The escaped forms are there: the file name, usernames in Rows, the failed row's cells in Failed rows.
-    expect(texts).toEqual(expect.arrayContaining([`'=HYPERLINK(1) hostile.xlsx`, `'-formula`, `'@formula`, `'=HYPERLINK("http://evil","x")`, `'+cmd|' /C calc'!A0`, `'@SUM(1)`, `'-2+3`, `'=evil`]));
+    expect(texts).toEqual(
+      expect.arrayContaining([
+        `'=HYPERLINK(1) hostile.xlsx`,
+        `'-formula`,
+        `'@formula`,
+        `'=HYPERLINK("http://evil","x")`,
+        `'+cmd|' /C calc'!A0`,
+        `'@SUM(1)`,
+        `'-2+3`,
+        `'=evil`,
+      ]),
+    );
     // And the raw package has no <f> (formula) element in any part.
     const zip = await JSZip.loadAsync(readFileSync(reportXlsx));
     const withFormula: string[] = [];
@@ -395,7 +515,14 @@ describeEachDatabase('hostile cell values', (database) => {
     await knex('users').where('username', 'sql1').update({ name: evil, phone: '\u001b]0;pwned\u0007' });
     const [dept] = (await knex('departments').where('name', '@SUM(1)').pluck('id')) as number[];
     await knex('departments').where('id', dept!).update({ name: 'Dept\u001b[5m\u2066' });
-    await knex('audit_events').insert({ at: '2030-01-01T00:00:00.000Z', import_id: null, row: 7, username: 'x\u001b[8my', action: 'user.updated', changes: JSON.stringify({ name: { old: 'a\u009b2J', new: 'b\u202Ec' } }) });
+    await knex('audit_events').insert({
+      at: '2030-01-01T00:00:00.000Z',
+      import_id: null,
+      row: 7,
+      username: 'x\u001b[8my',
+      action: 'user.updated',
+      changes: JSON.stringify({ name: { old: 'a\u009b2J', new: 'b\u202Ec' } }),
+    });
     const runs: Record<string, CliResult> = {
       'users list': await usersync('users', 'list'),
       'users show': await usersync('users', 'show', 'sql1'),
@@ -405,9 +532,15 @@ describeEachDatabase('hostile cell values', (database) => {
     const leaks: string[] = [];
     for (const [command, run] of Object.entries(runs)) {
       expect(run.code, `${command}: ${run.stderr}`).toBe(0);
-      for (const [stream, text] of [['stdout', run.stdout], ['stderr', run.stderr]] as const) {
+      for (const [stream, text] of [
+        ['stdout', run.stdout],
+        ['stderr', run.stderr],
+      ] as const) {
         const match = TERMINAL_UNSAFE.exec(text);
-        if (match) leaks.push(`${command} ${stream}: U+${match[0].codePointAt(0)!.toString(16).padStart(4, '0').toUpperCase()} in ${JSON.stringify(text.slice(Math.max(0, match.index - 30), match.index + 30))}`);
+        if (match)
+          leaks.push(
+            `${command} ${stream}: U+${match[0].codePointAt(0)!.toString(16).padStart(4, '0').toUpperCase()} in ${JSON.stringify(text.slice(Math.max(0, match.index - 30), match.index + 30))}`,
+          );
       }
     }
     expect(runs['users list']!.stdout).toContain('Evil?[2J?[31mRed');
@@ -419,8 +552,14 @@ describeEachDatabase('hostile cell values', (database) => {
   it('refuses control characters and bidi overrides in role and group names given to `roles add` / `groups add`, echoing none', async () => {
     const roles = await usersync('roles', 'add', 'Evil\u001b[31mRole');
     const groups = await usersync('groups', 'add', 'Evil\u202EGroup');
-    for (const [what, run] of [['roles add', roles], ['groups add', groups]] as const) {
-      expect(TERMINAL_UNSAFE.test(run.stdout + run.stderr), `${what} printed a control character: ${JSON.stringify(run.stdout + run.stderr)}`).toBe(false);
+    for (const [what, run] of [
+      ['roles add', roles],
+      ['groups add', groups],
+    ] as const) {
+      expect(
+        TERMINAL_UNSAFE.test(run.stdout + run.stderr),
+        `${what} printed a control character: ${JSON.stringify(run.stdout + run.stderr)}`,
+      ).toBe(false);
       expect(run.code, `${what}: ${run.stdout}`).toBe(2);
       expect(run.stdout + run.stderr).toContain('CATALOG_INVALID_NAME');
     }
@@ -443,9 +582,17 @@ describeEachDatabase('hostile cell values', (database) => {
     for (const username of [...Array.from({ length: 6 }, (_, i) => `big${i}`), 'bigpw']) {
       // An over-long cell fails its row as ROW_VALUE_TOO_LONG (not as an error cell: "holds a value longer than …;
       // fix it in the spreadsheet (or paste values)"), whose registry text is about #N/A and formulas.
-      expect.soft(byUser.get(username), username).toMatchObject({ status: 'failed', code: 'ROW_VALUE_TOO_LONG', message: expect.stringMatching(/longer than 100000 characters \(import\.maxCellChars\)/) });
+      expect.soft(byUser.get(username), username).toMatchObject({
+        status: 'failed',
+        code: 'ROW_VALUE_TOO_LONG',
+        message: expect.stringMatching(/longer than 100000 characters \(import\.maxCellChars\)/),
+      });
     }
-    expect(byUser.get('manyroles')).toMatchObject({ status: 'failed', code: 'ROW_VALUE_TOO_LONG', message: expect.stringContaining('lists 10000 names; at most 100 are allowed (import.maxListItems)') });
+    expect(byUser.get('manyroles')).toMatchObject({
+      status: 'failed',
+      code: 'ROW_VALUE_TOO_LONG',
+      message: expect.stringContaining('lists 10000 names; at most 100 are allowed (import.maxListItems)'),
+    });
     expect(byUser.get('limits-ok')).toMatchObject({ status: 'created' });
     expect(limits.counts).toMatchObject({ rows: 9, created: 1, failed: 8 });
     expect(run.peakMb, 'peak RSS of the import process (MiB)').toBeLessThan(400);
@@ -458,19 +605,37 @@ describeEachDatabase('hostile cell values', (database) => {
       ['Vt', 'csv\u000bvt', '', '', '', '', '', '', '', ''],
       ['Csv Fine', 'csv-ok', '', '', '', '', '', '', '', ''],
       // Enough ordinary rows that the few controls are not mistaken for a binary file (sniff-bytes: > 1 %).
-      ...Array.from({ length: 30 }, (_, i) => [`Padding Person ${i}`, `csv-pad${i}`, '', 'Padding Department', '', '', '', '', '', '']),
+      ...Array.from({ length: 30 }, (_, i) => [
+        `Padding Person ${i}`,
+        `csv-pad${i}`,
+        '',
+        'Padding Department',
+        '',
+        '',
+        '',
+        '',
+        '',
+        '',
+      ]),
     ]);
-    const controls = JSON.parse((await usersync('import', csv, '--json', '--report-dir', path.join(cwd, 'reports'))).stdout) as Report;
+    const controls = JSON.parse(
+      (await usersync('import', csv, '--json', '--report-dir', path.join(cwd, 'reports'))).stdout,
+    ) as Report;
     expect(controls.error).toBeUndefined();
     expect(controls.counts).toMatchObject({ rows: 34, created: 31, failed: 3 });
-    expect(controls.rows.slice(0, 4).map((r) => [r.row, r.status, r.code, /U\+[0-9A-F]{4}/.exec(r.message ?? '')?.[0]])).toEqual([
+    expect(
+      controls.rows.slice(0, 4).map((r) => [r.row, r.status, r.code, /U\+[0-9A-F]{4}/.exec(r.message ?? '')?.[0]]),
+    ).toEqual([
       [2, 'failed', 'ROW_INVALID_VALUE', 'U+001B'],
       [3, 'failed', 'ROW_INVALID_VALUE', 'U+007F'],
       [4, 'failed', 'ROW_INVALID_VALUE', 'U+000B'],
       [5, 'created', undefined, undefined],
     ]);
     // A NUL byte makes the text file binary: the whole file is rejected as not a spreadsheet, cleanly.
-    const nul = writeCsv(path.join(cwd, 'nul.csv'), [TEMPLATE, ['Nul\u0000Byte', 'csv-nul', '', '', '', '', '', '', '', '']]);
+    const nul = writeCsv(path.join(cwd, 'nul.csv'), [
+      TEMPLATE,
+      ['Nul\u0000Byte', 'csv-nul', '', '', '', '', '', '', '', ''],
+    ]);
     const nulRun = await usersync('import', nul, '--json', '--report-dir', path.join(cwd, 'reports'));
     expect(nulRun.code).toBe(2);
     expect(JSON.parse(nulRun.stdout)).toMatchObject({ outcome: 'rejected', error: { code: 'FILE_NOT_SPREADSHEET' } });
@@ -479,13 +644,20 @@ describeEachDatabase('hostile cell values', (database) => {
   it('never turns a long department into a fault for the whole file (191 characters that lower-case to 382)', async () => {
     // 'İ' (U+0130) lower-cases to 'i̇' (two code points): the name fits departments.name (191) but its
     // key does not fit name_key (191) on MySQL/MariaDB. The row must be stored or fail on its own.
-    const file = writeCsv(path.join(cwd, 'dotted-i.csv'), [TEMPLATE, ['Dotted', 'dotted', '', 'İ'.repeat(191), '', '', '', '', '', ''], ['Plain', 'plain-after-dotted', '', '', '', '', '', '', '', '']]);
+    const file = writeCsv(path.join(cwd, 'dotted-i.csv'), [
+      TEMPLATE,
+      ['Dotted', 'dotted', '', 'İ'.repeat(191), '', '', '', '', '', ''],
+      ['Plain', 'plain-after-dotted', '', '', '', '', '', '', '', ''],
+    ]);
     const run = await usersync('import', file, '--json', '--report-dir', path.join(cwd, 'reports'));
     expect(run.code, `exit ${run.code}: ${run.stderr.slice(-1500)}`).not.toBe(3);
     const result = JSON.parse(run.stdout) as Report;
     expect(result.rows.find((r) => r.username === 'plain-after-dotted')).toMatchObject({ status: 'created' });
     const dotted = result.rows.find((r) => r.username === 'dotted')!;
     if (dotted.status === 'failed') expect(dotted.code).toMatch(/^ROW_/);
-    else expect(await pipeline.db.knex('departments').where('name', 'İ'.repeat(191)).pluck('name')).toEqual(['İ'.repeat(191)]);
+    else
+      expect(await pipeline.db.knex('departments').where('name', 'İ'.repeat(191)).pluck('name')).toEqual([
+        'İ'.repeat(191),
+      ]);
   });
 });

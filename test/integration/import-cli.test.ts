@@ -14,7 +14,13 @@ describeEachDatabase('import, template and audit commands', (database) => {
   beforeAll(async () => {
     cwd = makeWorkdir();
     mkdirSync(path.join(cwd, 'config'));
-    writeFileSync(path.join(cwd, 'config', 'local.json'), JSON.stringify({ logs: { console: 'json' }, import: { argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 } } }));
+    writeFileSync(
+      path.join(cwd, 'config', 'local.json'),
+      JSON.stringify({
+        logs: { console: 'json' },
+        import: { argon2: { memoryCost: 1024, timeCost: 1, parallelism: 1 } },
+      }),
+    );
     expect((await usersync('roles', 'add', 'Viewer')).code).toBe(0);
   });
 
@@ -42,12 +48,18 @@ describeEachDatabase('import, template and audit commands', (database) => {
   });
 
   it('exits 0, 1 and 2 by the worst file, printing an array for several files with --json', async () => {
-    const good = writeCsv(path.join(cwd, 'good.csv'), [TEMPLATE, ['Gina', 'gina', 'long enough pw', '', '', '', '', '', 'viewer', '']]);
+    const good = writeCsv(path.join(cwd, 'good.csv'), [
+      TEMPLATE,
+      ['Gina', 'gina', 'long enough pw', '', '', '', '', '', 'viewer', ''],
+    ]);
     const bad = writeCsv(path.join(cwd, 'bad.csv'), [TEMPLATE, ['Hal', 'hal', '', '', 'nope', '', '', '', '', '']]);
     expect((await usersync('import', good)).code).toBe(0);
     const both = await usersync('import', good, bad, '--json', '--report-dir', path.join(cwd, 'reports'));
     expect(both.code).toBe(1);
-    const reports = JSON.parse(both.stdout) as Array<{ outcome: string; counts: { unchanged: number; failed: number } }>;
+    const reports = JSON.parse(both.stdout) as Array<{
+      outcome: string;
+      counts: { unchanged: number; failed: number };
+    }>;
     expect(reports.map((r) => r.outcome)).toEqual(['imported', 'imported_with_errors']);
     expect(reports[0]?.counts.unchanged).toBe(1);
     expect(existsSync(path.join(cwd, 'reports', 'bad.report.xlsx'))).toBe(true);
@@ -57,11 +69,19 @@ describeEachDatabase('import, template and audit commands', (database) => {
   });
 
   it('reads the audit trail back, filtered by user and import, oldest first', async () => {
-    const all = JSON.parse((await usersync('audit', '--json')).stdout) as Array<{ action: string; username: string | null; importId: number | null; changes: Record<string, unknown> }>;
+    const all = JSON.parse((await usersync('audit', '--json')).stdout) as Array<{
+      action: string;
+      username: string | null;
+      importId: number | null;
+      changes: Record<string, unknown>;
+    }>;
     expect(all.map((e) => e.action)).toContain('user.created');
     const gina = JSON.parse((await usersync('audit', '--user', 'GINA', '--json')).stdout) as typeof all;
     expect(gina).toHaveLength(1);
-    expect(gina[0]).toMatchObject({ action: 'user.created', changes: { password: { changed: true }, roles: { old: null, new: ['Viewer'] } } });
+    expect(gina[0]).toMatchObject({
+      action: 'user.created',
+      changes: { password: { changed: true }, roles: { old: null, new: ['Viewer'] } },
+    });
     const importId = gina[0]?.importId as number;
     const ofImport = JSON.parse((await usersync('audit', '--import', String(importId), '--json')).stdout) as typeof all;
     expect(ofImport.map((e) => e.action)).toEqual(['import.started', 'user.created', 'import.finished']);
@@ -76,11 +96,18 @@ describeEachDatabase('import, template and audit commands', (database) => {
   });
 
   it('shows a progress line with rows/s on a terminal, and none when the output is piped', async () => {
-    const rows = [TEMPLATE, ...Array.from({ length: 5000 }, (_, i) => [`P ${i}`, `progress${i}`, '', '', '', '', '', '', '', ''])];
+    const rows = [
+      TEMPLATE,
+      ...Array.from({ length: 5000 }, (_, i) => [`P ${i}`, `progress${i}`, '', '', '', '', '', '', '', '']),
+    ];
     const file = writeCsv(path.join(cwd, 'progress.csv'), rows);
     const command = usersyncCommandLine(['import', file, '--dry-run']);
     // util-linux script(1) runs the command on a pseudo-terminal, as a person at a shell would.
-    const tty = spawnSync('script', ['-qec', command, '/dev/null'], { cwd, encoding: 'utf8', env: { ...process.env, USERSYNC_DATABASE_URL: database().url } });
+    const tty = spawnSync('script', ['-qec', command, '/dev/null'], {
+      cwd,
+      encoding: 'utf8',
+      env: { ...process.env, USERSYNC_DATABASE_URL: database().url },
+    });
     expect(tty.status).toBe(0);
     expect(tty.stdout).toMatch(/progress\.csv \| \d+ rows \| \d+ rows\/s/);
     const piped = await usersync('import', file, '--dry-run');
@@ -98,7 +125,10 @@ describeEachDatabase('import, template and audit commands', (database) => {
   });
 
   it('stops before changing anything when the report folder cannot be written, and says which', async () => {
-    const file = writeCsv(path.join(cwd, 'unreported.csv'), [TEMPLATE, ['Jo', 'jo', '', 'Nowhere', '', '', '', '', '', '']]);
+    const file = writeCsv(path.join(cwd, 'unreported.csv'), [
+      TEMPLATE,
+      ['Jo', 'jo', '', 'Nowhere', '', '', '', '', '', ''],
+    ]);
     writeFileSync(path.join(cwd, 'not-a-folder'), '');
     const imports = async () => (JSON.parse((await usersync('imports', 'list', '--json')).stdout) as unknown[]).length;
     const before = await imports();

@@ -22,12 +22,29 @@ describeEachDatabase('import interrupted by Ctrl-C', (database) => {
     cwd = makeWorkdir();
     expect((await runUsersync(['roles', 'add', 'Viewer'], { cwd, env: env() })).code).toBe(0);
     const url = database().url;
-    store = url.startsWith('sqlite:') ? knex({ client: 'better-sqlite3', connection: { filename: url.slice('sqlite:'.length) }, useNullAsDefault: true }) : knex({ client: 'mysql2', connection: url });
+    store = url.startsWith('sqlite:')
+      ? knex({
+          client: 'better-sqlite3',
+          connection: { filename: url.slice('sqlite:'.length) },
+          useNullAsDefault: true,
+        })
+      : knex({ client: 'mysql2', connection: url });
   });
   afterAll(async () => store?.destroy());
 
   it('keeps and registers what it committed, exits 130, and the same command then finishes the file', async () => {
-    const file = await writeLargeWorkbook(path.join(cwd, 'large.xlsx'), ROWS, (i) => [`User ${i}`, `user${i}`, '', 'Sales', `user${i}@example.com`, '', 'Yes', 'No', 'Viewer', '']);
+    const file = await writeLargeWorkbook(path.join(cwd, 'large.xlsx'), ROWS, (i) => [
+      `User ${i}`,
+      `user${i}`,
+      '',
+      'Sales',
+      `user${i}@example.com`,
+      '',
+      'Yes',
+      'No',
+      'Viewer',
+      '',
+    ]);
     const child = spawnUsersync(['import', file], { cwd, env: env() });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
@@ -41,12 +58,17 @@ describeEachDatabase('import interrupted by Ctrl-C', (database) => {
     const committed = await users();
     expect(committed).toBeGreaterThan(0);
     expect(committed).toBeLessThan(ROWS);
-    const [entry] = JSON.parse((await runUsersync(['imports', 'list', '--json'], { cwd, env: env() })).stdout) as Array<{ status: string; counts: { rows: number; created: number } }>;
+    const [entry] = JSON.parse(
+      (await runUsersync(['imports', 'list', '--json'], { cwd, env: env() })).stdout,
+    ) as Array<{ status: string; counts: { rows: number; created: number } }>;
     expect(entry).toMatchObject({ status: 'interrupted', counts: { rows: committed, created: committed } });
 
     const again = await runUsersync(['import', file, '--json'], { cwd, env: env() });
     expect(again.code).toBe(0);
-    expect(JSON.parse(again.stdout)).toMatchObject({ outcome: 'imported', counts: { rows: ROWS, created: ROWS - committed, unchanged: committed, failed: 0 } });
+    expect(JSON.parse(again.stdout)).toMatchObject({
+      outcome: 'imported',
+      counts: { rows: ROWS, created: ROWS - committed, unchanged: committed, failed: 0 },
+    });
     expect(await users()).toBe(ROWS);
   });
 });

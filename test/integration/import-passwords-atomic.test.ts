@@ -24,12 +24,21 @@ describeEachDatabase('passwords and atomic imports', (database) => {
   });
   afterAll(async () => pipe?.close());
 
-  const stored = async (username: string) => (await pipe.db.knex('users').where('username', username).first()) as { password_hash: string | null; password_updated_at: string | null } | undefined;
+  const stored = async (username: string) =>
+    (await pipe.db.knex('users').where('username', username).first()) as
+      { password_hash: string | null; password_updated_at: string | null } | undefined;
 
   it('stores only an argon2id hash, and a row with the same password is unchanged', async () => {
-    const file = await writeXlsx(path.join(dir, 'with-passwords.xlsx'), [TEMPLATE, userRow({ name: 'Pat', username: 'pat', password: SECRETS[0] }), userRow({ name: 'Quinn', username: 'quinn', password: SECRETS[1] })]);
+    const file = await writeXlsx(path.join(dir, 'with-passwords.xlsx'), [
+      TEMPLATE,
+      userRow({ name: 'Pat', username: 'pat', password: SECRETS[0] }),
+      userRow({ name: 'Quinn', username: 'quinn', password: SECRETS[1] }),
+    ]);
     const first = pipe.report(await pipe.run(file));
-    expect(first.rows.map((r) => r.changes)).toEqual([expect.arrayContaining(['password']), expect.arrayContaining(['password'])]);
+    expect(first.rows.map((r) => r.changes)).toEqual([
+      expect.arrayContaining(['password']),
+      expect.arrayContaining(['password']),
+    ]);
     const hash = (await stored('pat'))?.password_hash;
     expect(hash).toMatch(/^\$argon2id\$v=19\$m=\d+,t=\d+,p=\d+\$/);
     const again = pipe.report(await pipe.run(file));
@@ -39,13 +48,20 @@ describeEachDatabase('passwords and atomic imports', (database) => {
 
   it('changes a password that differs, auditing it only as changed', async () => {
     const before = await stored('pat');
-    const file = writeCsv(path.join(dir, 'new-password.csv'), [TEMPLATE, ['', 'pat', SECRETS[1] as string, '', '', '', '', '', '', '']]);
+    const file = writeCsv(path.join(dir, 'new-password.csv'), [
+      TEMPLATE,
+      ['', 'pat', SECRETS[1] as string, '', '', '', '', '', '', ''],
+    ]);
     const report = pipe.report(await pipe.run(file));
     expect(report.rows).toEqual([{ row: 2, username: 'pat', status: 'updated', changes: ['password'] }]);
     const after = await stored('pat');
     expect(after?.password_hash).not.toBe(before?.password_hash);
     expect(after?.password_updated_at).not.toBe(before?.password_updated_at);
-    const event = await pipe.db.knex('audit_events').where({ username: 'pat', action: 'user.updated' }).orderBy('id', 'desc').first();
+    const event = await pipe.db
+      .knex('audit_events')
+      .where({ username: 'pat', action: 'user.updated' })
+      .orderBy('id', 'desc')
+      .first();
     expect(JSON.parse(event.changes as string)).toEqual({ password: { changed: true } });
   });
 
@@ -60,7 +76,8 @@ describeEachDatabase('passwords and atomic imports', (database) => {
       await workbook.xlsx.readFile(file);
       workbook.eachSheet((sheet) => sheet.eachRow((row) => texts.push(JSON.stringify(row.values))));
     }
-    for (const table of ['users', 'audit_events', 'imports']) texts.push(JSON.stringify(await pipe.db.knex(table).select('*')));
+    for (const table of ['users', 'audit_events', 'imports'])
+      texts.push(JSON.stringify(await pipe.db.knex(table).select('*')));
     expect(outputs.filter((f) => /\.report( \(\d+\))?\.json$/.test(f))).toHaveLength(3);
     for (const secret of SECRETS) for (const text of texts) expect(text).not.toContain(secret);
   });
@@ -69,9 +86,16 @@ describeEachDatabase('passwords and atomic imports', (database) => {
     const strict = await createTestPipeline(database().url, { import: { passwords: 'create-only' } });
     try {
       const hash = (await stored('pat'))?.password_hash;
-      const file = writeCsv(path.join(dir, 'create-only.csv'), [TEMPLATE, ['', 'pat', SECRETS[2] as string, '', '', '', '', '', '', ''], ['Rita', 'rita', SECRETS[2] as string, '', '', '', '', '', '', '']]);
+      const file = writeCsv(path.join(dir, 'create-only.csv'), [
+        TEMPLATE,
+        ['', 'pat', SECRETS[2] as string, '', '', '', '', '', '', ''],
+        ['Rita', 'rita', SECRETS[2] as string, '', '', '', '', '', '', ''],
+      ]);
       const report = strict.report(await strict.run(file));
-      expect(report.rows.map((r) => [r.username, r.status])).toEqual([['pat', 'unchanged'], ['rita', 'created']]);
+      expect(report.rows.map((r) => [r.username, r.status])).toEqual([
+        ['pat', 'unchanged'],
+        ['rita', 'created'],
+      ]);
       expect((await stored('pat'))?.password_hash).toBe(hash);
       expect((await stored('rita'))?.password_hash).toMatch(/^\$argon2id\$/);
     } finally {
@@ -83,18 +107,32 @@ describeEachDatabase('passwords and atomic imports', (database) => {
     const atomic = await createTestPipeline(database().url, { import: { atomic: true } });
     try {
       const before = await snapshot(atomic.db);
-      const bad = writeCsv(path.join(dir, 'atomic-bad.csv'), [TEMPLATE, ['Ok One', 'atomic.one', '', 'Atomic Dept', '', '', '', '', '', ''], ['', 'pat', '', '', '', '', 'Perhaps', '', '', '']]);
+      const bad = writeCsv(path.join(dir, 'atomic-bad.csv'), [
+        TEMPLATE,
+        ['Ok One', 'atomic.one', '', 'Atomic Dept', '', '', '', '', '', ''],
+        ['', 'pat', '', '', '', '', 'Perhaps', '', '', ''],
+      ]);
       const rejected = await atomic.run(bad);
       expect(rejected.exitCode).toBe(2);
       const report = atomic.report(rejected);
-      expect(report).toMatchObject({ outcome: 'rejected', error: { code: 'FILE_ROWS_FAILED_ATOMIC' }, counts: { rows: 2, created: 0, updated: 0, failed: 1 } });
+      expect(report).toMatchObject({
+        outcome: 'rejected',
+        error: { code: 'FILE_ROWS_FAILED_ATOMIC' },
+        counts: { rows: 2, created: 0, updated: 0, failed: 1 },
+      });
       expect(report.rows.map((r) => r.status)).toEqual(['would-create', 'failed']);
       expect(await snapshot(atomic.db)).toEqual(before);
 
-      const good = writeCsv(path.join(dir, 'atomic-good.csv'), [TEMPLATE, ['Ok One', 'atomic.one', '', 'Atomic Dept', '', '', '', '', '', ''], ['Ok Two', 'atomic.two', '', '', '', '', '', '', '', '']]);
+      const good = writeCsv(path.join(dir, 'atomic-good.csv'), [
+        TEMPLATE,
+        ['Ok One', 'atomic.one', '', 'Atomic Dept', '', '', '', '', '', ''],
+        ['Ok Two', 'atomic.two', '', '', '', '', '', '', '', ''],
+      ]);
       const applied = atomic.report(await atomic.run(good));
       expect(applied).toMatchObject({ outcome: 'imported', counts: { created: 2 } });
-      expect(await atomic.db.knex('users').whereIn('username', ['atomic.one', 'atomic.two']).count({ n: '*' })).toEqual([{ n: database().kind === 'mysql' ? '2' : 2 }]);
+      expect(await atomic.db.knex('users').whereIn('username', ['atomic.one', 'atomic.two']).count({ n: '*' })).toEqual(
+        [{ n: database().kind === 'mysql' ? '2' : 2 }],
+      );
     } finally {
       await atomic.close();
     }

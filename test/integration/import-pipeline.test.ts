@@ -16,40 +16,110 @@ describeEachDatabase('import pipeline', (database) => {
   afterAll(async () => pipe?.close());
 
   const user = async (username: string) => {
-    const row = (await pipe.db.knex('users').leftJoin('departments', 'departments.id', 'users.department_id').where('username', username).select('users.*', 'departments.name as department').first()) as Record<string, unknown> | undefined;
+    const row = (await pipe.db
+      .knex('users')
+      .leftJoin('departments', 'departments.id', 'users.department_id')
+      .where('username', username)
+      .select('users.*', 'departments.name as department')
+      .first()) as Record<string, unknown> | undefined;
     if (!row) return undefined;
-    const roles = (await pipe.db.knex('user_roles').join('roles', 'roles.id', 'role_id').where('user_id', row.id as number).pluck('roles.name')) as string[];
-    const groups = (await pipe.db.knex('user_group_members').join('user_groups', 'user_groups.id', 'group_id').where('user_id', row.id as number).pluck('user_groups.name')) as string[];
-    return { ...row, roles: roles.sort(), groups: groups.sort() } as Record<string, unknown> & { roles: string[]; groups: string[] };
+    const roles = (await pipe.db
+      .knex('user_roles')
+      .join('roles', 'roles.id', 'role_id')
+      .where('user_id', row.id as number)
+      .pluck('roles.name')) as string[];
+    const groups = (await pipe.db
+      .knex('user_group_members')
+      .join('user_groups', 'user_groups.id', 'group_id')
+      .where('user_id', row.id as number)
+      .pluck('user_groups.name')) as string[];
+    return { ...row, roles: roles.sort(), groups: groups.sort() } as Record<string, unknown> & {
+      roles: string[];
+      groups: string[];
+    };
   };
 
   it('creates users, departments and memberships from a first load, with a report and a register record', async () => {
     const file = await writeXlsx(path.join(dir, 'first-load.xlsx'), [
       TEMPLATE,
-      userRow({ name: 'Ana Silva', username: 'Ana.Silva', department: 'Finance', email: 'Ana.Silva@Example.com', phone: 5511987654321, active: 'Yes', ignoreMfa: 'No', roles: 'Administrator; Auditor', groups: 'IT' }),
-      userRow({ name: 'Bruno Costa', username: 'bcosta', department: 'Sales', active: true, ignoreMfa: false, roles: 'Viewer' }),
+      userRow({
+        name: 'Ana Silva',
+        username: 'Ana.Silva',
+        department: 'Finance',
+        email: 'Ana.Silva@Example.com',
+        phone: 5511987654321,
+        active: 'Yes',
+        ignoreMfa: 'No',
+        roles: 'Administrator; Auditor',
+        groups: 'IT',
+      }),
+      userRow({
+        name: 'Bruno Costa',
+        username: 'bcosta',
+        department: 'Sales',
+        active: true,
+        ignoreMfa: false,
+        roles: 'Viewer',
+      }),
       userRow({ name: 'José Ñúñez', username: 'José', department: 'finance' }),
     ]);
     const result = await pipe.run(file);
     expect(result.exitCode).toBe(0);
     const report = pipe.report(result);
-    expect(report).toMatchObject({ importId: expect.any(Number), file: { name: 'first-load.xlsx', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }, dryRun: false, outcome: 'imported', counts: { rows: 3, created: 3, updated: 0, unchanged: 0, failed: 0 } });
-    expect(report.rows.map((r) => [r.row, r.username, r.status])).toEqual([[2, 'ana.silva', 'created'], [3, 'bcosta', 'created'], [4, 'josé', 'created']]);
-    expect(await user('ana.silva')).toMatchObject({ name: 'Ana Silva', email: 'ana.silva@example.com', phone: '5511987654321', department: 'Finance', roles: ['Administrator', 'Auditor'], groups: ['IT'] });
+    expect(report).toMatchObject({
+      importId: expect.any(Number),
+      file: { name: 'first-load.xlsx', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
+      dryRun: false,
+      outcome: 'imported',
+      counts: { rows: 3, created: 3, updated: 0, unchanged: 0, failed: 0 },
+    });
+    expect(report.rows.map((r) => [r.row, r.username, r.status])).toEqual([
+      [2, 'ana.silva', 'created'],
+      [3, 'bcosta', 'created'],
+      [4, 'josé', 'created'],
+    ]);
+    expect(await user('ana.silva')).toMatchObject({
+      name: 'Ana Silva',
+      email: 'ana.silva@example.com',
+      phone: '5511987654321',
+      department: 'Finance',
+      roles: ['Administrator', 'Auditor'],
+      groups: ['IT'],
+    });
     expect(await user('josé')).toMatchObject({ department: 'Finance' }); // matched case-insensitively, not created twice
     expect(await pipe.db.knex('departments').pluck('name')).toEqual(['Finance', 'Sales']);
-    const record = await pipe.db.knex('imports').where('id', report.importId as number).first();
+    const record = await pipe.db
+      .knex('imports')
+      .where('id', report.importId as number)
+      .first();
     expect(record).toMatchObject({ status: 'imported', rows: 3, created: 3, original_name: 'first-load.xlsx' });
-    const actions = (await pipe.db.knex('audit_events').where('import_id', report.importId as number).orderBy('id').pluck('action')) as string[];
-    expect(actions).toEqual(['import.started', 'department.created', 'department.created', 'user.created', 'user.created', 'user.created', 'import.finished']);
+    const actions = (await pipe.db
+      .knex('audit_events')
+      .where('import_id', report.importId as number)
+      .orderBy('id')
+      .pluck('action')) as string[];
+    expect(actions).toEqual([
+      'import.started',
+      'department.created',
+      'department.created',
+      'user.created',
+      'user.created',
+      'user.created',
+      'import.finished',
+    ]);
   });
 
   it('counts in the register what it committed when the reports then cannot be written', async () => {
-    const file = writeCsv(path.join(dir, 'committed.csv'), [TEMPLATE, ['Kim Lee', 'kim.lee', '', '', '', '', '', '', '', ''], ['Lu Yan', 'lu.yan', '', '', '', '', '', '', '', '']]);
+    const file = writeCsv(path.join(dir, 'committed.csv'), [
+      TEMPLATE,
+      ['Kim Lee', 'kim.lee', '', '', '', '', '', '', '', ''],
+      ['Lu Yan', 'lu.yan', '', '', '', '', '', '', '', ''],
+    ]);
     // Every report name taken: the reports fail after the rows are committed (a disk filling up would too).
     const full = path.join(dir, 'full');
     mkdirSync(full);
-    for (let n = 1; n <= 1000; n++) writeFileSync(path.join(full, n === 1 ? 'committed.report.json' : `committed.report (${n}).json`), '');
+    for (let n = 1; n <= 1000; n++)
+      writeFileSync(path.join(full, n === 1 ? 'committed.report.json' : `committed.report (${n}).json`), '');
     await expect(pipe.run(file, { reportDir: full })).rejects.toMatchObject({ code: 'FS_IO_FAILED' });
     expect(await user('kim.lee')).toBeDefined();
     const record = await pipe.db.knex('imports').where('original_name', 'committed.csv').first();
@@ -67,12 +137,22 @@ describeEachDatabase('import pipeline', (database) => {
   });
 
   it('imports through a reader opened ahead, and closes one it never got to use', async () => {
-    const file = await writeXlsx(path.join(dir, 'read-ahead.xlsx'), [TEMPLATE, userRow({ name: 'Ahead One', username: 'ahead1' }), userRow({ name: 'Ahead Two', username: 'ahead2' })]);
+    const file = await writeXlsx(path.join(dir, 'read-ahead.xlsx'), [
+      TEMPLATE,
+      userRow({ name: 'Ahead One', username: 'ahead1' }),
+      userRow({ name: 'Ahead Two', username: 'ahead2' }),
+    ]);
     const used = await pipe.run(file, { reader: openSpreadsheet(file, pipe.config.import) });
-    expect(pipe.report(used).rows.map((r) => [r.username, r.status])).toEqual([['ahead1', 'created'], ['ahead2', 'created']]);
+    expect(pipe.report(used).rows.map((r) => [r.username, r.status])).toEqual([
+      ['ahead1', 'created'],
+      ['ahead2', 'created'],
+    ]);
     // Not read ahead (the CLI's answer for a file it would not read early): opened here instead.
     const opened = await pipe.run(file, { reader: Promise.resolve(undefined) });
-    expect(pipe.report(opened).rows.map((r) => [r.username, r.status])).toEqual([['ahead1', 'unchanged'], ['ahead2', 'unchanged']]);
+    expect(pipe.report(opened).rows.map((r) => [r.username, r.status])).toEqual([
+      ['ahead1', 'unchanged'],
+      ['ahead2', 'unchanged'],
+    ]);
 
     // The file is rejected (empty) before reading begins: the reader opened ahead must not be left running.
     const empty = path.join(dir, 'empty.xlsx');
@@ -101,10 +181,15 @@ describeEachDatabase('import pipeline', (database) => {
       return Object.assign(writer, { close: () => ((entry.closed += 1), close()) });
     };
     try {
-      const file = await writeXlsx(path.join(dir, 'writer-early.xlsx'), [TEMPLATE, userRow({ name: 'Early One', username: 'early1' })]);
+      const file = await writeXlsx(path.join(dir, 'writer-early.xlsx'), [
+        TEMPLATE,
+        userRow({ name: 'Early One', username: 'early1' }),
+      ]);
       // The reader is held back until the writer thread exists: it must not wait for the header.
       let release!: () => void;
-      const reader = new Promise<void>((resolve) => (release = resolve)).then(() => openSpreadsheet(file, pipe.config.import));
+      const reader = new Promise<void>((resolve) => (release = resolve)).then(() =>
+        openSpreadsheet(file, pipe.config.import),
+      );
       const importing = pipe.run(file, { reader });
       await vi.waitFor(() => expect(writers).toHaveLength(1));
       release();
@@ -121,7 +206,11 @@ describeEachDatabase('import pipeline', (database) => {
   });
 
   it('fails the batch as DB_CONFLICT, changing nothing, when another process creates one of its new users after the look-up; the retry updates that user', async () => {
-    const file = writeCsv(path.join(dir, 'race.csv'), [TEMPLATE, ['Race One', 'race1', '', 'Finance', '', '', '', '', 'Viewer', ''], ['Race Two', 'race2', '', 'Finance', '', '', '', '', 'Auditor', '']]);
+    const file = writeCsv(path.join(dir, 'race.csv'), [
+      TEMPLATE,
+      ['Race One', 'race1', '', 'Finance', '', '', '', '', 'Viewer', ''],
+      ['Race Two', 'race2', '', 'Finance', '', '', '', '', 'Auditor', ''],
+    ]);
     const openWriter = pipe.db.openWriter.bind(pipe.db);
     // Between the batch's look-up (race2 unknown) and its insert, another writer adds race2.
     pipe.db.openWriter = () => {
@@ -133,7 +222,12 @@ describeEachDatabase('import pipeline', (database) => {
         send: async () => {
           if (!raced) {
             raced = true;
-            await pipe.db.knex('users').insert({ username: 'race2', name: 'Other Process', created_at: '2026-01-01T00:00:00.000Z', updated_at: '2026-01-01T00:00:00.000Z' });
+            await pipe.db.knex('users').insert({
+              username: 'race2',
+              name: 'Other Process',
+              created_at: '2026-01-01T00:00:00.000Z',
+              updated_at: '2026-01-01T00:00:00.000Z',
+            });
           }
           return send();
         },
@@ -147,40 +241,87 @@ describeEachDatabase('import pipeline', (database) => {
     expect(await user('race1')).toBeUndefined(); // the whole transaction rolled back
     expect(await pipe.db.knex('audit_events').where('username', 'race2').pluck('action')).toEqual([]); // never audited as created
     const retried = await pipe.run(file);
-    expect(pipe.report(retried).rows.map((r) => [r.username, r.status])).toEqual([['race1', 'created'], ['race2', 'updated']]);
-    expect(await user('race2')).toMatchObject({ name: 'Race Two', department: 'Finance', roles: ['Auditor'], created_at: '2026-01-01T00:00:00.000Z' });
+    expect(pipe.report(retried).rows.map((r) => [r.username, r.status])).toEqual([
+      ['race1', 'created'],
+      ['race2', 'updated'],
+    ]);
+    expect(await user('race2')).toMatchObject({
+      name: 'Race Two',
+      department: 'Finance',
+      roles: ['Auditor'],
+      created_at: '2026-01-01T00:00:00.000Z',
+    });
   });
 
   it('fails a username repeated in a later batch, while that batch is prepared before the first is written', async () => {
     // Row 2,402 is batches after row 5 (BATCH_ROWS a batch), and later batches' stored users are
     // read while earlier ones are written; the repeat must fail as a duplicate and leave row 5's values alone.
-    const rows = Array.from({ length: 2500 }, (_, i) => [`Batch ${i}`, `batch${i}`, '', 'Finance', '', '', '', '', '', '']);
+    const rows = Array.from({ length: 2500 }, (_, i) => [
+      `Batch ${i}`,
+      `batch${i}`,
+      '',
+      'Finance',
+      '',
+      '',
+      '',
+      '',
+      '',
+      '',
+    ]);
     rows[2400] = ['Impostor', 'BATCH3', '', 'Sales', '', '', '', '', '', ''];
     const result = await pipe.run(writeCsv(path.join(dir, 'two-batches.csv'), [TEMPLATE, ...rows]));
     const report = pipe.report(result);
     expect(report.counts).toEqual({ rows: 2500, created: 2499, updated: 0, unchanged: 0, failed: 1 });
-    expect(report.rows[2400]).toMatchObject({ row: 2402, username: 'batch3', status: 'failed', message: expect.stringContaining('duplicate of row 5') });
+    expect(report.rows[2400]).toMatchObject({
+      row: 2402,
+      username: 'batch3',
+      status: 'failed',
+      message: expect.stringContaining('duplicate of row 5'),
+    });
     expect(await user('batch3')).toMatchObject({ name: 'Batch 3', department: 'Finance' });
   });
 
   it('matches usernames case-insensitively across files and keeps every blank cell’s stored value', async () => {
     const before = await user('ana.silva');
-    const file = writeCsv(path.join(dir, 'update.csv'), [TEMPLATE, ['', 'ANA.SILVA', '', '', '', '', 'No', '', '', '']]);
+    const file = writeCsv(path.join(dir, 'update.csv'), [
+      TEMPLATE,
+      ['', 'ANA.SILVA', '', '', '', '', 'No', '', '', ''],
+    ]);
     const report = pipe.report(await pipe.run(file));
     expect(report.rows).toEqual([{ row: 2, username: 'ana.silva', status: 'updated', changes: ['active'] }]);
     const after = await user('ana.silva');
-    expect(after).toMatchObject({ ...before, active: expect.anything(), updated_at: expect.any(String), last_import_id: expect.anything() });
+    expect(after).toMatchObject({
+      ...before,
+      active: expect.anything(),
+      updated_at: expect.any(String),
+      last_import_id: expect.anything(),
+    });
     expect(Boolean(Number(after?.active))).toBe(false);
     expect(after?.updated_at).not.toBe(before?.updated_at);
-    const event = await pipe.db.knex('audit_events').where({ action: 'user.updated', username: 'ana.silva' }).orderBy('id', 'desc').first();
+    const event = await pipe.db
+      .knex('audit_events')
+      .where({ action: 'user.updated', username: 'ana.silva' })
+      .orderBy('id', 'desc')
+      .first();
     expect(JSON.parse(event.changes as string)).toEqual({ active: { old: true, new: false } });
   });
 
   it('names roles in an updated user’s audit record as the catalogue spells them, not by their keys', async () => {
-    const file = writeCsv(path.join(dir, 'roles-update.csv'), [TEMPLATE, ['', 'ana.silva', '', '', '', '', '', '', 'AUDITOR', '']]);
-    expect(pipe.report(await pipe.run(file)).rows).toEqual([{ row: 2, username: 'ana.silva', status: 'updated', changes: ['roles'] }]);
-    const event = await pipe.db.knex('audit_events').where({ action: 'user.updated', username: 'ana.silva' }).orderBy('id', 'desc').first();
-    expect(JSON.parse(event.changes as string)).toEqual({ roles: { old: ['Administrator', 'Auditor'], new: ['Auditor'] } });
+    const file = writeCsv(path.join(dir, 'roles-update.csv'), [
+      TEMPLATE,
+      ['', 'ana.silva', '', '', '', '', '', '', 'AUDITOR', ''],
+    ]);
+    expect(pipe.report(await pipe.run(file)).rows).toEqual([
+      { row: 2, username: 'ana.silva', status: 'updated', changes: ['roles'] },
+    ]);
+    const event = await pipe.db
+      .knex('audit_events')
+      .where({ action: 'user.updated', username: 'ana.silva' })
+      .orderBy('id', 'desc')
+      .first();
+    expect(JSON.parse(event.changes as string)).toEqual({
+      roles: { old: ['Administrator', 'Auditor'], new: ['Auditor'] },
+    });
   });
 
   it('creates a missing group once, and replaces only the membership sets that changed', async () => {
@@ -194,9 +335,20 @@ describeEachDatabase('import pipeline', (database) => {
       ]);
       const created = groupsPipe.report(await groupsPipe.run(first));
       expect(created.counts).toMatchObject({ created: 3, failed: 0 });
-      const actions = (await groupsPipe.db.knex('audit_events').where('import_id', created.importId as number).orderBy('id').pluck('action')) as string[];
-      expect(actions.filter((a) => a.endsWith('.created') && !a.startsWith('user'))).toEqual(['department.created', 'group.created']);
-      expect(await user('gm1')).toMatchObject({ department: 'Payroll', roles: ['Viewer'], groups: ['IT', 'Payroll Team'] });
+      const actions = (await groupsPipe.db
+        .knex('audit_events')
+        .where('import_id', created.importId as number)
+        .orderBy('id')
+        .pluck('action')) as string[];
+      expect(actions.filter((a) => a.endsWith('.created') && !a.startsWith('user'))).toEqual([
+        'department.created',
+        'group.created',
+      ]);
+      expect(await user('gm1')).toMatchObject({
+        department: 'Payroll',
+        roles: ['Viewer'],
+        groups: ['IT', 'Payroll Team'],
+      });
       expect(await user('gm2')).toMatchObject({ department: 'Payroll', roles: [], groups: ['Payroll Team'] });
 
       const second = await writeXlsx(path.join(dir, 'groups-second.xlsx'), [
@@ -205,22 +357,45 @@ describeEachDatabase('import pipeline', (database) => {
         userRow({ name: 'G Two', username: 'gm2', department: 'payroll', groups: 'payroll team' }),
         userRow({ name: 'G Three', username: 'gm3', roles: 'Auditor; Viewer', groups: 'IT' }),
       ]);
-      const gm2Memberships = await groupsPipe.db.knex('user_group_members').join('users', 'users.id', 'user_id').where('username', 'gm2').select('user_id', 'group_id');
+      const gm2Memberships = await groupsPipe.db
+        .knex('user_group_members')
+        .join('users', 'users.id', 'user_id')
+        .where('username', 'gm2')
+        .select('user_id', 'group_id');
       const updated = groupsPipe.report(await groupsPipe.run(second));
-      expect(updated.rows.map((r) => [r.username, r.status, r.changes])).toEqual([['gm1', 'updated', ['roles', 'groups']], ['gm2', 'unchanged', []], ['gm3', 'updated', ['roles']]]);
+      expect(updated.rows.map((r) => [r.username, r.status, r.changes])).toEqual([
+        ['gm1', 'updated', ['roles', 'groups']],
+        ['gm2', 'unchanged', []],
+        ['gm3', 'updated', ['roles']],
+      ]);
       expect(await user('gm1')).toMatchObject({ roles: ['Auditor'], groups: ['IT'] });
       expect(await user('gm3')).toMatchObject({ roles: ['Auditor', 'Viewer'], groups: ['IT'] });
-      expect(await groupsPipe.db.knex('user_group_members').join('users', 'users.id', 'user_id').where('username', 'gm2').select('user_id', 'group_id')).toEqual(gm2Memberships);
-      expect(await groupsPipe.db.knex('user_groups').where('name_key', 'payroll team').pluck('name')).toEqual(['Payroll Team']);
+      expect(
+        await groupsPipe.db
+          .knex('user_group_members')
+          .join('users', 'users.id', 'user_id')
+          .where('username', 'gm2')
+          .select('user_id', 'group_id'),
+      ).toEqual(gm2Memberships);
+      expect(await groupsPipe.db.knex('user_groups').where('name_key', 'payroll team').pluck('name')).toEqual([
+        'Payroll Team',
+      ]);
     } finally {
       await groupsPipe.close();
     }
   });
 
   it('keeps accented usernames distinct from unaccented ones', async () => {
-    const file = writeCsv(path.join(dir, 'accents.csv'), [TEMPLATE, ['Jose Plain', 'jose', '', '', '', '', '', '', '', ''], ['', 'JOSÉ', '', '', '', '', '', '', 'Viewer', '']]);
+    const file = writeCsv(path.join(dir, 'accents.csv'), [
+      TEMPLATE,
+      ['Jose Plain', 'jose', '', '', '', '', '', '', '', ''],
+      ['', 'JOSÉ', '', '', '', '', '', '', 'Viewer', ''],
+    ]);
     const report = pipe.report(await pipe.run(file));
-    expect(report.rows.map((r) => [r.username, r.status])).toEqual([['jose', 'created'], ['josé', 'updated']]);
+    expect(report.rows.map((r) => [r.username, r.status])).toEqual([
+      ['jose', 'created'],
+      ['josé', 'updated'],
+    ]);
     expect((await user('jose'))?.name).toBe('Jose Plain');
     expect((await user('josé'))?.roles).toEqual(['Viewer']);
   });
@@ -243,7 +418,11 @@ describeEachDatabase('import pipeline', (database) => {
     expect(report.rows[0]).toMatchObject({ row: 2, username: 'good.one', status: 'created' });
     expect(byUser.nomail).toMatchObject({ status: 'failed', message: expect.stringContaining('not a valid e-mail') });
     expect(byUser['brand.new']).toMatchObject({ status: 'failed', message: expect.stringContaining('needs a Name') });
-    expect(report.rows[3]).toMatchObject({ row: 5, status: 'failed', message: expect.stringContaining('duplicate of row 2') });
+    expect(report.rows[3]).toMatchObject({
+      row: 5,
+      status: 'failed',
+      message: expect.stringContaining('duplicate of row 2'),
+    });
     expect(byUser.roles).toMatchObject({ status: 'failed', message: expect.stringContaining('"Root", "Wizard"') });
     expect(byUser.err).toMatchObject({ status: 'failed', message: expect.stringContaining('#N/A') });
     expect(await user('nomail')).toBeUndefined(); // a failed row changes nothing
@@ -251,18 +430,50 @@ describeEachDatabase('import pipeline', (database) => {
 
   it('reads respelled, Portuguese and reordered headers', async () => {
     const file = await writeXlsx(path.join(dir, 'portugues.xlsx'), [
-      ['Ativo', 'Usuário', 'Nome', 'e mail', 'Grupo de usuários', 'Perfis', 'Ignorar MFA', 'Telefone', 'Departamento', 'Cost centre'],
-      ['Sim', 'maria', 'Maria Souza', 'maria@example.com', 'Finance', 'auditor', 'Não', '+55 11 91234-5678', 'Financeiro', 'CC-1'],
+      [
+        'Ativo',
+        'Usuário',
+        'Nome',
+        'e mail',
+        'Grupo de usuários',
+        'Perfis',
+        'Ignorar MFA',
+        'Telefone',
+        'Departamento',
+        'Cost centre',
+      ],
+      [
+        'Sim',
+        'maria',
+        'Maria Souza',
+        'maria@example.com',
+        'Finance',
+        'auditor',
+        'Não',
+        '+55 11 91234-5678',
+        'Financeiro',
+        'CC-1',
+      ],
     ]);
     const result = await pipe.run(file);
     const report = pipe.report(result);
     expect(report.counts).toMatchObject({ created: 1, failed: 0 });
     expect((report.warnings as string[]).join(' ')).toContain('Cost centre');
-    expect(await user('maria')).toMatchObject({ name: 'Maria Souza', phone: '+55 11 91234-5678', department: 'Financeiro', roles: ['Auditor'], groups: ['Finance'] });
+    expect(await user('maria')).toMatchObject({
+      name: 'Maria Souza',
+      phone: '+55 11 91234-5678',
+      department: 'Financeiro',
+      roles: ['Auditor'],
+      groups: ['Finance'],
+    });
   });
 
   it('reads a Windows-1252 CSV with semicolons', async () => {
-    const file = writeCsv(path.join(dir, 'latin.csv'), [TEMPLATE, ['Conceição Araújo', 'conceicao', '', 'Produção', '', '', '', '', '', '']], { delimiter: ';', encoding: 'windows-1252' });
+    const file = writeCsv(
+      path.join(dir, 'latin.csv'),
+      [TEMPLATE, ['Conceição Araújo', 'conceicao', '', 'Produção', '', '', '', '', '', '']],
+      { delimiter: ';', encoding: 'windows-1252' },
+    );
     const report = pipe.report(await pipe.run(file));
     expect(report.counts).toMatchObject({ created: 1 });
     expect(await user('conceicao')).toMatchObject({ name: 'Conceição Araújo', department: 'Produção' });
@@ -271,8 +482,16 @@ describeEachDatabase('import pipeline', (database) => {
   it('uses formulas’ cached results and fails formulas with an error result', async () => {
     const file = await writeXlsx(path.join(dir, 'formulas.xlsx'), [
       TEMPLATE,
-      userRow({ name: { formula: 'CONCAT("Fo","rmula")', result: 'Formula' } as never, username: 'formula1', active: { formula: 'TRUE()', result: true } as never }),
-      userRow({ name: 'Broken', username: 'formula2', email: { formula: 'VLOOKUP(A1,B:C,2,0)', result: { error: '#N/A' } } as never }),
+      userRow({
+        name: { formula: 'CONCAT("Fo","rmula")', result: 'Formula' } as never,
+        username: 'formula1',
+        active: { formula: 'TRUE()', result: true } as never,
+      }),
+      userRow({
+        name: 'Broken',
+        username: 'formula2',
+        email: { formula: 'VLOOKUP(A1,B:C,2,0)', result: { error: '#N/A' } } as never,
+      }),
     ]);
     const report = pipe.report(await pipe.run(file));
     expect(report.rows.map((r) => r.status)).toEqual(['created', 'failed']);
@@ -282,7 +501,11 @@ describeEachDatabase('import pipeline', (database) => {
   it('does not write anything in a dry run, not even departments', async () => {
     const before = await snapshot(pipe.db);
     const imports = await pipe.db.knex('imports').count({ n: '*' });
-    const file = writeCsv(path.join(dir, 'dry.csv'), [TEMPLATE, ['Dry Run', 'dry.run', 'a long password', 'Brand New Dept', '', '', '', '', '', ''], ['', 'bcosta', '', '', 'b@example.com', '', '', '', '', '']]);
+    const file = writeCsv(path.join(dir, 'dry.csv'), [
+      TEMPLATE,
+      ['Dry Run', 'dry.run', 'a long password', 'Brand New Dept', '', '', '', '', '', ''],
+      ['', 'bcosta', '', '', 'b@example.com', '', '', '', '', ''],
+    ]);
     const result = await pipe.run(file, { dryRun: true });
     const report = pipe.report(result);
     expect(report).toMatchObject({ importId: null, dryRun: true });
@@ -302,6 +525,11 @@ describeEachDatabase('import pipeline', (database) => {
     expect(result.exitCode).toBe(2);
     const report = pipe.report(result);
     expect(report).toMatchObject({ outcome: 'rejected', error: { code: expect.stringMatching(/^FILE_/) }, rows: [] });
-    expect(await pipe.db.knex('imports').where('id', report.importId as number).first()).toMatchObject({ status: 'rejected' });
+    expect(
+      await pipe.db
+        .knex('imports')
+        .where('id', report.importId as number)
+        .first(),
+    ).toMatchObject({ status: 'rejected' });
   });
 });

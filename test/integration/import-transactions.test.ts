@@ -21,7 +21,19 @@ describeEachDatabase('import transactions', (database) => {
   const rows = Math.round(ROWS_PER_TRANSACTION * 2.5); // two full transactions and a part
   const file = () => {
     const lines = [TEMPLATE.map(String)];
-    for (let i = 1; i <= rows; i++) lines.push([`Person ${i}`, `user${i}`, '', `Dept ${i % 7}`, `user${i}@example.com`, '', 'Yes', 'No', 'Viewer', i % 2 ? 'IT' : 'Sales']);
+    for (let i = 1; i <= rows; i++)
+      lines.push([
+        `Person ${i}`,
+        `user${i}`,
+        '',
+        `Dept ${i % 7}`,
+        `user${i}@example.com`,
+        '',
+        'Yes',
+        'No',
+        'Viewer',
+        i % 2 ? 'IT' : 'Sales',
+      ]);
     return writeCsv(path.join(fixtureDir(), 'many.csv'), lines);
   };
 
@@ -32,7 +44,10 @@ describeEachDatabase('import transactions', (database) => {
     expect(report.counts).toEqual({ rows, created: rows, updated: 0, unchanged: 0, failed: 0 });
     expect(report.rows.map((r) => r.username)).toEqual(Array.from({ length: rows }, (_, i) => `user${i + 1}`));
     expect(Number((await pipe.db.knex('users').count({ n: '*' }))[0]?.n)).toBe(rows);
-    const created = await pipe.db.knex('audit_events').where({ import_id: report.importId as number, action: 'user.created' }).count({ n: '*' });
+    const created = await pipe.db
+      .knex('audit_events')
+      .where({ import_id: report.importId as number, action: 'user.created' })
+      .count({ n: '*' });
     expect(Number((created[0] as { n: number | string }).n)).toBe(rows);
     expect(Number((await pipe.db.knex('user_roles').count({ n: '*' }))[0]?.n)).toBe(rows);
 

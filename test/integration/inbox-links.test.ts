@@ -6,7 +6,19 @@
  * import` refuses a link unless --follow-symlinks.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, linkSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, symlinkSync, utimesSync, lutimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  symlinkSync,
+  utimesSync,
+  lutimesSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import knex from 'knex';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -22,7 +34,11 @@ describeEachDatabase('inbox entries that are not regular files', (database) => {
   let daemon: DaemonHandle;
   let outside: string;
   const connect = () =>
-    knex(database().kind === 'sqlite' ? { client: 'better-sqlite3', connection: { filename: database().url.slice(7) }, useNullAsDefault: true } : { client: 'mysql2', connection: database().url });
+    knex(
+      database().kind === 'sqlite'
+        ? { client: 'better-sqlite3', connection: { filename: database().url.slice(7) }, useNullAsDefault: true }
+        : { client: 'mysql2', connection: database().url },
+    );
   const userExists = async (username: string) => {
     const db = connect();
     try {
@@ -42,7 +58,11 @@ describeEachDatabase('inbox entries that are not regular files', (database) => {
       .output()
       .split('\n')
       .filter((line) => line.includes('"inbox.refused"') && line.includes(JSON.stringify(file)));
-  const untouched = () => [...listFiles(daemon.folder('processing')), ...listFiles(daemon.folder('archive')), ...listFiles(daemon.folder('error'))];
+  const untouched = () => [
+    ...listFiles(daemon.folder('processing')),
+    ...listFiles(daemon.folder('archive')),
+    ...listFiles(daemon.folder('error')),
+  ];
 
   beforeAll(async () => {
     outside = fixtureDir('usersync-outside-');
@@ -68,11 +88,18 @@ describeEachDatabase('inbox entries that are not regular files', (database) => {
     expect(untouched().filter((f) => f.includes('evil'))).toEqual([]);
     const warnings = refusedLines(link);
     expect(warnings).toHaveLength(1);
-    expect(JSON.parse(warnings[0]!)).toMatchObject({ level: 'warn', file: link, is: `a symbolic link to ${target}`, code: 'INBOX_ENTRY_REFUSED' });
+    expect(JSON.parse(warnings[0]!)).toMatchObject({
+      level: 'warn',
+      file: link,
+      is: `a symbolic link to ${target}`,
+      code: 'INBOX_ENTRY_REFUSED',
+    });
     expect(await daemon.metrics()).toMatch(/usersync_refused_files_total\{kind="symlink"\} 1\n/);
     const health = await daemon.health();
     expect(health.status).toBe(200);
-    expect(health.body.refused).toEqual(expect.arrayContaining([expect.objectContaining({ file: link, what: `a symbolic link to ${target}` })]));
+    expect(health.body.refused).toEqual(
+      expect.arrayContaining([expect.objectContaining({ file: link, what: `a symbolic link to ${target}` })]),
+    );
   });
 
   it('refuses a hard link to a file with another name, and a FIFO without hanging', async () => {
@@ -100,8 +127,19 @@ describeEachDatabase('inbox entries that are not regular files', (database) => {
     // found in processing/ at start — so that swap.csv waits in its queue, ready, to be swapped.
     expect(await daemon.stop()).toBe(0);
     let swappedCtime = 0;
-    const held = writeCsv(path.join(daemon.folder('processing'), '20260101T000000Z-123456__held.csv'), [TEMPLATE, row('Hel Held', 'hel.held')]);
-    const holder = spawn(process.execPath, ['-e', "require('fs').openSync(process.argv[1], 'a'); process.stdout.write('open\\n'); setInterval(() => {}, 1000);", held], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const held = writeCsv(path.join(daemon.folder('processing'), '20260101T000000Z-123456__held.csv'), [
+      TEMPLATE,
+      row('Hel Held', 'hel.held'),
+    ]);
+    const holder = spawn(
+      process.execPath,
+      [
+        '-e',
+        "require('fs').openSync(process.argv[1], 'a'); process.stdout.write('open\\n'); setInterval(() => {}, 1000);",
+        held,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     await new Promise((resolve) => holder.stdout!.once('data', resolve));
     try {
       daemon = await startDaemon({ databaseUrl: database().url, cwd: daemon.cwd, port: daemon.port });
@@ -159,7 +197,10 @@ describeEachDatabase('inbox entries that are not regular files', (database) => {
     const env = { USERSYNC_DATABASE_URL: database().url };
     const refused = await runUsersync(['import', link, '--json'], { cwd: dir, env });
     expect(refused.code).toBe(2);
-    expect(JSON.parse(refused.stdout)).toMatchObject({ outcome: 'rejected', error: { code: 'FILE_SYMLINK', message: expect.stringContaining(`${link} is a symbolic link to ${target}`) } });
+    expect(JSON.parse(refused.stdout)).toMatchObject({
+      outcome: 'rejected',
+      error: { code: 'FILE_SYMLINK', message: expect.stringContaining(`${link} is a symbolic link to ${target}`) },
+    });
     expect(await userExists('lin.cli')).toBe(false);
     expect(existsSync(path.join(dir, 'drop', 'link.report.json'))).toBe(false);
     const followed = await runUsersync(['import', link, '--follow-symlinks'], { cwd: dir, env });

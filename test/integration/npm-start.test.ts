@@ -29,16 +29,24 @@ const portIsFree = (port: number) =>
 
 it('npm start passes SIGTERM to the daemon: it exits and releases its lock and port', async () => {
   const pkg = makeWorkdir('usersync-npm-start-');
-  for (const file of ['package.json', 'tsconfig.json', 'tsconfig.build.json']) copyFileSync(path.join(REPO_ROOT, file), path.join(pkg, file));
+  for (const file of ['package.json', 'tsconfig.json', 'tsconfig.build.json'])
+    copyFileSync(path.join(REPO_ROOT, file), path.join(pkg, file));
   cpSync(path.join(REPO_ROOT, 'src'), path.join(pkg, 'src'), { recursive: true });
   cpSync(path.join(REPO_ROOT, 'bin'), path.join(pkg, 'bin'), { recursive: true });
   mkdirSync(path.join(pkg, 'config'));
   copyFileSync(path.join(REPO_ROOT, 'config', 'default.json'), path.join(pkg, 'config', 'default.json'));
   symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(pkg, 'node_modules'), 'dir');
   const port = await freePort();
-  writeFileSync(path.join(pkg, 'config', 'local.json'), JSON.stringify({ health: { port }, logs: { console: 'json' }, schedule: { rescan: '' } }));
+  writeFileSync(
+    path.join(pkg, 'config', 'local.json'),
+    JSON.stringify({ health: { port }, logs: { console: 'json' }, schedule: { rescan: '' } }),
+  );
 
-  const npm = spawn('npm', ['start'], { cwd: pkg, env: { ...process.env, USERSYNC_DATABASE_URL: `sqlite:${path.join(pkg, 'data', 'db.sqlite')}` }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const npm = spawn('npm', ['start'], {
+    cwd: pkg,
+    env: { ...process.env, USERSYNC_DATABASE_URL: `sqlite:${path.join(pkg, 'data', 'db.sqlite')}` },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   npm.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
   npm.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
@@ -46,14 +54,22 @@ it('npm start passes SIGTERM to the daemon: it exits and releases its lock and p
   const lock = path.join(pkg, 'processing', '.usersync.lock');
   let daemonPid = 0;
   try {
-    await waitFor(() => output.includes('daemon.started') && existsSync(lock), 180_000, () => output);
+    await waitFor(
+      () => output.includes('daemon.started') && existsSync(lock),
+      180_000,
+      () => output,
+    );
     daemonPid = (JSON.parse(readFileSync(lock, 'utf8')) as { pid: number }).pid;
     expect(daemonPid).not.toBe(npm.pid); // npm's own process is not the daemon: the signal must travel
     expect(await portIsFree(port)).toBe(false);
 
     npm.kill('SIGTERM'); // what `kill $!` does after `npm start &`
     await npmExited;
-    await waitFor(() => !alive(daemonPid), 30_000, () => output);
+    await waitFor(
+      () => !alive(daemonPid),
+      30_000,
+      () => output,
+    );
     expect(existsSync(lock)).toBe(false);
     expect(await portIsFree(port)).toBe(true);
     expect(output).toContain('shutdown.started');

@@ -20,7 +20,8 @@ import { startDaemon } from '../helpers/daemon.js';
 
 const logger = createLogger(configSchema.parse({}).logs, { files: false, consoleLevel: 'error' });
 const mode = (file: string) => (statSync(file).mode & 0o777).toString(8).padStart(4, '0');
-const open = (file: string): Database => createDatabase({ database: { ...configSchema.parse({}).database, url: `sqlite:${file}` } }, logger);
+const open = (file: string): Database =>
+  createDatabase({ database: { ...configSchema.parse({}).database, url: `sqlite:${file}` } }, logger);
 
 let dir: string;
 let umask: number;
@@ -37,7 +38,13 @@ afterEach(async () => {
 async function writeThroughWriterThread(db: Database, name: string): Promise<ImportWriter> {
   const writer = db.openWriter();
   if (!writer) throw new Error('SQLite files have a writer thread');
-  writer.queue(bulkStatements('sqlite', 500, { table: 'roles', columns: ['name', 'name_key', 'created_at'], rows: [[name, name.toLowerCase(), '2026-01-01T00:00:00.000Z']] }));
+  writer.queue(
+    bulkStatements('sqlite', 500, {
+      table: 'roles',
+      columns: ['name', 'name_key', 'created_at'],
+      rows: [[name, name.toLowerCase(), '2026-01-01T00:00:00.000Z']],
+    }),
+  );
   await writer.commit();
   return writer;
 }
@@ -54,8 +61,13 @@ describe('SQLite database files', () => {
     await db.checkpointInBackground();
     await (await writeThroughWriterThread(db, 'First')).close();
     expect([existsSync(wal), existsSync(shm)]).toEqual([true, true]);
-    expect({ install: mode(join(dir, 'install')), data: mode(join(dir, 'install', 'data')), db: mode(file), wal: mode(wal), shm: mode(shm) })
-      .toEqual({ install: '0700', data: '0700', db: '0600', wal: '0600', shm: '0600' });
+    expect({
+      install: mode(join(dir, 'install')),
+      data: mode(join(dir, 'install', 'data')),
+      db: mode(file),
+      wal: mode(wal),
+      shm: mode(shm),
+    }).toEqual({ install: '0700', data: '0700', db: '0600', wal: '0600', shm: '0600' });
     await db.destroy();
     expect(existsSync(wal)).toBe(false); // the last connection to close removed them
 
@@ -122,21 +134,35 @@ describeEachDatabase('warnings at start', (database) => {
     const localJson = join(daemon.cwd, 'config', 'local.json');
     try {
       expect(mode(localJson)).toBe('0644');
-      const warning = daemon.output().split('\n').find((line) => line.includes('config.file_readable_by_others'));
+      const warning = daemon
+        .output()
+        .split('\n')
+        .find((line) => line.includes('config.file_readable_by_others'));
       expect(warning).toBeDefined();
-      expect(JSON.parse(warning ?? '{}')).toMatchObject({ level: 'warn', file: localJson, mode: '0644', secrets: ['database.url'] });
+      expect(JSON.parse(warning ?? '{}')).toMatchObject({
+        level: 'warn',
+        file: localJson,
+        mode: '0644',
+        secrets: ['database.url'],
+      });
       expect(daemon.output()).not.toContain('Wh1sper-42');
     } finally {
       expect(await daemon.stop()).toBe(0);
     }
     chmodSync(localJson, 0o600);
-    const quiet = await runUsersync(['roles', 'list'], { cwd: daemon.cwd, env: { USERSYNC_DATABASE_URL: database().url } });
+    const quiet = await runUsersync(['roles', 'list'], {
+      cwd: daemon.cwd,
+      env: { USERSYNC_DATABASE_URL: database().url },
+    });
     expect(quiet.code).toBe(0);
     expect(quiet.stderr).not.toContain('readable_by_others');
     // A readable file without a secret is no matter.
     writeFileSync(localJson, JSON.stringify({ logs: { console: 'json' } }), { mode: 0o644 });
     chmodSync(localJson, 0o644);
-    const plain = await runUsersync(['roles', 'list'], { cwd: daemon.cwd, env: { USERSYNC_DATABASE_URL: database().url } });
+    const plain = await runUsersync(['roles', 'list'], {
+      cwd: daemon.cwd,
+      env: { USERSYNC_DATABASE_URL: database().url },
+    });
     expect(plain.stderr).not.toContain('readable_by_others');
   });
 });

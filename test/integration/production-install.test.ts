@@ -9,7 +9,10 @@ import { freePort } from '../helpers/daemon.js';
 describe('the Docker image’s production install', () => {
   it('starts from a pruned install, passes the HEALTHCHECK, imports a file and exits 0 on SIGTERM', async () => {
     const port = await freePort();
-    const result = spawnSync('bash', [path.join(REPO_ROOT, 'scripts', 'check-production-install.sh'), String(port)], { encoding: 'utf8', timeout: 240_000 });
+    const result = spawnSync('bash', [path.join(REPO_ROOT, 'scripts', 'check-production-install.sh'), String(port)], {
+      encoding: 'utf8',
+      timeout: 240_000,
+    });
     expect(result.stderr + result.stdout).toContain('production install OK');
     expect(result.status).toBe(0);
   }, 300_000);

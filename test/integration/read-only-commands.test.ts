@@ -37,7 +37,10 @@ describeEachDatabase('read-only commands', (database) => {
 
   it('create no database, database folder, tables or logs/ where there is none, and say where they looked (exit 2)', async () => {
     const cwd = makeWorkdir('usersync-elsewhere-');
-    const where = database().kind === 'sqlite' ? path.join(cwd, 'data', 'usersync.sqlite') : new URL(database().url).pathname.slice(1);
+    const where =
+      database().kind === 'sqlite'
+        ? path.join(cwd, 'data', 'usersync.sqlite')
+        : new URL(database().url).pathname.slice(1);
     for (const args of READS) {
       const result = await runUsersync(args, { cwd, env: envFor() });
       expect({ args, code: result.code }).toEqual({ args, code: 2 });

@@ -26,7 +26,9 @@ async function sheetRows(file: string, name: string): Promise<unknown[][] | unde
   const sheet = book.getWorksheet(name);
   if (!sheet) return undefined;
   const rows: unknown[][] = [];
-  sheet.eachRow((row) => rows.push(Array.from({ length: sheet.columnCount }, (_, i) => row.getCell(i + 1).value ?? null)));
+  sheet.eachRow((row) =>
+    rows.push(Array.from({ length: sheet.columnCount }, (_, i) => row.getCell(i + 1).value ?? null)),
+  );
   return rows;
 }
 
@@ -39,7 +41,8 @@ describeEachDatabase('report round trip', (database) => {
   });
   afterAll(async () => pipe?.close());
 
-  const user = (username: string) => pipe.db.knex('users').where('username', username).first() as Promise<Record<string, unknown> | undefined>;
+  const user = (username: string) =>
+    pipe.db.knex('users').where('username', username).first() as Promise<Record<string, unknown> | undefined>;
   let firstImportId: number;
   let firstReportXlsx: string;
 
@@ -48,7 +51,12 @@ describeEachDatabase('report round trip', (database) => {
       TEMPLATE,
       userRow({ name: 'Ana Silva', username: 'ana', email: 'ana@example.com' }),
       userRow({ name: 'Ana Impostor', username: 'ANA', email: 'impostor@example.com', roles: 'Administrator' }),
-      userRow({ name: 'Bo Lind', username: 'bo', password: 'bo-secret-pass', email: { formula: 'LOWER(B4)&"@example.com"' } as ExcelJS.CellValue }),
+      userRow({
+        name: 'Bo Lind',
+        username: 'bo',
+        password: 'bo-secret-pass',
+        email: { formula: 'LOWER(B4)&"@example.com"' } as ExcelJS.CellValue,
+      }),
       userRow({ name: 'Cy Twombly', username: 'cy', email: { error: '#N/A' } as ExcelJS.CellValue }),
       userRow({ name: 'Di Prima', username: 'di', email: 'di at example' }),
     ]);
@@ -85,9 +93,17 @@ describeEachDatabase('report round trip', (database) => {
     for (const row of listed) expect(error(row)).not.toMatch(/Row \d+: Row/);
 
     const summary = new Map((await sheetRows(firstReportXlsx, 'Summary'))!.map((row) => [row[0], row[1]]));
-    expect(summary.get('Failed rows')).toMatch(/"Failed rows" sheet.* 1 row repeats the username of an earlier row and is listed on the Rows sheet only/);
+    expect(summary.get('Failed rows')).toMatch(
+      /"Failed rows" sheet.* 1 row repeats the username of an earlier row and is listed on the Rows sheet only/,
+    );
     const rowsSheet = (await sheetRows(firstReportXlsx, 'Rows'))!;
-    expect(rowsSheet.find((row) => row[0] === 3)).toEqual([3, 'ana', 'failed', null, 'Username "ana" is a duplicate of row 2; keep one row per user.']);
+    expect(rowsSheet.find((row) => row[0] === 3)).toEqual([
+      3,
+      'ana',
+      'failed',
+      null,
+      'Username "ana" is a duplicate of row 2; keep one row per user.',
+    ]);
   });
 
   it('imports the report dropped back in from its Failed rows sheet, never touching the user a duplicate named', async () => {
@@ -113,20 +129,43 @@ describeEachDatabase('report round trip', (database) => {
     const result = await pipe.run(again);
     const report = pipe.report(result);
     expect(report.counts).toMatchObject({ rows: 5, unchanged: 1, failed: 4 });
-    expect(report.warnings).toEqual([expect.stringMatching(new RegExp(`^The same content was imported before, as import #${firstImportId} on \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC \\(staff\\.xlsx\\)`))]);
+    expect(report.warnings).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^The same content was imported before, as import #${firstImportId} on \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC \\(staff\\.xlsx\\)`,
+        ),
+      ),
+    ]);
     const summary = new Map((await sheetRows(result.reports.xlsxPath, 'Summary'))!.map((row) => [row[0], row[1]]));
     expect(summary.get('Warning 1')).toBe((report.warnings as string[])[0]);
 
-    const listed = await runUsersync(['imports', 'list'], { cwd: makeWorkdir(), env: { USERSYNC_DATABASE_URL: database().url } });
+    const listed = await runUsersync(['imports', 'list'], {
+      cwd: makeWorkdir(),
+      env: { USERSYNC_DATABASE_URL: database().url },
+    });
     expect(listed.code, listed.stderr).toBe(0);
     const [head, ...lines] = listed.stdout.trim().split('\n');
-    expect(head?.split(/\s+/)).toEqual(['ID', 'STARTED', 'FILE', 'SOURCE', 'STATUS', 'ROWS', 'CREATED', 'UPDATED', 'UNCHANGED', 'FAILED']);
+    expect(head?.split(/\s+/)).toEqual([
+      'ID',
+      'STARTED',
+      'FILE',
+      'SOURCE',
+      'STATUS',
+      'ROWS',
+      'CREATED',
+      'UPDATED',
+      'UNCHANGED',
+      'FAILED',
+    ]);
     const line = lines.find((l) => l.split(/\s+/)[0] === String(result.summary.importId));
     expect(line?.split(/\s+/).slice(-5)).toEqual(['5', '0', '0', '1', '4']);
   });
 
   it('does not warn about content never imported before, nor about a rejected import of the same content', async () => {
-    const file = await writeXlsx(path.join(dir, 'fresh.xlsx'), [TEMPLATE, userRow({ name: 'Ed Fresh', username: 'ed' })]);
+    const file = await writeXlsx(path.join(dir, 'fresh.xlsx'), [
+      TEMPLATE,
+      userRow({ name: 'Ed Fresh', username: 'ed' }),
+    ]);
     expect(pipe.report(await pipe.run(file)).warnings).toEqual([]);
     const empty = await writeXlsx(path.join(dir, 'header-only.xlsx'), [TEMPLATE]);
     expect(pipe.report(await pipe.run(empty)).outcome).toBe('rejected');

@@ -58,14 +58,18 @@ describeEachDatabase('passwords never leave the input file', (database) => {
     const inputs = path.join(cli, 'in');
     mkdirSync(path.join(cli, 'config'), { recursive: true });
     mkdirSync(inputs);
-    writeFileSync(path.join(cli, 'config', 'local.json'), JSON.stringify({ logs: { console: 'json', level: 'debug' }, import: { argon2: CHEAP_ARGON2 } }));
+    writeFileSync(
+      path.join(cli, 'config', 'local.json'),
+      JSON.stringify({ logs: { console: 'json', level: 'debug' }, import: { argon2: CHEAP_ARGON2 } }),
+    );
     writeFileSync(path.join(cli, 'max-rows.json'), JSON.stringify({ import: { maxRows: 3 } }));
     writeFileSync(path.join(cli, 'atomic.json'), JSON.stringify({ import: { atomic: true } }));
     const shortPassword = `Q${randomBytes(3).toString('hex')}`; // 7 characters: too short, but distinctive
     passwords.push(shortPassword);
     const input = async (name: string, rows: Parameters<typeof userRow>[0][]): Promise<string> => {
       const file = path.join(inputs, name);
-      if (name.endsWith('.csv')) writeCsv(file, [TEMPLATE, ...rows.map((r) => userRow(r).map((c) => (c === null ? '' : String(c))))]);
+      if (name.endsWith('.csv'))
+        writeCsv(file, [TEMPLATE, ...rows.map((r) => userRow(r).map((c) => (c === null ? '' : String(c))))]);
       else await writeXlsx(file, [TEMPLATE, ...rows.map(userRow)]);
       cliInputs.push(file);
       return file;
@@ -83,7 +87,14 @@ describeEachDatabase('passwords never leave the input file', (database) => {
       { name: 'Cli Eight', username: 'cli8', password: pw('csv-bad-yes-no'), active: 'perhaps' },
     ]);
     const dry = await input('cli-dry.xlsx', [{ name: 'Cli Dry', username: 'clidry', password: pw('cli-dry-run') }]);
-    const tooMany = await input('cli-too-many.xlsx', Array.from({ length: 6 }, (_, i) => ({ name: `Many ${i}`, username: `climany${i}`, password: pw(`cli-too-many-${i}`) })));
+    const tooMany = await input(
+      'cli-too-many.xlsx',
+      Array.from({ length: 6 }, (_, i) => ({
+        name: `Many ${i}`,
+        username: `climany${i}`,
+        password: pw(`cli-too-many-${i}`),
+      })),
+    );
     const atomic = await input('cli-atomic.csv', [
       { name: 'Atomic Good', username: 'cliatomic1', password: pw('cli-atomic-good') },
       { name: 'Atomic Bad', username: 'cliatomic2', password: pw('cli-atomic-bad'), roles: 'Nope' },
@@ -98,7 +109,9 @@ describeEachDatabase('passwords never leave the input file', (database) => {
     expect((await run('import', mixed, '--json', '--report-dir', reports, '--log-level', 'debug')).code).toBe(1); // again: unchanged rows verify the hash
     expect((await run('import', dry, '--dry-run', '--json', '--report-dir', reports)).code).toBe(0);
     expect((await run('import', tooMany, '--json', '--config', path.join(cli, 'max-rows.json'))).code).toBe(2); // reports beside the file
-    expect((await run('import', atomic, '--json', '--report-dir', reports, '--config', path.join(cli, 'atomic.json'))).code).toBe(2);
+    expect(
+      (await run('import', atomic, '--json', '--report-dir', reports, '--config', path.join(cli, 'atomic.json'))).code,
+    ).toBe(2);
     expect((await run('users', 'show', 'cli1', '--json')).code).toBe(0);
     expect((await run('audit')).code).toBe(0);
 
@@ -110,15 +123,26 @@ describeEachDatabase('passwords never leave the input file', (database) => {
     mkdirSync(dcwd);
     const drop = async (daemon: DaemonHandle, name: string, rows: Parameters<typeof userRow>[0][]) => {
       const file = path.join(stage, name);
-      if (name.endsWith('.csv')) writeCsv(file, [TEMPLATE, ...rows.map((r) => userRow(r).map((c) => (c === null ? '' : String(c))))]);
+      if (name.endsWith('.csv'))
+        writeCsv(file, [TEMPLATE, ...rows.map((r) => userRow(r).map((c) => (c === null ? '' : String(c))))]);
       else await writeXlsx(file, [TEMPLATE, ...rows.map(userRow)]);
       renameSync(file, path.join(daemon.folder('inbox'), name));
     };
-    const reportsIn = (daemon: DaemonHandle) => [...walkFiles(daemon.folder('archive')), ...walkFiles(daemon.folder('error'))].filter((f) => f.endsWith('.report.json')).length;
+    const reportsIn = (daemon: DaemonHandle) =>
+      [...walkFiles(daemon.folder('archive')), ...walkFiles(daemon.folder('error'))].filter((f) =>
+        f.endsWith('.report.json'),
+      ).length;
     // The dated folders exist beforehand so the rest of this flow is not blocked by the bug the
     // 'archives the first password file of the day' test below shows.
-    for (const folder of ['archive', 'error']) for (const at of [Date.now(), Date.now() + 120_000]) mkdirSync(path.join(dcwd, folder, new Date(at).toISOString().slice(0, 10)), { recursive: true, mode: 0o700 });
-    const first = await startDaemon({ databaseUrl: database().url, cwd: dcwd, env: { TMPDIR: tmp, TMP: tmp, TEMP: tmp }, config: { import: { argon2: CHEAP_ARGON2 } } });
+    for (const folder of ['archive', 'error'])
+      for (const at of [Date.now(), Date.now() + 120_000])
+        mkdirSync(path.join(dcwd, folder, new Date(at).toISOString().slice(0, 10)), { recursive: true, mode: 0o700 });
+    const first = await startDaemon({
+      databaseUrl: database().url,
+      cwd: dcwd,
+      env: { TMPDIR: tmp, TMP: tmp, TEMP: tmp },
+      config: { import: { argon2: CHEAP_ARGON2 } },
+    });
     try {
       daemonPort = first.port;
       await drop(first, 'd-mixed.xlsx', [
@@ -126,7 +150,11 @@ describeEachDatabase('passwords never leave the input file', (database) => {
         { name: 'D Two', username: 'd2', password: pw('daemon-unknown-role'), roles: 'Ghost' },
       ]);
       await drop(first, 'd-good.csv', [{ name: 'D Three', username: 'd3', password: pw('daemon-csv') }]);
-      await waitFor(() => reportsIn(first) === 2, 30_000, () => `${first.output()}\n${walkFiles(first.cwd).join('\n')}`);
+      await waitFor(
+        () => reportsIn(first) === 2,
+        30_000,
+        () => `${first.output()}\n${walkFiles(first.cwd).join('\n')}`,
+      );
       healthLine = first
         .output()
         .split('\n')
@@ -139,13 +167,22 @@ describeEachDatabase('passwords never leave the input file', (database) => {
       expect(code, `daemon exit code; its output ends:\n${first.output().slice(-3000)}`).toBe(0);
       daemonOutput += first.output();
     }
-    const second = await startDaemon({ databaseUrl: database().url, cwd: dcwd, env: { TMPDIR: tmp, TMP: tmp, TEMP: tmp }, config: { import: { argon2: CHEAP_ARGON2, atomic: true } } });
+    const second = await startDaemon({
+      databaseUrl: database().url,
+      cwd: dcwd,
+      env: { TMPDIR: tmp, TMP: tmp, TEMP: tmp },
+      config: { import: { argon2: CHEAP_ARGON2, atomic: true } },
+    });
     try {
       await drop(second, 'd-atomic.xlsx', [
         { name: 'D Atomic', username: 'datomic1', password: pw('daemon-atomic-good') },
         { name: 'D Atomic Bad', username: 'datomic2', password: pw('daemon-atomic-bad'), email: 'nope' },
       ]);
-      await waitFor(() => reportsIn(second) === 3, 30_000, () => second.output());
+      await waitFor(
+        () => reportsIn(second) === 3,
+        30_000,
+        () => second.output(),
+      );
     } finally {
       expect(await second.stop()).toBe(0);
       daemonOutput += second.output();
@@ -167,7 +204,9 @@ describeEachDatabase('passwords never leave the input file', (database) => {
     expect(archived.filter((f) => !f.includes('.report.'))).toEqual([expect.stringMatching(/_d-good\.csv$/)]);
     const erroredFiles = errored.filter((f) => !f.includes('.report.'));
     expect(erroredFiles).toHaveLength(2);
-    expect(erroredFiles).toEqual(expect.arrayContaining([expect.stringMatching(/_d-atomic\.xlsx$/), expect.stringMatching(/_d-mixed\.xlsx$/)]));
+    expect(erroredFiles).toEqual(
+      expect.arrayContaining([expect.stringMatching(/_d-atomic\.xlsx$/), expect.stringMatching(/_d-mixed\.xlsx$/)]),
+    );
   });
 
   it('leaves no password in any file it wrote: reports (every xlsx entry), logs, archive/, error/, processing/, TMPDIR', async () => {
@@ -193,12 +232,25 @@ describeEachDatabase('passwords never leave the input file', (database) => {
   it('stores no password in any table (only argon2id hashes)', async () => {
     const dump = await dumpTables(pipeline.db.knex, database().kind);
     expect(Object.keys(dump)).toEqual(expect.arrayContaining(['users', 'audit_events', 'imports']));
-    const hits = Object.entries(dump).flatMap(([table, text]) => passwords.filter((p) => text.includes(p) || text.includes(JSON.stringify(p).slice(1, -1))).map((p) => `${table}: ${p}`));
+    const hits = Object.entries(dump).flatMap(([table, text]) =>
+      passwords
+        .filter((p) => text.includes(p) || text.includes(JSON.stringify(p).slice(1, -1)))
+        .map((p) => `${table}: ${p}`),
+    );
     expect(hits).toEqual([]);
   });
 
   it('archives a redacted copy of every daemon file that had a Password column, also one rejected as atomic', async () => {
-    const rows = (await pipeline.db.knex('imports').where('source', 'watch').select('original_name', 'status', 'redacted', 'file_path', 'error_code')) as Array<{ original_name: string; status: string; redacted: number | boolean; file_path: string; error_code: string | null }>;
+    const rows = (await pipeline.db
+      .knex('imports')
+      .where('source', 'watch')
+      .select('original_name', 'status', 'redacted', 'file_path', 'error_code')) as Array<{
+      original_name: string;
+      status: string;
+      redacted: number | boolean;
+      file_path: string;
+      error_code: string | null;
+    }>;
     const byName = Object.fromEntries(rows.map((r) => [r.original_name, r]));
     expect(byName['d-atomic.xlsx']).toMatchObject({ status: 'rejected', error_code: 'FILE_ROWS_FAILED_ATOMIC' });
     for (const name of ['d-mixed.xlsx', 'd-good.csv', 'd-atomic.xlsx']) {
@@ -225,29 +277,59 @@ describeEachDatabase('passwords never leave the input file', (database) => {
     // The file has a Password column, so its copy in error/ is redacted: the redaction re-reads it
     // with the row limit lifted (it used to hit FILE_TOO_MANY_ROWS again and retry for ever).
     const cwd = makeWorkdir('usersync-secrets-toomany-');
-    for (const folder of ['archive', 'error']) mkdirSync(path.join(cwd, folder, new Date().toISOString().slice(0, 10)), { recursive: true, mode: 0o700 });
+    for (const folder of ['archive', 'error'])
+      mkdirSync(path.join(cwd, folder, new Date().toISOString().slice(0, 10)), { recursive: true, mode: 0o700 });
     const mine = Array.from({ length: 8 }, (_, i) => secret(`too-many-${i}`));
-    const daemon = await startDaemon({ databaseUrl: database().url, cwd, config: { import: { argon2: CHEAP_ARGON2, maxRows: 5 }, daemon: QUICK_DAEMON } });
+    const daemon = await startDaemon({
+      databaseUrl: database().url,
+      cwd,
+      config: { import: { argon2: CHEAP_ARGON2, maxRows: 5 }, daemon: QUICK_DAEMON },
+    });
     try {
       const stage = path.join(cwd, 'too-many.xlsx');
-      await writeXlsx(stage, [TEMPLATE, ...mine.map((password, i) => userRow({ name: `Many ${i}`, username: `toomany${i}`, password }))]);
+      await writeXlsx(stage, [
+        TEMPLATE,
+        ...mine.map((password, i) => userRow({ name: `Many ${i}`, username: `toomany${i}`, password })),
+      ]);
       renameSync(stage, path.join(daemon.folder('inbox'), 'too-many.xlsx'));
-      await waitFor(() => /"file\.claimed"[^\n]*too-many\.xlsx|too-many\.xlsx[^\n]*"file\.claimed"/.test(daemon.output()), 10_000, () => daemon.output());
+      await waitFor(
+        () => /"file\.claimed"[^\n]*too-many\.xlsx|too-many\.xlsx[^\n]*"file\.claimed"/.test(daemon.output()),
+        10_000,
+        () => daemon.output(),
+      );
       // A file dropped after it must not wait behind it.
       const after = path.join(cwd, 'after.csv');
       writeCsv(after, [TEMPLATE, ['After', 'after-too-many', '', '', '', '', '', '', '', '']]);
       renameSync(after, path.join(daemon.folder('inbox'), 'after.csv'));
-      const done = () => walkFiles(daemon.folder('error')).some((f) => f.endsWith('too-many.report.json')) && walkFiles(daemon.folder('archive')).some((f) => f.endsWith('after.report.json'));
+      const done = () =>
+        walkFiles(daemon.folder('error')).some((f) => f.endsWith('too-many.report.json')) &&
+        walkFiles(daemon.folder('archive')).some((f) => f.endsWith('after.report.json'));
       const retried = () => (daemon.output().match(/"file\.retry_scheduled"/g) ?? []).length >= 3;
-      await waitFor(() => done() || retried() || daemon.child.exitCode !== null, 15_000, () => daemon.output()).catch(() => undefined);
+      await waitFor(
+        () => done() || retried() || daemon.child.exitCode !== null,
+        15_000,
+        () => daemon.output(),
+      ).catch(() => undefined);
     } finally {
       await daemon.stop();
     }
     const errored = walkFiles(daemon.folder('error')).map((f) => path.basename(f));
     const processing = walkFiles(daemon.folder('processing')).map((f) => path.basename(f));
     expect.soft(processing.slice(0, 4), `left in processing/ (${processing.length} files)`).toEqual([]);
-    expect.soft(errored).toEqual(expect.arrayContaining([expect.stringMatching(/_too-many\.xlsx$/), expect.stringMatching(/_too-many\.report\.json$/)]));
-    expect.soft(walkFiles(daemon.folder('archive')).some((f) => f.endsWith('after.report.json')), 'the next file was imported').toBe(true);
+    expect
+      .soft(errored)
+      .toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/_too-many\.xlsx$/),
+          expect.stringMatching(/_too-many\.report\.json$/),
+        ]),
+      );
+    expect
+      .soft(
+        walkFiles(daemon.folder('archive')).some((f) => f.endsWith('after.report.json')),
+        'the next file was imported',
+      )
+      .toBe(true);
     expect((await scanFiles([cwd], mine)).hits, 'passwords left behind').toEqual([]);
   });
 
@@ -255,14 +337,32 @@ describeEachDatabase('passwords never leave the input file', (database) => {
     // The redacted copy is written into the dated folder, which finishFile must create first
     // (it once failed with ENOENT for a CSV and an uncaught stream error for an .xlsx).
     const cwd = makeWorkdir('usersync-secrets-first-');
-    const daemon = await startDaemon({ databaseUrl: database().url, cwd, config: { import: { argon2: CHEAP_ARGON2 }, daemon: QUICK_DAEMON } });
+    const daemon = await startDaemon({
+      databaseUrl: database().url,
+      cwd,
+      config: { import: { argon2: CHEAP_ARGON2 }, daemon: QUICK_DAEMON },
+    });
     let exit: number | null = null;
     try {
       const stage = path.join(cwd, 'first.csv');
       writeCsv(stage, [TEMPLATE, ['First Of Day', 'firstofday', secret('first-of-day'), '', '', '', '', '', '', '']]);
       renameSync(stage, path.join(daemon.folder('inbox'), 'first.csv'));
-      await waitFor(() => walkFiles(daemon.folder('archive')).some((f) => f.endsWith('first.report.json')) || daemon.child.exitCode !== null, 10_000, () => daemon.output()).catch(() => undefined);
-      expect(walkFiles(daemon.folder('archive')).map((f) => path.basename(f)), daemon.output().split('\n').filter((l) => /retry|uncaught|ENOENT/.test(l)).slice(0, 3).join('\n')).toEqual(
+      await waitFor(
+        () =>
+          walkFiles(daemon.folder('archive')).some((f) => f.endsWith('first.report.json')) ||
+          daemon.child.exitCode !== null,
+        10_000,
+        () => daemon.output(),
+      ).catch(() => undefined);
+      expect(
+        walkFiles(daemon.folder('archive')).map((f) => path.basename(f)),
+        daemon
+          .output()
+          .split('\n')
+          .filter((l) => /retry|uncaught|ENOENT/.test(l))
+          .slice(0, 3)
+          .join('\n'),
+      ).toEqual(
         expect.arrayContaining([expect.stringMatching(/_first\.csv$/), expect.stringMatching(/_first\.report\.json$/)]),
       );
     } finally {
@@ -285,7 +385,8 @@ describeEachDatabase('passwords never leave the input file', (database) => {
     const daemon = await startDaemon({ databaseUrl: database().url, config: { import: { argon2: CHEAP_ARGON2 } } });
     try {
       expect(await connects('127.0.0.1', daemon.port)).toBe(true);
-      for (const other of others) expect(await connects(other.address, daemon.port), `${other.address}:${daemon.port}`).toBe(false);
+      for (const other of others)
+        expect(await connects(other.address, daemon.port), `${other.address}:${daemon.port}`).toBe(false);
     } finally {
       await daemon.stop();
     }
@@ -314,14 +415,27 @@ describe('a database password in the configuration is never printed', () => {
   beforeAll(() => {
     cwd = makeWorkdir('usersync-secret-config-');
     mkdirSync(path.join(cwd, 'config'));
-    writeFileSync(path.join(cwd, 'config', 'local.json'), JSON.stringify({ logs: { console: 'json', level: 'debug' }, database: { connectTimeoutMs: 1000, acquireTimeoutMs: 2000 } }));
+    writeFileSync(
+      path.join(cwd, 'config', 'local.json'),
+      JSON.stringify({
+        logs: { console: 'json', level: 'debug' },
+        database: { connectTimeoutMs: 1000, acquireTimeoutMs: 2000 },
+      }),
+    );
   });
-  const logs = () => walkFiles(path.join(cwd, 'logs')).map((f) => readFileSync(f, 'utf8')).join('\n');
-  const leaks = (run: CliResult) => [run.stdout, run.stderr, logs()].filter((t) => t.includes(SECRET) || t.includes(encodeURIComponent(SECRET)));
+  const logs = () =>
+    walkFiles(path.join(cwd, 'logs'))
+      .map((f) => readFileSync(f, 'utf8'))
+      .join('\n');
+  const leaks = (run: CliResult) =>
+    [run.stdout, run.stderr, logs()].filter((t) => t.includes(SECRET) || t.includes(encodeURIComponent(SECRET)));
 
   it('an invalid configuration (a bad value elsewhere) exits 2 without showing it', async () => {
     for (const args of [['users', 'list'], ['start']]) {
-      const run = await runUsersync(args, { cwd, env: { USERSYNC_DATABASE_URL: `mysql://u:${SECRET}@127.0.0.1:1/x`, USERSYNC_HEALTH_PORT: 'soon' } });
+      const run = await runUsersync(args, {
+        cwd,
+        env: { USERSYNC_DATABASE_URL: `mysql://u:${SECRET}@127.0.0.1:1/x`, USERSYNC_HEALTH_PORT: 'soon' },
+      });
       expect(run.code, run.stderr).toBe(2);
       expect(run.stderr).toContain('health.port');
       expect(leaks(run)).toEqual([]);
@@ -330,7 +444,10 @@ describe('a database password in the configuration is never printed', () => {
 
   it('an invalid database URL holding a password is shown redacted', async () => {
     const file = path.join(cwd, 'bad-url.json');
-    writeFileSync(file, JSON.stringify({ database: { url: `mysql://u:${SECRET}@127.0.0.1:notaport/x` }, watch: { stableMs: 'soon' } }));
+    writeFileSync(
+      file,
+      JSON.stringify({ database: { url: `mysql://u:${SECRET}@127.0.0.1:notaport/x` }, watch: { stableMs: 'soon' } }),
+    );
     const run = await runUsersync(['users', 'list', '--config', file], { cwd });
     expect(run.code, run.stderr).toBe(2);
     expect(run.stderr).toContain('watch.stableMs');
@@ -339,11 +456,19 @@ describe('a database password in the configuration is never printed', () => {
 
   it('an unreachable database exits 3 (CLI) or waits (daemon) without showing it', async () => {
     const url = `mysql://u:${SECRET}@127.0.0.1:1/x`;
-    const run = await runUsersync(['users', 'list', '--log-level', 'debug'], { cwd, env: { USERSYNC_DATABASE_URL: url } });
+    const run = await runUsersync(['users', 'list', '--log-level', 'debug'], {
+      cwd,
+      env: { USERSYNC_DATABASE_URL: url },
+    });
     expect(run.code, run.stderr).toBe(3);
     expect(run.stderr).toContain('DB_UNAVAILABLE');
     expect(leaks(run)).toEqual([]);
-    const daemon = await runDaemonFor(cwd, { USERSYNC_DATABASE_URL: url, USERSYNC_HEALTH_PORT: '0' }, 30_000, 'boot.database_unavailable');
+    const daemon = await runDaemonFor(
+      cwd,
+      { USERSYNC_DATABASE_URL: url, USERSYNC_HEALTH_PORT: '0' },
+      30_000,
+      'boot.database_unavailable',
+    );
     expect(daemon.stdout + daemon.stderr).toContain('boot.database_unavailable');
     expect(leaks(daemon)).toEqual([]);
   });

@@ -19,7 +19,9 @@ import { SharedStringsScanner } from '../../src/xlsx/sheet/shared-strings.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 
 const CORPUS = process.env.USERSYNC_CORPUS ?? path.resolve(REPO_ROOT, '..', 'shared', 'corpus');
-const files = existsSync(CORPUS) ? readdirSync(CORPUS).filter((name) => /\.xls[xm]$/i.test(name) && statSync(path.join(CORPUS, name)).isFile()) : [];
+const files = existsSync(CORPUS)
+  ? readdirSync(CORPUS).filter((name) => /\.xls[xm]$/i.test(name) && statSync(path.join(CORPUS, name)).isFile())
+  : [];
 
 /** The bytes of xl/sharedStrings.xml, or undefined (no such part, or not a zip yauzl opens). */
 async function sharedStringsPart(file: string): Promise<Buffer | undefined> {
@@ -47,7 +49,8 @@ function byScanner(part: Buffer): Result {
   try {
     const scanner = new SharedStringsScanner((text) => strings.push(text));
     const decoder = new TextDecoder('utf-8');
-    for (let at = 0; at < part.length; at += 1000) scanner.write(decoder.decode(part.subarray(at, at + 1000), { stream: true }));
+    for (let at = 0; at < part.length; at += 1000)
+      scanner.write(decoder.decode(part.subarray(at, at + 1000), { stream: true }));
     scanner.write(decoder.decode());
     scanner.end();
     return { strings };
@@ -93,47 +96,54 @@ function bySaxes(part: Buffer): Result {
 
 async function byExceljs(part: Buffer): Promise<string[] | undefined> {
   const host = { options: { sharedStrings: 'cache' }, sharedStrings: [] as unknown[], _emitEntry() {} };
-  const parse = (ExcelJS.stream.xlsx.WorkbookReader.prototype as unknown as { _parseSharedStrings(entry: Readable): AsyncIterable<unknown> })._parseSharedStrings;
+  const parse = (
+    ExcelJS.stream.xlsx.WorkbookReader.prototype as unknown as {
+      _parseSharedStrings(entry: Readable): AsyncIterable<unknown>;
+    }
+  )._parseSharedStrings;
   try {
     for await (const _ of parse.call(host, Readable.from([part])));
   } catch {
     return undefined;
   }
   return host.sharedStrings.map((value) =>
-    typeof value === 'string' ? value : ((value as { richText?: Array<{ text?: string }> } | null)?.richText ?? []).map((run) => run.text ?? '').join(''),
+    typeof value === 'string'
+      ? value
+      : ((value as { richText?: Array<{ text?: string }> } | null)?.richText ?? [])
+          .map((run) => run.text ?? '')
+          .join(''),
   );
 }
 
 describe.skipIf(files.length === 0)('shared strings: the scanner against saxes and exceljs, corpus-wide', () => {
-  it(
-    "reads every corpus workbook's shared strings as saxes does, and as exceljs does where exceljs is right",
-    async () => {
-      let parts = 0;
-      let strings = 0;
-      let exceljsDiffers = 0;
-      for (const name of files) {
-        const part = await sharedStringsPart(path.join(CORPUS, name));
-        if (part === undefined) continue;
-        parts++;
-        const scanned = byScanner(part);
-        expect({ name, ...scanned }).toEqual({ name, ...bySaxes(part) });
-        if (!('strings' in scanned)) continue;
-        strings += scanned.strings.length;
-        const exceljs = await byExceljs(part);
-        expect(exceljs?.length, name).toBe(scanned.strings.length);
-        const xml = part.toString('utf8');
-        scanned.strings.forEach((text, i) => {
-          const theirs = exceljs?.[i] as string;
-          if (theirs === text) return;
-          exceljsDiffers++;
-          // Only where exceljs is wrong: a phonetic guide, or indentation between the tags.
-          expect(xml.includes('<rPh') || theirs.trim() === text.trim(), `${name} string ${i}: ${JSON.stringify(text)} vs exceljs ${JSON.stringify(theirs)}`).toBe(true);
-        });
-      }
-      expect(parts).toBeGreaterThan(200);
-      expect(strings).toBeGreaterThan(50_000);
-      expect(exceljsDiffers).toBeLessThan(strings / 100);
-    },
-    300_000,
-  );
+  it("reads every corpus workbook's shared strings as saxes does, and as exceljs does where exceljs is right", async () => {
+    let parts = 0;
+    let strings = 0;
+    let exceljsDiffers = 0;
+    for (const name of files) {
+      const part = await sharedStringsPart(path.join(CORPUS, name));
+      if (part === undefined) continue;
+      parts++;
+      const scanned = byScanner(part);
+      expect({ name, ...scanned }).toEqual({ name, ...bySaxes(part) });
+      if (!('strings' in scanned)) continue;
+      strings += scanned.strings.length;
+      const exceljs = await byExceljs(part);
+      expect(exceljs?.length, name).toBe(scanned.strings.length);
+      const xml = part.toString('utf8');
+      scanned.strings.forEach((text, i) => {
+        const theirs = exceljs?.[i] as string;
+        if (theirs === text) return;
+        exceljsDiffers++;
+        // Only where exceljs is wrong: a phonetic guide, or indentation between the tags.
+        expect(
+          xml.includes('<rPh') || theirs.trim() === text.trim(),
+          `${name} string ${i}: ${JSON.stringify(text)} vs exceljs ${JSON.stringify(theirs)}`,
+        ).toBe(true);
+      });
+    }
+    expect(parts).toBeGreaterThan(200);
+    expect(strings).toBeGreaterThan(50_000);
+    expect(exceljsDiffers).toBeLessThan(strings / 100);
+  }, 300_000);
 });

@@ -23,7 +23,9 @@ import { REPO_ROOT } from '../helpers/cli.js';
 import { readSettings } from '../fixtures/workbooks.js';
 
 const CORPUS = process.env.USERSYNC_CORPUS ?? path.resolve(REPO_ROOT, '..', 'shared', 'corpus');
-const files = existsSync(CORPUS) ? readdirSync(CORPUS).filter((name) => /\.xls[xm]$/i.test(name) && statSync(path.join(CORPUS, name)).isFile()) : [];
+const files = existsSync(CORPUS)
+  ? readdirSync(CORPUS).filter((name) => /\.xls[xm]$/i.test(name) && statSync(path.join(CORPUS, name)).isFile())
+  : [];
 
 let zipError: Error | undefined;
 fixUnzipperEnd((error) => (zipError ??= error));
@@ -51,7 +53,12 @@ const line = (number: number, cells: Array<[number, CellLike]>) =>
 async function read(file: string, light: boolean): Promise<Reading> {
   zipError = undefined;
   try {
-    const reader = new ExcelJS.stream.xlsx.WorkbookReader(file, { sharedStrings: 'cache', hyperlinks: 'ignore', styles: 'cache', worksheets: 'emit' });
+    const reader = new ExcelJS.stream.xlsx.WorkbookReader(file, {
+      sharedStrings: 'cache',
+      hyperlinks: 'ignore',
+      styles: 'cache',
+      worksheets: 'emit',
+    });
     const sheets: Array<{ rows: number; first: string[]; digest: string }> = [];
     for await (const sheet of reader as unknown as AsyncIterable<Sheet>) {
       const digest = createHash('sha256');
@@ -64,7 +71,16 @@ async function read(file: string, light: boolean): Promise<Reading> {
       };
       if (light) {
         reading: for await (const batch of sheetRows(sheet.iterator, sheet.workbook)) {
-          for (const row of batch) if (!add(line(row.number, row.cells.flatMap((cell, i) => (cell === undefined ? [] : [[i + 1, cell] as [number, CellLike]]))))) break reading;
+          for (const row of batch)
+            if (
+              !add(
+                line(
+                  row.number,
+                  row.cells.flatMap((cell, i) => (cell === undefined ? [] : [[i + 1, cell] as [number, CellLike]])),
+                ),
+              )
+            )
+              break reading;
         }
       } else {
         for await (const row of sheet) {
@@ -85,25 +101,24 @@ async function read(file: string, light: boolean): Promise<Reading> {
 }
 
 describe.skipIf(files.length === 0)('sheet rows: the same cells as exceljs, corpus-wide', () => {
-  it(
-    'reads every corpus workbook the reader accepts to the same cell texts, row numbers and failures',
-    async () => {
-      let compared = 0;
-      let rows = 0;
-      for (const name of files) {
-        const file = path.join(CORPUS, name);
-        const kind = await sniffFile(file, readSettings()).then((s) => s.kind, () => undefined);
-        if (kind !== 'xlsx') continue;
-        const expected = await read(file, false);
-        const actual = await read(file, true);
-        expect({ name, ...actual }).toEqual({ name, ...expected });
-        compared++;
-        if ('sheets' in expected) rows += expected.sheets.reduce((n, sheet) => n + sheet.rows, 0);
-      }
-      // Most of the corpus is real workbooks: a filter that let none through would prove nothing.
-      expect(compared).toBeGreaterThan(250);
-      expect(rows).toBeGreaterThan(10_000);
-    },
-    600_000,
-  );
+  it('reads every corpus workbook the reader accepts to the same cell texts, row numbers and failures', async () => {
+    let compared = 0;
+    let rows = 0;
+    for (const name of files) {
+      const file = path.join(CORPUS, name);
+      const kind = await sniffFile(file, readSettings()).then(
+        (s) => s.kind,
+        () => undefined,
+      );
+      if (kind !== 'xlsx') continue;
+      const expected = await read(file, false);
+      const actual = await read(file, true);
+      expect({ name, ...actual }).toEqual({ name, ...expected });
+      compared++;
+      if ('sheets' in expected) rows += expected.sheets.reduce((n, sheet) => n + sheet.rows, 0);
+    }
+    // Most of the corpus is real workbooks: a filter that let none through would prove nothing.
+    expect(compared).toBeGreaterThan(250);
+    expect(rows).toBeGreaterThan(10_000);
+  }, 600_000);
 });

@@ -47,14 +47,20 @@ const open = (): SqliteWriter => {
   return writer;
 };
 const people = () => reader.prepare('select username, note, score, team_id as team from people order by id').all();
-const insertPeople = (rows: unknown[][]) => bulkStatements('sqlite', 500, { table: 'people', columns: ['username', 'note', 'score', 'team_id'], rows });
+const insertPeople = (rows: unknown[][]) =>
+  bulkStatements('sqlite', 500, { table: 'people', columns: ['username', 'note', 'score', 'team_id'], rows });
 
 // Values, references, failures, rollback and close on both databases: writer-thread.test.ts.
 describe('SQLite writer thread', () => {
   it('sends a text repeated from the row above once, and writes it on every row', async () => {
     const writer = open();
     const now = '2026-11-25T15:00:00.000Z';
-    const rows = [['r1', now, 1, null], ['r2', now, 1, null], ['r3', 'other', 2, null], ['r4', 'other', 3, null]];
+    const rows = [
+      ['r1', now, 1, null],
+      ['r2', now, 1, null],
+      ['r3', 'other', 2, null],
+      ['r4', 'other', 3, null],
+    ];
     const statements = insertPeople(rows);
     const encoded = encodeStatements(statements);
     expect([...encoded.kinds.filter((_, i) => i % 4 === 1)]).toEqual([2, 4, 2, 4]);
@@ -65,7 +71,9 @@ describe('SQLite writer thread', () => {
   });
 
   it('refuses a value it cannot send, naming the statement', () => {
-    expect(() => encodeStatements([{ sql: 'insert into people (note) values (?)', rows: [[{ an: 'object' }]] }])).toThrow(/cannot send a object value \(insert into people/);
+    expect(() =>
+      encodeStatements([{ sql: 'insert into people (note) values (?)', rows: [[{ an: 'object' }]] }]),
+    ).toThrow(/cannot send a object value \(insert into people/);
   });
 });
 
@@ -83,7 +91,12 @@ describe('QueuedTransaction', () => {
     await group.commit(); // nothing more open: waits for that commit to hand on
     expect(committed).toEqual([['a', 'b']]);
     // A transaction of more rows than the writes below, so no commit carries the failure first.
-    const larger = new QueuedTransaction<string>(writer, 10, (outcomes) => void committed.push([...outcomes]), SQLITE_BATCHES_IN_FLIGHT);
+    const larger = new QueuedTransaction<string>(
+      writer,
+      10,
+      (outcomes) => void committed.push([...outcomes]),
+      SQLITE_BATCHES_IN_FLIGHT,
+    );
     await larger.write(1, batch('a')); // a duplicate: fails on the thread, unseen yet
     // The writes after it that it does not wait for yet; the thread skips their statements.
     for (let i = 1; i < SQLITE_BATCHES_IN_FLIGHT; i++) await larger.write(1, batch(`c${i}`));

@@ -23,13 +23,26 @@ describeEachDatabase('stored-user look-up', (database) => {
       // After the import loaded its catalogue: another process adds a role, the import a group.
       await addCatalogNames(db.knex, 'roles', ['Late']);
       await addCatalogNames(db.knex, 'groups', ['New']);
-      const id = async (table: string, key: string) => Number((await db.knex(table).where('name_key', key).first('id')).id);
+      const id = async (table: string, key: string) =>
+        Number((await db.knex(table).where('name_key', key).first('id')).id);
       catalog.groups.set('new', { id: await id('user_groups', 'new'), name: 'New' });
 
       await db.knex('users').insert(['ann', 'bob'].map((username) => ({ username, created_at: now, updated_at: now })));
       const ann = Number((await db.knex('users').where('username', 'ann').first('id')).id);
-      await db.knex('user_roles').insert(await Promise.all(['admin', 'viewer', 'late'].map(async (key) => ({ user_id: ann, role_id: await id('roles', key) }))));
-      await db.knex('user_group_members').insert(await Promise.all(['it', 'new'].map(async (key) => ({ user_id: ann, group_id: await id('user_groups', key) }))));
+      await db
+        .knex('user_roles')
+        .insert(
+          await Promise.all(
+            ['admin', 'viewer', 'late'].map(async (key) => ({ user_id: ann, role_id: await id('roles', key) })),
+          ),
+        );
+      await db
+        .knex('user_group_members')
+        .insert(
+          await Promise.all(
+            ['it', 'new'].map(async (key) => ({ user_id: ann, group_id: await id('user_groups', key) })),
+          ),
+        );
 
       const queries: string[] = [];
       db.knex.on('query', (query: { sql: string }) => queries.push(query.sql));

@@ -9,7 +9,7 @@ import { startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
 // two threads left for file I/O), at least libuv's own 4, unless UV_THREADPOOL_SIZE is set.
 // Node has no API for the pool's size, so the daemon's threads are counted, against a daemon
 // with the pool pinned at 4: everything else about the two processes is the same.
-describe('the launcher sizes libuv\'s thread pool', () => {
+describe("the launcher sizes libuv's thread pool", () => {
   const daemons: DaemonHandle[] = [];
   afterEach(async () => {
     await Promise.all(daemons.splice(0).map((daemon) => daemon.stop()));
@@ -18,7 +18,11 @@ describe('the launcher sizes libuv\'s thread pool', () => {
   /** The daemon's thread count, once it has held still for a second. */
   async function threadsOfDaemon(poolSize: string): Promise<number> {
     const cwd = makeWorkdir('usersync-pool-');
-    const daemon = await startDaemon({ cwd, databaseUrl: `sqlite:${path.join(cwd, 'users.sqlite')}`, env: { UV_THREADPOOL_SIZE: poolSize } });
+    const daemon = await startDaemon({
+      cwd,
+      databaseUrl: `sqlite:${path.join(cwd, 'users.sqlite')}`,
+      env: { UV_THREADPOOL_SIZE: poolSize },
+    });
     daemons.push(daemon);
     const count = () => readdirSync(`/proc/${daemon.child.pid}/task`).length;
     let last = -1;

@@ -17,7 +17,8 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const open = (file: string): Database => createDatabase({ database: { ...configSchema.parse({}).database, url: `sqlite:${file}` } }, logger);
+const open = (file: string): Database =>
+  createDatabase({ database: { ...configSchema.parse({}).database, url: `sqlite:${file}` } }, logger);
 
 /** ~3 MB in one transaction: below SQLite's own auto-checkpoint (1,000 pages), so only a checkpointer moves it. */
 async function writeThreeMegabytes(db: Database): Promise<void> {
@@ -27,7 +28,12 @@ async function writeThreeMegabytes(db: Database): Promise<void> {
   });
   const body = 'x'.repeat(1000);
   await db.knex.transaction(async (trx) => {
-    for (let i = 0; i < 6; i++) await trx.batchInsert('filler', Array.from({ length: 500 }, () => ({ body })), 250);
+    for (let i = 0; i < 6; i++)
+      await trx.batchInsert(
+        'filler',
+        Array.from({ length: 500 }, () => ({ body })),
+        250,
+      );
   });
 }
 

@@ -17,12 +17,17 @@ import { fixtureDir } from '../fixtures/build.js';
 describeEachDatabase('writer thread', (database) => {
   let db: Database;
   const writers: ImportWriter[] = [];
-  const config = (url: string, database: Record<string, unknown> = {}) => configSchema.parse({ database: { url, ...database }, logs: { dir: fixtureDir('usersync-writer-logs-'), console: 'off' } });
+  const config = (url: string, database: Record<string, unknown> = {}) =>
+    configSchema.parse({
+      database: { url, ...database },
+      logs: { dir: fixtureDir('usersync-writer-logs-'), console: 'off' },
+    });
   const logger = createLogger(config('sqlite::memory:').logs, { consoleLevel: 'error' });
 
   beforeAll(async () => {
     db = createDatabase(config(database().url), logger);
-    const key = (t: { string(name: string, length: number): { notNullable(): { unique(): unknown } } }) => t.string('name_key', 191).notNullable().unique();
+    const key = (t: { string(name: string, length: number): { notNullable(): { unique(): unknown } } }) =>
+      t.string('name_key', 191).notNullable().unique();
     await db.knex.schema.createTable('teams', (t) => {
       t.bigIncrements('id').primary();
       key(t);
@@ -56,24 +61,57 @@ describeEachDatabase('writer thread', (database) => {
     writers.push(writer);
     return writer;
   };
-  const statements = (table: string, columns: string[], rows: unknown[][], references?: Record<string, { table: string; key: string }>, conflict?: { column: string; merge: string[] }) =>
-    bulkStatements(db.dialect, db.maxInsertRows, { table, columns, rows, ...(references ? { references } : {}), ...(conflict ? { conflict } : {}) });
+  const statements = (
+    table: string,
+    columns: string[],
+    rows: unknown[][],
+    references?: Record<string, { table: string; key: string }>,
+    conflict?: { column: string; merge: string[] },
+  ) =>
+    bulkStatements(db.dialect, db.maxInsertRows, {
+      table,
+      columns,
+      rows,
+      ...(references ? { references } : {}),
+      ...(conflict ? { conflict } : {}),
+    });
   const insertPeople = (rows: unknown[][]) => statements('people', ['username', 'note', 'score', 'team_id'], rows);
   type Person = { username: string; note: string | null; score: number | null; team: number | null };
   // MySQL hands BIGINT ids back as strings (knex.ts: bigNumberStrings).
   const people = async (): Promise<Person[]> =>
-    (await db.knex('people').select('username', 'note', 'score', 'team_id as team').orderBy('id')).map((p: Person) => ({ ...p, score: p.score === null ? null : Number(p.score), team: p.team === null ? null : Number(p.team) }));
+    (await db.knex('people').select('username', 'note', 'score', 'team_id as team').orderBy('id')).map((p: Person) => ({
+      ...p,
+      score: p.score === null ? null : Number(p.score),
+      team: p.team === null ? null : Number(p.team),
+    }));
   const teamId = async (key: string) => Number((await db.knex('teams').where('name_key', key).first('id')).id);
 
   it('writes every kind of value exactly as bound, and nothing is seen before the commit', async () => {
     const writer = open();
-    const notes = ['', 'plain', 'José Ñandú', '日本語のテキスト', 'emoji 😀 at the end 🎉', 'a\u0000nul', 'tab\there', 'line\nbreak', "quote ' and ` backtick \\ backslash"];
-    const rows = notes.map((note, i) => [`user${i}`, note, [0, -1, 2 ** 31, -(2 ** 31) - 1, 1.5, -0.25, 1e15, true, 7][i], null]);
+    const notes = [
+      '',
+      'plain',
+      'José Ñandú',
+      '日本語のテキスト',
+      'emoji 😀 at the end 🎉',
+      'a\u0000nul',
+      'tab\there',
+      'line\nbreak',
+      "quote ' and ` backtick \\ backslash",
+    ];
+    const rows = notes.map((note, i) => [
+      `user${i}`,
+      note,
+      [0, -1, 2 ** 31, -(2 ** 31) - 1, 1.5, -0.25, 1e15, true, 7][i],
+      null,
+    ]);
     writer.queue(insertPeople(rows));
     await writer.send();
     expect(await people()).toEqual([]); // still inside the writer's transaction
     await writer.commit();
-    expect(await people()).toEqual(rows.map(([username, note, score]) => ({ username, note, score: score === true ? 1 : score, team: null })));
+    expect(await people()).toEqual(
+      rows.map(([username, note, score]) => ({ username, note, score: score === true ? 1 : score, team: null })),
+    );
   });
 
   it("turns referenced keys into their rows' ids — including rows inserted earlier in the same transaction — keeping the order, null for a key that is not there", async () => {
@@ -81,10 +119,34 @@ describeEachDatabase('writer thread', (database) => {
     const writer = open();
     // A key inserted by a statement queued before (as an import creates a department, then its users).
     writer.queue(statements('teams', ['name_key'], [['green'], ['red']], undefined, { column: 'name_key', merge: [] }));
-    writer.queue(statements('people', ['username', 'team_id'], [['c', 'blue'], ['a', 'red'], ['b', 'none'], ['d', null], ['e', 'green']], { team_id: { table: 'teams', key: 'name_key' } }));
+    writer.queue(
+      statements(
+        'people',
+        ['username', 'team_id'],
+        [
+          ['c', 'blue'],
+          ['a', 'red'],
+          ['b', 'none'],
+          ['d', null],
+          ['e', 'green'],
+        ],
+        { team_id: { table: 'teams', key: 'name_key' } },
+      ),
+    );
     // Later message, same transaction: a person by username, as memberships refer to users just created.
     await writer.send();
-    writer.queue(statements('badges', ['person_id', 'team_id'], [['e', 'green'], ['c', 'red'], ['a', null]], { person_id: { table: 'people', key: 'username' }, team_id: { table: 'teams', key: 'name_key' } }));
+    writer.queue(
+      statements(
+        'badges',
+        ['person_id', 'team_id'],
+        [
+          ['e', 'green'],
+          ['c', 'red'],
+          ['a', null],
+        ],
+        { person_id: { table: 'people', key: 'username' }, team_id: { table: 'teams', key: 'name_key' } },
+      ),
+    );
     await writer.commit();
     const [red, blue, green] = [await teamId('red'), await teamId('blue'), await teamId('green')];
     expect((await people()).map(({ username, team }) => [username, team])).toEqual([
@@ -94,8 +156,15 @@ describeEachDatabase('writer thread', (database) => {
       ['d', null],
       ['e', green],
     ]);
-    const badges = await db.knex('badges').join('people', 'people.id', 'badges.person_id').select('people.username', 'badges.team_id as team');
-    expect(badges.map((b: { username: string; team: unknown }) => [b.username, b.team === null ? null : Number(b.team)]).sort()).toEqual([
+    const badges = await db
+      .knex('badges')
+      .join('people', 'people.id', 'badges.person_id')
+      .select('people.username', 'badges.team_id as team');
+    expect(
+      badges
+        .map((b: { username: string; team: unknown }) => [b.username, b.team === null ? null : Number(b.team)])
+        .sort(),
+    ).toEqual([
       ['a', null],
       ['c', red],
       ['e', green],
@@ -105,21 +174,82 @@ describeEachDatabase('writer thread', (database) => {
   it("binds the ids of rows a plain insert just created to later references, with another connection's rows around them", async () => {
     await db.knex('people').insert({ username: 'before' });
     const writer = open();
-    writer.queue(insertPeople([['n1', 'x', null, null], ['n2', 'y', null, null], ['n3', 'z', null, null]]));
-    writer.queue(bulkStatements(db.dialect, db.maxInsertRows, { table: 'people', columns: ['username', 'note'], rows: [['m1', null], ['m2', null]], identifies: 'username' }));
-    writer.queue(statements('badges', ['person_id', 'team_id'], [['m2', null], ['m1', null], ['before', null]], { person_id: { table: 'people', key: 'username' } }));
+    writer.queue(
+      insertPeople([
+        ['n1', 'x', null, null],
+        ['n2', 'y', null, null],
+        ['n3', 'z', null, null],
+      ]),
+    );
+    writer.queue(
+      bulkStatements(db.dialect, db.maxInsertRows, {
+        table: 'people',
+        columns: ['username', 'note'],
+        rows: [
+          ['m1', null],
+          ['m2', null],
+        ],
+        identifies: 'username',
+      }),
+    );
+    writer.queue(
+      statements(
+        'badges',
+        ['person_id', 'team_id'],
+        [
+          ['m2', null],
+          ['m1', null],
+          ['before', null],
+        ],
+        { person_id: { table: 'people', key: 'username' } },
+      ),
+    );
     await writer.send();
     // MySQL: another connection's autocommit insert while the writer's transaction is open (SQLite's writer holds the lock).
     if (database().kind === 'mysql') await db.knex('people').insert({ username: 'between' });
-    writer.queue(bulkStatements(db.dialect, db.maxInsertRows, { table: 'people', columns: ['username', 'note'], rows: [['k1', null], ['k2', null], ['k3', null]], identifies: 'username' }));
-    writer.queue(statements('badges', ['person_id', 'team_id'], [['k3', null], ['k1', null], ['m1', null]], { person_id: { table: 'people', key: 'username' } }));
+    writer.queue(
+      bulkStatements(db.dialect, db.maxInsertRows, {
+        table: 'people',
+        columns: ['username', 'note'],
+        rows: [
+          ['k1', null],
+          ['k2', null],
+          ['k3', null],
+        ],
+        identifies: 'username',
+      }),
+    );
+    writer.queue(
+      statements(
+        'badges',
+        ['person_id', 'team_id'],
+        [
+          ['k3', null],
+          ['k1', null],
+          ['m1', null],
+        ],
+        { person_id: { table: 'people', key: 'username' } },
+      ),
+    );
     await writer.commit();
-    const badges = (await db.knex('badges').join('people', 'people.id', 'badges.person_id').orderBy('people.username').pluck('people.username')) as string[];
+    const badges = (await db
+      .knex('badges')
+      .join('people', 'people.id', 'badges.person_id')
+      .orderBy('people.username')
+      .pluck('people.username')) as string[];
     expect(badges).toEqual(['before', 'k1', 'k3', 'm1', 'm1', 'm2']);
   });
 
   it('refuses identifies on an upsert, whose rows may not be new', () => {
-    expect(() => bulkStatements(db.dialect, db.maxInsertRows, { table: 'people', columns: ['username'], rows: [['a']], conflict: { column: 'username', merge: [] }, identifies: 'username' })).toThrow(/identifies needs a plain insert/);
+    expect(() =>
+      bulkStatements(db.dialect, db.maxInsertRows, {
+        table: 'people',
+        columns: ['username'],
+        rows: [['a']],
+        conflict: { column: 'username', merge: [] },
+        identifies: 'username',
+      }),
+    ).toThrow(/identifies needs a plain insert/);
   });
 
   it('rolls the transaction back on a failed statement, reports the driver code at every wait until it ends, then writes again', async () => {
@@ -127,7 +257,12 @@ describeEachDatabase('writer thread', (database) => {
     const duplicate = database().kind === 'sqlite' ? 'SQLITE_CONSTRAINT_UNIQUE' : 'ER_DUP_ENTRY';
     writer.queue(insertPeople([['kept-out', null, null, null]]));
     await writer.send();
-    writer.queue(insertPeople([['dup', null, null, null], ['dup', null, null, null]]));
+    writer.queue(
+      insertPeople([
+        ['dup', null, null, null],
+        ['dup', null, null, null],
+      ]),
+    );
     writer.queue(insertPeople([['queued-after-the-failure', null, null, null]]));
     await expect(writer.send()).rejects.toMatchObject({ code: duplicate });
     writer.queue(insertPeople([['after-failure', null, null, null]]));
@@ -152,7 +287,8 @@ describeEachDatabase('writer thread', (database) => {
 
   it('is opened for every import but dry runs and import.atomic; in lean-memory mode on MySQL only, where it writes as well', async () => {
     const settings = config(database().url).import;
-    const opened = (options: { dryRun: boolean; lean: boolean }, atomic = false) => openImportWriter(db, { ...settings, atomic }, options);
+    const opened = (options: { dryRun: boolean; lean: boolean }, atomic = false) =>
+      openImportWriter(db, { ...settings, atomic }, options);
     expect(opened({ dryRun: true, lean: false })).toBeUndefined();
     expect(opened({ dryRun: false, lean: false }, true)).toBeUndefined();
     const normal = opened({ dryRun: false, lean: false });
@@ -197,7 +333,9 @@ describeEachDatabase('writer thread', (database) => {
       writer.queue(insertPeople([['before-kill', null, null, null]]));
       await writer.send();
       // The writer's connection is the one in this database with a transaction open (other test files use other databases).
-      const [rows] = (await db.knex.raw('select t.trx_mysql_thread_id as id from information_schema.innodb_trx t join information_schema.processlist p on p.id = t.trx_mysql_thread_id where p.db = database()')) as [Array<{ id: number }>];
+      const [rows] = (await db.knex.raw(
+        'select t.trx_mysql_thread_id as id from information_schema.innodb_trx t join information_schema.processlist p on p.id = t.trx_mysql_thread_id where p.db = database()',
+      )) as [Array<{ id: number }>];
       expect(rows).toHaveLength(1);
       await db.knex.raw(`kill ${Number(rows[0]?.id)}`);
       writer.queue(insertPeople([['after-kill', null, null, null]]));

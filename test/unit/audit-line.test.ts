@@ -15,16 +15,54 @@ afterAll(async () => {
 });
 
 const events: AuditEvent[] = [
-  { at: '2026-11-25T02:00:00.000Z', importId: 7, row: 12, username: 'ann', action: 'user.created', changes: { name: { old: null, new: 'Ann "Quote" Lee\n東京' }, password: { changed: true }, roles: { old: [], new: ['agent', 'admin'] } }, actor: 'ana@host-1' },
-  { at: '2026-11-25T02:00:01.000Z', importId: null, row: null, username: null, action: 'department.created', changes: { name: 'Sales \\ Ops' }, actor: 'daemon' },
-  { at: '2026-11-25T02:00:02.000Z', importId: 8, row: null, username: null, action: 'import.started', changes: null, actor: null },
+  {
+    at: '2026-11-25T02:00:00.000Z',
+    importId: 7,
+    row: 12,
+    username: 'ann',
+    action: 'user.created',
+    changes: {
+      name: { old: null, new: 'Ann "Quote" Lee\n東京' },
+      password: { changed: true },
+      roles: { old: [], new: ['agent', 'admin'] },
+    },
+    actor: 'ana@host-1',
+  },
+  {
+    at: '2026-11-25T02:00:01.000Z',
+    importId: null,
+    row: null,
+    username: null,
+    action: 'department.created',
+    changes: { name: 'Sales \\ Ops' },
+    actor: 'daemon',
+  },
+  {
+    at: '2026-11-25T02:00:02.000Z',
+    importId: 8,
+    row: null,
+    username: null,
+    action: 'import.started',
+    changes: null,
+    actor: null,
+  },
 ];
 
 describe('audit log line', () => {
   it('is the JSON of {action, at, importId, row, username, actor, changes}, byte for byte, with changes serialised once', () => {
     for (const e of events) {
       const json = changesJson(e);
-      expect(auditLine(e)).toBe(JSON.stringify({ action: e.action, at: e.at, importId: e.importId, row: e.row, username: e.username, actor: e.actor, changes: e.changes }));
+      expect(auditLine(e)).toBe(
+        JSON.stringify({
+          action: e.action,
+          at: e.at,
+          importId: e.importId,
+          row: e.row,
+          username: e.username,
+          actor: e.actor,
+          changes: e.changes,
+        }),
+      );
       expect(json).toBe(e.changes === null ? null : JSON.stringify(e.changes));
       // Remembered: a second call does not serialise again (events are never changed once made).
       const later = { ...e.changes, extra: 1 };
@@ -35,7 +73,15 @@ describe('audit log line', () => {
 });
 
 describe('staged audit lines', () => {
-  const event = (row: number): AuditEvent => ({ at: '2026-11-25T02:00:00.000Z', importId: 3, row, username: `user${row}`, action: 'user.created', changes: { name: { old: null, new: `Ann ${row} 東京` } }, actor: row % 2 === 0 ? 'daemon' : 'bo "b" <x>@host' });
+  const event = (row: number): AuditEvent => ({
+    at: '2026-11-25T02:00:00.000Z',
+    importId: 3,
+    row,
+    username: `user${row}`,
+    action: 'user.created',
+    changes: { name: { old: null, new: `Ann ${row} 東京` } },
+    actor: row % 2 === 0 ? 'daemon' : 'bo "b" <x>@host',
+  });
 
   it('reach the audit log only when committed, as the lines of their events', async () => {
     const logs = join(dir, 'logs');

@@ -12,24 +12,27 @@ import type { UsersyncError } from '../../src/errors.js';
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
 
-it.runIf(existsSync('/dev/full'))('reports lost lines once, resumes when the disk takes writes again, and fails its close', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'usersync-audit-full-'));
-  const file = path.join(dir, 'audit.log');
-  symlinkSync('/dev/full', file);
-  const failures: UsersyncError[] = [];
-  const log = openAuditLog({ dir }, (error) => failures.push(error));
-  log.appendLines(['{"lost":1}']);
-  await settle();
-  log.appendLines(['{"lost":2}']); // finds the first failure: reported, then a fresh file (still /dev/full)
-  await settle();
-  log.appendLines(['{"lost":3}']); // the disk still refuses everything: not reported again
-  await settle();
-  expect(failures).toHaveLength(1);
-  expect(failures[0]).toMatchObject({ code: 'FS_IO_FAILED' });
-  expect(failures[0]!.message).toContain(`Lines of the audit log ${file} could not be written (ENOSPC)`);
-  rmSync(file); // the disk has room again
-  log.appendLines(['{"kept":4}']);
-  await expect(log.close()).rejects.toMatchObject({ code: 'FS_IO_FAILED' });
-  expect(readFileSync(file, 'utf8')).toBe('{"kept":4}\n');
-  rmSync(dir, { recursive: true, force: true });
-});
+it.runIf(existsSync('/dev/full'))(
+  'reports lost lines once, resumes when the disk takes writes again, and fails its close',
+  async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'usersync-audit-full-'));
+    const file = path.join(dir, 'audit.log');
+    symlinkSync('/dev/full', file);
+    const failures: UsersyncError[] = [];
+    const log = openAuditLog({ dir }, (error) => failures.push(error));
+    log.appendLines(['{"lost":1}']);
+    await settle();
+    log.appendLines(['{"lost":2}']); // finds the first failure: reported, then a fresh file (still /dev/full)
+    await settle();
+    log.appendLines(['{"lost":3}']); // the disk still refuses everything: not reported again
+    await settle();
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatchObject({ code: 'FS_IO_FAILED' });
+    expect(failures[0]!.message).toContain(`Lines of the audit log ${file} could not be written (ENOSPC)`);
+    rmSync(file); // the disk has room again
+    log.appendLines(['{"kept":4}']);
+    await expect(log.close()).rejects.toMatchObject({ code: 'FS_IO_FAILED' });
+    expect(readFileSync(file, 'utf8')).toBe('{"kept":4}\n');
+    rmSync(dir, { recursive: true, force: true });
+  },
+);

@@ -73,7 +73,16 @@ describe('read-ahead: the first file of `usersync import` opened before the CLI 
   });
 
   it('reads nothing ahead for what a quick look cannot be sure of, nor for other commands', async () => {
-    for (const argv of [['import', '--', a], ['import', '--unknown', a], ['import', '-h', a], ['start'], ['import'], ['users', 'list', a], ['import', '--dryRun', a]]) readAheadFromArgv(argv);
+    for (const argv of [
+      ['import', '--', a],
+      ['import', '--unknown', a],
+      ['import', '-h', a],
+      ['start'],
+      ['import'],
+      ['users', 'list', a],
+      ['import', '--dryRun', a],
+    ])
+      readAheadFromArgv(argv);
     await settle();
     expect(opened).toEqual([]);
   });

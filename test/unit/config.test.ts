@@ -36,16 +36,26 @@ describe('loadConfig', () => {
   });
 
   it('keeps config/default.json equal to the schema defaults, the starter catalogue included', () => {
-    const shipped = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'config', 'default.json'), 'utf8')) as Record<string, unknown>;
+    const shipped = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'config', 'default.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
     const defaults = configSchema.parse({});
     expect(shipped).toEqual(defaults);
-    expect(defaults.catalog).toEqual({ roles: ['Administrator', 'Auditor', 'Operator', 'Viewer'], groups: ['Finance', 'HR', 'IT', 'Sales'] });
+    expect(defaults.catalog).toEqual({
+      roles: ['Administrator', 'Auditor', 'Operator', 'Viewer'],
+      groups: ['Finance', 'HR', 'IT', 'Sales'],
+    });
   });
 
   it('layers default ← local ← --config ← environment, later layers winning key by key', () => {
     const cwd = workdir({ watch: { stableMs: 100, usePolling: true }, logs: { level: 'debug' } });
     writeFileSync(path.join(cwd, 'extra.json'), JSON.stringify({ watch: { stableMs: 200 }, health: { port: 9999 } }));
-    const config = loadConfig({ cwd, configFile: 'extra.json', env: { USERSYNC_HEALTH_PORT: '1234', USERSYNC_INBOX: '/srv/hr/inbox' } });
+    const config = loadConfig({
+      cwd,
+      configFile: 'extra.json',
+      env: { USERSYNC_HEALTH_PORT: '1234', USERSYNC_INBOX: '/srv/hr/inbox' },
+    });
     expect(config.watch.stableMs).toBe(200); // --config over local
     expect(config.watch.usePolling).toBe(true); // local kept where --config is silent
     expect(config.logs.level).toBe('debug');
@@ -70,7 +80,12 @@ describe('loadConfig', () => {
       },
     });
     expect(config.database.url).toBe('mysql://u:p@db:3306/x');
-    expect(config.folders).toEqual({ inbox: path.join(cwd, 'i'), processing: path.join(cwd, 'p'), archive: path.join(cwd, 'a'), error: path.join(cwd, 'e') });
+    expect(config.folders).toEqual({
+      inbox: path.join(cwd, 'i'),
+      processing: path.join(cwd, 'p'),
+      archive: path.join(cwd, 'a'),
+      error: path.join(cwd, 'e'),
+    });
     expect(config.logs.dir).toBe(path.join(cwd, 'l'));
     expect(config.logs.level).toBe('warn');
     expect(config.health.port).toBe(0);
@@ -90,14 +105,23 @@ describe('loadConfig', () => {
   });
 
   it('names the environment variable that holds a bad value', () => {
-    const error = configErrorOf(() => loadConfig({ cwd: workdir(), env: { USERSYNC_HEALTH_PORT: 'soon', USERSYNC_LOG_LEVEL: 'loud', USERSYNC_INBOX: './in' } }));
-    expect(error.message).toContain('health.port: expected a number, got "soon" (from environment variable USERSYNC_HEALTH_PORT)');
+    const error = configErrorOf(() =>
+      loadConfig({
+        cwd: workdir(),
+        env: { USERSYNC_HEALTH_PORT: 'soon', USERSYNC_LOG_LEVEL: 'loud', USERSYNC_INBOX: './in' },
+      }),
+    );
+    expect(error.message).toContain(
+      'health.port: expected a number, got "soon" (from environment variable USERSYNC_HEALTH_PORT)',
+    );
     expect(error.message).toMatch(/logs\.level: .*"loud"\) \(from environment variable USERSYNC_LOG_LEVEL\)/);
     expect(error.message).not.toContain('USERSYNC_INBOX');
   });
 
   it('rejects values outside their range and enums', () => {
-    const error = configErrorOf(() => loadConfig({ cwd: workdir({ health: { port: 70000 }, import: { passwords: 'sometimes' } }), env: {} }));
+    const error = configErrorOf(() =>
+      loadConfig({ cwd: workdir({ health: { port: 70000 }, import: { passwords: 'sometimes' } }), env: {} }),
+    );
     expect(error.message).toMatch(/health\.port: .*70000/);
     expect(error.message).toMatch(/import\.passwords: .*"sometimes"/);
   });
@@ -109,7 +133,9 @@ describe('loadConfig', () => {
 
   it('reports a --config file that is missing or not JSON', () => {
     const cwd = workdir();
-    expect(configErrorOf(() => loadConfig({ cwd, configFile: 'nope.json', env: {} })).code).toBe('CONFIG_FILE_UNREADABLE');
+    expect(configErrorOf(() => loadConfig({ cwd, configFile: 'nope.json', env: {} })).code).toBe(
+      'CONFIG_FILE_UNREADABLE',
+    );
     writeFileSync(path.join(cwd, 'broken.json'), '{ "watch": ');
     const error = configErrorOf(() => loadConfig({ cwd, configFile: 'broken.json', env: {} }));
     expect(error.code).toBe('CONFIG_FILE_UNREADABLE');
@@ -119,7 +145,9 @@ describe('loadConfig', () => {
   it('never prints the database password when database.url is rejected', () => {
     const error = configErrorOf(() => loadConfig({ cwd: workdir({ database: { url: 42 } }), env: {} }));
     expect(error.message).toContain('database.url: expected a string, got 42');
-    const secret = configErrorOf(() => loadConfig({ cwd: workdir({ database: { url: 'mysql://app:hunter2secret@db/x', poolMax: 0 } }), env: {} }));
+    const secret = configErrorOf(() =>
+      loadConfig({ cwd: workdir({ database: { url: 'mysql://app:hunter2secret@db/x', poolMax: 0 } }), env: {} }),
+    );
     expect(secret.message).not.toContain('hunter2secret');
   });
 });

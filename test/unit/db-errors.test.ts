@@ -25,18 +25,26 @@ describe('mapDatabaseError', () => {
     [{ code: 'SQLITE_CONSTRAINT_FOREIGNKEY' }, 'DB_QUERY_FAILED', 'operational'],
   ])('maps %j to %s (%s)', (fields, code, kind) => {
     const error = driverError(fields);
-    if ("name" in fields) error.name = fields.name;
+    if ('name' in fields) error.name = fields.name;
     const mapped = mapDatabaseError(error, 'db.example:3306');
     expect(mapped.code).toBe(code);
     expect(mapped.kind).toBe(kind);
   });
 
   it('names host and port when the database cannot be reached', () => {
-    expect(mapDatabaseError(driverError({ code: 'ECONNREFUSED' }), '127.0.0.1:3399').message).toContain('127.0.0.1:3399');
+    expect(mapDatabaseError(driverError({ code: 'ECONNREFUSED' }), '127.0.0.1:3399').message).toContain(
+      '127.0.0.1:3399',
+    );
   });
 
   it('drops the statement and its bound values from knex messages', () => {
-    const mapped = mapDatabaseError(driverError({ code: 'ER_DUP_ENTRY' }, "insert into `users` (`password_hash`) values ('$argon2id$secret') - Duplicate entry 'x'"), 'h:1');
+    const mapped = mapDatabaseError(
+      driverError(
+        { code: 'ER_DUP_ENTRY' },
+        "insert into `users` (`password_hash`) values ('$argon2id$secret') - Duplicate entry 'x'",
+      ),
+      'h:1',
+    );
     expect(mapped.message).not.toContain('argon2id');
     expect(mapped.message).toContain("Duplicate entry 'x'");
   });
@@ -52,7 +60,10 @@ describe('parseDatabaseUrl', () => {
     expect((mysql.config.connection as { password: string }).password).toBe('s3cr@t');
   });
 
-  it.each(['postgres://x@y/z', 'mysql://root@127.0.0.1:3306', 'sqlite:', 'not a url'])('rejects %j with DB_URL_INVALID', (url) => {
-    expect(() => parseDatabaseUrl(url, settings)).toThrow(expect.objectContaining({ code: 'DB_URL_INVALID' }));
-  });
+  it.each(['postgres://x@y/z', 'mysql://root@127.0.0.1:3306', 'sqlite:', 'not a url'])(
+    'rejects %j with DB_URL_INVALID',
+    (url) => {
+      expect(() => parseDatabaseUrl(url, settings)).toThrow(expect.objectContaining({ code: 'DB_URL_INVALID' }));
+    },
+  );
 });

@@ -23,9 +23,13 @@ describe('the Docker image layout', () => {
     const share = volumeOf(env.USERSYNC_INBOX!);
     expect(share).toBe('/srv/usersync');
     // processing/ on the inbox's filesystem: the claim is then a rename, which a writer's descriptor follows.
-    for (const key of ['USERSYNC_PROCESSING', 'USERSYNC_ARCHIVE', 'USERSYNC_ERROR']) expect(volumeOf(env[key]!), key).toBe(share);
+    for (const key of ['USERSYNC_PROCESSING', 'USERSYNC_ARCHIVE', 'USERSYNC_ERROR'])
+      expect(volumeOf(env[key]!), key).toBe(share);
     const database = env.USERSYNC_DATABASE_URL!.replace(/^sqlite:/, '');
-    for (const [what, p] of [['database', database], ['logs', env.USERSYNC_LOG_DIR!]] as const) {
+    for (const [what, p] of [
+      ['database', database],
+      ['logs', env.USERSYNC_LOG_DIR!],
+    ] as const) {
       expect(volumeOf(p), what).toBeDefined();
       expect(volumeOf(p), what).not.toBe(share);
     }
@@ -37,20 +41,33 @@ describe('the Docker image layout', () => {
     expect(uid).toBeDefined();
     expect(gid).toBe(uid);
     const mkdir = /mkdir -p ([^&]+)/.exec(finalStage)?.[1]?.split(/\s+/) ?? [];
-    for (const key of ['USERSYNC_INBOX', 'USERSYNC_PROCESSING', 'USERSYNC_ARCHIVE', 'USERSYNC_ERROR', 'USERSYNC_LOG_DIR']) expect(mkdir, key).toContain(env[key]);
+    for (const key of [
+      'USERSYNC_INBOX',
+      'USERSYNC_PROCESSING',
+      'USERSYNC_ARCHIVE',
+      'USERSYNC_ERROR',
+      'USERSYNC_LOG_DIR',
+    ])
+      expect(mkdir, key).toContain(env[key]);
     expect(dockerSection).toContain(`chown -R ${uid}:${gid} `);
     expect(dockerSection).toContain('--user ');
   });
 
   it('documents runs that mount the share and the private volume where the image expects them, the MariaDB one on a shared network', () => {
-    const runs = dockerSection.replace(/\\\n\s*/g, ' ').split('\n').filter((line) => line.startsWith('docker run') && line.includes(' usersync') && !line.includes('mariadb:'));
+    const runs = dockerSection
+      .replace(/\\\n\s*/g, ' ')
+      .split('\n')
+      .filter((line) => line.startsWith('docker run') && line.includes(' usersync') && !line.includes('mariadb:'));
     expect(runs.length).toBeGreaterThanOrEqual(2);
     for (const run of runs) {
       expect(run).toMatch(/-v \S+:\/srv\/usersync /);
       expect(run).toMatch(/-v \S+:\/data /);
     }
     const network = /docker network create (\S+)/.exec(dockerSection)?.[1];
-    const database = dockerSection.replace(/\\\n\s*/g, ' ').split('\n').find((line) => line.includes('mariadb:'));
+    const database = dockerSection
+      .replace(/\\\n\s*/g, ' ')
+      .split('\n')
+      .find((line) => line.includes('mariadb:'));
     const dbName = /--name (\S+)/.exec(database ?? '')?.[1];
     expect(database).toContain(`--network ${network}`);
     expect(runs.some((run) => run.includes(`--network ${network}`))).toBe(true);

@@ -27,8 +27,23 @@ describe('normaliseEmail agrees with validator.isEmail', () => {
   const labelAlphabet = `${plain}--_é\uff21`;
   const address = () => {
     const local = next() < 0.1 ? 'a'.repeat(60 + Math.floor(next() * 8)) : run(localAlphabet, 0, 14);
-    const labels = Array.from({ length: Math.floor(next() * 3.3) }, () => (next() < 0.05 ? 'b'.repeat(60 + Math.floor(next() * 6)) : run(labelAlphabet, 0, 10)));
-    const tld = pick(['com', 'io', 'c', '1com', '123', 'xn--p1ai', 'co-m', 'é', 'q'.repeat(63), 'q'.repeat(64), '', run('az09-', 1, 5)]);
+    const labels = Array.from({ length: Math.floor(next() * 3.3) }, () =>
+      next() < 0.05 ? 'b'.repeat(60 + Math.floor(next() * 6)) : run(labelAlphabet, 0, 10),
+    );
+    const tld = pick([
+      'com',
+      'io',
+      'c',
+      '1com',
+      '123',
+      'xn--p1ai',
+      'co-m',
+      'é',
+      'q'.repeat(63),
+      'q'.repeat(64),
+      '',
+      run('az09-', 1, 5),
+    ]);
     const host = [...labels, tld].join('.');
     const whole = `${local}@${host}`;
     return next() < 0.05 ? whole + '.' : next() < 0.05 ? `${'c'.repeat(200)}.${whole}` : whole;
@@ -39,7 +54,8 @@ describe('normaliseEmail agrees with validator.isEmail', () => {
     for (let i = 0; i < 60_000; i++) {
       const candidate = address().trim().normalize('NFC').toLowerCase();
       const ours = normaliseEmail(candidate) !== undefined;
-      if (ours !== isEmailByValidator(candidate)) expect.fail(`disagrees on ${JSON.stringify(candidate)}: ours ${ours}`);
+      if (ours !== isEmailByValidator(candidate))
+        expect.fail(`disagrees on ${JSON.stringify(candidate)}: ours ${ours}`);
       if (ours) accepted++;
     }
     // Both kinds were exercised, or this test proves nothing.

@@ -25,7 +25,8 @@ function rejection(fn: () => unknown): UsersyncError {
 describe('header matching', () => {
   it('ignores case, whitespace, punctuation and accents', () => {
     expect(normaliseHeader('  E-mail ')).toBe('email');
-    for (const text of ['E-mail', 'Email', 'e mail', 'E_MAIL', 'e-mail.']) expect(matchHeader(text, lookup)).toBe('email');
+    for (const text of ['E-mail', 'Email', 'e mail', 'E_MAIL', 'e-mail.'])
+      expect(matchHeader(text, lookup)).toBe('email');
     expect(matchHeader('IgnoreMFA', lookup)).toBe('ignoreMfa');
     expect(matchHeader('ignore  mfa', lookup)).toBe('ignoreMfa');
     expect(matchHeader('USERNAME', lookup)).toBe('username');
@@ -40,16 +41,37 @@ describe('header matching', () => {
   });
 
   it('knows the Portuguese template', () => {
-    const pt = ['Nome', 'Usuário', 'Senha', 'Departamento', 'E-mail', 'Telefone', 'Ativo', 'Ignorar MFA', 'Perfis', 'Grupo de usuários'];
+    const pt = [
+      'Nome',
+      'Usuário',
+      'Senha',
+      'Departamento',
+      'E-mail',
+      'Telefone',
+      'Ativo',
+      'Ignorar MFA',
+      'Perfis',
+      'Grupo de usuários',
+    ];
     const match = matchHeaderRow(pt, lookup);
     expect([...match.columns.values()]).toEqual([
-      'name', 'username', 'password', 'department', 'email', 'phone', 'active', 'ignoreMfa', 'roles', 'groups',
+      'name',
+      'username',
+      'password',
+      'department',
+      'email',
+      'phone',
+      'active',
+      'ignoreMfa',
+      'roles',
+      'groups',
     ]);
     expect(matchHeader('USUARIO', lookup)).toBe('username');
   });
 
   it('is conservative about look-alike names', () => {
-    for (const text of ['Mobile', 'Login', 'Cost centre', 'Manager name', 'ID']) expect(matchHeader(text, lookup)).toBeUndefined();
+    for (const text of ['Mobile', 'Login', 'Cost centre', 'Manager name', 'ID'])
+      expect(matchHeader(text, lookup)).toBeUndefined();
   });
 
   it('adds operator aliases whose targets are matched loosely', () => {
@@ -68,7 +90,11 @@ describe('header matching', () => {
 describe('header rows', () => {
   it('maps columns by position in any order and lists unknown ones', () => {
     const match = matchHeaderRow(['Username', '', 'Cost centre', 'Name', undefined, 'E-mail'], lookup);
-    expect([...match.columns.entries()]).toEqual([[0, 'username'], [3, 'name'], [5, 'email']]);
+    expect([...match.columns.entries()]).toEqual([
+      [0, 'username'],
+      [3, 'name'],
+      [5, 'email'],
+    ]);
     expect(match.unknown).toEqual([{ index: 2, text: 'Cost centre' }]);
     expect(isHeaderRow(match)).toBe(true);
   });

@@ -5,7 +5,21 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -39,7 +53,15 @@ const fresh = (name: string) => {
 
 /** A process that opens `file` with `flags` and keeps it open until killed; resolves once it is open. */
 async function holdOpen(file: string, flags: 'a' | 'r'): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['-e', `require('fs').openSync(process.argv[1], '${flags}'); process.stdout.write('open\\n'); setInterval(() => {}, 1000);`, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      `require('fs').openSync(process.argv[1], '${flags}'); process.stdout.write('open\\n'); setInterval(() => {}, 1000);`,
+      file,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   children.push(child);
   await new Promise<void>((resolve, reject) => {
     child.stdout!.once('data', () => resolve());
@@ -89,7 +111,9 @@ it.skipIf(process.getuid?.() !== 0)('refuses a device', async () => {
   const device = path.join(inbox, 'null.csv');
   execFileSync('mknod', [device, 'c', '1', '3']);
   expect(await refusalOf(device, await lstat(device))).toMatchObject({ kind: 'device', what: 'a device' });
-  expect(await claimFile(device, path.join(path.dirname(inbox), 'processing'), new Date())).toMatchObject({ refused: { kind: 'device' } });
+  expect(await claimFile(device, path.join(path.dirname(inbox), 'processing'), new Date())).toMatchObject({
+    refused: { kind: 'device' },
+  });
   expect(lstatSync(device).isCharacterDevice()).toBe(true);
 });
 
@@ -123,10 +147,12 @@ describe('settling a claimed file', () => {
     const writer = await holdOpen(file, 'a');
     const reasons: Array<string | null> = [];
     let settled = false;
-    const settling = settleClaimed(file, { quietMs: 0, intervalMs: 50, onWaiting: (r) => reasons.push(r) }).then((snapshot) => {
-      settled = true;
-      return snapshot;
-    });
+    const settling = settleClaimed(file, { quietMs: 0, intervalMs: 50, onWaiting: (r) => reasons.push(r) }).then(
+      (snapshot) => {
+        settled = true;
+        return snapshot;
+      },
+    );
     await new Promise((r) => setTimeout(r, 600));
     expect(settled).toBe(false);
     expect(reasons[0]).toBe(`settle-writer.csv is still open for writing by pid ${writer.pid} (node)`);
@@ -191,7 +217,9 @@ describe('checking the file once imported', () => {
     const error = await checkUnchanged(file, settled, read).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UsersyncError);
     expect(error).toMatchObject({ code: 'FILE_CHANGED_DURING_IMPORT', kind: 'transient' });
-    expect((error as Error).message).toBe(`check-changed.csv changed while import #7 read it (${read.bytes} bytes were read; it now has ${read.bytes + 8}): it was still being written.`);
+    expect((error as Error).message).toBe(
+      `check-changed.csv changed while import #7 read it (${read.bytes} bytes were read; it now has ${read.bytes + 8}): it was still being written.`,
+    );
     writeFileSync(file, 'Name,Username\nAnn,anX\n'); // the same size, other bytes
     await expect(checkUnchanged(file, settled, read)).rejects.toMatchObject({ code: 'FILE_CHANGED_DURING_IMPORT' });
     rmSync(file);
@@ -221,7 +249,11 @@ describe('claiming an inbox entry', () => {
     execFileSync('mkfifo', [path.join(inbox, 'pipe.csv')]);
     writeFileSync(path.join(inbox, 'twice.csv'), 'x');
     linkSync(path.join(inbox, 'twice.csv'), path.join(dir, 'twice-elsewhere'));
-    for (const [name, kind] of [['evil.csv', 'symlink'], ['pipe.csv', 'fifo'], ['twice.csv', 'hardlink']] as const) {
+    for (const [name, kind] of [
+      ['evil.csv', 'symlink'],
+      ['pipe.csv', 'fifo'],
+      ['twice.csv', 'hardlink'],
+    ] as const) {
       const outcome = await claimFile(path.join(inbox, name), processing, new Date());
       expect(outcome).toMatchObject({ refused: { kind, path: path.join(inbox, name) } });
     }
@@ -233,23 +265,28 @@ describe('claiming an inbox entry', () => {
   });
 
   // /dev/shm is a tmpfs: another filesystem than the temp folder's on this machine and in CI.
-  it.skipIf(!existsSync('/dev/shm') || statSync('/dev/shm').dev === statSync(tmpdir()).dev)('across filesystems copies from a checked descriptor and removes the inbox name; refuses a link there too', async () => {
-    const shm = mkdtempSync('/dev/shm/usersync-inbox-');
-    try {
-      const { processing } = fresh('exdev');
-      const file = path.join(shm, 'users.csv');
-      writeFileSync(file, 'Name,Username\nAnn,ann\n');
-      const outcome = await claimFile(file, processing, new Date());
-      if (!('claimed' in outcome)) throw new Error(`not claimed: ${JSON.stringify(outcome)}`);
-      expect(readFileSync(outcome.claimed.path, 'utf8')).toBe('Name,Username\nAnn,ann\n');
-      expect(existsSync(file)).toBe(false);
-      symlinkSync(path.join(dir, 'secret.csv'), path.join(shm, 'evil.csv'));
-      expect(await claimFile(path.join(shm, 'evil.csv'), processing, new Date())).toMatchObject({ refused: { kind: 'symlink' } });
-      expect(lstatSync(path.join(shm, 'evil.csv')).isSymbolicLink()).toBe(true);
-    } finally {
-      rmSync(shm, { recursive: true, force: true });
-    }
-  });
+  it.skipIf(!existsSync('/dev/shm') || statSync('/dev/shm').dev === statSync(tmpdir()).dev)(
+    'across filesystems copies from a checked descriptor and removes the inbox name; refuses a link there too',
+    async () => {
+      const shm = mkdtempSync('/dev/shm/usersync-inbox-');
+      try {
+        const { processing } = fresh('exdev');
+        const file = path.join(shm, 'users.csv');
+        writeFileSync(file, 'Name,Username\nAnn,ann\n');
+        const outcome = await claimFile(file, processing, new Date());
+        if (!('claimed' in outcome)) throw new Error(`not claimed: ${JSON.stringify(outcome)}`);
+        expect(readFileSync(outcome.claimed.path, 'utf8')).toBe('Name,Username\nAnn,ann\n');
+        expect(existsSync(file)).toBe(false);
+        symlinkSync(path.join(dir, 'secret.csv'), path.join(shm, 'evil.csv'));
+        expect(await claimFile(path.join(shm, 'evil.csv'), processing, new Date())).toMatchObject({
+          refused: { kind: 'symlink' },
+        });
+        expect(lstatSync(path.join(shm, 'evil.csv')).isSymbolicLink()).toBe(true);
+      } finally {
+        rmSync(shm, { recursive: true, force: true });
+      }
+    },
+  );
 
   it('puts an entry that must not be read back into the inbox as the entry itself, beside a name already taken', async () => {
     const { inbox, processing } = fresh('back');

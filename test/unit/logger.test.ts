@@ -22,7 +22,12 @@ describe('logging', () => {
   it('appends audit events as JSON lines, in order, all on disk once closed', async () => {
     const dir = fixtureDir();
     const audit = openAuditLog({ dir });
-    for (let i = 0; i < 30_000; i += 500) audit.appendLines(Array.from({ length: 500 }, (_, j) => JSON.stringify({ action: 'user.created', row: i + j, changes: { name: { old: null, new: `N${i + j}` } } })));
+    for (let i = 0; i < 30_000; i += 500)
+      audit.appendLines(
+        Array.from({ length: 500 }, (_, j) =>
+          JSON.stringify({ action: 'user.created', row: i + j, changes: { name: { old: null, new: `N${i + j}` } } }),
+        ),
+      );
     await audit.close();
     const lines = readFileSync(path.join(dir, 'audit.log'), 'utf8').trim().split('\n');
     expect(lines).toHaveLength(30_000);
@@ -35,7 +40,10 @@ describe('logging', () => {
     const logger = createLogger({ dir, level: 'info', console: 'off' });
     logger.error(new Error('boom'));
     await closeLogger(logger);
-    const line = JSON.parse(readFileSync(path.join(dir, 'usersync.log'), 'utf8').trim()) as { message: string; stack: string };
+    const line = JSON.parse(readFileSync(path.join(dir, 'usersync.log'), 'utf8').trim()) as {
+      message: string;
+      stack: string;
+    };
     expect(line.message).toBe('boom');
     expect(line.stack).toContain('logger.test.ts');
     expect(statSync(path.join(dir, 'usersync.log')).mode & 0o077).toBe(0);

@@ -26,7 +26,16 @@ describe('diffUser', () => {
   });
 
   it('is unchanged when every cell equals the stored value, sets in any order', () => {
-    const same = intent({ name: 'Ana Silva', email: 'ana@example.com', phone: '5511987654321', department: { name: 'FINANCE', key: 'finance' }, active: true, ignoreMfa: false, roles: ['administrator', 'auditor'], groups: [{ name: 'IT', key: 'it' }] });
+    const same = intent({
+      name: 'Ana Silva',
+      email: 'ana@example.com',
+      phone: '5511987654321',
+      department: { name: 'FINANCE', key: 'finance' },
+      active: true,
+      ignoreMfa: false,
+      roles: ['administrator', 'auditor'],
+      groups: [{ name: 'IT', key: 'it' }],
+    });
     expect(diffUser(stored, same)).toEqual({ kind: 'unchanged' });
   });
 
@@ -67,14 +76,35 @@ describe('diffUser', () => {
       roles: { old: ['administrator', 'auditor'], new: [] },
       groups: { old: ['it'], new: [] },
     });
-    expect(diff.next).toMatchObject({ email: null, phone: null, departmentKey: null, departmentName: null, roleKeys: [], groupKeys: [] });
+    expect(diff.next).toMatchObject({
+      email: null,
+      phone: null,
+      departmentKey: null,
+      departmentName: null,
+      roleKeys: [],
+      groupKeys: [],
+    });
   });
 
   it('is unchanged when a cleared field is already empty, and a new user’s cleared field is simply empty', () => {
-    const empty = { ...stored, email: null, phone: null, departmentKey: null, departmentName: null, roleKeys: [], groupKeys: [] };
-    expect(diffUser(empty, intent({ email: null, phone: null, department: null, roles: [], groups: [] }))).toEqual({ kind: 'unchanged' });
+    const empty = {
+      ...stored,
+      email: null,
+      phone: null,
+      departmentKey: null,
+      departmentName: null,
+      roleKeys: [],
+      groupKeys: [],
+    };
+    expect(diffUser(empty, intent({ email: null, phone: null, department: null, roles: [], groups: [] }))).toEqual({
+      kind: 'unchanged',
+    });
     const created = diffUser(undefined, intent({ name: 'New', email: null, department: null, roles: [] }));
-    expect(created).toMatchObject({ kind: 'create', changes: ['name', 'active', 'ignoreMfa'], next: { email: null, departmentKey: null, roleKeys: [] } });
+    expect(created).toMatchObject({
+      kind: 'create',
+      changes: ['name', 'active', 'ignoreMfa'],
+      next: { email: null, departmentKey: null, roleKeys: [] },
+    });
   });
 
   it('records a password change only as "changed"', () => {
@@ -84,16 +114,25 @@ describe('diffUser', () => {
   });
 
   it('needs a Name for a new user', () => {
-    expect(diffUser(undefined, intent({ email: 'x@example.com' }))).toMatchObject({ kind: 'fail', code: 'ROW_NAME_MISSING' });
+    expect(diffUser(undefined, intent({ email: 'x@example.com' }))).toMatchObject({
+      kind: 'fail',
+      code: 'ROW_NAME_MISSING',
+    });
   });
 
   it('creates with the defaults Active = Yes and Ignore MFA = No', () => {
     const diff = diffUser(undefined, intent({ name: 'New Person' }));
-    expect(diff).toMatchObject({ kind: 'create', next: { active: true, ignoreMfa: false, email: null, roleKeys: [], passwordHash: null } });
+    expect(diff).toMatchObject({
+      kind: 'create',
+      next: { active: true, ignoreMfa: false, email: null, roleKeys: [], passwordHash: null },
+    });
   });
 
   describe('createdAuditJson: a new user’s audit record, written as JSON directly', () => {
-    const names = { roles: (keys: readonly string[]) => keys.map((k) => (k === 'auditor' ? 'Auditor' : k)), groups: (keys: readonly string[]) => keys.map((k) => k.toUpperCase()) };
+    const names = {
+      roles: (keys: readonly string[]) => keys.map((k) => (k === 'auditor' ? 'Auditor' : k)),
+      groups: (keys: readonly string[]) => keys.map((k) => k.toUpperCase()),
+    };
     const created = (fields: Partial<PreparedIntent>) => {
       const diff = diffUser(undefined, intent(fields));
       if (diff.kind !== 'create') throw new Error(`expected a create, got ${diff.kind}`);
@@ -101,7 +140,16 @@ describe('diffUser', () => {
     };
 
     it('lists every filled field from null, in the order of its changes, with roles and groups by name', () => {
-      const json = created({ name: 'Ana "A" Silva', email: 'ana@example.com', phone: '+55 11', department: { name: 'Finance', key: 'finance' }, ignoreMfa: true, passwordHash: '$argon2id$v=19$secret', roles: ['zeta', 'auditor'], groups: [{ name: 'it', key: 'it' }] });
+      const json = created({
+        name: 'Ana "A" Silva',
+        email: 'ana@example.com',
+        phone: '+55 11',
+        department: { name: 'Finance', key: 'finance' },
+        ignoreMfa: true,
+        passwordHash: '$argon2id$v=19$secret',
+        roles: ['zeta', 'auditor'],
+        groups: [{ name: 'it', key: 'it' }],
+      });
       expect(JSON.parse(json)).toEqual({
         name: { old: null, new: 'Ana "A" Silva' },
         email: { old: null, new: 'ana@example.com' },
@@ -113,12 +161,24 @@ describe('diffUser', () => {
         roles: { old: null, new: ['Auditor', 'zeta'] },
         groups: { old: null, new: ['IT'] },
       });
-      expect(Object.keys(JSON.parse(json))).toEqual(['name', 'email', 'phone', 'department', 'active', 'ignoreMfa', 'password', 'roles', 'groups']);
+      expect(Object.keys(JSON.parse(json))).toEqual([
+        'name',
+        'email',
+        'phone',
+        'department',
+        'active',
+        'ignoreMfa',
+        'password',
+        'roles',
+        'groups',
+      ]);
       expect(json).not.toContain('argon2id');
     });
 
     it('leaves out blank fields, and keeps the defaults Active = Yes and Ignore MFA = No', () => {
-      expect(created({ name: 'New Person' })).toBe('{"name":{"old":null,"new":"New Person"},"active":{"old":null,"new":true},"ignoreMfa":{"old":null,"new":false}}');
+      expect(created({ name: 'New Person' })).toBe(
+        '{"name":{"old":null,"new":"New Person"},"active":{"old":null,"new":true},"ignoreMfa":{"old":null,"new":false}}',
+      );
     });
   });
 });

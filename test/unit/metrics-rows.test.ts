@@ -4,7 +4,8 @@ import { createMetrics } from '../../src/health/metrics.js';
 /** The `usersync_rows_total` series as {outcome: value}, from the real Prometheus text. */
 function rowSeries(text: string): Record<string, number> {
   const series: Record<string, number> = {};
-  for (const match of text.matchAll(/^usersync_rows_total\{outcome="([^"]+)"\} (\d+)$/gm)) series[match[1] as string] = Number(match[2]);
+  for (const match of text.matchAll(/^usersync_rows_total\{outcome="([^"]+)"\} (\d+)$/gm))
+    series[match[1] as string] = Number(match[2]);
   return series;
 }
 

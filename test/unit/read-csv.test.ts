@@ -11,10 +11,12 @@ beforeAll(async () => (fx = await fixtureDir()));
 afterAll(() => fx.cleanup());
 
 let counter = 0;
-async function readCsv(content: string | Buffer, settings: ReadSettings = readSettings()): Promise<{ reader: SpreadsheetReader; rows: RawRow[] }> {
+async function readCsv(
+  content: string | Buffer,
+  settings: ReadSettings = readSettings(),
+): Promise<{ reader: SpreadsheetReader; rows: RawRow[] }> {
   return readAllRows(await writeCsv(fx.path(`f${counter++}.csv`), content), settings);
 }
-
 
 /** [name, username, phone] of each row. */
 const nup = (rows: RawRow[]) => rows.map((r) => [r.row, r.cells[0], r.cells[1], r.cells[5]]);
@@ -26,7 +28,13 @@ describe('CSV reader', () => {
     ['tab', 'Name\tUsername\tPhone\nAnn Lee\tann\t123\n'],
   ])('detects the %s delimiter', async (_name, text) => {
     const { reader, rows } = await readCsv(text);
-    expect(reader.header).toMatchObject({ format: 'csv', sheetName: null, headerRow: 1, columns: ['name', 'username', 'phone'], encoding: 'utf-8' });
+    expect(reader.header).toMatchObject({
+      format: 'csv',
+      sheetName: null,
+      headerRow: 1,
+      columns: ['name', 'username', 'phone'],
+      encoding: 'utf-8',
+    });
     expect(nup(rows)).toEqual([[2, 'Ann Lee', 'ann', '123']]);
   });
 
@@ -43,7 +51,10 @@ describe('CSV reader', () => {
   });
 
   it('falls back to Windows-1252 when the bytes are not UTF-8', async () => {
-    const bytes = Buffer.concat([Buffer.from('Nome;Usuário\n'.replace('á', '\u00e1'), 'latin1'), Buffer.from([0x4a, 0x6f, 0x73, 0xe9, 0x3b, 0x6a, 0x6f, 0x73, 0x65, 0x0a])]);
+    const bytes = Buffer.concat([
+      Buffer.from('Nome;Usuário\n'.replace('á', '\u00e1'), 'latin1'),
+      Buffer.from([0x4a, 0x6f, 0x73, 0xe9, 0x3b, 0x6a, 0x6f, 0x73, 0x65, 0x0a]),
+    ]);
     const { reader, rows } = await readCsv(bytes);
     expect(reader.header.encoding).toBe('windows-1252');
     expect(reader.header.columns).toEqual(['name', 'username']);
@@ -65,7 +76,10 @@ describe('CSV reader', () => {
     const text = 'Users export\r\n\r\nName,Username,Roles\r\nAnn,ann,"Agent\r\nAdmin"\r\n\r\n,,\r\nBo,bo,\r\n';
     const { reader, rows } = await readCsv(text);
     expect(reader.header.headerRow).toBe(3);
-    expect(rows.map((r) => [r.row, r.cells[1]])).toEqual([[4, 'ann'], [8, 'bo']]);
+    expect(rows.map((r) => [r.row, r.cells[1]])).toEqual([
+      [4, 'ann'],
+      [8, 'bo'],
+    ]);
     expect(rows[0]?.cells[8]).toBe('Agent\r\nAdmin');
   });
 

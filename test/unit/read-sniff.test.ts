@@ -11,7 +11,10 @@ let fx: Awaited<ReturnType<typeof fixtureDir>>;
 let xlsx: string;
 beforeAll(async () => {
   fx = await fixtureDir();
-  xlsx = await writeUsers(fx.path('ok.xlsx'), [['Name', 'Username'], ['Ann', 'ann']]);
+  xlsx = await writeUsers(fx.path('ok.xlsx'), [
+    ['Name', 'Username'],
+    ['Ann', 'ann'],
+  ]);
 });
 afterAll(() => fx.cleanup());
 
@@ -41,7 +44,9 @@ describe('sniffing by content', () => {
     expect(await sniffFile(xlsx, readSettings())).toMatchObject({ kind: 'xlsx' });
     const renamed = await bytes('users.xls', await readFile(xlsx));
     expect(await sniffFile(renamed, readSettings())).toMatchObject({ kind: 'xlsx' });
-    expect(await sniffFile(await bytes('csv.xlsx', 'Name,Username\nAnn,ann\n'), readSettings())).toMatchObject({ kind: 'csv' });
+    expect(await sniffFile(await bytes('csv.xlsx', 'Name,Username\nAnn,ann\n'), readSettings())).toMatchObject({
+      kind: 'csv',
+    });
   });
 
   it('rejects missing paths, directories, empty and too large files', async () => {
@@ -88,13 +93,25 @@ describe('sniffing by content', () => {
     const cases: Array<[Record<string, string>, string, string]> = [
       [{ '[Content_Types].xml': '<Types/>', 'xl/workbook.bin': 'x' }, 'FILE_XLSB', '.xlsb'],
       [{ mimetype: 'application/vnd.oasis.opendocument.spreadsheet', 'content.xml': '<x/>' }, 'FILE_ODS', '.ods'],
-      [{ mimetype: 'application/vnd.oasis.opendocument.text', 'content.xml': '<x/>' }, 'FILE_NOT_SPREADSHEET', 'opendocument.text'],
+      [
+        { mimetype: 'application/vnd.oasis.opendocument.text', 'content.xml': '<x/>' },
+        'FILE_NOT_SPREADSHEET',
+        'opendocument.text',
+      ],
       [{ 'Index/Document.iwa': 'x', 'Metadata/Properties.plist': 'x' }, 'FILE_NUMBERS', 'Numbers'],
       [{ '[Content_Types].xml': '<Types/>', 'word/document.xml': '<w/>' }, 'FILE_NOT_SPREADSHEET', 'Word document'],
       [{ '[Content_Types].xml': '<Types/>', 'ppt/presentation.xml': '<p/>' }, 'FILE_NOT_SPREADSHEET', 'PowerPoint'],
       [{ 'users.xlsx': 'x' }, 'FILE_NOT_SPREADSHEET', 'unzip it'],
       [{ 'readme.txt': 'x' }, 'FILE_NOT_SPREADSHEET', 'zip archive'],
-      [{ '[Content_Types].xml': '<Types/>', 'xl/workbook.xml': '<workbook/>', 'xl/worksheets/Sheet_A.xml': '<worksheet/>' }, 'FILE_UNSUPPORTED_LAYOUT', 'save it again'],
+      [
+        {
+          '[Content_Types].xml': '<Types/>',
+          'xl/workbook.xml': '<workbook/>',
+          'xl/worksheets/Sheet_A.xml': '<worksheet/>',
+        },
+        'FILE_UNSUPPORTED_LAYOUT',
+        'save it again',
+      ],
     ];
     for (const [i, [entries, code, text]] of cases.entries()) {
       const error = await rejection(await writeZip(fx.path(`zip-${i}.xlsx`), entries));
@@ -103,38 +120,66 @@ describe('sniffing by content', () => {
   });
 
   it('names OLE compound files: encrypted, legacy .xls, other Office documents', async () => {
-    const encrypted = await rejection(await bytes('enc.xlsx', compoundFile({ EncryptionInfo: 'x', EncryptedPackage: 'y' })));
-    expect([encrypted.code, encrypted.message]).toEqual(['FILE_ENCRYPTED', expect.stringContaining('password-protected')]);
+    const encrypted = await rejection(
+      await bytes('enc.xlsx', compoundFile({ EncryptionInfo: 'x', EncryptedPackage: 'y' })),
+    );
+    expect([encrypted.code, encrypted.message]).toEqual([
+      'FILE_ENCRYPTED',
+      expect.stringContaining('password-protected'),
+    ]);
     expect((await rejection(await bytes('old.xls', compoundFile({ Workbook: 'x' })))).code).toBe('FILE_LEGACY_XLS');
     expect((await rejection(await bytes('old5.xls', compoundFile({ Book: 'x' })))).code).toBe('FILE_LEGACY_XLS');
     const doc = await rejection(await bytes('doc.xls', compoundFile({ WordDocument: 'x' })));
     expect([doc.code, doc.message]).toEqual(['FILE_NOT_SPREADSHEET', expect.stringContaining('Word document (.doc)')]);
-    const broken = await rejection(await bytes('broken.xls', Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1, 1, 2, 3])));
+    const broken = await rejection(
+      await bytes('broken.xls', Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1, 1, 2, 3])),
+    );
     expect(broken.code).toBe('FILE_CORRUPT');
   });
 
   it('names HTML and XML files disguised as spreadsheets', async () => {
-    const html = await rejection(await bytes('report.xls', '<!DOCTYPE html><html><body><table><tr><td>Name</td></tr></table></body></html>'));
-    expect([html.code, html.message]).toEqual(['FILE_NOT_SPREADSHEET', expect.stringContaining('HTML page disguised as a spreadsheet')]);
+    const html = await rejection(
+      await bytes('report.xls', '<!DOCTYPE html><html><body><table><tr><td>Name</td></tr></table></body></html>'),
+    );
+    expect([html.code, html.message]).toEqual([
+      'FILE_NOT_SPREADSHEET',
+      expect.stringContaining('HTML page disguised as a spreadsheet'),
+    ]);
     expect(html.message).toContain('.xlsx');
     const xml2003 = await rejection(
-      await bytes('users.xml.xls', '<?xml version="1.0"?>\n<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet"></Workbook>'),
+      await bytes(
+        'users.xml.xls',
+        '<?xml version="1.0"?>\n<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet"></Workbook>',
+      ),
     );
-    expect([xml2003.code, xml2003.message]).toEqual(['FILE_NOT_SPREADSHEET', expect.stringContaining('XML Spreadsheet 2003')]);
+    expect([xml2003.code, xml2003.message]).toEqual([
+      'FILE_NOT_SPREADSHEET',
+      expect.stringContaining('XML Spreadsheet 2003'),
+    ]);
   });
 
   it('names SYLK files but keeps a CSV whose header starts with ID;', async () => {
     const slk = await rejection(await bytes('sylk.xls', 'ID;PWXL;N;E\r\nP;PGeneral\r\nC;Y1;X1;K"Name"\r\nE\r\n'));
     expect([slk.code, slk.message]).toEqual(['FILE_NOT_SPREADSHEET', expect.stringContaining('SYLK')]);
-    expect(await sniffFile(await bytes('id.csv', 'ID;Name;Username\n1;Ann;ann\n'), readSettings())).toMatchObject({ kind: 'csv' });
+    expect(await sniffFile(await bytes('id.csv', 'ID;Name;Username\n1;Ann;ann\n'), readSettings())).toMatchObject({
+      kind: 'csv',
+    });
   });
 
   it('names other binary and non-UTF-8 text files', async () => {
     expect((await rejection(await bytes('doc.xlsx', '%PDF-1.7\n...'))).message).toContain('PDF');
-    expect((await rejection(await bytes('u16.csv', Buffer.from('\uFEFFName,Username\n', 'utf16le')))).message).toContain('UTF-16');
-    expect((await rejection(await bytes('u16nobom.csv', Buffer.from('Name,Username\nAnn,ann\n', 'utf16le')))).message).toContain('UTF-16');
-    expect((await rejection(await bytes('bin.xlsx', Buffer.from([1, 2, 3, 4, 5, 6, 7, 8, 0, 9])))).code).toBe('FILE_NOT_SPREADSHEET');
-    expect((await rejection(await bytes('biff4.xls', Buffer.from([0x09, 0x04, 0x06, 0x00, 0, 0, 0x10, 0])))).code).toBe('FILE_LEGACY_XLS');
+    expect(
+      (await rejection(await bytes('u16.csv', Buffer.from('\uFEFFName,Username\n', 'utf16le')))).message,
+    ).toContain('UTF-16');
+    expect(
+      (await rejection(await bytes('u16nobom.csv', Buffer.from('Name,Username\nAnn,ann\n', 'utf16le')))).message,
+    ).toContain('UTF-16');
+    expect((await rejection(await bytes('bin.xlsx', Buffer.from([1, 2, 3, 4, 5, 6, 7, 8, 0, 9])))).code).toBe(
+      'FILE_NOT_SPREADSHEET',
+    );
+    expect((await rejection(await bytes('biff4.xls', Buffer.from([0x09, 0x04, 0x06, 0x00, 0, 0, 0x10, 0])))).code).toBe(
+      'FILE_LEGACY_XLS',
+    );
   });
 });
 

@@ -51,13 +51,30 @@ async function writeReport(path: string, rows: Array<[RowResult, FailedRowCells?
 }
 
 const FAILED_ROW: [RowResult, FailedRowCells] = [
-  { row: 5, username: 'dee', status: 'failed', changes: [], message: 'The e-mail address is not valid.', code: 'ROW_INVALID_EMAIL' },
-  { row: 5, cells: { name: 'Dee', username: 'dee', email: 'dee@example.com' }, error: 'The e-mail address is not valid.' },
+  {
+    row: 5,
+    username: 'dee',
+    status: 'failed',
+    changes: [],
+    message: 'The e-mail address is not valid.',
+    code: 'ROW_INVALID_EMAIL',
+  },
+  {
+    row: 5,
+    cells: { name: 'Dee', username: 'dee', email: 'dee@example.com' },
+    error: 'The e-mail address is not valid.',
+  },
 ];
 const CREATED_ROW: [RowResult] = [{ row: 2, username: 'ann', status: 'created', changes: ['name'] }];
 
 /** The template's header row plus the report's Error column, and one fixed row. */
-const FAILED_SHEET = { name: 'Failed rows', rows: [[...TEMPLATE, 'Error'], ['Dee', 'dee', null, null, 'dee@example.com', null, null, null, null, null, 'Row 5: bad e-mail']] };
+const FAILED_SHEET = {
+  name: 'Failed rows',
+  rows: [
+    [...TEMPLATE, 'Error'],
+    ['Dee', 'dee', null, null, 'dee@example.com', null, null, null, null, null, 'Row 5: bad e-mail'],
+  ],
+};
 
 describe('reading the template back', () => {
   it('does not warn that the Instructions sheet was ignored', async () => {
@@ -80,13 +97,30 @@ describe('reading a usersync report back', () => {
     const { reader, rows } = await readAll(path);
     expect(reader.header.sheetName).toBe('Failed rows');
     expect(reader.header.warnings).toEqual([]);
-    expect(rows.map((r) => [r.row, r.cells[0], r.cells[1], r.cells[4]])).toEqual([[2, 'Dee', 'dee', 'dee@example.com']]);
+    expect(rows.map((r) => [r.row, r.cells[0], r.cells[1], r.cells[4]])).toEqual([
+      [2, 'Dee', 'dee', 'dee@example.com'],
+    ]);
   });
 
   it('recognises a report written without the marker by its sheets, in whatever order they are stored', async () => {
-    const summary = { name: 'Summary', rows: [['Import report', 'hr.xlsx'], ['Result', 'Imported with errors']] };
-    const rowsSheet = { name: 'Rows', rows: [['Row', 'Username', 'Status', 'Changed fields', 'Message'], [5, 'dee', 'failed', null, 'bad e-mail']] };
-    for (const [name, sheets] of [['old.report.xlsx', [summary, FAILED_SHEET, rowsSheet]], ['paged.report.xlsx', [summary, FAILED_SHEET, rowsSheet, { ...rowsSheet, name: 'Rows (2)' }]]] as const) {
+    const summary = {
+      name: 'Summary',
+      rows: [
+        ['Import report', 'hr.xlsx'],
+        ['Result', 'Imported with errors'],
+      ],
+    };
+    const rowsSheet = {
+      name: 'Rows',
+      rows: [
+        ['Row', 'Username', 'Status', 'Changed fields', 'Message'],
+        [5, 'dee', 'failed', null, 'bad e-mail'],
+      ],
+    };
+    for (const [name, sheets] of [
+      ['old.report.xlsx', [summary, FAILED_SHEET, rowsSheet]],
+      ['paged.report.xlsx', [summary, FAILED_SHEET, rowsSheet, { ...rowsSheet, name: 'Rows (2)' }]],
+    ] as const) {
       const { reader, rows } = await readAll(await writeWorkbook(fx.path(name), [...sheets]));
       expect(reader.header.sheetName).toBe('Failed rows');
       expect(reader.header.warnings).toEqual([]);
@@ -95,10 +129,18 @@ describe('reading a usersync report back', () => {
     // The Rows sheet stored before the Failed rows sheet in the zip (the reader reads sheets in
     // stored order): it has a Username column but no Name column, and must not be taken for the
     // sheet to import.
-    const entries = await directoryEntries(await writeWorkbook(fx.path('tabs.xlsx'), [summary, FAILED_SHEET, rowsSheet]));
-    const rank = (name: string) => (name === 'xl/worksheets/sheet3.xml' ? 0 : name === 'xl/worksheets/sheet2.xml' ? 1 : -1);
-    const stored = entries.filter(([name]) => !name.endsWith('/')).sort(([a], [b]) => (rank(a) >= 0 && rank(b) >= 0 ? rank(a) - rank(b) : 0));
-    expect(stored.map(([name]) => name).filter((name) => rank(name) >= 0)).toEqual(['xl/worksheets/sheet3.xml', 'xl/worksheets/sheet2.xml']);
+    const entries = await directoryEntries(
+      await writeWorkbook(fx.path('tabs.xlsx'), [summary, FAILED_SHEET, rowsSheet]),
+    );
+    const rank = (name: string) =>
+      name === 'xl/worksheets/sheet3.xml' ? 0 : name === 'xl/worksheets/sheet2.xml' ? 1 : -1;
+    const stored = entries
+      .filter(([name]) => !name.endsWith('/'))
+      .sort(([a], [b]) => (rank(a) >= 0 && rank(b) >= 0 ? rank(a) - rank(b) : 0));
+    expect(stored.map(([name]) => name).filter((name) => rank(name) >= 0)).toEqual([
+      'xl/worksheets/sheet3.xml',
+      'xl/worksheets/sheet2.xml',
+    ]);
     const reordered = await writeZip(fx.path('reordered.report.xlsx'), Object.fromEntries(stored));
     const again = await readAll(reordered);
     expect(again.reader.header.sheetName).toBe('Failed rows');

@@ -31,7 +31,6 @@ afterAll(async () => {
   await fx.cleanup();
 });
 
-
 async function leftovers(): Promise<string[]> {
   return (await readdir(privateTmp)).filter((name) => name.startsWith(TEMP_PREFIX));
 }
@@ -42,7 +41,7 @@ async function sheetCopies(dir: string): Promise<string[]> {
 }
 
 describe('xlsx worker', () => {
-  it('reads a file above the lean-memory threshold the same, with its worker\'s young generation capped', async () => {
+  it("reads a file above the lean-memory threshold the same, with its worker's young generation capped", async () => {
     const reader = await openSpreadsheet(big, readSettings(), { leanMemoryAboveBytes: 0 });
     let rows = 0;
     let last = 1;
@@ -89,7 +88,11 @@ describe('xlsx worker', () => {
   it('streams the sheet of a workbook without shared strings (inline strings only), never copying it to disk', async () => {
     // Such a sheet waited in a temp file for a shared-strings part that never comes: its cells,
     // passwords included, were on disk for the whole read.
-    const rows = Array.from({ length: 20_000 }, (_, i) => `<row r="${i + 2}">${inlineCell(`A${i + 2}`, `User ${i}`)}${inlineCell(`B${i + 2}`, `user${i}`)}${inlineCell(`C${i + 2}`, `Secret-${i}`)}</row>`);
+    const rows = Array.from(
+      { length: 20_000 },
+      (_, i) =>
+        `<row r="${i + 2}">${inlineCell(`A${i + 2}`, `User ${i}`)}${inlineCell(`B${i + 2}`, `user${i}`)}${inlineCell(`C${i + 2}`, `Secret-${i}`)}</row>`,
+    );
     const header = `<row r="1">${inlineCell('A1', 'Name')}${inlineCell('B1', 'Username')}${inlineCell('C1', 'Password')}</row>`;
     const file = await writeCraftedXlsx(fx.path('inline.xlsx'), header + rows.join(''));
     const reader = await openSpreadsheet(file, readSettings());

@@ -3,7 +3,15 @@ import type { RawRow } from '../../src/domain/columns.js';
 import { CELL_ERRORS } from '../../src/xlsx/sheet/cell-to-text.js';
 import { openSpreadsheet, type ReadSettings } from '../../src/pipeline/read/index.js';
 import { TEMPLATE } from '../fixtures/build.js';
-import { fixtureDir, inlineCell, readSettings, writeCraftedXlsx, writeLargeWorkbook, writeUsers, writeWorkbook } from '../fixtures/workbooks.js';
+import {
+  fixtureDir,
+  inlineCell,
+  readSettings,
+  writeCraftedXlsx,
+  writeLargeWorkbook,
+  writeUsers,
+  writeWorkbook,
+} from '../fixtures/workbooks.js';
 import { readAllRows, rejection } from '../helpers/read.js';
 
 let fx: Awaited<ReturnType<typeof fixtureDir>>;
@@ -12,28 +20,49 @@ afterAll(() => fx.cleanup());
 
 const readAll = (path: string, settings: ReadSettings = readSettings()) => readAllRows(path, settings);
 
-
 /** cells[] as a record of the non-blank ones, for readable assertions. */
 const cellsOf = (row: RawRow | undefined) =>
-  Object.fromEntries(TEMPLATE.flatMap((name, i) => (row?.cells[i] === undefined || row.cells[i] === '' ? [] : [[name, row.cells[i]]])));
+  Object.fromEntries(
+    TEMPLATE.flatMap((name, i) => (row?.cells[i] === undefined || row.cells[i] === '' ? [] : [[name, row.cells[i]]])),
+  );
 
 describe('xlsx reader: header', () => {
   it('reads a shared-strings part of over a MB with 1- to 4-byte characters whole, wherever its pieces are cut', async () => {
     // ~1.4 MB of strings: decoded in several pieces (shared-strings.ts), characters across their ends.
     const name = (i: number) => `Ñame ${i} 東京 😀 ${'é'.repeat(i % 7)}.`;
     const count = 12_000;
-    const path = await writeLargeWorkbook(fx.path('multibyte-strings.xlsx'), count, (i) => [name(i), `user${i}`, '', '', `user${i}@example.com`]);
+    const path = await writeLargeWorkbook(fx.path('multibyte-strings.xlsx'), count, (i) => [
+      name(i),
+      `user${i}`,
+      '',
+      '',
+      `user${i}@example.com`,
+    ]);
     const { rows } = await readAll(path);
     expect(rows).toHaveLength(count);
     rows.forEach((row, i) => expect(row.cells.slice(0, 2)).toEqual([name(i + 1), `user${i + 1}`]));
   });
 
   it('reads the template, its columns in file order and its row numbers', async () => {
-    const path = await writeUsers(fx.path('template.xlsx'), [TEMPLATE, ['Ann Lee', 'ann', 'secret12', 'Sales', 'ann@example.com', '123', 'Yes', 'No', 'Agent', 'Team A']]);
+    const path = await writeUsers(fx.path('template.xlsx'), [
+      TEMPLATE,
+      ['Ann Lee', 'ann', 'secret12', 'Sales', 'ann@example.com', '123', 'Yes', 'No', 'Agent', 'Team A'],
+    ]);
     const { reader, rows } = await readAll(path);
-    expect(reader.header).toMatchObject({ format: 'xlsx', sheetName: 'Users', headerRow: 1, headers: TEMPLATE, warnings: [] });
+    expect(reader.header).toMatchObject({
+      format: 'xlsx',
+      sheetName: 'Users',
+      headerRow: 1,
+      headers: TEMPLATE,
+      warnings: [],
+    });
     expect(reader.header.columns).toHaveLength(10);
-    expect(rows).toEqual([{ row: 2, cells: ['Ann Lee', 'ann', 'secret12', 'Sales', 'ann@example.com', '123', 'Yes', 'No', 'Agent', 'Team A'] }]);
+    expect(rows).toEqual([
+      {
+        row: 2,
+        cells: ['Ann Lee', 'ann', 'secret12', 'Sales', 'ann@example.com', '123', 'Yes', 'No', 'Agent', 'Team A'],
+      },
+    ]);
   });
 
   it('finds a Portuguese, re-spelled and reordered header on row 3 below title rows', async () => {
@@ -48,26 +77,43 @@ describe('xlsx reader: header', () => {
     expect(reader.header.columns).toEqual(['email', 'username', 'name', 'groups']);
     expect(reader.header.warnings).toEqual(['Column "Centro de custo" (E) is not a template column and was ignored.']);
     expect(rows).toHaveLength(1);
-    expect(cellsOf(rows[0])).toEqual({ Name: 'Jo Souza', Username: 'jo', 'E-mail': 'jo@example.com', 'User group': 'Team A' });
+    expect(cellsOf(rows[0])).toEqual({
+      Name: 'Jo Souza',
+      Username: 'jo',
+      'E-mail': 'jo@example.com',
+      'User group': 'Team A',
+    });
   });
 
   it('uses operator aliases', async () => {
-    const path = await writeUsers(fx.path('alias.xlsx'), [['Full name', 'Login'], ['Ann', 'ann']]);
+    const path = await writeUsers(fx.path('alias.xlsx'), [
+      ['Full name', 'Login'],
+      ['Ann', 'ann'],
+    ]);
     const { rows } = await readAll(path, readSettings({ headerAliases: { Login: 'Username' } }));
     expect(cellsOf(rows[0])).toEqual({ Name: 'Ann', Username: 'ann' });
   });
 
   it('rejects the same column twice', async () => {
-    const path = await writeUsers(fx.path('dup.xlsx'), [['Name', 'Username', 'Email', 'E-mail'], ['a', 'b', 'c', 'd']]);
+    const path = await writeUsers(fx.path('dup.xlsx'), [
+      ['Name', 'Username', 'Email', 'E-mail'],
+      ['a', 'b', 'c', 'd'],
+    ]);
     const error = await rejection(openSpreadsheet(path, readSettings()));
     expect(error.code).toBe('FILE_DUPLICATE_COLUMN');
     expect(error.message).toContain('"Email" in column C and "E-mail" in column D');
   });
 
   it('rejects a header without Name, without Username, or no header at all', async () => {
-    const noName = await writeUsers(fx.path('noname.xlsx'), [['Username', 'E-mail'], ['a', 'b']]);
+    const noName = await writeUsers(fx.path('noname.xlsx'), [
+      ['Username', 'E-mail'],
+      ['a', 'b'],
+    ]);
     expect((await rejection(openSpreadsheet(noName, readSettings()))).code).toBe('FILE_NO_NAME_COLUMN');
-    const noUser = await writeUsers(fx.path('nouser.xlsx'), [['Name', 'E-mail', 'Phone'], ['a', 'b', 'c']]);
+    const noUser = await writeUsers(fx.path('nouser.xlsx'), [
+      ['Name', 'E-mail', 'Phone'],
+      ['a', 'b', 'c'],
+    ]);
     const error = await rejection(openSpreadsheet(noUser, readSettings()));
     expect(error.code).toBe('FILE_NO_USERNAME_COLUMN');
     expect(error.message).toContain('row 1 of sheet "Users"');
@@ -84,9 +130,11 @@ describe('xlsx reader: header', () => {
   it('rejects a header without data rows when the batches are read', async () => {
     const path = await writeUsers(fx.path('empty.xlsx'), [['Name', 'Username'], [], ['', '  ']]);
     const reader = await openSpreadsheet(path, readSettings());
-    const error = await rejection((async () => {
-      for await (const _ of reader.batches());
-    })());
+    const error = await rejection(
+      (async () => {
+        for await (const _ of reader.batches());
+      })(),
+    );
     expect(error.code).toBe('FILE_NO_DATA_ROWS');
     expect(error.message).toContain('row 1 of sheet "Users"');
   });
@@ -96,8 +144,21 @@ describe('xlsx reader: sheets', () => {
   it('reads the first sheet with a header and names the others in warnings', async () => {
     const path = await writeWorkbook(fx.path('sheets.xlsx'), [
       { name: 'Notes', rows: [['Fill in one user per row.']] },
-      { name: 'Secret', rows: [['Name', 'Username'], ['hidden', 'h']], state: 'hidden' },
-      { name: 'Users', rows: [['Name', 'Username'], ['Ann', 'ann']] },
+      {
+        name: 'Secret',
+        rows: [
+          ['Name', 'Username'],
+          ['hidden', 'h'],
+        ],
+        state: 'hidden',
+      },
+      {
+        name: 'Users',
+        rows: [
+          ['Name', 'Username'],
+          ['Ann', 'ann'],
+        ],
+      },
       { name: 'Lists', rows: [['Yes'], ['No']] },
     ]);
     const { reader, rows } = await readAll(path);
@@ -132,7 +193,18 @@ describe('xlsx reader: cell values', () => {
     const { rows } = await readAll(path);
     expect(rows[0]).toEqual({
       row: 2,
-      cells: ['Ana Souza', 'ana', undefined, 'Sales', 'ana@example.com', '5511987654321', 'TRUE', 'FALSE', 'AGENT', { error: '#N/A' }],
+      cells: [
+        'Ana Souza',
+        'ana',
+        undefined,
+        'Sales',
+        'ana@example.com',
+        '5511987654321',
+        'TRUE',
+        'FALSE',
+        'AGENT',
+        { error: '#N/A' },
+      ],
     });
     expect(cellsOf(rows[1])).toEqual({ Name: 'Bo', Username: 'bo', Phone: '0', Active: 'TRUE' });
   });
@@ -167,19 +239,35 @@ describe('xlsx reader: cell values', () => {
   });
 
   it('skips blank rows and keeps spreadsheet row numbers', async () => {
-    const path = await writeUsers(fx.path('blank.xlsx'), [['Name', 'Username'], ['a', 'a'], [], ['', ' '], ['b', 'b'], [null, null, 'only an unknown column']]);
+    const path = await writeUsers(fx.path('blank.xlsx'), [
+      ['Name', 'Username'],
+      ['a', 'a'],
+      [],
+      ['', ' '],
+      ['b', 'b'],
+      [null, null, 'only an unknown column'],
+    ]);
     const { rows } = await readAll(path);
     expect(rows.map((r) => r.row)).toEqual([2, 5]);
   });
 
   it('marks a cell longer than import.maxCellChars so its row fails', async () => {
-    const path = await writeUsers(fx.path('long.xlsx'), [['Name', 'Username'], ['x'.repeat(50), 'ann']]);
+    const path = await writeUsers(fx.path('long.xlsx'), [
+      ['Name', 'Username'],
+      ['x'.repeat(50), 'ann'],
+    ]);
     const { rows } = await readAll(path, readSettings({ maxCellChars: 20 }));
-    expect(rows[0]?.cells[0]).toEqual({ error: 'a value longer than 20 characters (import.maxCellChars)', tooLong: true });
+    expect(rows[0]?.cells[0]).toEqual({
+      error: 'a value longer than 20 characters (import.maxCellChars)',
+      tooLong: true,
+    });
   });
 
   it('rejects rows without their position as an unsupported layout', async () => {
-    const path = await writeCraftedXlsx(fx.path('no-r.xlsx'), `<row><c t="inlineStr"><is><t>Name</t></is></c><c t="inlineStr"><is><t>Username</t></is></c></row>`);
+    const path = await writeCraftedXlsx(
+      fx.path('no-r.xlsx'),
+      `<row><c t="inlineStr"><is><t>Name</t></is></c><c t="inlineStr"><is><t>Username</t></is></c></row>`,
+    );
     const error = await rejection(openSpreadsheet(path, readSettings()));
     expect(error.code).toBe('FILE_UNSUPPORTED_LAYOUT');
     expect(error.message).toContain('save it again');
@@ -188,18 +276,29 @@ describe('xlsx reader: cell values', () => {
 
 describe('xlsx reader: limits', () => {
   it('rejects more data rows than import.maxRows', async () => {
-    const path = await writeUsers(fx.path('rows.xlsx'), [['Name', 'Username'], ...Array.from({ length: 6 }, (_, i) => [`n${i}`, `u${i}`])]);
+    const path = await writeUsers(fx.path('rows.xlsx'), [
+      ['Name', 'Username'],
+      ...Array.from({ length: 6 }, (_, i) => [`n${i}`, `u${i}`]),
+    ]);
     const reader = await openSpreadsheet(path, readSettings({ maxRows: 5 }));
-    const error = await rejection((async () => {
-      for await (const _ of reader.batches());
-    })());
+    const error = await rejection(
+      (async () => {
+        for await (const _ of reader.batches());
+      })(),
+    );
     expect(error.code).toBe('FILE_TOO_MANY_ROWS');
   });
 
   it('stops after import.maxEmptyRows blank rows and says so', async () => {
-    const rows: unknown[][] = [['Name', 'Username'], ['a', 'a']];
+    const rows: unknown[][] = [
+      ['Name', 'Username'],
+      ['a', 'a'],
+    ];
     rows[20] = ['late', 'late'];
-    const path = await writeUsers(fx.path('gap.xlsx'), Array.from(rows, (r) => (r ?? []) as never[]));
+    const path = await writeUsers(
+      fx.path('gap.xlsx'),
+      Array.from(rows, (r) => (r ?? []) as never[]),
+    );
     const { reader, rows: read } = await readAll(path, readSettings({ maxEmptyRows: 5 }));
     expect(read.map((r) => r.row)).toEqual([2]);
     expect(reader.header.warnings.at(-1)).toContain('Reading stopped at row 21');

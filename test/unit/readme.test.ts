@@ -7,7 +7,9 @@ import { GENERATED, README, ROOT, renderDoc } from '../../scripts/docs.js';
 
 const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
 const readme = readFileSync(README, 'utf8');
-const docs = readdirSync(path.join(ROOT, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`);
+const docs = readdirSync(path.join(ROOT, 'docs'))
+  .filter((name) => name.endsWith('.md'))
+  .map((name) => `docs/${name}`);
 
 /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens. */
 const anchorOf = (heading: string) =>
@@ -61,9 +63,12 @@ describe('README and docs/', () => {
   });
 
   it('say what the software is and does, not who built it when (no work-session diary)', () => {
-    const ordinal = '(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|\\w+teenth|twentieth|this|that|earlier|previous|last)';
+    const ordinal =
+      '(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|\\w+teenth|twentieth|this|that|earlier|previous|last)';
     const diary = new RegExp(`\\b${ordinal} sessions?\\b`, 'i');
-    const sources = ['bench', 'scripts'].flatMap((dir) => readdirSync(path.join(ROOT, dir)).map((name) => `${dir}/${name}`));
+    const sources = ['bench', 'scripts'].flatMap((dir) =>
+      readdirSync(path.join(ROOT, dir)).map((name) => `${dir}/${name}`),
+    );
     for (const file of ['README.md', ...docs, ...sources]) {
       if (!statSync(path.join(ROOT, file)).isFile()) continue;
       expect(diary.exec(read(file))?.[0], file).toBeUndefined();

@@ -39,7 +39,14 @@ const ROWS: RowResult[] = [
   { row: 2, username: 'ana', status: 'created', changes: [] },
   { row: 3, username: 'bob', status: 'updated', changes: ['email', 'roles'] },
   { row: 5, username: 'cy', status: 'unchanged', changes: [] },
-  { row: 6, username: '', status: 'failed', changes: [], message: 'The Username cell is empty.', code: 'ROW_USERNAME_MISSING' },
+  {
+    row: 6,
+    username: '',
+    status: 'failed',
+    changes: [],
+    message: 'The Username cell is empty.',
+    code: 'ROW_USERNAME_MISSING',
+  },
 ];
 
 describe('writeJsonReport', () => {
@@ -49,8 +56,18 @@ describe('writeJsonReport', () => {
     const report = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
 
     expect(Object.keys(report)).toEqual([
-      'importId', 'file', 'dryRun', 'outcome', 'counts', 'warnings',
-      'startedAt', 'finishedAt', 'durationMs', 'sheetName', 'headerRow', 'rows',
+      'importId',
+      'file',
+      'dryRun',
+      'outcome',
+      'counts',
+      'warnings',
+      'startedAt',
+      'finishedAt',
+      'durationMs',
+      'sheetName',
+      'headerRow',
+      'rows',
     ]);
     expect(report).toMatchObject({
       importId: 12,
@@ -65,7 +82,14 @@ describe('writeJsonReport', () => {
       { row: 2, username: 'ana', status: 'created', changes: [] },
       { row: 3, username: 'bob', status: 'updated', changes: ['email', 'roles'] },
       { row: 5, username: 'cy', status: 'unchanged', changes: [] },
-      { row: 6, username: '', status: 'failed', changes: [], message: 'The Username cell is empty.', code: 'ROW_USERNAME_MISSING' },
+      {
+        row: 6,
+        username: '',
+        status: 'failed',
+        changes: [],
+        message: 'The Username cell is empty.',
+        code: 'ROW_USERNAME_MISSING',
+      },
     ]);
   });
 
@@ -94,7 +118,12 @@ describe('writeJsonReport', () => {
   });
 
   it('streams many rows into valid JSON', async () => {
-    const many: RowResult[] = Array.from({ length: 20_000 }, (_, i) => ({ row: i + 2, username: `u${i}`, status: 'unchanged', changes: [] }));
+    const many: RowResult[] = Array.from({ length: 20_000 }, (_, i) => ({
+      row: i + 2,
+      username: `u${i}`,
+      status: 'unchanged',
+      changes: [],
+    }));
     const file = join(dir, 'r.json');
     await writeJsonReport(sourceOf(many), file);
     const report = JSON.parse(await readFile(file, 'utf8')) as { rows: RowResult[] };
@@ -102,11 +131,22 @@ describe('writeJsonReport', () => {
     expect(report.rows.at(-1)).toEqual({ row: 20_001, username: 'u19999', status: 'unchanged', changes: [] });
   });
 
-  it('copies a spool\'s rows body to the same bytes as rows serialised one by one, from disk or memory', async () => {
+  it("copies a spool's rows body to the same bytes as rows serialised one by one, from disk or memory", async () => {
     const tricky: RowResult[] = [
       ...ROWS,
-      { row: 7, username: 'quote"line\nbreak', status: 'failed', changes: [], message: '"status":"unchanged" is only text here, ✓ 𝒜' },
-      ...Array.from({ length: 30_000 }, (_, i): RowResult => ({ row: i + 8, username: `u${i}`, status: i % 3 === 0 ? 'unchanged' : 'created', changes: i % 3 === 0 ? [] : ['name', 'email'] })),
+      {
+        row: 7,
+        username: 'quote"line\nbreak',
+        status: 'failed',
+        changes: [],
+        message: '"status":"unchanged" is only text here, ✓ 𝒜',
+      },
+      ...Array.from({ length: 30_000 }, (_, i): RowResult => ({
+        row: i + 8,
+        username: `u${i}`,
+        status: i % 3 === 0 ? 'unchanged' : 'created',
+        changes: i % 3 === 0 ? [] : ['name', 'email'],
+      })),
     ];
     for (const rows of [[], ROWS.slice(0, 1), tricky]) {
       const reference = join(dir, 'reference.json');
@@ -126,6 +166,8 @@ describe('writeJsonReport', () => {
   });
 
   it('removes the temp file and reports FS_IO_FAILED when the folder does not exist', async () => {
-    await expect(writeJsonReport(sourceOf(ROWS), join(dir, 'missing', 'r.json'))).rejects.toMatchObject({ code: 'FS_IO_FAILED' });
+    await expect(writeJsonReport(sourceOf(ROWS), join(dir, 'missing', 'r.json'))).rejects.toMatchObject({
+      code: 'FS_IO_FAILED',
+    });
   });
 });

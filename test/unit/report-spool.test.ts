@@ -52,7 +52,13 @@ describe.each([
     const spool = make();
     spool.add({ row: 2, username: 'same', status: 'unchanged', changes: [] });
     spool.add({ row: 3, username: 'x","status":"unchanged', status: 'created', changes: [] });
-    spool.add({ row: 4, username: 'unchanged', status: 'failed', changes: [], message: 'was "status":"unchanged" before' });
+    spool.add({
+      row: 4,
+      username: 'unchanged',
+      status: 'failed',
+      changes: [],
+      message: 'was "status":"unchanged" before',
+    });
     spool.add({ row: 5, username: 'y', status: 'updated', changes: ['email'] });
     await spool.finish();
     expect((await collect(spool.rows({ exceptUnchanged: true }))).map((r) => r.row)).toEqual([3, 4, 5]);
@@ -133,8 +139,22 @@ describe('rowRecordJson', () => {
   it('writes exactly JSON.stringify(toRowRecord(row)), whatever the row carries', () => {
     const rows = [
       { row: 2, username: 'ana', status: 'created', changes: ['name', 'email'] },
-      { row: 3, username: 'bo"b\\ \u2028 😀 \u0001', status: 'failed', changes: [], message: 'Row 3: "x" <y> \n z', code: 'ROW_INVALID_EMAIL' },
-      { row: 4, username: '', status: 'unchanged', changes: [], message: undefined, raw: { row: 4, cells: ['secret'] } },
+      {
+        row: 3,
+        username: 'bo"b\\ \u2028 😀 \u0001',
+        status: 'failed',
+        changes: [],
+        message: 'Row 3: "x" <y> \n z',
+        code: 'ROW_INVALID_EMAIL',
+      },
+      {
+        row: 4,
+        username: '',
+        status: 'unchanged',
+        changes: [],
+        message: undefined,
+        raw: { row: 4, cells: ['secret'] },
+      },
       { row: 5, username: 'zé', status: 'would-update', changes: ['roles'], code: 'X' },
     ] as unknown as RowResult[];
     for (const row of rows) expect(rowRecordJson(row)).toBe(JSON.stringify(toRowRecord(row)));

@@ -35,7 +35,8 @@ async function unzipText(file: string): Promise<Map<string, string>> {
         stream.on('end', () => {
           const content = Buffer.concat(chunks);
           // The zip's CRC-32 is zlib's (zip-crc32.ts): every report read here checks it.
-          if (crc32(content) !== entry.crc32) return reject(new Error(`${entry.fileName}: CRC-32 ${entry.crc32} in the zip, ${crc32(content)} computed`));
+          if (crc32(content) !== entry.crc32)
+            return reject(new Error(`${entry.fileName}: CRC-32 ${entry.crc32} in the zip, ${crc32(content)} computed`));
           entries.set(entry.fileName, content.toString('utf8'));
           zip.readEntry();
         });
@@ -70,7 +71,10 @@ function sourceOf(rows: Added[], overrides: Partial<ReportSummary> = {}): Report
   return { summary, rows: () => spool.rows(), failedRows: () => spool.failedRows() };
 }
 
-async function writeAndRead(source: ReportSource, options?: XlsxReportOptions): Promise<{ file: string; book: ExcelJS.Workbook }> {
+async function writeAndRead(
+  source: ReportSource,
+  options?: XlsxReportOptions,
+): Promise<{ file: string; book: ExcelJS.Workbook }> {
   const file = join(dir, 'hr.report.xlsx');
   await writeXlsxReport(source, file, options);
   const book = new ExcelJS.Workbook();
@@ -97,7 +101,11 @@ const MIXED: Added[] = [
   [{ row: 4, username: 'cy', status: 'unchanged', changes: [] }],
   [
     { row: 5, username: 'dee', status: 'failed', changes: [], message: 'The e-mail address is not valid.' },
-    { row: 5, cells: { name: 'Dee', username: 'dee', email: 'dee@', phone: '5511987654321', active: 'Yes' }, error: 'The e-mail address is not valid.' },
+    {
+      row: 5,
+      cells: { name: 'Dee', username: 'dee', email: 'dee@', phone: '5511987654321', active: 'Yes' },
+      error: 'The e-mail address is not valid.',
+    },
   ],
   [{ row: 6, username: 'eve', status: 'would-create', changes: [] }],
   [{ row: 7, username: 'fay', status: 'would-update', changes: ['name'] }],
@@ -135,10 +143,24 @@ describe('writeXlsxReport', () => {
     expect(rowValues(rows, 3)).toEqual([3, 'bob', 'updated', 'email, phone']);
     expect(rowValues(rows, 4)).toEqual([5, 'dee', 'failed', undefined, 'The e-mail address is not valid.']); // cy (unchanged) is not listed
     // One rule per status over the Status column: Excel colours each cell by its value.
-    const formats = (rows as unknown as { conditionalFormattings: Array<{ ref: string; rules: Array<{ formulae: string[]; style: { fill: ExcelJS.FillPattern } }> }> }).conditionalFormattings;
+    const formats = (
+      rows as unknown as {
+        conditionalFormattings: Array<{
+          ref: string;
+          rules: Array<{ formulae: string[]; style: { fill: ExcelJS.FillPattern } }>;
+        }>;
+      }
+    ).conditionalFormattings;
     expect(formats.map((f) => f.ref)).toEqual(['C2:C6']);
     const colours = Object.fromEntries(formats[0]!.rules.map((r) => [r.formulae[0], r.style.fill.bgColor?.argb]));
-    expect(colours).toEqual({ '"created"': 'FFC6EFCE', '"would-create"': 'FFE8F6EB', '"updated"': 'FFBDD7EE', '"would-update"': 'FFDDEBF7', '"unchanged"': 'FFD9D9D9', '"failed"': 'FFFFC7CE' });
+    expect(colours).toEqual({
+      '"created"': 'FFC6EFCE',
+      '"would-create"': 'FFE8F6EB',
+      '"updated"': 'FFBDD7EE',
+      '"would-update"': 'FFDDEBF7',
+      '"unchanged"': 'FFD9D9D9',
+      '"failed"': 'FFFFC7CE',
+    });
   });
 
   it('lays failed rows out as the import template, Password blank, "Row N: message" in Error', async () => {
@@ -185,7 +207,10 @@ describe('writeXlsxReport', () => {
   });
 
   it('explains a rejected file: reason, code and what to do, and a Rows sheet with only its header', async () => {
-    const error = { code: 'FILE_LEGACY_XLS', message: 'This is a legacy .xls workbook (Excel 97-2003), which usersync does not read.' };
+    const error = {
+      code: 'FILE_LEGACY_XLS',
+      message: 'This is a legacy .xls workbook (Excel 97-2003), which usersync does not read.',
+    };
     const { book } = await writeAndRead(sourceOf([], { outcome: 'rejected', error, importId: null }));
     expect(book.worksheets.map((ws) => ws.name)).toEqual(['Summary', 'Rows']);
     const summary = summaryMap(sheet(book, 'Summary'));
@@ -204,7 +229,9 @@ describe('writeXlsxReport', () => {
       { row: i + 2, username: text, status: 'failed', changes: [], message: text },
       { row: i + 2, cells: { name: text, username: text, department: text, phone: text, groups: text }, error: text },
     ]);
-    const { file, book } = await writeAndRead(sourceOf(rows, { warnings: evil, file: { name: '=cmd.xlsx', sha256: 'c', bytes: 1 } }));
+    const { file, book } = await writeAndRead(
+      sourceOf(rows, { warnings: evil, file: { name: '=cmd.xlsx', sha256: 'c', bytes: 1 } }),
+    );
 
     const escaped = evil.map((text) => `'${text}`);
     const rowsSheet = sheet(book, 'Rows');
@@ -231,7 +258,13 @@ describe('writeXlsxReport', () => {
     ]);
     const { book } = await writeAndRead(sourceOf(many), { rowsPerSheet: 3 });
     expect(book.worksheets.map((ws) => ws.name)).toEqual([
-      'Summary', 'Failed rows', 'Failed rows (2)', 'Failed rows (3)', 'Rows', 'Rows (2)', 'Rows (3)',
+      'Summary',
+      'Failed rows',
+      'Failed rows (2)',
+      'Failed rows (3)',
+      'Rows',
+      'Rows (2)',
+      'Rows (3)',
     ]);
     const pages = ['Rows', 'Rows (2)', 'Rows (3)'].map((name) => sheet(book, name));
     expect(pages.map((ws) => ws.rowCount)).toEqual([4, 4, 2]);
@@ -246,7 +279,9 @@ describe('writeXlsxReport', () => {
       [{ row: 3, username: 'same', status: 'unchanged', changes: [] }],
       [{ row: 4, username: '=1+1 & <b> "q"', status: 'failed', changes: [], message: 'Row 4: bad\tvalue\r\nnext 😀' }],
       [{ row: 5, username: 'zé漢字', status: 'would-update', changes: ['roles', 'groups'] }],
-      ...Array.from({ length: 3000 }, (_, i): Added => [{ row: i + 6, username: `u${i}`, status: i % 2 ? 'updated' : 'unchanged', changes: i % 2 ? ['phone'] : [] }]),
+      ...Array.from({ length: 3000 }, (_, i): Added => [
+        { row: i + 6, username: `u${i}`, status: i % 2 ? 'updated' : 'unchanged', changes: i % 2 ? ['phone'] : [] },
+      ]),
     ];
     const sheets = async (source: ReportSource, rowsPerSheet: number) => {
       const file = join(dir, 'r.xlsx');
@@ -256,12 +291,20 @@ describe('writeXlsxReport', () => {
       parts.delete('docProps/core.xml'); // the time it was written
       return Object.fromEntries(parts);
     };
-    for (const [added, rowsPerSheet] of [[rows, 1_000_000], [rows, 2], [rows.slice(1, 2), 1_000_000], [[], 1_000_000]] as const) {
+    for (const [added, rowsPerSheet] of [
+      [rows, 1_000_000],
+      [rows, 2],
+      [rows.slice(1, 2), 1_000_000],
+      [[], 1_000_000],
+    ] as const) {
       const oneByOne = await sheets(sourceOf([...added]), rowsPerSheet);
       for (const spool of [createRowSpool(join(dir, 'spool')), createMemoryRowSpool()] as RowSpool[]) {
         for (const [row, cells] of added) spool.add(row, cells);
         await spool.finish();
-        const copied = await sheets({ ...sourceOf([...added]), rowsSheetXml: () => spool.rowsSheetXml() }, rowsPerSheet);
+        const copied = await sheets(
+          { ...sourceOf([...added]), rowsSheetXml: () => spool.rowsSheetXml() },
+          rowsPerSheet,
+        );
         expect(copied).toEqual(oneByOne);
         await spool.dispose();
       }
@@ -280,7 +323,11 @@ describe('writeXlsxReport', () => {
     // second boundary apart would differ there.
     const created = new Date('2026-01-02T03:04:05Z');
     const write = async (file: string, styled: boolean) => {
-      const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: join(dir, file), useStyles: true, useSharedStrings: false });
+      const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({
+        filename: join(dir, file),
+        useStyles: true,
+        useSharedStrings: false,
+      });
       workbook.created = created;
       workbook.modified = created;
       const sheet = new PagedSheet(workbook, { name: 'Rows', headers: ROWS_HEADERS, widths: [8, 28, 14, 40, 80] }, 2);
@@ -296,4 +343,3 @@ describe('writeXlsxReport', () => {
     expect(Object.fromEntries(direct)).toEqual(Object.fromEntries(byExceljs));
   });
 });
-

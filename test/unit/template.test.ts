@@ -42,7 +42,9 @@ async function zipEntry(file: string, name: string): Promise<string> {
   });
 }
 
-async function writeAndRead(options?: Parameters<typeof writeTemplate>[1]): Promise<{ file: string; book: ExcelJS.Workbook }> {
+async function writeAndRead(
+  options?: Parameters<typeof writeTemplate>[1],
+): Promise<{ file: string; book: ExcelJS.Workbook }> {
   const file = join(dir, 'import_users.xlsx');
   await writeTemplate(file, options);
   const book = new ExcelJS.Workbook();
@@ -64,7 +66,16 @@ describe('writeTemplate', () => {
     expect(users).toBeDefined();
     if (!users) return;
     expect((users.getRow(1).values as unknown[]).slice(1)).toEqual([
-      'Name', 'Username', 'Password', 'Department', 'E-mail', 'Phone', 'Active', 'Ignore MFA', 'Roles', 'User group',
+      'Name',
+      'Username',
+      'Password',
+      'Department',
+      'E-mail',
+      'Phone',
+      'Active',
+      'Ignore MFA',
+      'Roles',
+      'User group',
     ]);
     expect((users.getRow(1).values as unknown[]).slice(1)).toEqual(Object.values(TEMPLATE_HEADERS));
     expect(users.actualRowCount).toBe(1);
@@ -88,8 +99,9 @@ describe('writeTemplate', () => {
     }
     expect(xml.match(/<dataValidation /g)).toHaveLength(2);
     expect(xml).toContain('<formula1>&quot;Yes,No&quot;</formula1>');
-    const model = (book.getWorksheet('Users') as unknown as { dataValidations: { model: Record<string, ExcelJS.DataValidation> } })
-      .dataValidations.model;
+    const model = (
+      book.getWorksheet('Users') as unknown as { dataValidations: { model: Record<string, ExcelJS.DataValidation> } }
+    ).dataValidations.model;
     expect(model.G2).toMatchObject({ type: 'list', allowBlank: true, formulae: ['"Yes,No"'] });
     expect(model[`H${last}`]).toMatchObject({ type: 'list' });
     expect(model.F2).toBeUndefined();
@@ -112,25 +124,37 @@ describe('writeTemplate', () => {
   it('gives an example row that passes the row rules with the shipped catalogue (config/default.json)', async () => {
     const { book } = await writeAndRead();
     const rows: string[][] = [];
-    book.getWorksheet('Instructions')?.eachRow((row) => rows.push((row.values as unknown[]).slice(1).map((v) => (v === undefined || v === null ? '' : String(v)))));
+    book
+      .getWorksheet('Instructions')
+      ?.eachRow((row) =>
+        rows.push((row.values as unknown[]).slice(1).map((v) => (v === undefined || v === null ? '' : String(v)))),
+      );
     const at = rows.findIndex((cells) => cells[0] === 'Example row');
     expect(rows[at + 1]).toEqual(Object.values(TEMPLATE_HEADERS));
     const example = rows[at + 2] ?? [];
     expect(example[COLUMN_KEYS.indexOf('groups')]).toBe('Finance');
     const config = loadConfig({ cwd: dir, env: {} });
-    const checked = checkRow({ row: 2, cells: COLUMN_KEYS.map((_, i) => example[i] ?? '') }, {
-      usernamePattern: compileUsernamePattern(config.import.usernamePattern),
-      passwordMinLength: config.import.passwordMinLength,
-      maxListItems: config.import.maxListItems,
-      roles: new Set(config.catalog.roles.map(catalogKey)),
-      groups: new Set(config.catalog.groups.map(catalogKey)),
-      createMissingGroups: false,
-    }, new Map());
-    expect(checked).toMatchObject({ ok: true, intent: { username: 'msilva', roles: ['auditor'], groups: [{ key: 'finance' }] } });
+    const checked = checkRow(
+      { row: 2, cells: COLUMN_KEYS.map((_, i) => example[i] ?? '') },
+      {
+        usernamePattern: compileUsernamePattern(config.import.usernamePattern),
+        passwordMinLength: config.import.passwordMinLength,
+        maxListItems: config.import.maxListItems,
+        roles: new Set(config.catalog.roles.map(catalogKey)),
+        groups: new Set(config.catalog.groups.map(catalogKey)),
+        createMissingGroups: false,
+      },
+      new Map(),
+    );
+    expect(checked).toMatchObject({
+      ok: true,
+      intent: { username: 'msilva', roles: ['auditor'], groups: [{ key: 'finance' }] },
+    });
   });
 
   it('tells how to empty a field with the clear marker, and says nothing of it when clearing is off', async () => {
-    const says = (all: string[]) => all.some((text) => text.includes('To empty E-mail, Phone, Department, Roles or User group'));
+    const says = (all: string[]) =>
+      all.some((text) => text.includes('To empty E-mail, Phone, Department, Roles or User group'));
     const withDefault = texts((await writeAndRead()).book.getWorksheet('Instructions')!);
     expect(withDefault.find((text) => text.startsWith('To empty'))).toContain('write (clear) in the cell');
     const withDash = texts((await writeAndRead({ clearMarker: ' - ' })).book.getWorksheet('Instructions')!);

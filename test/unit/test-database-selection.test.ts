@@ -7,17 +7,25 @@ import { selectTestDatabases } from '../helpers/database-selection.js';
 describe('USERSYNC_TEST_DATABASES', () => {
   it('runs both databases when unset or blank', () => {
     expect(selectTestDatabases({})).toEqual({ kinds: ['sqlite', 'mysql'], requireMysql: false });
-    expect(selectTestDatabases({ USERSYNC_TEST_DATABASES: ' ', USERSYNC_TEST_REQUIRE_MYSQL: '1' })).toEqual({ kinds: ['sqlite', 'mysql'], requireMysql: true });
+    expect(selectTestDatabases({ USERSYNC_TEST_DATABASES: ' ', USERSYNC_TEST_REQUIRE_MYSQL: '1' })).toEqual({
+      kinds: ['sqlite', 'mysql'],
+      requireMysql: true,
+    });
   });
 
   it('runs only the databases listed, in the usual order', () => {
     expect(selectTestDatabases({ USERSYNC_TEST_DATABASES: 'sqlite' }).kinds).toEqual(['sqlite']);
-    expect(selectTestDatabases({ USERSYNC_TEST_DATABASES: 'mysql', USERSYNC_TEST_REQUIRE_MYSQL: '1' })).toEqual({ kinds: ['mysql'], requireMysql: true });
+    expect(selectTestDatabases({ USERSYNC_TEST_DATABASES: 'mysql', USERSYNC_TEST_REQUIRE_MYSQL: '1' })).toEqual({
+      kinds: ['mysql'],
+      requireMysql: true,
+    });
     expect(selectTestDatabases({ USERSYNC_TEST_DATABASES: ' MySQL , sqlite' }).kinds).toEqual(['sqlite', 'mysql']);
   });
 
   it('refuses a name that is not a test database, saying which and what to use', () => {
-    expect(() => selectTestDatabases({ USERSYNC_TEST_DATABASES: 'sqlite,postgres' })).toThrow('USERSYNC_TEST_DATABASES=sqlite,postgres: "postgres" is not a test database. Use sqlite, mysql or sqlite,mysql (the default).');
+    expect(() => selectTestDatabases({ USERSYNC_TEST_DATABASES: 'sqlite,postgres' })).toThrow(
+      'USERSYNC_TEST_DATABASES=sqlite,postgres: "postgres" is not a test database. Use sqlite, mysql or sqlite,mysql (the default).',
+    );
     expect(() => selectTestDatabases({ USERSYNC_TEST_DATABASES: 'sqlite,' })).toThrow('"" is not a test database');
   });
 

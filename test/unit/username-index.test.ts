@@ -15,7 +15,8 @@ describe('UsernameIndex', () => {
     // Every one, not a sample: a username placed wrongly as the table grows is one in thousands.
     const wrong = [...reference].filter(([username, row]) => index.get(username) !== row);
     expect(wrong).toEqual([]);
-    for (const absent of ['user1', 'user', 'ü1.', 'ü1.ÿx', '名前2@例え.j', '', 'USER0']) expect(index.get(absent)).toBe(reference.get(absent));
+    for (const absent of ['user1', 'user', 'ü1.', 'ü1.ÿx', '名前2@例え.j', '', 'USER0'])
+      expect(index.get(absent)).toBe(reference.get(absent));
   });
 
   it('keeps the first row of a username set twice', () => {

@@ -45,13 +45,17 @@ describe('cellToText', () => {
   });
 
   it('concatenates every rich-text run', () => {
-    expect(text({ richText: [{ text: 'Jo' }, { font: { bold: true }, text: 'sé ' }, { text: 'Silva' }] })).toBe('José Silva');
+    expect(text({ richText: [{ text: 'Jo' }, { font: { bold: true }, text: 'sé ' }, { text: 'Silva' }] })).toBe(
+      'José Silva',
+    );
   });
 
   it('uses the text of hyperlinks and strips mailto:', () => {
     expect(text({ text: 'ann@example.com', hyperlink: 'mailto:ann@example.com' })).toBe('ann@example.com');
     expect(text({ text: 'mailto:bob@example.com', hyperlink: 'mailto:bob@example.com' })).toBe('bob@example.com');
-    expect(text({ text: { richText: [{ text: 'c@' }, { text: 'x.org' }] }, hyperlink: 'mailto:c@x.org' })).toBe('c@x.org');
+    expect(text({ text: { richText: [{ text: 'c@' }, { text: 'x.org' }] }, hyperlink: 'mailto:c@x.org' })).toBe(
+      'c@x.org',
+    );
   });
 
   it('uses the cached result of a formula, also when it is falsy', () => {

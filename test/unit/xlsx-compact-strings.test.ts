@@ -24,7 +24,9 @@ describe('compact shared strings', () => {
       const store = new CompactStrings({ spillTo: fx.path('spill.bin'), slabStrings: 1000, spillCacheChars: 50_000 });
       const samples = ['', 'José Ñúñez', '東京', '😀 emoji', 'x'.repeat(300), ' spaces kept ', 'a\nb', 'ÿ'];
       // Whole slabs of one kind too, so both one-byte and two-byte slabs are written.
-      const texts = Array.from({ length: 20_000 }, (_, i) => (i < 5000 ? `plain ${i}` : i < 6000 ? `名前 ${i}` : `${samples[i % samples.length]}-${i}`));
+      const texts = Array.from({ length: 20_000 }, (_, i) =>
+        i < 5000 ? `plain ${i}` : i < 6000 ? `名前 ${i}` : `${samples[i % samples.length]}-${i}`,
+      );
       for (const text of texts) store.push(text);
       expect(statSync(fx.path('spill.bin')).size).toBeGreaterThan(0);
       // Cells may be passwords: nothing readable reaches the disk, in either encoding.
@@ -67,12 +69,23 @@ describe('compact shared strings', () => {
     try {
       // 3 distinct strings a row: ~18,000 in all, four 5,000-string slabs (the default slab is
       // 65,536 strings; a file that large took longer than the unit timeout on a slow machine).
-      const rows = Array.from({ length: 6_000 }, (_, i) => [`Name ${i} Ñúñez 東京`, `user${i}`, `user${i}@example.com`, i % 2 ? 'yes' : 'no']);
+      const rows = Array.from({ length: 6_000 }, (_, i) => [
+        `Name ${i} Ñúñez 東京`,
+        `user${i}`,
+        `user${i}@example.com`,
+        i % 2 ? 'yes' : 'no',
+      ]);
       const file = await writeUsers(fx.path('users.xlsx'), [['Name', 'Username', 'E-mail', 'Active'], ...rows]);
       expect((await readWorkbookInfo(file)).sharedStringsBytes).toBeGreaterThan(0);
       const read = async (compact: boolean, spill = false) => {
         const reader = new ExcelJS.stream.xlsx.WorkbookReader(file, { sharedStrings: 'cache', worksheets: 'emit' });
-        if (compact) installCompactSharedStrings(reader, spill ? { spillTo: fx.path('spill.bin'), slabStrings: 5000, spillCacheChars: 100_000 } : { slabStrings: 5000 });
+        if (compact)
+          installCompactSharedStrings(
+            reader,
+            spill
+              ? { spillTo: fx.path('spill.bin'), slabStrings: 5000, spillCacheChars: 100_000 }
+              : { slabStrings: 5000 },
+          );
         const values: unknown[] = [];
         for await (const sheet of reader) for await (const row of sheet) values.push(row.values);
         return values;
@@ -86,4 +99,3 @@ describe('compact shared strings', () => {
     }
   });
 });
-

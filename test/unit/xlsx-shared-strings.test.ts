@@ -10,7 +10,8 @@ function scan(xml: string, size = xml.length): string[] {
   return strings;
 }
 
-const sst = (items: string) => `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="9" uniqueCount="9">${items}</sst>`;
+const sst = (items: string) =>
+  `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="9" uniqueCount="9">${items}</sst>`;
 
 describe('shared strings scanner', () => {
   const items = [
@@ -24,7 +25,17 @@ describe('shared strings scanner', () => {
     '<si><t>line\r\nbreak\rold mac&#13;kept</t></si>',
     '<si>\n  <t>indented</t>\n</si>',
   ];
-  const expected = ['alice', ' two  spaces ', 'Ann Lee', '漢字', '', '', 'a & b <c> "d" \'e\' é😀', 'line\nbreak\nold mac\rkept', 'indented'];
+  const expected = [
+    'alice',
+    ' two  spaces ',
+    'Ann Lee',
+    '漢字',
+    '',
+    '',
+    'a & b <c> "d" \'e\' é😀',
+    'line\nbreak\nold mac\rkept',
+    'indented',
+  ];
 
   it('reads plain, preserved, rich, phonetic, empty, escaped and indented strings', () => {
     expect(scan(sst(items.join('')))).toEqual(expected);
@@ -36,7 +47,9 @@ describe('shared strings scanner', () => {
   });
 
   it('reads items that need a real XML parser through saxes: CDATA, comments', () => {
-    expect(scan(sst('<si><t><![CDATA[a <b> & c]]></t></si><si><!-- note --><t>x</t></si><si><t>after</t></si>'), 5)).toEqual(['a <b> & c', 'x', 'after']);
+    expect(
+      scan(sst('<si><t><![CDATA[a <b> & c]]></t></si><si><!-- note --><t>x</t></si><si><t>after</t></si>'), 5),
+    ).toEqual(['a <b> & c', 'x', 'after']);
   });
 
   it('does not take other elements beginning with the same letters for strings or texts', () => {
@@ -50,7 +63,9 @@ describe('shared strings scanner', () => {
   });
 
   it('reads an empty table written as one self-closed element', () => {
-    expect(scan('<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"/>', 7)).toEqual([]);
+    expect(
+      scan('<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"/>', 7),
+    ).toEqual([]);
   });
 
   it('fails a part cut short, inside a string or after one', () => {

@@ -11,7 +11,9 @@ import { sheetRows, type WorkbookParts } from '../../src/xlsx/sheet/sheet-rows.j
 
 const workbook: WorkbookParts = {
   sharedStrings: ['Username', 'Name', 'ana', 'Ana Silva', 'José'],
-  styles: { getStyleModel: (id: number) => (id === 1 ? { numFmt: 'yyyy-mm-dd' } : id === 2 ? { numFmt: '0.00' } : null) },
+  styles: {
+    getStyleModel: (id: number) => (id === 1 ? { numFmt: 'yyyy-mm-dd' } : id === 2 ? { numFmt: '0.00' } : null),
+  },
   properties: { model: { date1904: false } },
 };
 
@@ -22,7 +24,8 @@ async function read(xml: string, chunk: number, scan: boolean): Promise<unknown>
   }
   const rows: unknown[] = [];
   try {
-    for await (const batch of sheetRows(chunks(), workbook, { scan })) rows.push(...batch.map((row) => ({ number: row.number, cells: [...row.cells] })));
+    for await (const batch of sheetRows(chunks(), workbook, { scan }))
+      rows.push(...batch.map((row) => ({ number: row.number, cells: [...row.cells] })));
   } catch (error) {
     return { rows, error: (error as Error).message };
   }
@@ -35,25 +38,41 @@ const sheet = (rows: string, { head = '', tail = '' } = {}) =>
 const plain = (from: number, to: number) =>
   Array.from(
     { length: to - from + 1 },
-    (_, k) => `<row r="${from + k}" spans="1:4" x14ac:dyDescent="0.25"><c r="A${from + k}" t="s"><v>${k % 5}</v></c><c r="B${from + k}" s="1"><v>45000</v></c><c r="C${from + k}" t="b"><v>1</v></c><c r="D${from + k}" s="2"/></row>`,
+    (_, k) =>
+      `<row r="${from + k}" spans="1:4" x14ac:dyDescent="0.25"><c r="A${from + k}" t="s"><v>${k % 5}</v></c><c r="B${from + k}" s="1"><v>45000</v></c><c r="C${from + k}" t="b"><v>1</v></c><c r="D${from + k}" s="2"/></row>`,
   ).join('');
 
 const CASES: Record<string, string> = {
-  'plain rows (what exceljs and Excel write)': sheet(plain(1, 30), { head: '<dimension ref="A1:D30"/><sheetViews><sheetView workbookViewId="0"/></sheetViews>', tail: '<pageMargins left="0.7" right="0.7"/>' }),
-  'whitespace and line breaks between and inside elements, quotes of both kinds': sheet(`\n  <row r='1' >\n    <c r="A1" t = "s" > <v>2</v>  \n</c >\n <c r="B1" t="str"><v>x y </v>\t</c><c r="C1"/></row >\n  <row r="2"/>\n`),
-  'empty values and cells': sheet('<row r="1"><c r="A1" t="s"><v/></c><c r="B1" t="str"><v></v></c><c r="C1"></c></row>'),
-  'an entity in a value mid-sheet': sheet(`${plain(1, 5)}<row r="6"><c r="A6" t="str"><v>Tom &amp;amp; Jerry</v></c></row>${plain(7, 9)}`),
+  'plain rows (what exceljs and Excel write)': sheet(plain(1, 30), {
+    head: '<dimension ref="A1:D30"/><sheetViews><sheetView workbookViewId="0"/></sheetViews>',
+    tail: '<pageMargins left="0.7" right="0.7"/>',
+  }),
+  'whitespace and line breaks between and inside elements, quotes of both kinds': sheet(
+    `\n  <row r='1' >\n    <c r="A1" t = "s" > <v>2</v>  \n</c >\n <c r="B1" t="str"><v>x y </v>\t</c><c r="C1"/></row >\n  <row r="2"/>\n`,
+  ),
+  'empty values and cells': sheet(
+    '<row r="1"><c r="A1" t="s"><v/></c><c r="B1" t="str"><v></v></c><c r="C1"></c></row>',
+  ),
+  'an entity in a value mid-sheet': sheet(
+    `${plain(1, 5)}<row r="6"><c r="A6" t="str"><v>Tom &amp;amp; Jerry</v></c></row>${plain(7, 9)}`,
+  ),
   'a formula mid-sheet': sheet(`${plain(1, 3)}<row r="4"><c r="A4"><f>SUM(B1:B3)</f><v>6</v></c></row>${plain(5, 6)}`),
-  'an inline string of several runs': sheet(`${plain(1, 2)}<row r="3"><c r="A3" t="inlineStr"><is><r><t>Ann </t></r><r><t>Lee</t></r></is></c></row>${plain(4, 4)}`),
+  'an inline string of several runs': sheet(
+    `${plain(1, 2)}<row r="3"><c r="A3" t="inlineStr"><is><r><t>Ann </t></r><r><t>Lee</t></r></is></c></row>${plain(4, 4)}`,
+  ),
   'a comment between rows, and one before sheetData': sheet(`${plain(1, 2)}<!-- note -->${plain(3, 4)}`),
   'a comment before sheetData': sheet(plain(1, 3), { head: '<!-- generated -->' }),
   'a carriage return in a value': sheet(`${plain(1, 2)}<row r="3"><c r="A3" t="str"><v>a\r\nb</v></c></row>`),
   'text beside the rows': sheet(`${plain(1, 2)}stray${plain(3, 3)}`),
   'an unknown element in a row': sheet(`${plain(1, 2)}<row r="3"><c r="A3"><v>1</v><extLst/></c></row>${plain(4, 4)}`),
-  'rows without r, cells without r, odd references': sheet('<row><c t="s"><v>1</v></c></row><row r="2"><c r="AAAA2"><v>1</v></c></row><row r="x"><c r="B9"><v>2</v></c></row>'),
+  'rows without r, cells without r, odd references': sheet(
+    '<row><c t="s"><v>1</v></c></row><row r="2"><c r="AAAA2"><v>1</v></c></row><row r="x"><c r="B9"><v>2</v></c></row>',
+  ),
   'a repeated attribute (saxes refuses the file)': sheet(`${plain(1, 2)}<row r="3" r="4"><c r="A3"><v>1</v></c></row>`),
   'a mismatched close tag': sheet(`${plain(1, 2)}<row r="3"><c r="A3"><v>1</c></v></row>`),
-  'an error after rows on lines of their own': sheet(`\n${plain(1, 3).replace(/<\/row>/g, '</row>\n  ')}<row r="4">\n<c r="A4"><v>1</c></v></row>`),
+  'an error after rows on lines of their own': sheet(
+    `\n${plain(1, 3).replace(/<\/row>/g, '</row>\n  ')}<row r="4">\n<c r="A4"><v>1</c></v></row>`,
+  ),
   'an error on the line where the scanner stopped': sheet(`\n${plain(1, 3)}<row r="4"><c r="A4"><v>1</c></v></row>`),
   'a character XML forbids': sheet(`${plain(1, 2)}<row r="3"><c r="A3" t="str"><v>a\u0001b</v></c></row>`),
   ']]> in text': sheet(`${plain(1, 2)}<row r="3"><c r="A3" t="str"><v>a]]>b</v></c></row>`),
@@ -89,7 +108,9 @@ describe('sheet-events: plain rows read by the scanner, the rest by saxes, as sa
 
   it('reads the plain rows itself (the reference is not the same code)', async () => {
     // A row a scanner bug would change: if both ways read it, they must agree; here it is read plainly.
-    const result = (await read(sheet(plain(1, 2)), 1 << 20, true)) as { rows: Array<{ number: number; cells: unknown[] }> };
+    const result = (await read(sheet(plain(1, 2)), 1 << 20, true)) as {
+      rows: Array<{ number: number; cells: unknown[] }>;
+    };
     expect(result.rows.map((row) => row.number)).toEqual([1, 2]);
     expect(result.rows[0]?.cells[0]).toEqual({ value: 'Username', result: undefined, numFmt: undefined });
     expect(result.rows[0]?.cells[1]).toMatchObject({ numFmt: 'yyyy-mm-dd' });

@@ -12,12 +12,33 @@ beforeAll(async () => (fx = await fixtureDir()));
 afterAll(() => fx.cleanup());
 
 /** The real `binary` 0.3.0, as unzipper loads it (this process loaded exceljs whole). */
-const binary = createRequire(requireFromExceljs.resolve('unzipper'))('binary') as { parse(buffer: Buffer): Record<string, (name: string) => unknown> & { vars: unknown } };
+const binary = createRequire(requireFromExceljs.resolve('unzipper'))('binary') as {
+  parse(buffer: Buffer): Record<string, (name: string) => unknown> & { vars: unknown };
+};
 
 type Step = ['word8lu' | 'word16lu' | 'word32lu' | 'word64lu', string];
 /** The reads unzipper's Parse makes: a local file header, and a zip64 extra field. */
-const LOCAL_HEADER: Step[] = [['word16lu', 'versionsNeededToExtract'], ['word16lu', 'flags'], ['word16lu', 'compressionMethod'], ['word16lu', 'lastModifiedTime'], ['word16lu', 'lastModifiedDate'], ['word32lu', 'crc32'], ['word32lu', 'compressedSize'], ['word32lu', 'uncompressedSize'], ['word16lu', 'fileNameLength'], ['word16lu', 'extraFieldLength']];
-const ZIP64_EXTRA: Step[] = [['word16lu', 'signature'], ['word16lu', 'partsize'], ['word64lu', 'uncompressedSize'], ['word64lu', 'compressedSize'], ['word64lu', 'offset'], ['word64lu', 'disknum'], ['word8lu', 'tail']];
+const LOCAL_HEADER: Step[] = [
+  ['word16lu', 'versionsNeededToExtract'],
+  ['word16lu', 'flags'],
+  ['word16lu', 'compressionMethod'],
+  ['word16lu', 'lastModifiedTime'],
+  ['word16lu', 'lastModifiedDate'],
+  ['word32lu', 'crc32'],
+  ['word32lu', 'compressedSize'],
+  ['word32lu', 'uncompressedSize'],
+  ['word16lu', 'fileNameLength'],
+  ['word16lu', 'extraFieldLength'],
+];
+const ZIP64_EXTRA: Step[] = [
+  ['word16lu', 'signature'],
+  ['word16lu', 'partsize'],
+  ['word64lu', 'uncompressedSize'],
+  ['word64lu', 'compressedSize'],
+  ['word64lu', 'offset'],
+  ['word64lu', 'disknum'],
+  ['word8lu', 'tail'],
+];
 
 function run(parser: { vars: unknown }, steps: Step[]): unknown {
   let at = parser as unknown as Record<string, (name: string) => unknown> & { vars: unknown };
@@ -43,7 +64,11 @@ describe('unzipper-slim: parseWords', () => {
 
 describe('unzipper-slim: loadSlimUnzipper', () => {
   it('gives exceljs an unzipper with Parse alone, without binary’s polyfills, that still reads a workbook', async () => {
-    const file = await writeUsers(fx.path('users.xlsx'), [['Username', 'Name'], ['ann', 'Ann Lee'], ['bob', 'Bob Ray']]);
+    const file = await writeUsers(fx.path('users.xlsx'), [
+      ['Username', 'Name'],
+      ['ann', 'Ann Lee'],
+      ['bob', 'Bob Ray'],
+    ]);
     // A fresh process: this one has already loaded unzipper whole.
     const script = `
       import { loadSlimUnzipper } from ${JSON.stringify(new URL('../../src/xlsx/patches/unzipper-slim.ts', import.meta.url).href)};
@@ -60,7 +85,20 @@ describe('unzipper-slim: loadSlimUnzipper', () => {
         traverse: loaded.some((p) => p.includes('/traverse/')),
         rows,
       }));`;
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('../..', import.meta.url)) });
-    expect(JSON.parse(stdout)).toEqual({ exports: ['Parse'], chainsaw: false, traverse: false, rows: [['Username', 'Name'], ['ann', 'Ann Lee'], ['bob', 'Bob Ray']] });
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      { cwd: fileURLToPath(new URL('../..', import.meta.url)) },
+    );
+    expect(JSON.parse(stdout)).toEqual({
+      exports: ['Parse'],
+      chainsaw: false,
+      traverse: false,
+      rows: [
+        ['Username', 'Name'],
+        ['ann', 'Ann Lee'],
+        ['bob', 'Bob Ray'],
+      ],
+    });
   });
 });

@@ -9,7 +9,18 @@ describe('worker protocol: a batch as JSON text', () => {
     sparse[1] = 'ann';
     const rows: RawRow[] = [
       { row: 2, cells: sparse },
-      { row: 3, cells: ['Ann "Lee"\n', '', undefined, { error: '#N/A' }, 'José 東京 😀', '\u0000\u001f\\', 'lone \ud800 surrogate'] },
+      {
+        row: 3,
+        cells: [
+          'Ann "Lee"\n',
+          '',
+          undefined,
+          { error: '#N/A' },
+          'José 東京 😀',
+          '\u0000\u001f\\',
+          'lone \ud800 surrogate',
+        ],
+      },
     ];
     const decoded = decodeRows(encodeRows(rows));
     expect(decoded).toStrictEqual([

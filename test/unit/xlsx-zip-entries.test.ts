@@ -6,7 +6,16 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { classifyParseError } from '../../src/xlsx/xlsx-errors.js';
 import { entryParse, type ZipEntryStream } from '../../src/xlsx/zip/zip-entries.js';
 import { PARTS_BEFORE_SHEETS } from '../../src/xlsx/zip/zip-order.js';
-import { directoryEntries, fixtureDir, patchDeclaredSize, pointDirectoryEntryAt, readSettings, writeCraftedXlsx, writeLargeWorkbook, writeZip } from '../fixtures/workbooks.js';
+import {
+  directoryEntries,
+  fixtureDir,
+  patchDeclaredSize,
+  pointDirectoryEntryAt,
+  readSettings,
+  writeCraftedXlsx,
+  writeLargeWorkbook,
+  writeZip,
+} from '../fixtures/workbooks.js';
 import { readAllRows } from '../helpers/read.js';
 
 let fx: Awaited<ReturnType<typeof fixtureDir>>;
@@ -63,7 +72,10 @@ describe('zip entries read by range (exceljs reader’s zip)', () => {
     const opened = await openEntries(path);
     expect(opened).toBeDefined();
     const first = PARTS_BEFORE_SHEETS.filter((name) => names.includes(name));
-    expect(opened!.entries.map((e) => e.path)).toEqual([...first, ...names.filter((name) => !first.includes(name as never))]);
+    expect(opened!.entries.map((e) => e.path)).toEqual([
+      ...first,
+      ...names.filter((name) => !first.includes(name as never)),
+    ]);
     const read = new Map<string, Buffer>();
     for (const entry of opened!.entries) read.set(entry.path, await bytesOf(entry));
     expect(read).toEqual(new Map(original));
@@ -71,7 +83,10 @@ describe('zip entries read by range (exceljs reader’s zip)', () => {
   });
 
   it('never reads an entry that is autodrained, and fails one whose deflate data is damaged as a damaged file', async () => {
-    const path = await writeZip(fx.path('damaged.zip'), { 'docProps/app.xml': 'x'.repeat(5000) + 'y'.repeat(5000), 'xl/workbook.xml': '<workbook/>' });
+    const path = await writeZip(fx.path('damaged.zip'), {
+      'docProps/app.xml': 'x'.repeat(5000) + 'y'.repeat(5000),
+      'xl/workbook.xml': '<workbook/>',
+    });
     await damageEntryData(path, 'docProps/app.xml');
 
     const skipped = await openEntries(path);
@@ -84,7 +99,10 @@ describe('zip entries read by range (exceljs reader’s zip)', () => {
 
     const read = await openEntries(path);
     const damaged = read!.entries.find((e) => e.path === 'docProps/app.xml')!;
-    const failure = await bytesOf(damaged).then(() => undefined, (error: Error) => error);
+    const failure = await bytesOf(damaged).then(
+      () => undefined,
+      (error: Error) => error,
+    );
     expect(failure).toBeInstanceOf(Error);
     expect(read!.errors).toEqual([failure]);
     expect(classifyParseError(failure).code).toBe('FILE_CORRUPT');
@@ -98,7 +116,10 @@ describe('zip entries read by range (exceljs reader’s zip)', () => {
       const path = await writeZip(fx.path(`sized-${declared}.zip`), { 'xl/workbook.xml': '<workbook/>' });
       await patchDeclaredSize(path, 'xl/workbook.xml', declared);
       const opened = await openEntries(path);
-      const failure = await bytesOf(opened!.entries.find((e) => e.path === 'xl/workbook.xml')!).then(() => undefined, (error: Error) => error);
+      const failure = await bytesOf(opened!.entries.find((e) => e.path === 'xl/workbook.xml')!).then(
+        () => undefined,
+        (error: Error) => error,
+      );
       expect(failure?.message).toMatch(expected);
       expect(classifyParseError(failure).code).toBe('FILE_CORRUPT');
     }
@@ -112,7 +133,10 @@ describe('zip entries read by range (exceljs reader’s zip)', () => {
     const entries: ZipEntryStream[] = [];
     for await (const entry of parse!() as AsyncIterable<ZipEntryStream>) entries.push(entry);
     await fh.close(); // every read of the entry now fails with EBADF
-    const failure = await bytesOf(entries.find((e) => e.path === 'xl/workbook.xml')!).then(() => undefined, (error: Error) => error);
+    const failure = await bytesOf(entries.find((e) => e.path === 'xl/workbook.xml')!).then(
+      () => undefined,
+      (error: Error) => error,
+    );
     expect((failure as NodeJS.ErrnoException | undefined)?.code).toBe('EBADF');
     expect(errors).toEqual([failure]);
     expect(classifyParseError(Object.assign(new Error('i/o error'), { code: 'EIO' })).code).toBe('FS_IO_FAILED');
@@ -125,7 +149,11 @@ describe('zip entries read by range (exceljs reader’s zip)', () => {
 
     // Two directory entries pointing at the same data (the overlapping-entries zip bomb's trick),
     // here two parts nobody reads: unzipper's streaming parse goes by the local headers instead.
-    const path = await writeCraftedXlsx(fx.path('overlap.xlsx'), '<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c></row><row r="2"><c r="A2" t="s"><v>2</v></c><c r="B2" t="s"><v>3</v></c></row>', ['Username', 'Name', 'ann', 'Ann Lee']);
+    const path = await writeCraftedXlsx(
+      fx.path('overlap.xlsx'),
+      '<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c></row><row r="2"><c r="A2" t="s"><v>2</v></c><c r="B2" t="s"><v>3</v></c></row>',
+      ['Username', 'Name', 'ann', 'Ann Lee'],
+    );
     await pointDirectoryEntryAt(path, '_rels/.rels', '[Content_Types].xml');
     expect(await openEntries(path)).toBeUndefined();
     const { rows } = await readAllRows(path, readSettings());

@@ -3,7 +3,14 @@ import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireFromExceljs } from '../../src/xlsx/exceljs-require.js';
 import { PARTS_BEFORE_SHEETS, reorderedWorkbookStream } from '../../src/xlsx/zip/zip-order.js';
-import { directoryEntries, fixtureDir, readSettings, writeCraftedXlsx, writeUsers, writeZip } from '../fixtures/workbooks.js';
+import {
+  directoryEntries,
+  fixtureDir,
+  readSettings,
+  writeCraftedXlsx,
+  writeUsers,
+  writeZip,
+} from '../fixtures/workbooks.js';
 import { readAllRows } from '../helpers/read.js';
 
 let fx: Awaited<ReturnType<typeof fixtureDir>>;
@@ -13,7 +20,9 @@ afterAll(() => fx.cleanup());
 interface UnzipEntry extends Readable {
   path: string;
 }
-const unzipper = requireFromExceljs('unzipper') as { Parse: (options: { forceStream: true }) => NodeJS.ReadWriteStream & AsyncIterable<UnzipEntry> };
+const unzipper = requireFromExceljs('unzipper') as {
+  Parse: (options: { forceStream: true }) => NodeJS.ReadWriteStream & AsyncIterable<UnzipEntry>;
+};
 
 /** Each entry's name and inflated bytes, as unzipper's streaming parse (exceljs' zip reader) reads them. */
 async function streamedEntries(stream: Readable): Promise<Array<[string, Buffer]>> {
@@ -38,7 +47,10 @@ async function reordered(path: string): Promise<Readable | undefined> {
 
 describe('zip order: the parts a sheet needs first', () => {
   it("moves the shared strings, styles and relationships of an exceljs-written workbook before its sheet, every entry's bytes intact", async () => {
-    const path = await writeUsers(fx.path('exceljs.xlsx'), [['Name', 'Username'], ['Ann Lee', 'ann']]);
+    const path = await writeUsers(fx.path('exceljs.xlsx'), [
+      ['Name', 'Username'],
+      ['Ann Lee', 'ann'],
+    ]);
     const original = await directoryEntries(path);
     const names = original.map(([name]) => name);
     // exceljs' writer (like Excel) puts the sheet first: the case this is for.
@@ -53,7 +65,9 @@ describe('zip order: the parts a sheet needs first', () => {
   });
 
   it('leaves a workbook alone whose parts already precede its sheets, and a zip it cannot lay out safely', async () => {
-    const ordered = await writeCraftedXlsx(fx.path('ordered.xlsx'), '<row r="1"><c r="A1" t="s"><v>0</v></c></row>', ['Username']);
+    const ordered = await writeCraftedXlsx(fx.path('ordered.xlsx'), '<row r="1"><c r="A1" t="s"><v>0</v></c></row>', [
+      'Username',
+    ]);
     expect(await reordered(ordered)).toBeUndefined();
 
     // Bytes before the first entry (a self-extractor stub): offsets no longer start at 0.
@@ -73,7 +87,8 @@ describe('zip order: the parts a sheet needs first', () => {
     const ns = 'http://schemas.openxmlformats.org/spreadsheetml/2006/main';
     const rel = 'http://schemas.openxmlformats.org/officeDocument/2006/relationships';
     const path = await writeZip(fx.path('styles-late.xlsx'), {
-      '[Content_Types].xml': '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="xml" ContentType="application/xml"/></Types>',
+      '[Content_Types].xml':
+        '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="xml" ContentType="application/xml"/></Types>',
       'xl/_rels/workbook.xml.rels':
         `<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">` +
         `<Relationship Id="rId1" Type="${rel}/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="${rel}/styles" Target="styles.xml"/></Relationships>`,

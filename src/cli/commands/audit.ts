@@ -13,7 +13,10 @@ export function parseSince(text: string, now = new Date()): string {
     return new Date(now.getTime() - Number(relative[1]) * unit).toISOString();
   }
   const time = new Date(text);
-  if (Number.isNaN(time.getTime())) throw fail('USAGE_INVALID', { message: `--since "${text}" is not a time: use 2026-11-01, 2026-11-01T08:00:00Z, or 7d / 12h / 30m.` });
+  if (Number.isNaN(time.getTime()))
+    throw fail('USAGE_INVALID', {
+      message: `--since "${text}" is not a time: use 2026-11-01, 2026-11-01T08:00:00Z, or 7d / 12h / 30m.`,
+    });
   return time.toISOString();
 }
 
@@ -22,7 +25,8 @@ function describeChanges(event: StoredAuditEvent): string {
   return Object.entries(event.changes)
     .map(([field, value]) => {
       if (value && typeof value === 'object' && 'changed' in value) return `${field} changed`;
-      if (value && typeof value === 'object' && 'new' in value) return `${field}: ${JSON.stringify((value as unknown as { old: unknown }).old)} → ${JSON.stringify((value as { new: unknown }).new)}`;
+      if (value && typeof value === 'object' && 'new' in value)
+        return `${field}: ${JSON.stringify((value as unknown as { old: unknown }).old)} → ${JSON.stringify((value as { new: unknown }).new)}`;
       return `${field}=${JSON.stringify(value)}`;
     })
     .join('; ');
@@ -36,13 +40,18 @@ export const auditCommand: CommandModule = (cli, run) =>
       y
         .option('user', { type: 'string', describe: 'Only events about this username' })
         .option('import', { type: 'number', describe: 'Only events of this import id' })
-        .option('since', { type: 'string', describe: 'Only events at or after this time (ISO date/time, or 7d, 12h, 30m)' })
+        .option('since', {
+          type: 'string',
+          describe: 'Only events at or after this time (ISO date/time, or 7d, 12h, 30m)',
+        })
         .option('limit', { type: 'number', describe: 'Only the newest N matching events (still printed oldest first)' })
         .option('json', { type: 'boolean', default: false, describe: 'One JSON array of events' }),
     (args) =>
       run(args, { readOnly: true }, async ({ database, out }) => {
         if (args.limit !== undefined && !(Number.isInteger(args.limit) && args.limit >= 1)) {
-          throw fail('USAGE_INVALID', { message: `--limit ${args.limit} is not a number of events: give a whole number of at least 1.` });
+          throw fail('USAGE_INVALID', {
+            message: `--limit ${args.limit} is not a number of events: give a whole number of at least 1.`,
+          });
         }
         const db = await database();
         const events = queryAuditEvents(db.knex, {
@@ -54,7 +63,8 @@ export const auditCommand: CommandModule = (cli, run) =>
         await withDatabaseErrors(db.location, async () => {
           if (args.json) return out.jsonArray(events);
           const rows: Array<Array<string | number | null>> = [];
-          for await (const e of events) rows.push([e.at, e.actor, e.importId, e.row, e.username, e.action, describeChanges(e)]);
+          for await (const e of events)
+            rows.push([e.at, e.actor, e.importId, e.row, e.username, e.action, describeChanges(e)]);
           if (rows.length === 0) await out.write(`No matching audit events in ${db.description}.\n`);
           else await out.table(['AT', 'BY', 'IMPORT', 'ROW', 'USERNAME', 'ACTION', 'CHANGES'], rows);
         });

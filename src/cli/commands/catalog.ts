@@ -25,18 +25,28 @@ async function printList(context: CommandContext, kind: CatalogKind, json: boole
     return;
   }
   if (entries.length === 0) {
-    await context.out.write(`No ${kind} yet in ${db.description}.${kind === 'departments' ? ' Imports create them.' : ` Add one with \`usersync ${kind} add <name>\`.`}\n`);
+    await context.out.write(
+      `No ${kind} yet in ${db.description}.${kind === 'departments' ? ' Imports create them.' : ` Add one with \`usersync ${kind} add <name>\`.`}\n`,
+    );
     return;
   }
-  await context.out.table(['NAME', 'USERS', 'CREATED'], entries.map((e) => [e.name, e.users, e.createdAt]));
+  await context.out.table(
+    ['NAME', 'USERS', 'CREATED'],
+    entries.map((e) => [e.name, e.users, e.createdAt]),
+  );
 }
 
 function membershipCommand(kind: 'roles' | 'groups'): CommandModule {
   return (cli, run) =>
     cli.command(kind, `Manage ${kind === 'roles' ? 'roles' : 'user groups'}`, (y) =>
       y
-        .command(`add <name..>`, `Create ${kind} (existing names, in any case, are left alone)`, (c) =>
-          c.positional('name', { type: 'string', array: true, demandOption: true }).option('json', { type: 'boolean', default: false }),
+        .command(
+          `add <name..>`,
+          `Create ${kind} (existing names, in any case, are left alone)`,
+          (c) =>
+            c
+              .positional('name', { type: 'string', array: true, demandOption: true })
+              .option('json', { type: 'boolean', default: false }),
           (args) =>
             run(args, {}, async (context) => {
               const { db, trail, actor } = await openForChanges(context);
@@ -47,23 +57,42 @@ function membershipCommand(kind: 'roles' | 'groups'): CommandModule {
                   const added = await addCatalogNames(trx, kind, names);
                   const at = isoNow();
                   const action = kind === 'roles' ? 'role.created' : 'group.created';
-                  events.push(...added.created.map((name) => ({ at, importId: null, row: null, username: null, action, changes: { name }, actor }) as const));
+                  events.push(
+                    ...added.created.map(
+                      (name) =>
+                        ({ at, importId: null, row: null, username: null, action, changes: { name }, actor }) as const,
+                    ),
+                  );
                   await trail.record(trx, events);
                   return added;
                 }),
               );
               trail.committed(events);
-              context.logger.info(`${kind}.added`, { created: result.created, existing: result.existing, fileOnly: true });
+              context.logger.info(`${kind}.added`, {
+                created: result.created,
+                existing: result.existing,
+                fileOnly: true,
+              });
               if (args.json) return context.out.json(result);
-              for (const name of result.created) await context.out.write(`created ${SINGULAR[kind]} "${printable(name)}"\n`);
-              for (const name of result.existing) await context.out.write(`${SINGULAR[kind]} "${printable(name)}" already exists\n`);
+              for (const name of result.created)
+                await context.out.write(`created ${SINGULAR[kind]} "${printable(name)}"\n`);
+              for (const name of result.existing)
+                await context.out.write(`${SINGULAR[kind]} "${printable(name)}" already exists\n`);
             }),
         )
-        .command('list', `List ${kind} with the number of users holding each`, (c) => c.option('json', { type: 'boolean', default: false }), (args) =>
-          run(args, { readOnly: true }, (context) => printList(context, kind, Boolean(args.json))),
+        .command(
+          'list',
+          `List ${kind} with the number of users holding each`,
+          (c) => c.option('json', { type: 'boolean', default: false }),
+          (args) => run(args, { readOnly: true }, (context) => printList(context, kind, Boolean(args.json))),
         )
-        .command(`remove <name..>`, `Remove ${kind} no user holds`, (c) =>
-          c.positional('name', { type: 'string', array: true, demandOption: true }).option('json', { type: 'boolean', default: false }),
+        .command(
+          `remove <name..>`,
+          `Remove ${kind} no user holds`,
+          (c) =>
+            c
+              .positional('name', { type: 'string', array: true, demandOption: true })
+              .option('json', { type: 'boolean', default: false }),
           (args) =>
             run(args, {}, async (context) => {
               const names = (args.name ?? []).map(String);
@@ -73,11 +102,26 @@ function membershipCommand(kind: 'roles' | 'groups'): CommandModule {
               if (result.removed.length > 0) {
                 const at = isoNow();
                 const action = kind === 'roles' ? 'role.removed' : 'group.removed';
-                await withDatabaseErrors(db.location, () => trail.write(db.knex, result.removed.map((name) => ({ at, importId: null, row: null, username: null, action, changes: { name }, actor }))));
+                await withDatabaseErrors(db.location, () =>
+                  trail.write(
+                    db.knex,
+                    result.removed.map((name) => ({
+                      at,
+                      importId: null,
+                      row: null,
+                      username: null,
+                      action,
+                      changes: { name },
+                      actor,
+                    })),
+                  ),
+                );
               }
               if (args.json) return context.out.json(result);
-              for (const name of result.removed) await context.out.write(`removed ${SINGULAR[kind]} "${printable(name)}"\n`);
-              for (const name of result.missing) await context.out.write(`no ${SINGULAR[kind]} "${printable(name)}" (nothing to remove)\n`);
+              for (const name of result.removed)
+                await context.out.write(`removed ${SINGULAR[kind]} "${printable(name)}"\n`);
+              for (const name of result.missing)
+                await context.out.write(`no ${SINGULAR[kind]} "${printable(name)}" (nothing to remove)\n`);
             }),
         )
         .demandCommand(1, `Name a ${kind} command: add, list or remove.`),
@@ -103,10 +147,17 @@ function refuseConfigured(kind: 'roles' | 'groups', names: readonly string[], co
 const departmentsCommand: CommandModule = (cli, run) =>
   cli.command('departments', 'List departments (imports create them)', (y) =>
     y
-      .command('list', 'List departments with the number of users in each', (c) => c.option('json', { type: 'boolean', default: false }), (args) =>
-        run(args, { readOnly: true }, (context) => printList(context, 'departments', Boolean(args.json))),
+      .command(
+        'list',
+        'List departments with the number of users in each',
+        (c) => c.option('json', { type: 'boolean', default: false }),
+        (args) => run(args, { readOnly: true }, (context) => printList(context, 'departments', Boolean(args.json))),
       )
       .demandCommand(1, 'Name a departments command: list.'),
   );
 
-export const catalogCommands: readonly CommandModule[] = [membershipCommand('roles'), membershipCommand('groups'), departmentsCommand];
+export const catalogCommands: readonly CommandModule[] = [
+  membershipCommand('roles'),
+  membershipCommand('groups'),
+  departmentsCommand,
+];

@@ -33,8 +33,16 @@ export const importCommand: CommandModule = (cli, run) =>
     (y) =>
       y
         .positional('files', { type: 'string', array: true, demandOption: true, describe: 'Files to import, in order' })
-        .option('dry-run', { type: 'boolean', default: false, describe: 'Report would-create / would-update and write nothing' })
-        .option('json', { type: 'boolean', default: false, describe: 'Print the report (an array for several files) as JSON' })
+        .option('dry-run', {
+          type: 'boolean',
+          default: false,
+          describe: 'Report would-create / would-update and write nothing',
+        })
+        .option('json', {
+          type: 'boolean',
+          default: false,
+          describe: 'Print the report (an array for several files) as JSON',
+        })
         .option('report-dir', { type: 'string', describe: 'Write the reports here instead of beside each file' })
         .option('follow-symlinks', {
           type: 'boolean',
@@ -42,7 +50,13 @@ export const importCommand: CommandModule = (cli, run) =>
           describe: 'Import a file named through a symbolic link (refused otherwise)',
         }),
     (args) => {
-      const options: ImportArgs = { files: (args.files ?? []).map(String), dryRun: Boolean(args.dryRun), json: Boolean(args.json), reportDir: args.reportDir, followSymlinks: Boolean(args.followSymlinks) };
+      const options: ImportArgs = {
+        files: (args.files ?? []).map(String),
+        dryRun: Boolean(args.dryRun),
+        json: Boolean(args.json),
+        reportDir: args.reportDir,
+        followSymlinks: Boolean(args.followSymlinks),
+      };
       const firstReader = takeReadAhead(options.files[0], args.config as string | undefined);
       let handedOver = false;
       const takeFirstReader = () => {
@@ -57,18 +71,27 @@ export const importCommand: CommandModule = (cli, run) =>
     },
   );
 
-async function importFiles(context: CommandContext, args: ImportArgs, takeFirstReader: () => Promise<SpreadsheetReader | undefined> | undefined): Promise<void> {
+async function importFiles(
+  context: CommandContext,
+  args: ImportArgs,
+  takeFirstReader: () => Promise<SpreadsheetReader | undefined> | undefined,
+): Promise<void> {
   // Loaded here, once the first file's reader is on its way (cli/read-ahead.ts).
-  const [{ processFile }, { createAuditTrail }, { createPasswordHasher }, { openForChanges }, { commandLineActor }] = await Promise.all([
-    import('../../pipeline/process-file.js'),
-    import('../../pipeline/audit.js'),
-    import('../../pipeline/passwords.js'),
-    import('../open-for-changes.js'),
-    import('../../app/actor.js'),
-  ]);
+  const [{ processFile }, { createAuditTrail }, { createPasswordHasher }, { openForChanges }, { commandLineActor }] =
+    await Promise.all([
+      import('../../pipeline/process-file.js'),
+      import('../../pipeline/audit.js'),
+      import('../../pipeline/passwords.js'),
+      import('../open-for-changes.js'),
+      import('../../app/actor.js'),
+    ]);
   // A dry run changes nothing, the configured catalogue included (apply/ counts it as existing).
   const { db, trail, actor } = args.dryRun
-    ? await context.database().then((opened) => ({ db: opened, trail: createAuditTrail(context.auditLog(), opened), actor: commandLineActor() }))
+    ? await context.database().then((opened) => ({
+        db: opened,
+        trail: createAuditTrail(context.auditLog(), opened),
+        actor: commandLineActor(),
+      }))
     : await openForChanges(context);
   const deps = {
     config: context.config,
@@ -85,10 +108,20 @@ async function importFiles(context: CommandContext, args: ImportArgs, takeFirstR
   }
 }
 
-type Importer = { processFile: typeof import('../../pipeline/process-file.js').processFile; deps: Parameters<typeof import('../../pipeline/process-file.js').processFile>[0]; interrupt: Interrupt; actor: string };
+type Importer = {
+  processFile: typeof import('../../pipeline/process-file.js').processFile;
+  deps: Parameters<typeof import('../../pipeline/process-file.js').processFile>[0];
+  interrupt: Interrupt;
+  actor: string;
+};
 
 /** Imports each file in turn; resolves to the exit code (SPEC §3, or 128 + the signal's number when interrupted). */
-async function importEach(context: CommandContext, args: ImportArgs, takeFirstReader: () => Promise<SpreadsheetReader | undefined> | undefined, { processFile, deps, interrupt, actor }: Importer): Promise<number> {
+async function importEach(
+  context: CommandContext,
+  args: ImportArgs,
+  takeFirstReader: () => Promise<SpreadsheetReader | undefined> | undefined,
+  { processFile, deps, interrupt, actor }: Importer,
+): Promise<number> {
   const results: Array<ProcessResult | { missing: UsersyncError; file: string }> = [];
   let worst = 0;
   for (const [index, file] of args.files.entries()) {
@@ -153,7 +186,9 @@ function listenForInterrupt(): Interrupt {
   const onSignal = (signal: NodeJS.Signals) => {
     if (by !== undefined) process.exit(exitCode(signal));
     by = signal;
-    process.stderr.write(`\nusersync: ${signal}: stopping after the batch being written (${signal === 'SIGINT' ? 'Ctrl-C' : signal} again to quit at once)…\n`);
+    process.stderr.write(
+      `\nusersync: ${signal}: stopping after the batch being written (${signal === 'SIGINT' ? 'Ctrl-C' : signal} again to quit at once)…\n`,
+    );
     controller.abort();
   };
   process.on('SIGINT', onSignal);
@@ -182,9 +217,11 @@ async function checkEntry(filePath: string, followSymlinks: boolean): Promise<vo
   if (entry.isSymbolicLink()) {
     const target = await readlink(filePath).catch(() => '?');
     const link = `${filePath} is a symbolic link to ${target}`;
-    if (!followSymlinks) throw fail('FILE_SYMLINK', { message: `${link}; usersync imports a link only with --follow-symlinks.` });
+    if (!followSymlinks)
+      throw fail('FILE_SYMLINK', { message: `${link}; usersync imports a link only with --follow-symlinks.` });
     const resolved = await stat(filePath).catch(() => undefined);
-    if (resolved && !resolved.isFile()) throw fail('FILE_NOT_FOUND', { message: `${link}, which is not a regular file.` });
+    if (resolved && !resolved.isFile())
+      throw fail('FILE_NOT_FOUND', { message: `${link}, which is not a regular file.` });
   } else if (!entry.isFile() && !entry.isDirectory()) {
     const what = entry.isFIFO() ? 'a FIFO' : entry.isSocket() ? 'a socket' : 'a device';
     throw fail('FILE_NOT_FOUND', { message: `${filePath} is not a regular file (${what}).` });
@@ -193,18 +230,28 @@ async function checkEntry(filePath: string, followSymlinks: boolean): Promise<vo
 
 function startProgress(name: string) {
   const bar = new cliProgress.SingleBar(
-    { format: `${name} | {value} rows | {speed} rows/s`, stream: process.stderr, hideCursor: true, clearOnComplete: true, fps: 5 },
+    {
+      format: `${name} | {value} rows | {speed} rows/s`,
+      stream: process.stderr,
+      hideCursor: true,
+      clearOnComplete: true,
+      fps: 5,
+    },
     cliProgress.Presets.shades_classic,
   );
   const started = Date.now();
   bar.start(0, 0, { speed: 0 });
   return {
-    update: (rows: number) => bar.update(rows, { speed: Math.round(rows / Math.max(0.001, (Date.now() - started) / 1000)) }),
+    update: (rows: number) =>
+      bar.update(rows, { speed: Math.round(rows / Math.max(0.001, (Date.now() - started) / 1000)) }),
     stop: () => bar.stop(),
   };
 }
 
-async function printSummary(out: Output, result: ProcessResult | { missing: UsersyncError; file: string }): Promise<void> {
+async function printSummary(
+  out: Output,
+  result: ProcessResult | { missing: UsersyncError; file: string },
+): Promise<void> {
   if ('missing' in result) {
     await out.write(`${result.file}: not imported — ${result.missing.message} ${result.missing.help}\n`);
     return;
@@ -216,22 +263,40 @@ async function printSummary(out: Output, result: ProcessResult | { missing: User
   const updated = summary.dryRun ? 'would be updated' : 'updated';
   await out.write(`${summary.file.name}: ${verb}${summary.importId !== null ? ` (import ${summary.importId})` : ''}\n`);
   if (summary.error) await out.write(`  rejected: ${summary.error.message}\n`);
-  else await out.write(`  ${c.rows} rows: ${c.created} ${created}, ${c.updated} ${updated}, ${c.unchanged} unchanged, ${c.failed} failed\n`);
+  else
+    await out.write(
+      `  ${c.rows} rows: ${c.created} ${created}, ${c.updated} ${updated}, ${c.unchanged} unchanged, ${c.failed} failed\n`,
+    );
   for (const warning of summary.warnings) await out.write(`  warning: ${warning}\n`);
   await out.write(`  reports: ${reports.xlsxPath}\n           ${reports.jsonPath}\n`);
 }
 
 /** The report files are the JSON; stream them rather than rebuild a 1,000,000-row document. */
-async function printJson(out: Output, results: Array<ProcessResult | { missing: UsersyncError; file: string }>): Promise<void> {
+async function printJson(
+  out: Output,
+  results: Array<ProcessResult | { missing: UsersyncError; file: string }>,
+): Promise<void> {
   const several = results.length !== 1;
   if (several) await out.write('[\n');
   for (const [index, result] of results.entries()) {
     if (index > 0) await out.write(',\n');
     if ('missing' in result) {
-      await out.write(JSON.stringify({ importId: null, file: { name: path.basename(result.file), sha256: null, bytes: null }, dryRun: false, outcome: 'rejected', counts: { rows: 0, created: 0, updated: 0, unchanged: 0, failed: 0 }, warnings: [], error: { code: result.missing.code, message: `${result.missing.message} ${result.missing.help}` }, rows: [] }));
+      await out.write(
+        JSON.stringify({
+          importId: null,
+          file: { name: path.basename(result.file), sha256: null, bytes: null },
+          dryRun: false,
+          outcome: 'rejected',
+          counts: { rows: 0, created: 0, updated: 0, unchanged: 0, failed: 0 },
+          warnings: [],
+          error: { code: result.missing.code, message: `${result.missing.message} ${result.missing.help}` },
+          rows: [],
+        }),
+      );
       continue;
     }
-    for await (const chunk of createReadStream(result.reports.jsonPath, 'utf8')) await out.write((chunk as string).replace(/\n$/, ''));
+    for await (const chunk of createReadStream(result.reports.jsonPath, 'utf8'))
+      await out.write((chunk as string).replace(/\n$/, ''));
   }
   await out.write(several ? '\n]\n' : '\n');
 }

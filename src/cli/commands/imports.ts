@@ -21,11 +21,19 @@ function describeImport(r: ImportRecord): string {
     ['By', r.actor ?? '(not recorded)'],
     ['sha256', r.sha256],
     ['Bytes', String(r.bytes)],
-    ['Rows', `${r.counts.rows}: ${r.counts.created} created, ${r.counts.updated} updated, ${r.counts.unchanged} unchanged, ${r.counts.failed} failed`],
+    [
+      'Rows',
+      `${r.counts.rows}: ${r.counts.created} created, ${r.counts.updated} updated, ${r.counts.unchanged} unchanged, ${r.counts.failed} failed`,
+    ],
     ['Started', r.startedAt],
     ['Finished', r.finishedAt ?? ''],
     ['File now', r.filePath ?? ''],
-    ['Archived copy', r.redacted ? `redacted rewrite (Password column emptied), sha256 ${r.archivedSha256 ?? '?'}` : 'the original bytes'],
+    [
+      'Archived copy',
+      r.redacted
+        ? `redacted rewrite (Password column emptied), sha256 ${r.archivedSha256 ?? '?'}`
+        : 'the original bytes',
+    ],
     ['Report', r.reportXlsxPath ?? ''],
     ['Report JSON', r.reportJsonPath ?? ''],
   ];
@@ -37,52 +45,95 @@ function describeImport(r: ImportRecord): string {
 export const importsCommand: CommandModule = (cli, run) =>
   cli.command('imports', 'The import register', (y) =>
     y
-      .command('list', 'List imports, newest first', (c) => c.option('json', { type: 'boolean', default: false }).option('limit', { type: 'number', default: 50, describe: 'How many (0 = all)' }), (args) =>
-        run(args, { readOnly: true }, async ({ database, out }) => {
-          const db = await database();
-          const records = await withDatabaseErrors(db.location, () => listImports(db.knex, { limit: args.limit || undefined }));
-          if (args.json) return out.json(records);
-          if (records.length === 0) return out.write(`No imports yet in ${db.description}.\n`);
-          await out.table(
-            ['ID', 'STARTED', 'FILE', 'SOURCE', 'STATUS', 'ROWS', 'CREATED', 'UPDATED', 'UNCHANGED', 'FAILED'],
-            records.map((r) => [r.id, r.startedAt, r.originalName, r.source, r.status, r.counts.rows, r.counts.created, r.counts.updated, r.counts.unchanged, r.counts.failed]),
-          );
-        }),
-      )
-      .command('show <id>', 'Show one import', (c) => c.positional('id', { type: 'number', demandOption: true }).option('json', { type: 'boolean', default: false }), (args) =>
-        run(args, { readOnly: true }, async ({ database, out }) => {
-          const db = await database();
-          const record = await withDatabaseErrors(db.location, () => getImport(db.knex, Number(args.id)));
-          if (!record) throw fail('IMPORT_NOT_FOUND', { message: `No import has the id ${args.id} in ${db.description}.` });
-          if (args.json) return out.json(record);
-          await out.write(describeImport(record));
-        }),
+      .command(
+        'list',
+        'List imports, newest first',
+        (c) =>
+          c
+            .option('json', { type: 'boolean', default: false })
+            .option('limit', { type: 'number', default: 50, describe: 'How many (0 = all)' }),
+        (args) =>
+          run(args, { readOnly: true }, async ({ database, out }) => {
+            const db = await database();
+            const records = await withDatabaseErrors(db.location, () =>
+              listImports(db.knex, { limit: args.limit || undefined }),
+            );
+            if (args.json) return out.json(records);
+            if (records.length === 0) return out.write(`No imports yet in ${db.description}.\n`);
+            await out.table(
+              ['ID', 'STARTED', 'FILE', 'SOURCE', 'STATUS', 'ROWS', 'CREATED', 'UPDATED', 'UNCHANGED', 'FAILED'],
+              records.map((r) => [
+                r.id,
+                r.startedAt,
+                r.originalName,
+                r.source,
+                r.status,
+                r.counts.rows,
+                r.counts.created,
+                r.counts.updated,
+                r.counts.unchanged,
+                r.counts.failed,
+              ]),
+            );
+          }),
       )
       .command(
-        'recover <id>',
-        'Copy the archived file of an import back out (sha256 checked)',
-        (c) => c.positional('id', { type: 'number', demandOption: true }).option('out', { type: 'string', describe: 'Where to write it (default: its original name in the working directory)' }),
+        'show <id>',
+        'Show one import',
+        (c) =>
+          c
+            .positional('id', { type: 'number', demandOption: true })
+            .option('json', { type: 'boolean', default: false }),
         (args) =>
           run(args, { readOnly: true }, async ({ database, out }) => {
             const db = await database();
             const record = await withDatabaseErrors(db.location, () => getImport(db.knex, Number(args.id)));
-            if (!record) throw fail('IMPORT_NOT_FOUND', { message: `No import has the id ${args.id} in ${db.description}.` });
+            if (!record)
+              throw fail('IMPORT_NOT_FOUND', { message: `No import has the id ${args.id} in ${db.description}.` });
+            if (args.json) return out.json(record);
+            await out.write(describeImport(record));
+          }),
+      )
+      .command(
+        'recover <id>',
+        'Copy the archived file of an import back out (sha256 checked)',
+        (c) =>
+          c.positional('id', { type: 'number', demandOption: true }).option('out', {
+            type: 'string',
+            describe: 'Where to write it (default: its original name in the working directory)',
+          }),
+        (args) =>
+          run(args, { readOnly: true }, async ({ database, out }) => {
+            const db = await database();
+            const record = await withDatabaseErrors(db.location, () => getImport(db.knex, Number(args.id)));
+            if (!record)
+              throw fail('IMPORT_NOT_FOUND', { message: `No import has the id ${args.id} in ${db.description}.` });
             if (!record.filePath || record.status === 'running') {
-              throw fail('FILE_NOT_FOUND', { message: `Import ${record.id} (${record.status}) has no archived file to recover.` });
+              throw fail('FILE_NOT_FOUND', {
+                message: `Import ${record.id} (${record.status}) has no archived file to recover.`,
+              });
             }
             const expected = record.redacted ? record.archivedSha256 : record.sha256;
             const actual = await sha256Of(record.filePath).catch((cause: unknown) => {
               throw fail('FS_IO_FAILED', { message: `The archived file ${record.filePath} cannot be read.`, cause });
             });
             if (actual !== expected) {
-              throw fail('FS_IO_FAILED', { message: `The archived file ${record.filePath} does not match the register (sha256 ${actual}, expected ${expected}); it was changed after archiving.` });
+              throw fail('FS_IO_FAILED', {
+                message: `The archived file ${record.filePath} does not match the register (sha256 ${actual}, expected ${expected}); it was changed after archiving.`,
+              });
             }
             const target = path.resolve(args.out ?? record.originalName);
             await copyFile(record.filePath, target, constants.COPYFILE_EXCL).catch((cause: unknown) => {
-              throw fail('FS_IO_FAILED', { message: `Cannot write ${target}${(cause as NodeJS.ErrnoException).code === 'EEXIST' ? ': it already exists (choose another --out)' : ''}.`, cause });
+              throw fail('FS_IO_FAILED', {
+                message: `Cannot write ${target}${(cause as NodeJS.ErrnoException).code === 'EEXIST' ? ': it already exists (choose another --out)' : ''}.`,
+                cause,
+              });
             });
             await out.write(`wrote ${target} (sha256 ${actual} verified)\n`);
-            if (record.redacted) await out.write('note: this is the redacted copy — its Password column was emptied before archiving; the original bytes were not kept.\n');
+            if (record.redacted)
+              await out.write(
+                'note: this is the redacted copy — its Password column was emptied before archiving; the original bytes were not kept.\n',
+              );
           }),
       )
       .demandCommand(1, 'Name an imports command: list, show or recover.'),

@@ -16,7 +16,12 @@ export const migrateCommand: CommandModule = (cli, run) =>
           const { applied } = await withDatabaseErrors(db.location, () => migrateToLatest(db));
           logger.info('db.migrated', { applied, database: db.description, fileOnly: true });
           if (args.json) await out.json({ database: db.description, applied });
-          else await out.write(applied.length ? `Applied ${applied.length} migration(s) to ${db.description}: ${applied.join(', ')}\n` : `${db.description} is up to date.\n`);
+          else
+            await out.write(
+              applied.length
+                ? `Applied ${applied.length} migration(s) to ${db.description}: ${applied.join(', ')}\n`
+                : `${db.description} is up to date.\n`,
+            );
         } finally {
           await db.destroy();
         }

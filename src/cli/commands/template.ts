@@ -18,7 +18,9 @@ export const templateCommand: CommandModule = (cli, run) =>
       run(args, { readOnly: true }, async ({ config, database, logger, out }) => {
         const target = path.resolve(String(args.out));
         if (existsSync(target) && !args.force) {
-          throw fail('OUTPUT_EXISTS', { message: `${target} already exists; use --force to replace it or --out to write another file.` });
+          throw fail('OUTPUT_EXISTS', {
+            message: `${target} already exists; use --force to replace it or --out to write another file.`,
+          });
         }
         // The Instructions sheet lists the roles and groups that exist; without a database it
         // falls back to the configured catalogue rather than failing. It only reads the database:
@@ -31,7 +33,10 @@ export const templateCommand: CommandModule = (cli, run) =>
           groups = (await listCatalog(db.knex, 'groups')).map((g) => g.name);
         } catch (error) {
           const missing = error instanceof UsersyncError && error.code === 'DB_NOT_FOUND';
-          logger.log(missing ? 'info' : 'warn', 'template.catalog_unavailable', { reason: (error as Error).message, listed: 'the configured catalog.roles and catalog.groups' });
+          logger.log(missing ? 'info' : 'warn', 'template.catalog_unavailable', {
+            reason: (error as Error).message,
+            listed: 'the configured catalog.roles and catalog.groups',
+          });
         }
         const { passwordMinLength, maxRows, clearMarker } = config.import;
         await writeTemplate(target, { roles, groups, passwordMinLength, maxRows, clearMarker });

@@ -33,11 +33,25 @@ export const usersCommand: CommandModule = (cli, run) =>
         (args) =>
           run(args, { readOnly: true }, async ({ database, out }) => {
             const db = await database();
-            const users = listUsers(db.knex, { department: args.department, role: args.role, group: args.group, active: args.active });
+            const users = listUsers(db.knex, {
+              department: args.department,
+              role: args.role,
+              group: args.group,
+              active: args.active,
+            });
             await withDatabaseErrors(db.location, async () => {
               if (args.json) return out.jsonArray(users);
               const rows: Array<Array<string | null>> = [];
-              for await (const u of users) rows.push([u.username, u.name, u.department, u.email, yesNo(u.active), u.roles.join(', '), u.groups.join(', ')]);
+              for await (const u of users)
+                rows.push([
+                  u.username,
+                  u.name,
+                  u.department,
+                  u.email,
+                  yesNo(u.active),
+                  u.roles.join(', '),
+                  u.groups.join(', '),
+                ]);
               if (rows.length === 0) await out.write(`No users in ${db.description}.\n`);
               else await out.table(['USERNAME', 'NAME', 'DEPARTMENT', 'E-MAIL', 'ACTIVE', 'ROLES', 'GROUPS'], rows);
             });
@@ -46,22 +60,32 @@ export const usersCommand: CommandModule = (cli, run) =>
       .command(
         'show <username>',
         'Show one user',
-        (c) => c.positional('username', { type: 'string', demandOption: true }).option('json', { type: 'boolean', default: false }),
+        (c) =>
+          c
+            .positional('username', { type: 'string', demandOption: true })
+            .option('json', { type: 'boolean', default: false }),
         (args) =>
           run(args, { readOnly: true }, async ({ database, out }) => {
             const db = await database();
             const username = normaliseUsername(String(args.username));
             const user = await withDatabaseErrors(db.location, () => getUser(db.knex, username));
-            if (!user) throw fail('USER_NOT_FOUND', { message: `No user has the username "${username}" in ${db.description}.` });
+            if (!user)
+              throw fail('USER_NOT_FOUND', { message: `No user has the username "${username}" in ${db.description}.` });
             if (args.json) await out.json(user);
             else await out.write(describeUser(user));
           }),
       )
-      .command('deactivate <username>', 'Deactivate one user (audited; a user already inactive is left as is)', activeOptions, (args) =>
-        run(args, {}, (context) => setActive(context, args, false)),
+      .command(
+        'deactivate <username>',
+        'Deactivate one user (audited; a user already inactive is left as is)',
+        activeOptions,
+        (args) => run(args, {}, (context) => setActive(context, args, false)),
       )
-      .command('activate <username>', 'Activate one user (audited; a user already active is left as is)', activeOptions, (args) =>
-        run(args, {}, (context) => setActive(context, args, true)),
+      .command(
+        'activate <username>',
+        'Activate one user (audited; a user already active is left as is)',
+        activeOptions,
+        (args) => run(args, {}, (context) => setActive(context, args, true)),
       )
       .demandCommand(1, 'Name a users command: list, show, activate or deactivate.'),
   );
@@ -70,7 +94,10 @@ export const usersCommand: CommandModule = (cli, run) =>
 const activeOptions = (c: Argv) =>
   c
     .positional('username', { type: 'string', demandOption: true })
-    .option('by', { type: 'string', describe: 'Who the change is made by, for the audit trail (default: your OS user@host)' })
+    .option('by', {
+      type: 'string',
+      describe: 'Who the change is made by, for the audit trail (default: your OS user@host)',
+    })
     .option('json', { type: 'boolean', default: false, describe: 'Print {username, active, changed} as JSON' });
 
 type ActiveArgs = { username: string; by?: string | undefined; json: boolean };
@@ -110,7 +137,8 @@ async function setActive(context: CommandContext, args: ActiveArgs, active: bool
     }),
   );
   trail.committed(events);
-  if (outcome === 'missing') throw fail('USER_NOT_FOUND', { message: `No user has the username "${printable(username)}".` });
+  if (outcome === 'missing')
+    throw fail('USER_NOT_FOUND', { message: `No user has the username "${printable(username)}".` });
   const changed = outcome === 'changed';
   context.logger.info(active ? 'user.activated' : 'user.deactivated', { username, changed, actor, fileOnly: true });
   if (args.json) return context.out.json({ username, active, changed });

@@ -85,7 +85,9 @@ export async function up(knex: Knex): Promise<void> {
     t.bigInteger('bytes').notNullable();
     t.string('source', 16).notNullable().comment('cli | watch | schedule | recover');
     t.string('host', 255).notNullable();
-    t.string('status', 32).notNullable().comment('running | imported | imported_with_errors | rejected | interrupted | failed');
+    t.string('status', 32)
+      .notNullable()
+      .comment('running | imported | imported_with_errors | rejected | interrupted | failed');
     t.boolean('dry_run').notNullable().defaultTo(false);
     t.integer('rows').notNullable().defaultTo(0);
     t.integer('created').notNullable().defaultTo(0);
@@ -94,7 +96,9 @@ export async function up(knex: Knex): Promise<void> {
     t.integer('failed').notNullable().defaultTo(0);
     t.string('started_at', TIME).notNullable();
     t.string('finished_at', TIME).nullable();
-    t.string('file_path', 1024).nullable().comment('where the file is now (processing/, archive/, error/, or the CLI path)');
+    t.string('file_path', 1024)
+      .nullable()
+      .comment('where the file is now (processing/, archive/, error/, or the CLI path)');
     t.string('report_json_path', 1024).nullable();
     t.string('report_xlsx_path', 1024).nullable();
     t.string('archived_sha256', 64).nullable().comment('sha256 of the archived copy when it is a redacted rewrite');
@@ -122,7 +126,16 @@ export async function up(knex: Knex): Promise<void> {
 }
 
 export async function down(knex: Knex): Promise<void> {
-  for (const table of ['audit_events', 'imports', 'user_group_members', 'user_roles', 'users', 'user_groups', 'roles', 'departments']) {
+  for (const table of [
+    'audit_events',
+    'imports',
+    'user_group_members',
+    'user_roles',
+    'users',
+    'user_groups',
+    'roles',
+    'departments',
+  ]) {
     await knex.schema.dropTableIfExists(table);
   }
 }

@@ -46,12 +46,19 @@ export interface StoredAuditEvent extends AuditEvent {
   changes: AuditChanges | null;
 }
 
-export async function insertAuditEvents(knex: Knex, target: { dialect: Dialect; maxInsertRows: number }, events: readonly AuditEvent[]): Promise<void> {
+export async function insertAuditEvents(
+  knex: Knex,
+  target: { dialect: Dialect; maxInsertRows: number },
+  events: readonly AuditEvent[],
+): Promise<void> {
   await bulkInsert(knex, target.dialect, target.maxInsertRows, auditInsert(events));
 }
 
 /** `insertAuditEvents` as statements, for a caller that runs them itself (db/sqlite-writer.ts). */
-export function auditEventStatements(target: { dialect: Dialect; maxInsertRows: number }, events: readonly AuditEvent[]): BoundStatement[] {
+export function auditEventStatements(
+  target: { dialect: Dialect; maxInsertRows: number },
+  events: readonly AuditEvent[],
+): BoundStatement[] {
   return bulkStatements(target.dialect, target.maxInsertRows, auditInsert(events));
 }
 

@@ -130,7 +130,13 @@ function toRecord(row: ImportRow): ImportRecord {
     actor: row.actor,
     status: row.status,
     dryRun: Boolean(Number(row.dry_run)),
-    counts: { rows: Number(row.rows), created: Number(row.created), updated: Number(row.updated), unchanged: Number(row.unchanged), failed: Number(row.failed) },
+    counts: {
+      rows: Number(row.rows),
+      created: Number(row.created),
+      updated: Number(row.updated),
+      unchanged: Number(row.unchanged),
+      failed: Number(row.failed),
+    },
     startedAt: row.started_at,
     finishedAt: row.finished_at,
     filePath: row.file_path,
@@ -149,7 +155,10 @@ export async function getImport(knex: Knex, id: number): Promise<ImportRecord | 
 }
 
 /** Newest first. */
-export async function listImports(knex: Knex, options: { limit?: number; status?: ImportStatus } = {}): Promise<ImportRecord[]> {
+export async function listImports(
+  knex: Knex,
+  options: { limit?: number; status?: ImportStatus } = {},
+): Promise<ImportRecord[]> {
   const query = knex('imports').orderBy('id', 'desc');
   if (options.status) query.where('status', options.status);
   if (options.limit) query.limit(options.limit);

@@ -69,27 +69,48 @@ export function usersWithDepartment(knex: Knex): Knex.QueryBuilder {
 
 function baseQuery(knex: Knex, filter: UserFilter): Knex.QueryBuilder {
   const query = usersWithDepartment(knex);
-  if (filter.department !== undefined) query.where('departments.name_key', filter.department.trim().toLowerCase().replace(/\s+/g, ' '));
+  if (filter.department !== undefined)
+    query.where('departments.name_key', filter.department.trim().toLowerCase().replace(/\s+/g, ' '));
   if (filter.active !== undefined) query.where('users.active', filter.active);
   if (filter.role !== undefined) {
-    query.whereIn('users.id', knex('user_roles').join('roles', 'roles.id', 'user_roles.role_id').where('roles.name_key', filter.role.trim().toLowerCase()).select('user_roles.user_id'));
+    query.whereIn(
+      'users.id',
+      knex('user_roles')
+        .join('roles', 'roles.id', 'user_roles.role_id')
+        .where('roles.name_key', filter.role.trim().toLowerCase())
+        .select('user_roles.user_id'),
+    );
   }
   if (filter.group !== undefined) {
     query.whereIn(
       'users.id',
-      knex('user_group_members').join('user_groups', 'user_groups.id', 'user_group_members.group_id').where('user_groups.name_key', filter.group.trim().toLowerCase()).select('user_group_members.user_id'),
+      knex('user_group_members')
+        .join('user_groups', 'user_groups.id', 'user_group_members.group_id')
+        .where('user_groups.name_key', filter.group.trim().toLowerCase())
+        .select('user_group_members.user_id'),
     );
   }
   return query;
 }
 
-async function memberships(knex: Knex, userIds: number[]): Promise<{ roles: Map<number, string[]>; groups: Map<number, string[]> }> {
+async function memberships(
+  knex: Knex,
+  userIds: number[],
+): Promise<{ roles: Map<number, string[]>; groups: Map<number, string[]> }> {
   const roles = new Map<number, string[]>();
   const groups = new Map<number, string[]>();
   for (const ids of chunk(userIds, 500)) {
-    const roleRows = (await knex('user_roles').join('roles', 'roles.id', 'user_roles.role_id').whereIn('user_roles.user_id', ids).select('user_roles.user_id', 'roles.name').orderBy('roles.name_key')) as Array<{ user_id: number | string; name: string }>;
+    const roleRows = (await knex('user_roles')
+      .join('roles', 'roles.id', 'user_roles.role_id')
+      .whereIn('user_roles.user_id', ids)
+      .select('user_roles.user_id', 'roles.name')
+      .orderBy('roles.name_key')) as Array<{ user_id: number | string; name: string }>;
     for (const r of roleRows) push(roles, Number(r.user_id), r.name);
-    const groupRows = (await knex('user_group_members').join('user_groups', 'user_groups.id', 'user_group_members.group_id').whereIn('user_group_members.user_id', ids).select('user_group_members.user_id', 'user_groups.name').orderBy('user_groups.name_key')) as Array<{ user_id: number | string; name: string }>;
+    const groupRows = (await knex('user_group_members')
+      .join('user_groups', 'user_groups.id', 'user_group_members.group_id')
+      .whereIn('user_group_members.user_id', ids)
+      .select('user_group_members.user_id', 'user_groups.name')
+      .orderBy('user_groups.name_key')) as Array<{ user_id: number | string; name: string }>;
     for (const g of groupRows) push(groups, Number(g.user_id), g.name);
   }
   return { roles, groups };
@@ -128,7 +149,10 @@ export async function* listUsers(knex: Knex, filter: UserFilter = {}): AsyncGene
     if (after !== null) query.where('users.username', '>', after);
     const rows = (await query) as UserRow[];
     if (rows.length === 0) return;
-    const { roles, groups } = await memberships(knex, rows.map((r) => Number(r.id)));
+    const { roles, groups } = await memberships(
+      knex,
+      rows.map((r) => Number(r.id)),
+    );
     for (const row of rows) yield toView(row, roles, groups);
     after = rows[rows.length - 1]?.username ?? null;
     if (rows.length < PAGE) return;
@@ -148,7 +172,12 @@ export async function getUser(knex: Knex, username: string): Promise<UserView | 
  * when it had that value already (nothing written), or `missing` when no user has the username.
  * One conditional update: the flag it saw is the flag it changed.
  */
-export async function setUserActive(knex: Knex, username: string, active: boolean, now: string): Promise<'changed' | 'unchanged' | 'missing'> {
+export async function setUserActive(
+  knex: Knex,
+  username: string,
+  active: boolean,
+  now: string,
+): Promise<'changed' | 'unchanged' | 'missing'> {
   const changed = await knex('users')
     .where('username', username)
     .where('active', Number(!active))

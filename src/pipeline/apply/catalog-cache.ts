@@ -15,7 +15,11 @@ export interface CatalogCache {
 }
 
 async function load(knex: Knex, table: string): Promise<Map<string, CatalogEntryRef>> {
-  const rows = (await knex(table).select('id', 'name', 'name_key')) as Array<{ id: number | string; name: string; name_key: string }>;
+  const rows = (await knex(table).select('id', 'name', 'name_key')) as Array<{
+    id: number | string;
+    name: string;
+    name_key: string;
+  }>;
   return new Map(rows.map((r) => [r.name_key, { id: Number(r.id), name: r.name }]));
 }
 

@@ -30,7 +30,9 @@ export function failedCells(row: AppliedRow): FailedRowCells {
   const notes = [row.message ?? 'The row failed.'];
   if (blanked.length > 0) {
     const [verb, pronoun] = blanked.length === 1 ? ['is', 'it'] : ['are', 'them'];
-    notes.push(`${blanked.join(', ')} ${verb} left blank here, having held no usable value: type ${pronoun} in before importing this row again.`);
+    notes.push(
+      `${blanked.join(', ')} ${verb} left blank here, having held no usable value: type ${pronoun} in before importing this row again.`,
+    );
   }
   const password = row.raw?.cells[COLUMN_INDEX.password];
   if (password !== undefined && password !== '') notes.push(REENTER_PASSWORD);

@@ -56,7 +56,11 @@ export interface ApplyOptions {
  * holds up the first batches' writes. Lean-memory mode, whose point is the smallest footprint,
  * takes it only where the store's capability names a young generation for it.
  */
-export function openImportWriter(db: PipelineDeps['db'], settings: PipelineDeps['config']['import'], options: { dryRun: boolean; lean: boolean }): ImportWriter | undefined {
+export function openImportWriter(
+  db: PipelineDeps['db'],
+  settings: PipelineDeps['config']['import'],
+  options: { dryRun: boolean; lean: boolean },
+): ImportWriter | undefined {
   if (options.dryRun || settings.atomic) return undefined;
   if (!options.lean) return db.openWriter();
   const youngGenerationMb = db.capabilities.writerThread?.leanYoungGenerationMb;
@@ -67,7 +71,12 @@ export interface ApplyTotals {
   counts: ReportCounts;
 }
 
-export async function applyRows(deps: PipelineDeps & { clock: Clock }, batches: AsyncIterable<RawRow[]>, spool: RowSpool, options: ApplyOptions): Promise<ApplyTotals> {
+export async function applyRows(
+  deps: PipelineDeps & { clock: Clock },
+  batches: AsyncIterable<RawRow[]>,
+  spool: RowSpool,
+  options: ApplyOptions,
+): Promise<ApplyTotals> {
   const { config, db } = deps;
   const settings = config.import;
   const guard = <T>(work: () => Promise<T>) => withDatabaseErrors(db.location, work);
@@ -157,7 +166,11 @@ function chooseSink(context: SinkContext, options: ApplyOptions, atomic: boolean
 const PREPARED_AHEAD = 1;
 
 /** Prepares the next batches while one is written; order of writes is the file's order. */
-async function pipelineBatches(batches: AsyncIterable<RawRow[]>, prepare: (rows: RawRow[]) => Promise<PreparedBatch>, write: (batch: PreparedBatch) => Promise<void>): Promise<void> {
+async function pipelineBatches(
+  batches: AsyncIterable<RawRow[]>,
+  prepare: (rows: RawRow[]) => Promise<PreparedBatch>,
+  write: (batch: PreparedBatch) => Promise<void>,
+): Promise<void> {
   const pending: Array<Promise<PreparedBatch>> = [];
   for await (const rows of batches) {
     const next = prepare(rows);

@@ -53,7 +53,11 @@ export interface PrepareContext {
 }
 
 /** `handle` names the connection for the stored-user look-up when it is made (after validation). */
-export async function prepareBatch(handle: () => Knex | Promise<Knex>, rows: readonly RawRow[], context: PrepareContext): Promise<PreparedBatch> {
+export async function prepareBatch(
+  handle: () => Knex | Promise<Knex>,
+  rows: readonly RawRow[],
+  context: PrepareContext,
+): Promise<PreparedBatch> {
   const batch: PreparedBatch = { intents: [], raws: [], failed: [], order: [], stored: new Map() };
   const withPassword: Array<{ intent: PreparedIntent; password: string }> = [];
   for (const raw of rows) {
@@ -61,7 +65,13 @@ export async function prepareBatch(handle: () => Knex | Promise<Knex>, rows: rea
     if (!checked.ok) {
       const [first] = checked.problems;
       batch.order.push(-1 - batch.failed.length);
-      batch.failed.push({ row: raw.row, username: checked.username, code: first?.code ?? 'ROW_INVALID_VALUE', message: checked.problems.map((p) => p.message).join(' '), raw });
+      batch.failed.push({
+        row: raw.row,
+        username: checked.username,
+        code: first?.code ?? 'ROW_INVALID_VALUE',
+        message: checked.problems.map((p) => p.message).join(' '),
+        raw,
+      });
       continue;
     }
     const { password, ...rest } = checked.intent;
@@ -72,12 +82,18 @@ export async function prepareBatch(handle: () => Knex | Promise<Knex>, rows: rea
     batch.raws.push(raw);
   }
   const usernames = batch.intents.map((i) => i.username);
-  batch.stored = await context.onDatabase(async () => loadStoredUsers(await handle(), context.dialect, usernames, context.maxInParams, context.membershipKeys));
+  batch.stored = await context.onDatabase(async () =>
+    loadStoredUsers(await handle(), context.dialect, usernames, context.maxInParams, context.membershipKeys),
+  );
   if (withPassword.length > 0) await settlePasswords(withPassword, batch.stored, context);
   return batch;
 }
 
-async function settlePasswords(rows: Array<{ intent: PreparedIntent; password: string }>, stored: Map<string, StoredUser>, context: PrepareContext): Promise<void> {
+async function settlePasswords(
+  rows: Array<{ intent: PreparedIntent; password: string }>,
+  stored: Map<string, StoredUser>,
+  context: PrepareContext,
+): Promise<void> {
   await Promise.all(
     rows.map(async ({ intent, password }) => {
       const user = stored.get(intent.username);

@@ -44,9 +44,19 @@ function lookUpSql(knex: Knex, dialect: Dialect, count: number): string {
   const key = `${dialect}|${count}`;
   let sql = sqlCache.get(key);
   if (sql === undefined) {
-    const roleIds = knex.raw(`(select ${concatKeys(dialect, 'role_id')} from user_roles where user_roles.user_id = users.id) as role_ids`);
-    const groupIds = knex.raw(`(select ${concatKeys(dialect, 'group_id')} from user_group_members where user_group_members.user_id = users.id) as group_ids`);
-    sql = usersWithDepartment(knex).select(roleIds, groupIds).whereIn('users.username', Array.from({ length: count }, () => '')).toSQL().sql;
+    const roleIds = knex.raw(
+      `(select ${concatKeys(dialect, 'role_id')} from user_roles where user_roles.user_id = users.id) as role_ids`,
+    );
+    const groupIds = knex.raw(
+      `(select ${concatKeys(dialect, 'group_id')} from user_group_members where user_group_members.user_id = users.id) as group_ids`,
+    );
+    sql = usersWithDepartment(knex)
+      .select(roleIds, groupIds)
+      .whereIn(
+        'users.username',
+        Array.from({ length: count }, () => ''),
+      )
+      .toSQL().sql;
     if (sqlCache.size > 16) sqlCache.clear();
     sqlCache.set(key, sql);
   }
@@ -90,31 +100,64 @@ export class MembershipKeys {
   }
 }
 
-export async function loadStoredUsers(knex: Knex, dialect: Dialect, usernames: readonly string[], maxInParams: number, keys: MembershipKeys): Promise<Map<string, StoredUser>> {
+export async function loadStoredUsers(
+  knex: Knex,
+  dialect: Dialect,
+  usernames: readonly string[],
+  maxInParams: number,
+  keys: MembershipKeys,
+): Promise<Map<string, StoredUser>> {
   const users = new Map<string, StoredUser>();
   for (const part of chunk(usernames, maxInParams)) {
     const rows = (await selectArrays(knex, dialect, lookUpSql(knex, dialect, part.length), part)) as Row[];
     if (rows.length === 0) continue;
-    const roleKeys = await keys.keysOf(knex, 'roles', rows.map((row) => row[13]));
-    const groupKeys = await keys.keysOf(knex, 'groups', rows.map((row) => row[14]));
-    rows.forEach(([id, username, name, email, phone, active, ignoreMfa, passwordHash, passwordUpdatedAt, createdAt, /* updatedAt */ , department, departmentKey], i) => {
-      users.set(username, {
-        id: Number(id),
-        username,
-        name,
-        email,
-        phone,
-        departmentKey,
-        departmentName: department,
-        active: Boolean(Number(active)),
-        ignoreMfa: Boolean(Number(ignoreMfa)),
-        passwordHash,
-        passwordUpdatedAt,
-        createdAt,
-        roleKeys: roleKeys[i] as string[],
-        groupKeys: groupKeys[i] as string[],
-      });
-    });
+    const roleKeys = await keys.keysOf(
+      knex,
+      'roles',
+      rows.map((row) => row[13]),
+    );
+    const groupKeys = await keys.keysOf(
+      knex,
+      'groups',
+      rows.map((row) => row[14]),
+    );
+    rows.forEach(
+      (
+        [
+          id,
+          username,
+          name,
+          email,
+          phone,
+          active,
+          ignoreMfa,
+          passwordHash,
+          passwordUpdatedAt,
+          createdAt /* updatedAt */,
+          ,
+          department,
+          departmentKey,
+        ],
+        i,
+      ) => {
+        users.set(username, {
+          id: Number(id),
+          username,
+          name,
+          email,
+          phone,
+          departmentKey,
+          departmentName: department,
+          active: Boolean(Number(active)),
+          ignoreMfa: Boolean(Number(ignoreMfa)),
+          passwordHash,
+          passwordUpdatedAt,
+          createdAt,
+          roleKeys: roleKeys[i] as string[],
+          groupKeys: groupKeys[i] as string[],
+        });
+      },
+    );
   }
   return users;
 }

@@ -96,7 +96,7 @@ function mostFrequent(sample: string): Delimiter {
   let bestCount = 0;
   for (const delimiter of DELIMITERS) {
     const count = unquoted.split(delimiter).length - 1;
-    if (count > bestCount) (best = delimiter), (bestCount = count);
+    if (count > bestCount) ((best = delimiter), (bestCount = count));
   }
   return best;
 }

@@ -66,7 +66,8 @@ export async function openCsv(filePath: string, settings: ReadSettings): Promise
     const record = next.value;
     const first = line;
     line += 1;
-    for (const field of record) if (field.includes('\n') || field.includes('\r')) line += field.match(LINE_BREAKS)?.length ?? 0;
+    for (const field of record)
+      if (field.includes('\n') || field.includes('\r')) line += field.match(LINE_BREAKS)?.length ?? 0;
     return { line: first, record };
   };
 
@@ -91,7 +92,10 @@ export async function openCsv(filePath: string, settings: ReadSettings): Promise
     warnings: [...found.warnings],
     encoding,
   };
-  if (encoding === 'windows-1252') header.warnings.push('The file is not UTF-8, so it was read as Windows-1252 (Excel’s "CSV" format in Western Europe).');
+  if (encoding === 'windows-1252')
+    header.warnings.push(
+      'The file is not UTF-8, so it was read as Windows-1252 (Excel’s "CSV" format in Western Europe).',
+    );
   const { sourceColumns, targetColumns } = found;
   let iterated = false;
 
@@ -135,7 +139,9 @@ export async function openCsv(filePath: string, settings: ReadSettings): Promise
 
 function checkTime(busyMs: number, limitMs: number): void {
   if (busyMs > limitMs) {
-    throw fail('FILE_PARSE_TIMEOUT', { message: `Reading the file took longer than import.parseTimeoutMs (${limitMs} ms), so it was stopped.` });
+    throw fail('FILE_PARSE_TIMEOUT', {
+      message: `Reading the file took longer than import.parseTimeoutMs (${limitMs} ms), so it was stopped.`,
+    });
   }
 }
 

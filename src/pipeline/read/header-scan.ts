@@ -60,7 +60,10 @@ export class HeaderScan {
   offer(rowNumber: number, texts: ReadonlyArray<string | undefined>, where: string): FoundHeader | undefined {
     const match = matchHeaderRow(texts, this.lookup);
     if (!isHeaderRow(match)) {
-      if (match.columns.size >= 2 && (this.nearMiss === undefined || match.columns.size > this.nearMiss.match.columns.size)) {
+      if (
+        match.columns.size >= 2 &&
+        (this.nearMiss === undefined || match.columns.size > this.nearMiss.match.columns.size)
+      ) {
         this.nearMiss = { where, match };
       }
       return undefined;
@@ -83,7 +86,12 @@ export class HeaderScan {
   }
 }
 
-function toFoundHeader(headerRow: number, texts: ReadonlyArray<string | undefined>, match: HeaderMatch, expected: ReadonlySet<string>): FoundHeader {
+function toFoundHeader(
+  headerRow: number,
+  texts: ReadonlyArray<string | undefined>,
+  match: HeaderMatch,
+  expected: ReadonlySet<string>,
+): FoundHeader {
   const entries = [...match.columns.entries()].sort((a, b) => a[0] - b[0]);
   let last = texts.length - 1;
   while (last >= 0 && (texts[last] ?? '') === '') last--;

@@ -20,7 +20,11 @@ export type { ReadSettings, SheetHeader, SpreadsheetReader } from './types.js';
  * FILE_NO_USERNAME_COLUMN, FILE_NO_NAME_COLUMN, FILE_DUPLICATE_COLUMN, FILE_PARSE_*).
  * Files above `leanMemoryAboveBytes` (src/xlsx/memory-mode.ts; tests lower it) get a lean reader worker.
  */
-export async function openSpreadsheet(filePath: string, settings: ReadSettings, options: { leanMemoryAboveBytes?: number } = {}): Promise<SpreadsheetReader> {
+export async function openSpreadsheet(
+  filePath: string,
+  settings: ReadSettings,
+  options: { leanMemoryAboveBytes?: number } = {},
+): Promise<SpreadsheetReader> {
   const { kind, bytes } = await sniffFile(filePath, settings);
   const lean = bytes > (options.leanMemoryAboveBytes ?? LEAN_MEMORY_ABOVE_BYTES);
   return kind === 'xlsx' ? openXlsx(filePath, settings, { lean }) : openCsv(filePath, settings);

@@ -89,7 +89,8 @@ export class RowSink {
 
 /** FILE_NO_DATA_ROWS, saying where the header was. */
 export function noDataRows(header: SheetHeader): UsersyncError {
-  const where = header.sheetName === null ? `line ${header.headerRow}` : `row ${header.headerRow} of sheet "${header.sheetName}"`;
+  const where =
+    header.sheetName === null ? `line ${header.headerRow}` : `row ${header.headerRow} of sheet "${header.sheetName}"`;
   return fail('FILE_NO_DATA_ROWS', {
     message: `The file has a header row (${where}) but no data rows. An empty export usually means the export failed upstream; export the list again.`,
   });

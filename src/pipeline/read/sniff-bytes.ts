@@ -38,7 +38,8 @@ export function classifyBytes(head: Uint8Array): ByteKind {
   }
   if (isBareBiff8(head)) {
     throw fail('FILE_LEGACY_XLS', {
-      message: 'This is a legacy Excel workbook stream (BIFF5/BIFF8, .xls) without its usual container, which usersync does not read.',
+      message:
+        'This is a legacy Excel workbook stream (BIFF5/BIFF8, .xls) without its usual container, which usersync does not read.',
     });
   }
   for (const { bytes, what } of BINARY_MAGIC) {
@@ -46,14 +47,20 @@ export function classifyBytes(head: Uint8Array): ByteKind {
   }
   const utf = unicodeBom(head);
   if (utf !== undefined) {
-    throw notSpreadsheet(`This is a ${utf} text file; usersync reads CSV files only as UTF-8 or Windows-1252. Save it again as "CSV UTF-8".`);
+    throw notSpreadsheet(
+      `This is a ${utf} text file; usersync reads CSV files only as UTF-8 or Windows-1252. Save it again as "CSV UTF-8".`,
+    );
   }
   if (head.includes(0)) {
     if (looksUtf32(head)) {
-      throw notSpreadsheet('This looks like a UTF-32 text file without a byte-order mark; usersync reads CSV files only as UTF-8 or Windows-1252. Save it again as "CSV UTF-8".');
+      throw notSpreadsheet(
+        'This looks like a UTF-32 text file without a byte-order mark; usersync reads CSV files only as UTF-8 or Windows-1252. Save it again as "CSV UTF-8".',
+      );
     }
     if (looksUtf16(head)) {
-      throw notSpreadsheet('This looks like a UTF-16 text file without a byte-order mark; usersync reads CSV files only as UTF-8 or Windows-1252. Save it again as "CSV UTF-8".');
+      throw notSpreadsheet(
+        'This looks like a UTF-16 text file without a byte-order mark; usersync reads CSV files only as UTF-8 or Windows-1252. Save it again as "CSV UTF-8".',
+      );
     }
     throw notSpreadsheet(damagedTextOrBinary(head));
   }
@@ -81,7 +88,12 @@ function damagedTextOrBinary(head: Uint8Array): string {
   const text = printable + (high > 0 && isUtf8(head) ? high : 0);
   if (text / head.length < 0.9) return 'This is a binary file of a kind usersync does not know, not a spreadsheet.';
   const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
-  const found = [nuls > 0 ? plural(nuls, 'NUL byte') : '', controls > 0 ? plural(controls, 'other control character') : ''].filter((t) => t !== '').join(' and ');
+  const found = [
+    nuls > 0 ? plural(nuls, 'NUL byte') : '',
+    controls > 0 ? plural(controls, 'other control character') : '',
+  ]
+    .filter((t) => t !== '')
+    .join(' and ');
   return `This looks like a text (CSV) file, but it contains ${found}, which a CSV file never has: it is damaged or was not exported as CSV. Export the list again as "CSV UTF-8" (or .xlsx).`;
 }
 
@@ -100,7 +112,13 @@ function notSpreadsheet(message: string) {
 
 /** BIFF2–BIFF4 worksheets start with a BOF record (09 00 / 09 02 / 09 04) outside any container. */
 function isRawBiff(head: Uint8Array): boolean {
-  return head.length >= 4 && head[0] === 0x09 && [0x00, 0x02, 0x04].includes(head[1] ?? -1) && (head[3] ?? 1) === 0 && (head[2] ?? 0) <= 0x20;
+  return (
+    head.length >= 4 &&
+    head[0] === 0x09 &&
+    [0x00, 0x02, 0x04].includes(head[1] ?? -1) &&
+    (head[3] ?? 1) === 0 &&
+    (head[2] ?? 0) <= 0x20
+  );
 }
 
 function unicodeBom(head: Uint8Array): string | undefined {
@@ -111,7 +129,14 @@ function unicodeBom(head: Uint8Array): string | undefined {
 
 /** A BIFF5/BIFF8 BOF record (type 09 08, length 6 to 16) outside a compound file: a bare .xls stream. */
 function isBareBiff8(head: Uint8Array): boolean {
-  return head.length >= 8 && head[0] === 0x09 && head[1] === 0x08 && (head[2] ?? 0) >= 6 && (head[2] ?? 0) <= 16 && head[3] === 0x00;
+  return (
+    head.length >= 8 &&
+    head[0] === 0x09 &&
+    head[1] === 0x08 &&
+    (head[2] ?? 0) >= 6 &&
+    (head[2] ?? 0) <= 16 &&
+    head[3] === 0x00
+  );
 }
 
 /** Three NULs in every four bytes, the other byte ASCII: UTF-32 text (LE or BE). */
@@ -135,7 +160,7 @@ function looksUtf16(head: Uint8Array): boolean {
   const n = Math.min(head.length, 512);
   let oddZeros = 0;
   let evenZeros = 0;
-  for (let i = 0; i < n; i++) if (head[i] === 0) (i % 2 === 0 ? evenZeros++ : oddZeros++);
+  for (let i = 0; i < n; i++) if (head[i] === 0) i % 2 === 0 ? evenZeros++ : oddZeros++;
   return Math.max(oddZeros, evenZeros) > n / 4 && Math.min(oddZeros, evenZeros) < n / 50;
 }
 
@@ -148,7 +173,10 @@ function controlCharacterShare(head: Uint8Array): number {
 
 /** HTML, SpreadsheetML 2003, flat ODF, SYLK and RTF are text but not CSV: say what they are. */
 function rejectMarkup(head: Uint8Array): void {
-  const text = new TextDecoder('latin1').decode(head.subarray(0, 4096)).replace(/^\uFEFF|^\u00EF\u00BB\u00BF/, '').trimStart();
+  const text = new TextDecoder('latin1')
+    .decode(head.subarray(0, 4096))
+    .replace(/^\uFEFF|^\u00EF\u00BB\u00BF/, '')
+    .trimStart();
   const lower = text.toLowerCase();
   // SYLK: "ID;P…" then records such as "P;…", "C;…", "F;…". A CSV whose header starts "ID;Name"
   // (a common HR export) must stay a CSV.
@@ -166,7 +194,9 @@ function rejectMarkup(head: Uint8Array): void {
     throw fail('FILE_ODS', { message: 'This is a flat OpenDocument (.fods) file, which usersync does not read.' });
   }
   if (/<(!doctype\s+html|html|table|body|head|meta)\b/.test(lower)) {
-    throw notSpreadsheet(`This is an HTML page disguised as a spreadsheet (some HR systems export "Excel" files this way). ${SAVE_AS_XLSX}`);
+    throw notSpreadsheet(
+      `This is an HTML page disguised as a spreadsheet (some HR systems export "Excel" files this way). ${SAVE_AS_XLSX}`,
+    );
   }
   throw notSpreadsheet(`This is an XML file, not a spreadsheet. ${SAVE_AS_XLSX}`);
 }

@@ -23,13 +23,18 @@ export async function classifyCompoundFile(fh: FileHandle, size: number): Promis
 /** The rejection for a compound file holding these (lower-cased) entry names. */
 export function classifyStreamNames(names: ReadonlySet<string>): UsersyncError {
   if (names.has('encryptedpackage') || names.has('encryptioninfo')) {
-    return fail('FILE_ENCRYPTED', { message: 'This workbook is password-protected (an encrypted Excel file), so it cannot be read.' });
+    return fail('FILE_ENCRYPTED', {
+      message: 'This workbook is password-protected (an encrypted Excel file), so it cannot be read.',
+    });
   }
   if (names.has('workbook') || names.has('book')) return fail('FILE_LEGACY_XLS');
   if (names.has('worddocument')) return notSpreadsheet('This is a legacy Word document (.doc), not a spreadsheet.');
-  if (names.has('powerpoint document')) return notSpreadsheet('This is a legacy PowerPoint presentation (.ppt), not a spreadsheet.');
+  if (names.has('powerpoint document'))
+    return notSpreadsheet('This is a legacy PowerPoint presentation (.ppt), not a spreadsheet.');
   if (!names.has('root entry')) {
-    return fail('FILE_CORRUPT', { message: 'This is a damaged Microsoft Office 97-2003 (OLE) file, probably a legacy .xls; it cannot be read.' });
+    return fail('FILE_CORRUPT', {
+      message: 'This is a damaged Microsoft Office 97-2003 (OLE) file, probably a legacy .xls; it cannot be read.',
+    });
   }
   return notSpreadsheet('This is an OLE document such as a .doc or .msg, not a spreadsheet.');
 }
@@ -52,7 +57,8 @@ export async function directoryNames(fh: FileHandle, size: number): Promise<Set<
 function entryName(buffer: Buffer, offset: number): string | undefined {
   const nameBytes = buffer.readUInt16LE(offset + 64); // including the UTF-16 NUL terminator
   const type = buffer[offset + 66]; // 1 storage, 2 stream, 5 root
-  if (nameBytes < 4 || nameBytes > 64 || nameBytes % 2 !== 0 || (type !== 1 && type !== 2 && type !== 5)) return undefined;
+  if (nameBytes < 4 || nameBytes > 64 || nameBytes % 2 !== 0 || (type !== 1 && type !== 2 && type !== 5))
+    return undefined;
   if (buffer.readUInt16LE(offset + nameBytes - 2) !== 0) return undefined;
   let name = '';
   for (let i = 0; i < nameBytes - 2; i += 2) {

@@ -94,7 +94,10 @@ export async function openRegularFile(filePath: string): Promise<FileHandle> {
     if (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR') {
       throw fail('FILE_NOT_FOUND', { message: `The file ${filePath} does not exist or is not a regular file.`, cause });
     }
-    throw fail('FS_IO_FAILED', { message: `The file ${filePath} could not be opened (${code ?? 'unknown error'}).`, cause });
+    throw fail('FS_IO_FAILED', {
+      message: `The file ${filePath} could not be opened (${code ?? 'unknown error'}).`,
+      cause,
+    });
   }
   const stat = await fh.stat();
   if (!stat.isFile()) {

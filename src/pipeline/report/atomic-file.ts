@@ -68,7 +68,7 @@ export class ChunkedTextWriter {
     if (typeof text !== 'string') {
       await this.flush();
       // A write may take fewer bytes than given: go on from where it stopped.
-      for (let offset = 0; offset < text.length; ) offset += (await this.handle.write(text, offset)).bytesWritten;
+      for (let offset = 0; offset < text.length;) offset += (await this.handle.write(text, offset)).bytesWritten;
       return;
     }
     this.buffer.push(text);

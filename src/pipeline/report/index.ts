@@ -62,7 +62,9 @@ export async function chooseReportPaths(dir: string, stem: string): Promise<Repo
     const paths = { jsonPath: `${base}.json`, xlsxPath: `${base}.xlsx` };
     if (!(await exists(paths.jsonPath)) && !(await exists(paths.xlsxPath))) return paths;
   }
-  throw fail('FS_IO_FAILED', { message: `More than ${MAX_SUFFIX} reports named ${stem}.report… already exist in ${dir}.` });
+  throw fail('FS_IO_FAILED', {
+    message: `More than ${MAX_SUFFIX} reports named ${stem}.report… already exist in ${dir}.`,
+  });
 }
 
 /**

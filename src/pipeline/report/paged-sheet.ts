@@ -54,7 +54,10 @@ export function unstyledRowXml(r: number, cells: readonly ReportCell[]): string 
     const cell = cells[i];
     if (cell === null || cell === undefined || cell === '') continue;
     const ref = `${columnLetter(i + 1)}${r}`;
-    xml += typeof cell === 'number' ? `<c r="${ref}"><v>${cell}</v></c>` : `<c r="${ref}" t="str"><v>${xmlEncode(escapeCell(cell))}</v></c>`;
+    xml +=
+      typeof cell === 'number'
+        ? `<c r="${ref}"><v>${cell}</v></c>`
+        : `<c r="${ref}" t="str"><v>${xmlEncode(escapeCell(cell))}</v></c>`;
   }
   return xml === '' ? '' : `<row r="${r}" spans="1:${cells.length}" x14ac:dyDescent="0.25">${xml}</row>`;
 }
@@ -119,10 +122,13 @@ export class PagedSheet {
    */
   async addRowsXml(chunks: AsyncIterable<string | Uint8Array>, rows: number): Promise<void> {
     this.open();
-    if (this.page !== 1 || this.rowsOnPage !== 0 || rows > this.rowsPerPage) throw new Error('PagedSheet.addRowsXml: only onto an empty first page that holds every row');
+    if (this.page !== 1 || this.rowsOnPage !== 0 || rows > this.rowsPerPage)
+      throw new Error('PagedSheet.addRowsXml: only onto an empty first page that holds every row');
     this.flushXml();
     for await (const chunk of chunks) {
-      this.writeToPage(typeof chunk === 'string' ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      this.writeToPage(
+        typeof chunk === 'string' ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+      );
       await waitForZip(this.sheet);
     }
     this.rowsOnPage = rows;

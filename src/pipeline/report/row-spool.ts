@@ -10,7 +10,15 @@ import { fail } from '../../errors.js';
 import { AppendFile } from '../../io/append-file.js';
 import { REPORT_FILE_MODE } from './atomic-file.js';
 import { EXCEL_MAX_ROWS, unstyledRowXml } from './paged-sheet.js';
-import { isUnlistedFailure, newCounts, rowRecordJson, rowsSheetCells, tally, toFailedCells, toRowRecord } from './row-records.js';
+import {
+  isUnlistedFailure,
+  newCounts,
+  rowRecordJson,
+  rowsSheetCells,
+  tally,
+  toFailedCells,
+  toRowRecord,
+} from './row-records.js';
 import type { FailedRowCells, ReportCounts, RowFilter, RowResult } from './types.js';
 
 /** Collects row results while a file is applied; see `createRowSpool`. */
@@ -79,7 +87,8 @@ class SpoolFile {
   }
 
   private check(): void {
-    if (this.file.error) throw fail('FS_IO_FAILED', { message: `Cannot write the row spool ${this.path}.`, cause: this.file.error });
+    if (this.file.error)
+      throw fail('FS_IO_FAILED', { message: `Cannot write the row spool ${this.path}.`, cause: this.file.error });
   }
 }
 
@@ -169,7 +178,8 @@ export function createRowSpool(dir: string): RowSpool {
     add(result, failedCells) {
       tally(counts, result.status);
       rowsFile.appendText(frameRow(rowRecordJson(result)));
-      if (result.status !== 'unchanged' && ++sheetRows < EXCEL_MAX_ROWS) sheetFile.appendText(unstyledRowXml(sheetRows + 1, rowsSheetCells(result)));
+      if (result.status !== 'unchanged' && ++sheetRows < EXCEL_MAX_ROWS)
+        sheetFile.appendText(unstyledRowXml(sheetRows + 1, rowsSheetCells(result)));
       const failed = toFailedCells(result, failedCells);
       if (failed) failedFile.append(failed);
       else if (isUnlistedFailure(result)) unlistedFailures += 1;
@@ -236,7 +246,17 @@ export function createMemoryRowSpool(): RowSpool {
     ready: async () => undefined,
     finish: async () => undefined,
     rows: (filter) => iterate(filter?.exceptUnchanged ? rows.filter((row) => row.status !== 'unchanged') : rows),
-    rowsJsonBody: () => iterate(rows.length === 0 ? [] : [rows.map((row) => frameRow(JSON.stringify(row))).join('').slice(0, -1)]),
+    rowsJsonBody: () =>
+      iterate(
+        rows.length === 0
+          ? []
+          : [
+              rows
+                .map((row) => frameRow(JSON.stringify(row)))
+                .join('')
+                .slice(0, -1),
+            ],
+      ),
     rowsSheetXml: () => {
       const listed = rows.filter((row) => row.status !== 'unchanged');
       if (listed.length >= EXCEL_MAX_ROWS) return undefined;

@@ -9,8 +9,7 @@ import type { ReportSummary } from './types.js';
 /** One Summary line. Numbers stay numbers in the sheet. */
 export type SummaryLine = readonly [label: string, value: string | number];
 
-const plural = (n: number, one: string, many: string): string =>
-  `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+const plural = (n: number, one: string, many: string): string => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
 
 /** The outcome in one sentence, e.g. "Imported with errors: 3 rows failed". */
 export function outcomeInWords(summary: ReportSummary): string {
@@ -18,7 +17,9 @@ export function outcomeInWords(summary: ReportSummary): string {
   const applied = counts.rows - counts.failed;
   switch (summary.outcome) {
     case 'rejected':
-      return dryRun ? 'Rejected (dry run): the file could not be imported' : 'Rejected: nothing in this file was imported';
+      return dryRun
+        ? 'Rejected (dry run): the file could not be imported'
+        : 'Rejected: nothing in this file was imported';
     case 'imported_with_errors':
       return dryRun
         ? `Dry run with errors: ${plural(counts.failed, 'row would fail', 'rows would fail')}; nothing was changed`
@@ -36,7 +37,8 @@ export function formatDuration(ms: number): string {
   const seconds = ms / 1000;
   if (seconds < 60) return `${seconds.toFixed(1)} s`;
   const totalSeconds = Math.round(seconds);
-  if (totalSeconds < 3600) return `${Math.floor(totalSeconds / 60)} min ${String(totalSeconds % 60).padStart(2, '0')} s`;
+  if (totalSeconds < 3600)
+    return `${Math.floor(totalSeconds / 60)} min ${String(totalSeconds % 60).padStart(2, '0')} s`;
   const minutes = Math.floor(totalSeconds / 60);
   return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, '0')} min`;
 }
@@ -48,7 +50,12 @@ export function formatTimestamp(iso: string): string {
 }
 
 /** The warning for a file whose content an earlier import (a register record) applied already. */
-export function sameContentWarning(earlier: { id: number; originalName: string; startedAt: string; finishedAt: string | null }): string {
+export function sameContentWarning(earlier: {
+  id: number;
+  originalName: string;
+  startedAt: string;
+  finishedAt: string | null;
+}): string {
   const at = formatTimestamp(earlier.finishedAt ?? earlier.startedAt);
   return `The same content was imported before, as import #${earlier.id} on ${at} (${earlier.originalName}); rows that did not change since then are unchanged.`;
 }
@@ -66,7 +73,8 @@ function helpFor(code: string): string | undefined {
 /** What to do about the failed rows: fix the listed ones; the unlisted ones only in the original file. */
 function failedRowsAdvice(failed: number, unlisted: number): string {
   const advice: string[] = [];
-  if (failed > unlisted) advice.push('Fix them in the "Failed rows" sheet and drop this file (or that sheet) into the inbox again.');
+  if (failed > unlisted)
+    advice.push('Fix them in the "Failed rows" sheet and drop this file (or that sheet) into the inbox again.');
   if (unlisted > 0) {
     advice.push(
       `${plural(unlisted, 'row repeats', 'rows repeat')} the username of an earlier row and ${unlisted === 1 ? 'is' : 'are'} listed on the Rows sheet only ` +
@@ -103,7 +111,12 @@ export function summaryLines(summary: ReportSummary): SummaryLine[] {
     ['Rows read', counts.rows],
     [dryRun ? 'Would be created' : 'Created', counts.created],
     [dryRun ? 'Would be updated' : 'Updated', counts.updated],
-    ['Unchanged', counts.unchanged === 0 ? 0 : `${counts.unchanged} (not listed on the Rows sheet; the JSON report lists every row)`],
+    [
+      'Unchanged',
+      counts.unchanged === 0
+        ? 0
+        : `${counts.unchanged} (not listed on the Rows sheet; the JSON report lists every row)`,
+    ],
     ['Failed', counts.failed],
     ['Started', formatTimestamp(summary.startedAt)],
     ['Finished', formatTimestamp(summary.finishedAt)],

@@ -9,15 +9,7 @@ export type RowStatus = 'created' | 'updated' | 'unchanged' | 'failed' | 'would-
 
 /** Field names listed in a row's `changes` (SPEC §3). */
 export type ChangeField =
-  | 'name'
-  | 'email'
-  | 'phone'
-  | 'department'
-  | 'active'
-  | 'ignoreMfa'
-  | 'password'
-  | 'roles'
-  | 'groups';
+  'name' | 'email' | 'phone' | 'department' | 'active' | 'ignoreMfa' | 'password' | 'roles' | 'groups';
 
 /** One data row's outcome, as reported. */
 export interface RowResult {

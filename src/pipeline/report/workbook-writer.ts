@@ -9,4 +9,6 @@
 import type ExcelJS from 'exceljs';
 import { requireFromExceljs } from '../../xlsx/index.js';
 
-export const WorkbookWriter = requireFromExceljs('exceljs/lib/stream/xlsx/workbook-writer.js') as typeof ExcelJS.stream.xlsx.WorkbookWriter;
+export const WorkbookWriter = requireFromExceljs(
+  'exceljs/lib/stream/xlsx/workbook-writer.js',
+) as typeof ExcelJS.stream.xlsx.WorkbookWriter;

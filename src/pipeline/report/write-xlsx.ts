@@ -44,7 +44,10 @@ export const STATUS_FILL: Readonly<Record<RowStatus, ExcelJS.Fill>> = {
 export const ROWS_HEADERS = ['Row', 'Username', 'Status', 'Changed fields', 'Message'] as const;
 
 /** Header of the Failed rows sheet(s): the import template's columns, then Error. */
-export const FAILED_HEADERS: readonly string[] = [...COLUMN_KEYS.map((key) => TEMPLATE_HEADERS[key]), REPORT_ERROR_COLUMN];
+export const FAILED_HEADERS: readonly string[] = [
+  ...COLUMN_KEYS.map((key) => TEMPLATE_HEADERS[key]),
+  REPORT_ERROR_COLUMN,
+];
 
 /** zlib's output buffer for the report's deflate streams. */
 const ZLIB_CHUNK_BYTES = 1024 * 1024;
@@ -73,7 +76,12 @@ export async function writeXlsxReport(
       closed.catch(() => undefined);
       // zlib's 16 KB default output chunk made ~150 round trips to its thread for a 100k-row
       // Rows sheet; at 1 MB, a handful (level 1 is compress-commons' own default, kept).
-      const workbook = new WorkbookWriter({ stream, useStyles: true, useSharedStrings: false, zip: { zlib: { level: 1, chunkSize: ZLIB_CHUNK_BYTES } } });
+      const workbook = new WorkbookWriter({
+        stream,
+        useStyles: true,
+        useSharedStrings: false,
+        zip: { zlib: { level: 1, chunkSize: ZLIB_CHUNK_BYTES } },
+      });
       // The marker the reader recognises a report by when it is dropped back in (domain/workbook-layout.ts).
       workbook.creator = 'usersync';
       workbook.title = 'usersync import report';
@@ -122,11 +130,15 @@ async function writeFailedRows(
   const widths = [24, 18, 12, 20, 28, 18, 8, 11, 24, 24, 60];
   // Every template column but Active / Ignore MFA is text, as in the template.
   const textColumns = [0, 1, 2, 3, 4, 5, 8, 9];
-  const sheet = new PagedSheet(workbook, { name: REPORT_SHEETS.failed, headers: FAILED_HEADERS, widths, textColumns }, rowsPerSheet);
+  const sheet = new PagedSheet(
+    workbook,
+    { name: REPORT_SHEETS.failed, headers: FAILED_HEADERS, widths, textColumns },
+    rowsPerSheet,
+  );
   let written = 0;
   for await (const failed of failedRows) {
     // Password stays blank: it is never stored, and blank means "keep the current one".
-    const cells: ReportCell[] = COLUMN_KEYS.map((key) => (key === 'password' ? null : failed.cells[key] ?? null));
+    const cells: ReportCell[] = COLUMN_KEYS.map((key) => (key === 'password' ? null : (failed.cells[key] ?? null)));
     cells.push(`Row ${failed.row}: ${failed.error}`);
     sheet.add(cells);
     if (++written % SETTLE_EVERY === 0) await sheet.settle();
@@ -154,7 +166,11 @@ async function writeRows(
       })),
     });
   };
-  const sheet = new PagedSheet(workbook, { name: REPORT_SHEETS.rows, headers: ROWS_HEADERS, widths: [8, 28, 14, 40, 80], beforeCommit }, rowsPerSheet);
+  const sheet = new PagedSheet(
+    workbook,
+    { name: REPORT_SHEETS.rows, headers: ROWS_HEADERS, widths: [8, 28, 14, 40, 80], beforeCommit },
+    rowsPerSheet,
+  );
   sheet.open();
   // The spool wrote these rows' XML while they were applied: copied, not rebuilt (~0.3 s of a
   // 100k-row first load's report went to reading the rows back and making it).

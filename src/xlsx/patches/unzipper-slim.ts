@@ -53,15 +53,17 @@ interface Words {
 export function parseWords(buffer: Uint8Array): Words {
   let offset = 0;
   const vars: Record<string, number | null> = {};
-  const word = (bytes: number): WordReader => (name) => {
-    if (offset + bytes <= buffer.length) {
-      let value = 0;
-      for (let i = 0; i < bytes; i++) value += 256 ** i * (buffer[offset + i] as number);
-      offset += bytes;
-      vars[name] = value;
-    } else vars[name] = null;
-    return self;
-  };
+  const word =
+    (bytes: number): WordReader =>
+    (name) => {
+      if (offset + bytes <= buffer.length) {
+        let value = 0;
+        for (let i = 0; i < bytes; i++) value += 256 ** i * (buffer[offset + i] as number);
+        offset += bytes;
+        vars[name] = value;
+      } else vars[name] = null;
+      return self;
+    };
   const self: Words = { word8lu: word(1), word16lu: word(2), word32lu: word(4), word64lu: word(8), vars };
   return self;
 }

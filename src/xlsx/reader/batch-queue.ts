@@ -60,7 +60,10 @@ export class Watchdog {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
-  constructor(budgetMs: number, private readonly onExpire: () => void) {
+  constructor(
+    budgetMs: number,
+    private readonly onExpire: () => void,
+  ) {
     this.remaining = budgetMs;
     this.resume();
   }
@@ -75,10 +78,13 @@ export class Watchdog {
   resume(): void {
     if (this.stopped || this.timer !== undefined) return;
     this.startedAt = Date.now();
-    this.timer = setTimeout(() => {
-      this.stopped = true;
-      this.onExpire();
-    }, Math.max(0, this.remaining));
+    this.timer = setTimeout(
+      () => {
+        this.stopped = true;
+        this.onExpire();
+      },
+      Math.max(0, this.remaining),
+    );
     this.timer.unref();
   }
 

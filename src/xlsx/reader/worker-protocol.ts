@@ -28,7 +28,12 @@ export type WorkerMessage =
   | { readonly type: 'rows'; readonly json: string }
   | { readonly type: 'warning'; readonly text: string }
   | { readonly type: 'end' }
-  | { readonly type: 'fail'; readonly code: ErrorCode; readonly message: string; readonly details?: Record<string, unknown> };
+  | {
+      readonly type: 'fail';
+      readonly code: ErrorCode;
+      readonly message: string;
+      readonly details?: Record<string, unknown>;
+    };
 
 /** Main → worker: the consumer took one batch. */
 export interface CreditMessage {

@@ -16,13 +16,24 @@ import { LEAN_WORKER_YOUNG_GENERATION_MB } from '../memory-mode.js';
 import { isSystemIoError, readerIoFailure } from '../xlsx-errors.js';
 import type { ReadSettings, SheetHeader, SpreadsheetReader } from '../../pipeline/read/types.js';
 import { noDataRows } from '../../pipeline/read/row-sink.js';
-import { MAX_BATCHES_AHEAD, decodeRows, type CreditMessage, type StopMessage, type WorkerInput, type WorkerMessage } from './worker-protocol.js';
+import {
+  MAX_BATCHES_AHEAD,
+  decodeRows,
+  type CreditMessage,
+  type StopMessage,
+  type WorkerInput,
+  type WorkerMessage,
+} from './worker-protocol.js';
 
 /** Prefix of each parse's temp directory under os.tmpdir(). */
 export const TEMP_PREFIX = 'usersync-xlsx-';
 
 /** Starts the worker for a sniffed .xlsx/.xlsm; resolves once its header row is known. */
-export async function openXlsx(filePath: string, settings: ReadSettings, options: { lean?: boolean } = {}): Promise<SpreadsheetReader> {
+export async function openXlsx(
+  filePath: string,
+  settings: ReadSettings,
+  options: { lean?: boolean } = {},
+): Promise<SpreadsheetReader> {
   const tempDir = await mkdtemp(join(tmpdir(), TEMP_PREFIX));
   const worker = startWorker(filePath, settings, tempDir, options.lean === true);
   // Batches wait here as their JSON text and are decoded when taken: one string each for the
@@ -31,7 +42,9 @@ export async function openXlsx(filePath: string, settings: ReadSettings, options
   let settled = false; // the worker ended, failed or was stopped: later events are noise
   let resolveHeader!: (header: SheetHeader) => void;
   let rejectHeader!: (error: unknown) => void;
-  const headerPromise = new Promise<SheetHeader>((resolve, reject) => ((resolveHeader = resolve), (rejectHeader = reject)));
+  const headerPromise = new Promise<SheetHeader>(
+    (resolve, reject) => ((resolveHeader = resolve), (rejectHeader = reject)),
+  );
   let header: SheetHeader | undefined;
 
   const exited = new Promise<void>((resolve) => {
@@ -55,7 +68,11 @@ export async function openXlsx(filePath: string, settings: ReadSettings, options
   };
 
   const watchdog = new Watchdog(settings.parseTimeoutMs, () =>
-    finish(fail('FILE_PARSE_TIMEOUT', { message: `Reading the workbook took longer than import.parseTimeoutMs (${settings.parseTimeoutMs} ms), so it was stopped.` })),
+    finish(
+      fail('FILE_PARSE_TIMEOUT', {
+        message: `Reading the workbook took longer than import.parseTimeoutMs (${settings.parseTimeoutMs} ms), so it was stopped.`,
+      }),
+    ),
   );
 
   worker.on('message', (message: WorkerMessage) => {
@@ -87,12 +104,21 @@ export async function openXlsx(filePath: string, settings: ReadSettings, options
         ? // exceljs' own temp-file streams fail this way when the disk is full: the worker dies, not the file's fault.
           readerIoFailure(error)
         : error.code === 'ERR_WORKER_OUT_OF_MEMORY'
-        ? fail('FILE_PARSE_OUT_OF_MEMORY', { message: `Reading the workbook needed more than import.workerMemoryMb (${settings.workerMemoryMb} MB) of memory, so it was stopped.`, cause: error })
-        : isModuleLoadError(error)
-          ? // Not the file's fault: usersync's own files are missing or half-written (an install or a
-            // build running at the same time). Seen in the corpus test while dist/ was rebuilt.
-            fail('FS_IO_FAILED', { message: `The workbook reader could not start (${error.message.split('\n')[0]?.slice(0, 200) ?? ''}): usersync's installation is incomplete or being replaced.`, cause: error })
-          : fail('FILE_PARSE_FAILED', { message: `The workbook reader crashed: ${error.message.split('\n')[0]?.slice(0, 200) ?? ''}`, cause: error }),
+          ? fail('FILE_PARSE_OUT_OF_MEMORY', {
+              message: `Reading the workbook needed more than import.workerMemoryMb (${settings.workerMemoryMb} MB) of memory, so it was stopped.`,
+              cause: error,
+            })
+          : isModuleLoadError(error)
+            ? // Not the file's fault: usersync's own files are missing or half-written (an install or a
+              // build running at the same time). Seen in the corpus test while dist/ was rebuilt.
+              fail('FS_IO_FAILED', {
+                message: `The workbook reader could not start (${error.message.split('\n')[0]?.slice(0, 200) ?? ''}): usersync's installation is incomplete or being replaced.`,
+                cause: error,
+              })
+            : fail('FILE_PARSE_FAILED', {
+                message: `The workbook reader crashed: ${error.message.split('\n')[0]?.slice(0, 200) ?? ''}`,
+                cause: error,
+              }),
     );
   });
 
@@ -155,7 +181,8 @@ function isModuleLoadError(error: Error & { code?: string }): boolean {
   return (
     error.code === 'ERR_MODULE_NOT_FOUND' ||
     error.code === 'ERR_UNKNOWN_FILE_EXTENSION' ||
-    (error.name === 'SyntaxError' && /does not provide an export named|Cannot use import statement|Unexpected end of input/.test(error.message))
+    (error.name === 'SyntaxError' &&
+      /does not provide an export named|Cannot use import statement|Unexpected end of input/.test(error.message))
   );
 }
 
@@ -175,7 +202,10 @@ function startWorker(filePath: string, settings: ReadSettings, tempDir: string, 
     execArgv: [],
     // exceljs (through `tmp`) writes sheet XML to os.tmpdir(), which reads TMPDIR on every call.
     env: { ...process.env, TMPDIR: tempDir, TMP: tempDir, TEMP: tempDir },
-    resourceLimits: { maxOldGenerationSizeMb: settings.workerMemoryMb, ...(lean ? { maxYoungGenerationSizeMb: LEAN_WORKER_YOUNG_GENERATION_MB } : {}) },
+    resourceLimits: {
+      maxOldGenerationSizeMb: settings.workerMemoryMb,
+      ...(lean ? { maxYoungGenerationSizeMb: LEAN_WORKER_YOUNG_GENERATION_MB } : {}),
+    },
   });
 }
 

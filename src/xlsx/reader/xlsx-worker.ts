@@ -26,7 +26,13 @@ import { scanSharedStringsOf } from '../sheet/shared-strings.js';
 import { NO_SHARED_STRINGS, sheetRows, type SheetRow, type WorkbookParts } from '../sheet/sheet-rows.js';
 import { openRegularFile } from '../../pipeline/read/sniff.js';
 import { readWorkbookInfo, type SheetInfo, type WorkbookInfo } from '../sheet/workbook-sheets.js';
-import { MAX_BATCHES_AHEAD, encodeRows, type MainMessage, type WorkerInput, type WorkerMessage } from './worker-protocol.js';
+import {
+  MAX_BATCHES_AHEAD,
+  encodeRows,
+  type MainMessage,
+  type WorkerInput,
+  type WorkerMessage,
+} from './worker-protocol.js';
 import { classifyParseError, isSheetsRace, otherSheetWarnings } from '../xlsx-errors.js';
 import { fixUnzipperEnd, serveZipEntriesFrom } from '../patches/unzipper-end-fix.js';
 import { loadSlimUnzipper } from '../patches/unzipper-slim.js';
@@ -38,7 +44,9 @@ import { reorderedWorkbookStream } from '../zip/zip-order.js';
  * CSV and writer modules (jszip, fast-csv, …), ~50 ms more before the first row.
  */
 loadSlimUnzipper(); // before exceljs requires it: only unzipper's Parse (unzipper-slim.ts)
-const WorkbookReader = requireFromExceljs('exceljs/lib/stream/xlsx/workbook-reader.js') as typeof ExcelJS.stream.xlsx.WorkbookReader;
+const WorkbookReader = requireFromExceljs(
+  'exceljs/lib/stream/xlsx/workbook-reader.js',
+) as typeof ExcelJS.stream.xlsx.WorkbookReader;
 
 // A zip stream error means damaged zip data; exceljs may never see it (unzipper-end-fix.ts, fix 1).
 fixUnzipperEnd((error) => postFail(classifyParseError(error)));
@@ -96,7 +104,10 @@ async function readWorkbook(workbook: WorkbookInfo): Promise<void> {
   // shared strings, styles and relationships moved first, so the sheet is parsed as it streams (zip-order.ts).
   const entries = await entryParse(fh, (error) => postFail(classifyParseError(error)));
   serveZipEntriesFrom(entries);
-  const stream = entries !== undefined ? Readable.from([]) : ((await reorderedWorkbookStream(fh, (await fh.stat()).size)) ?? fh.createReadStream());
+  const stream =
+    entries !== undefined
+      ? Readable.from([])
+      : ((await reorderedWorkbookStream(fh, (await fh.stat()).size)) ?? fh.createReadStream());
   // exceljs pipes the stream without an error listener; report read errors ourselves (PITFALLS §3.5).
   stream.on('error', (cause: Error) => {
     postFail(fail('FILE_PARSE_FAILED', { message: `The file could not be read: ${cause.message}` }));
@@ -112,7 +123,8 @@ async function readWorkbook(workbook: WorkbookInfo): Promise<void> {
   scanSharedStringsOf(reader);
   // Below the threshold exceljs' own array is faster (no proxy, no slicing) and small enough.
   // Past it, the strings live in a file in this worker's temp directory (removed however it ends).
-  if (workbook.sharedStringsBytes > COMPACT_SHARED_STRINGS_ABOVE_BYTES) installCompactSharedStrings(reader, { spillTo: join(tmpdir(), 'shared-strings.bin') });
+  if (workbook.sharedStringsBytes > COMPACT_SHARED_STRINGS_ABOVE_BYTES)
+    installCompactSharedStrings(reader, { spillTo: join(tmpdir(), 'shared-strings.bin') });
   if (!workbook.hasSharedStrings) (reader as unknown as { sharedStrings: unknown }).sharedStrings = NO_SHARED_STRINGS;
   let sheetNo = '';
   // The 'entry' event comes right before its worksheet is yielded: it tells which part it is.
@@ -129,50 +141,67 @@ async function readWorkbook(workbook: WorkbookInfo): Promise<void> {
       for await (const _rows of sheetRows(ws.iterator, ws.workbook)); // each sheet must be consumed to move on
       continue;
     }
-    if (await readSheet(ws, name, scan, sheets.length > 0 ? sheets : seen.map((n) => ({ name: n, hidden: false })), report)) return;
+    if (
+      await readSheet(
+        ws,
+        name,
+        scan,
+        sheets.length > 0 ? sheets : seen.map((n) => ({ name: n, hidden: false })),
+        report,
+      )
+    )
+      return;
   }
   if (report && !seen.includes(REPORT_SHEETS.failed)) throw fail('FILE_REPORT_NO_FAILED_ROWS');
   if (missingSharedStrings > 0) {
     // Without xl/sharedStrings.xml every text cell is blank: "no header" would mislead.
     throw fail('FILE_CORRUPT', {
-      message: 'The workbook is damaged: its cells refer to shared texts (xl/sharedStrings.xml) that the file does not contain, so no header row can be read. Copy or export it again.',
+      message:
+        'The workbook is damaged: its cells refer to shared texts (xl/sharedStrings.xml) that the file does not contain, so no header row can be read. Copy or export it again.',
     });
   }
   throw scan.noHeaderError(seen.length === 0 ? 'the workbook (it has no worksheets)' : 'any worksheet');
 }
 
 /** Reads one sheet; true when it had the header row (and so was read to the end). */
-async function readSheet(ws: Worksheet, name: string, scan: HeaderScan, sheets: ReadonlyArray<Pick<SheetInfo, 'name' | 'hidden'>>, report: boolean): Promise<boolean> {
+async function readSheet(
+  ws: Worksheet,
+  name: string,
+  scan: HeaderScan,
+  sheets: ReadonlyArray<Pick<SheetInfo, 'name' | 'hidden'>>,
+  report: boolean,
+): Promise<boolean> {
   let header: FoundHeader | undefined;
   let sink: RowSink | undefined;
   const warnings: string[] = [];
-  reading: for await (const rows of sheetRows(ws.iterator, ws.workbook)) for (const row of rows) {
-    const rowNumber = row.number;
-    // Rows without an `r` attribute (exceljs#2961, #2075) come through as NaN.
-    if (!Number.isSafeInteger(rowNumber) || rowNumber < 1) throw unsupportedLayout();
-    if (header === undefined) {
-      if (rowNumber > HEADER_SEARCH_ROWS) continue; // drain the rest of a sheet without a header
-      header = scan.offer(rowNumber, rowTexts(row), `row ${rowNumber} of sheet "${name}"`);
-      if (header !== undefined) {
-        sink = new RowSink(input.settings, rowNumber, warnings);
-        warnings.push(...header.warnings, ...otherSheetWarnings(sheets, name, report));
-        const { headerRow, columns, headers } = header;
-        post({ type: 'header', header: { sheetName: name, headerRow, columns, headers, warnings: [...warnings] } });
-        warnings.length = 0;
-        headerSent = true;
+  reading: for await (const rows of sheetRows(ws.iterator, ws.workbook))
+    for (const row of rows) {
+      const rowNumber = row.number;
+      // Rows without an `r` attribute (exceljs#2961, #2075) come through as NaN.
+      if (!Number.isSafeInteger(rowNumber) || rowNumber < 1) throw unsupportedLayout();
+      if (header === undefined) {
+        if (rowNumber > HEADER_SEARCH_ROWS) continue; // drain the rest of a sheet without a header
+        header = scan.offer(rowNumber, rowTexts(row), `row ${rowNumber} of sheet "${name}"`);
+        if (header !== undefined) {
+          sink = new RowSink(input.settings, rowNumber, warnings);
+          warnings.push(...header.warnings, ...otherSheetWarnings(sheets, name, report));
+          const { headerRow, columns, headers } = header;
+          post({ type: 'header', header: { sheetName: name, headerRow, columns, headers, warnings: [...warnings] } });
+          warnings.length = 0;
+          headerSent = true;
+        }
+        continue;
       }
-      continue;
+      const cells = emptyCells();
+      const { sourceColumns, targetColumns } = header;
+      for (let i = 0; i < sourceColumns.length; i++) {
+        const cell = row.cells[sourceColumns[i] ?? 0];
+        if (cell !== undefined) cells[targetColumns[i] ?? 0] = cellToText(cell);
+      }
+      const added = sink!.add(rowNumber, cells);
+      if (added === 'full') await sendRows(sink!.take());
+      else if (added === 'stop') break reading;
     }
-    const cells = emptyCells();
-    const { sourceColumns, targetColumns } = header;
-    for (let i = 0; i < sourceColumns.length; i++) {
-      const cell = row.cells[sourceColumns[i] ?? 0];
-      if (cell !== undefined) cells[targetColumns[i] ?? 0] = cellToText(cell);
-    }
-    const added = sink!.add(rowNumber, cells);
-    if (added === 'full') await sendRows(sink!.take());
-    else if (added === 'stop') break reading;
-  }
   if (header === undefined) return false;
   const rest = sink!.take();
   if (rest.length > 0) await sendRows(rest);
@@ -204,7 +233,12 @@ function rowTexts(row: SheetRow): Array<string | undefined> {
  */
 function seedWorkbookModel(reader: ExcelJS.stream.xlsx.WorkbookReader, workbook: WorkbookInfo): void {
   let model: { sheets?: unknown } = {
-    sheets: workbook.sheets.map((s) => ({ id: s.sheetId, name: s.name, rId: s.rId, state: s.hidden ? 'hidden' : 'visible' })),
+    sheets: workbook.sheets.map((s) => ({
+      id: s.sheetId,
+      name: s.name,
+      rId: s.rId,
+      state: s.hidden ? 'hidden' : 'visible',
+    })),
   };
   let properties: { model?: unknown } = { model: { date1904: workbook.date1904 } };
   Object.defineProperty(reader, 'model', {
@@ -219,7 +253,8 @@ function seedWorkbookModel(reader: ExcelJS.stream.xlsx.WorkbookReader, workbook:
 
 function unsupportedLayout(): UsersyncError {
   return fail('FILE_UNSUPPORTED_LAYOUT', {
-    message: 'The workbook has rows or cells without a valid position (written by a tool such as a database export). Open it in Excel or LibreOffice and save it again as .xlsx.',
+    message:
+      'The workbook has rows or cells without a valid position (written by a tool such as a database export). Open it in Excel or LibreOffice and save it again as .xlsx.',
   });
 }
 
@@ -228,7 +263,8 @@ async function main(): Promise<void> {
   if (workbook.utf16 === true) {
     postFail(
       fail('FILE_UNSUPPORTED_LAYOUT', {
-        message: 'The workbook stores its XML as UTF-16 (as Excel Mobile does), which usersync cannot read. Open it in Excel or LibreOffice and save it again as .xlsx.',
+        message:
+          'The workbook stores its XML as UTF-16 (as Excel Mobile does), which usersync cannot read. Open it in Excel or LibreOffice and save it again as .xlsx.',
       }),
     );
     return;

@@ -125,7 +125,9 @@ export function numberToText(n: number): CellValue {
   const text = String(rounded);
   if (!text.includes('e')) return text;
   // Very small or large non-integers: write them out without an exponent.
-  return rounded.toFixed(Math.min(100, Math.max(0, 15 - Math.floor(Math.log10(Math.abs(rounded)))))).replace(/\.?0+$/, '');
+  return rounded
+    .toFixed(Math.min(100, Math.max(0, 15 - Math.floor(Math.log10(Math.abs(rounded))))))
+    .replace(/\.?0+$/, '');
 }
 
 /** A date as ISO 8601: `yyyy-mm-dd` at midnight UTC (exceljs gives dates in UTC), otherwise the full instant. */

@@ -81,7 +81,9 @@ export class CompactStrings {
   private pending: string[] = [];
   private pendingChars = 0;
   private count = 0;
-  private readonly spill: { path: string; key: Buffer; end: number; slabs: SpilledSlab[]; cache: Map<number, Slab>; cachedChars: number } | undefined;
+  private readonly spill:
+    | { path: string; key: Buffer; end: number; slabs: SpilledSlab[]; cache: Map<number, Slab>; cachedChars: number }
+    | undefined;
   /** The slab the last look-up used: consecutive cells of a row mostly share one. */
   private last: { index: number; slab: Slab } | undefined;
 
@@ -203,7 +205,7 @@ export class CompactStrings {
 }
 
 function readAll(fd: number, into: Uint8Array, position: number): void {
-  for (let done = 0; done < into.byteLength; ) {
+  for (let done = 0; done < into.byteLength;) {
     const read = readSync(fd, into, done, into.byteLength - done, position + done);
     if (read === 0) throw new Error('The shared-strings spill file ended early');
     done += read;
@@ -214,7 +216,9 @@ function readAll(fd: number, into: Uint8Array, position: number): void {
 function richTextOf(value: unknown): string {
   if (value === null || value === undefined) return '';
   const runs = (value as { richText?: Array<{ text?: unknown }> }).richText;
-  return Array.isArray(runs) ? runs.map((run) => (typeof run.text === 'string' ? run.text : '')).join('') : String(value);
+  return Array.isArray(runs)
+    ? runs.map((run) => (typeof run.text === 'string' ? run.text : '')).join('')
+    : String(value);
 }
 
 /** An array-like view of a CompactStrings: numeric index and push, nothing else. */

@@ -68,7 +68,8 @@ export class SharedStringsScanner {
 
   /** After the last chunk: a part cut short inside its root fails as saxes would fail it. */
   end(): void {
-    if (findTag(this.carry, 'si', 0) >= 0) throw new Error('unclosed tag: si (the shared strings part ends inside a string)');
+    if (findTag(this.carry, 'si', 0) >= 0)
+      throw new Error('unclosed tag: si (the shared strings part ends inside a string)');
     if (this.rootOpen && !this.rootClosed) throw new Error('unclosed tag: sst (the shared strings part ends early)');
   }
 }
@@ -152,7 +153,14 @@ function decodeText(raw: string): string | undefined {
 
 /** XML 1.0's Char production: what a character reference may name. */
 function isXmlChar(code: number): boolean {
-  return code === 0x9 || code === 0xa || code === 0xd || (code >= 0x20 && code <= 0xd7ff) || (code >= 0xe000 && code <= 0xfffd) || (code >= 0x10000 && code <= 0x10ffff);
+  return (
+    code === 0x9 ||
+    code === 0xa ||
+    code === 0xd ||
+    (code >= 0x20 && code <= 0xd7ff) ||
+    (code >= 0xe000 && code <= 0xfffd) ||
+    (code >= 0x10000 && code <= 0x10ffff)
+  );
 }
 
 /** One item through saxes: the same text rule, and saxes' own error for malformed XML. */
@@ -198,7 +206,9 @@ interface SharedStringsReader {
  * may have made compact.
  */
 export function scanSharedStringsOf(reader: object): void {
-  const iterateStream = requireFromExceljs('exceljs/lib/utils/iterate-stream.js') as (stream: unknown) => AsyncIterable<Buffer | string>;
+  const iterateStream = requireFromExceljs('exceljs/lib/utils/iterate-stream.js') as (
+    stream: unknown,
+  ) => AsyncIterable<Buffer | string>;
   Object.assign(reader, {
     async *_parseSharedStrings(this: SharedStringsReader, entry: unknown): AsyncGenerator<never> {
       this._emitEntry({ type: 'shared-strings' });

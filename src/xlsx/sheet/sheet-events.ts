@@ -44,12 +44,15 @@ export interface PlainRows {
 /** A part's text before its sheetData, or one row, longer than this goes to saxes as it is. */
 const PREFIX_LIMIT = 1 << 20;
 
-
 /**
  * Yields saxes' events of the part, one array per chunk as parseSax does; the plain rows go to
  * `rows` as they are read, before the events of the same chunk.
  */
-export async function* sheetEvents(iterable: AsyncIterable<Buffer | string>, rows: PlainRows, options: { scan?: boolean } = {}): AsyncGenerator<SaxEvent[]> {
+export async function* sheetEvents(
+  iterable: AsyncIterable<Buffer | string>,
+  rows: PlainRows,
+  options: { scan?: boolean } = {},
+): AsyncGenerator<SaxEvent[]> {
   const sax = new SaxEventCollector();
   const decoder = new TextDecoder('utf-8');
   // `scan: false` leaves the whole part to saxes (the tests' reference).
@@ -108,7 +111,11 @@ export async function* sheetEvents(iterable: AsyncIterable<Buffer | string>, row
     const [line, column] = [Number(at[1]), Number(at[2])];
     const onThatLine = line === handedAt.line;
     const trueLine = line + skipped.lines;
-    const trueColumn = !onThatLine ? column : skipped.lines > 0 ? skipped.column + column - handedAt.column : column + skipped.column;
+    const trueColumn = !onThatLine
+      ? column
+      : skipped.lines > 0
+        ? skipped.column + column - handedAt.column
+        : column + skipped.column;
     return new Error(`${trueLine}:${trueColumn}: ${e.message.slice(at[0].length)}`);
   };
 
@@ -243,7 +250,8 @@ function readCells(text: string, from: number, to: number): number {
 /** Just past `</name>` (spaces allowed before `>`) at `at`; MORE when the text ends first, NOT_OURS when it is not that tag. */
 function closeTagEnd(text: string, at: number, name: string): number {
   const tag = `</${name}`;
-  if (!text.startsWith(tag, at)) return at + tag.length > text.length && tag.startsWith(text.slice(at)) ? MORE : NOT_OURS;
+  if (!text.startsWith(tag, at))
+    return at + tag.length > text.length && tag.startsWith(text.slice(at)) ? MORE : NOT_OURS;
   let i = at + tag.length;
   while (i < text.length && isSpace(text.charCodeAt(i))) i++;
   if (i >= text.length) return MORE;
@@ -350,14 +358,29 @@ function oneLetterName(code: number): string {
 function plainText(text: string, from: number, to: number): boolean {
   for (let i = from; i < to; i++) {
     const c = text.charCodeAt(i);
-    if (c < 32 ? c !== 9 && c !== 10 : c === 38 || c >= 0xfffe || (c === 62 && i >= from + 2 && text.charCodeAt(i - 1) === 93 && text.charCodeAt(i - 2) === 93)) return false;
+    if (
+      c < 32
+        ? c !== 9 && c !== 10
+        : c === 38 ||
+          c >= 0xfffe ||
+          (c === 62 && i >= from + 2 && text.charCodeAt(i - 1) === 93 && text.charCodeAt(i - 2) === 93)
+    )
+      return false;
   }
   return true;
 }
 
 /** ASCII name characters only: anything else (and saxes' checks of it) is left to saxes. */
 function isNameChar(code: number): boolean {
-  return (code >= 97 && code <= 122) || (code >= 65 && code <= 90) || (code >= 48 && code <= 57) || code === 58 || code === 95 || code === 45 || code === 46;
+  return (
+    (code >= 97 && code <= 122) ||
+    (code >= 65 && code <= 90) ||
+    (code >= 48 && code <= 57) ||
+    code === 58 ||
+    code === 95 ||
+    code === 45 ||
+    code === 46
+  );
 }
 
 function isNameStart(code: number): boolean {

@@ -56,7 +56,9 @@ interface ExceljsUtils {
   xmlDecode(text: string): string;
 }
 const utils = requireFromExceljs('exceljs/lib/utils/utils.js') as ExceljsUtils;
-const colCache = requireFromExceljs('exceljs/lib/utils/col-cache.js') as { decodeAddress(ref: string): { col: number | undefined } };
+const colCache = requireFromExceljs('exceljs/lib/utils/col-cache.js') as {
+  decodeAddress(ref: string): { col: number | undefined };
+};
 
 interface Tag {
   name: string;
@@ -77,7 +79,11 @@ interface OpenCell {
  * Batches of rows: one per chunk of XML, as exceljs yields its row events. `scan: false` reads the
  * whole part with saxes' events (sheet-events.ts), as the tests' reference.
  */
-export async function* sheetRows(xml: AsyncIterable<Buffer | string>, workbook: WorkbookParts, options: { scan?: boolean } = {}): AsyncGenerator<SheetRow[]> {
+export async function* sheetRows(
+  xml: AsyncIterable<Buffer | string>,
+  workbook: WorkbookParts,
+  options: { scan?: boolean } = {},
+): AsyncGenerator<SheetRow[]> {
   const { sharedStrings, styles } = workbook;
   const date1904 = workbook.properties?.model?.date1904;
   const isDate = dateFormats();
@@ -97,7 +103,13 @@ export async function* sheetRows(xml: AsyncIterable<Buffer | string>, workbook: 
       rowNumFmt = s ? styles.getStyleModel(Number.parseInt(s, 10))?.numFmt : undefined;
     },
     cell(r, s, t, value) {
-      if (row !== undefined) setCell(row, { ref: r, s: Number.parseInt(s as string, 10), t, ...(value === undefined ? {} : { v: { text: value } }) });
+      if (row !== undefined)
+        setCell(row, {
+          ref: r,
+          s: Number.parseInt(s as string, 10),
+          t,
+          ...(value === undefined ? {} : { v: { text: value } }),
+        });
     },
     end() {
       if (row !== undefined) rows.push(row);
@@ -117,10 +129,13 @@ export async function* sheetRows(xml: AsyncIterable<Buffer | string>, workbook: 
           case 'row':
             if (!inRows) break;
             row = { number: Number.parseInt(node.attributes.r as string, 10), cells: [] };
-            rowNumFmt = node.attributes.s ? styles.getStyleModel(Number.parseInt(node.attributes.s, 10))?.numFmt : undefined;
+            rowNumFmt = node.attributes.s
+              ? styles.getStyleModel(Number.parseInt(node.attributes.s, 10))?.numFmt
+              : undefined;
             break;
           case 'c':
-            if (row !== undefined) c = { ref: node.attributes.r, s: Number.parseInt(node.attributes.s as string, 10), t: node.attributes.t };
+            if (row !== undefined)
+              c = { ref: node.attributes.r, s: Number.parseInt(node.attributes.s as string, 10), t: node.attributes.t };
             inline = phonetic = false;
             break;
           case 'f':
@@ -188,7 +203,8 @@ export async function* sheetRows(xml: AsyncIterable<Buffer | string>, workbook: 
     if (col === undefined || col < 1) throw new Error('A Cell needs a Row');
     let cell = target.cells[col - 1];
     if (cell === undefined) {
-      if (!(Number.isInteger(target.number) && target.number >= 0)) throw new Error(`Invalid Address: ${open.ref ?? ''}`);
+      if (!(Number.isInteger(target.number) && target.number >= 0))
+        throw new Error(`Invalid Address: ${open.ref ?? ''}`);
       cell = target.cells[col - 1] = { value: null, result: undefined, numFmt: rowNumFmt };
     }
     if (open.s) {
@@ -196,7 +212,12 @@ export async function* sheetRows(xml: AsyncIterable<Buffer | string>, workbook: 
       if (style) cell.numFmt = style.numFmt;
     }
     if (open.f !== undefined) {
-      const result = open.v === undefined ? undefined : open.t === 'str' ? utils.xmlDecode(open.v.text) : Number.parseFloat(open.v.text);
+      const result =
+        open.v === undefined
+          ? undefined
+          : open.t === 'str'
+            ? utils.xmlDecode(open.v.text)
+            : Number.parseFloat(open.v.text);
       cell.value = open.v === undefined ? { formula: open.f.text } : { formula: open.f.text, result };
       cell.result = result;
       return;
@@ -207,7 +228,8 @@ export async function* sheetRows(xml: AsyncIterable<Buffer | string>, workbook: 
     switch (open.t) {
       case 's': {
         const index = Number.parseInt(text, 10);
-        cell.value = sharedStrings && sharedStrings !== NO_SHARED_STRINGS ? sharedStrings[index] : { sharedString: index };
+        cell.value =
+          sharedStrings && sharedStrings !== NO_SHARED_STRINGS ? sharedStrings[index] : { sharedString: index };
         break;
       }
       case 'inlineStr':
@@ -221,7 +243,9 @@ export async function* sheetRows(xml: AsyncIterable<Buffer | string>, workbook: 
         cell.value = Number.parseInt(text, 10) !== 0;
         break;
       default:
-        cell.value = isDate(cell.numFmt) ? utils.excelToDate(Number.parseFloat(text), date1904) : Number.parseFloat(text);
+        cell.value = isDate(cell.numFmt)
+          ? utils.excelToDate(Number.parseFloat(text), date1904)
+          : Number.parseFloat(text);
         break;
     }
   }

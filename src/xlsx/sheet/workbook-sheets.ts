@@ -49,11 +49,13 @@ export async function readWorkbookInfo(filePath: string): Promise<WorkbookInfo> 
   const core = raw.get(CORE);
   raw.delete(CORE);
   const keywords = core === undefined || isUtf16Xml(core) ? '' : elementText(core.toString('utf8'), 'keywords');
-  if ([...raw.values()].some(isUtf16Xml)) return { sheets: [], date1904: false, utf16: true, sharedStringsBytes, hasSharedStrings, keywords };
+  if ([...raw.values()].some(isUtf16Xml))
+    return { sheets: [], date1904: false, utf16: true, sharedStringsBytes, hasSharedStrings, keywords };
   const parts = new Map([...raw].map(([name, bytes]) => [name, bytes.toString('utf8')]));
   const workbook = parts.get(WORKBOOK);
   const rels = parts.get(RELS);
-  if (workbook === undefined || rels === undefined) return { sheets: [], date1904: false, sharedStringsBytes, hasSharedStrings, keywords };
+  if (workbook === undefined || rels === undefined)
+    return { sheets: [], date1904: false, sharedStringsBytes, hasSharedStrings, keywords };
   const targets = new Map<string, string>();
   for (const attrs of elements(rels, 'Relationship')) {
     const id = attrs.get('Id');
@@ -67,7 +69,13 @@ export async function readWorkbookInfo(filePath: string): Promise<WorkbookInfo> 
     const state = attrs.get('state');
     if (rid === undefined || path === undefined) continue;
     const sheetId = Number.parseInt(attrs.get('sheetId') ?? '', 10);
-    sheets.push({ name: attrs.get('name') ?? '', sheetId, rId: rid, hidden: state === 'hidden' || state === 'veryHidden', path });
+    sheets.push({
+      name: attrs.get('name') ?? '',
+      sheetId,
+      rId: rid,
+      hidden: state === 'hidden' || state === 'veryHidden',
+      path,
+    });
   }
   const pr = elements(workbook, 'workbookPr').next().value?.get('date1904');
   return { sheets, date1904: pr === '1' || pr === 'true', sharedStringsBytes, hasSharedStrings, keywords };
@@ -108,10 +116,15 @@ function decodeEntities(text: string): string {
 /** A UTF-16 byte-order mark, or `<` followed or preceded by a NUL. */
 function isUtf16Xml(bytes: Buffer): boolean {
   const [a, b] = [bytes[0], bytes[1]];
-  return (a === 0xff && b === 0xfe) || (a === 0xfe && b === 0xff) || (a === 0x3c && b === 0x00) || (a === 0x00 && b === 0x3c);
+  return (
+    (a === 0xff && b === 0xfe) || (a === 0xfe && b === 0xff) || (a === 0x3c && b === 0x00) || (a === 0x00 && b === 0x3c)
+  );
 }
 
-async function readParts(filePath: string, names: readonly string[]): Promise<{ parts: Map<string, Buffer>; sharedStringsBytes: number; hasSharedStrings: boolean }> {
+async function readParts(
+  filePath: string,
+  names: readonly string[],
+): Promise<{ parts: Map<string, Buffer>; sharedStringsBytes: number; hasSharedStrings: boolean }> {
   const found = new Map<string, Buffer>();
   let sharedStringsBytes = 0;
   let hasSharedStrings = false;

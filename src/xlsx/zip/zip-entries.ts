@@ -52,7 +52,12 @@ export async function entryParse(fh: FileHandle, onError: (error: Error) => void
   let zip: ZipFile;
   try {
     // Not closed (autoClose false, and no close() below): closing would close the worker's own handle.
-    zip = await yauzl.fromFdPromise(fh.fd, { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: false });
+    zip = await yauzl.fromFdPromise(fh.fd, {
+      lazyEntries: true,
+      autoClose: false,
+      validateEntrySizes: true,
+      strictFileNames: false,
+    });
   } catch {
     return undefined;
   }
@@ -68,7 +73,11 @@ export async function entryParse(fh: FileHandle, onError: (error: Error) => void
   entries.sort((a, b) => a.relativeOffsetOfLocalHeader - b.relativeOffsetOfLocalHeader);
   for (let i = 1; i < entries.length; i++) {
     const [before, entry] = [entries[i - 1]!, entries[i]!];
-    if (entry.relativeOffsetOfLocalHeader < before.relativeOffsetOfLocalHeader + LOCAL_HEADER_BYTES + before.compressedSize) return undefined;
+    if (
+      entry.relativeOffsetOfLocalHeader <
+      before.relativeOffsetOfLocalHeader + LOCAL_HEADER_BYTES + before.compressedSize
+    )
+      return undefined;
   }
   const ordered = partsFirst(entries, (entry) => entry.fileName);
   return () => {
@@ -95,7 +104,12 @@ function entryStream(zip: ZipFile, fh: FileHandle, entry: Entry, onError: (error
     zip.readLocalFileHeader(entry, { minimal: true }, (error, header) => {
       if (error) return fail(error);
       if (entry.compressedSize === 0) return void out.end();
-      const raw = fh.createReadStream({ start: header.fileDataStart, end: header.fileDataStart + entry.compressedSize - 1, highWaterMark: CHUNK_BYTES, autoClose: false });
+      const raw = fh.createReadStream({
+        start: header.fileDataStart,
+        end: header.fileDataStart + entry.compressedSize - 1,
+        highWaterMark: CHUNK_BYTES,
+        autoClose: false,
+      });
       raw.on('error', fail);
       const counted = new ByteCount(entry.uncompressedSize);
       counted.on('error', fail);
@@ -156,11 +170,16 @@ class ByteCount extends Transform {
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     this.seen += chunk.length;
-    if (this.seen > this.expected) return done(new Error(`too many bytes in the entry: more than the ${this.expected} the zip's directory states`));
+    if (this.seen > this.expected)
+      return done(new Error(`too many bytes in the entry: more than the ${this.expected} the zip's directory states`));
     done(null, chunk);
   }
 
   override _flush(done: TransformCallback): void {
-    done(this.seen === this.expected ? null : new Error(`the entry ended after ${this.seen} of the ${this.expected} bytes the zip's directory states`));
+    done(
+      this.seen === this.expected
+        ? null
+        : new Error(`the entry ended after ${this.seen} of the ${this.expected} bytes the zip's directory states`),
+    );
   }
 }

@@ -25,7 +25,12 @@ import { requirePackage } from '../../require-package.js';
 const yauzl: typeof import('yauzl') = requirePackage('yauzl');
 
 /** What exceljs must have parsed to stream a worksheet (workbook-reader.js), then the styles. */
-export const PARTS_BEFORE_SHEETS = ['xl/_rels/workbook.xml.rels', 'xl/workbook.xml', 'xl/sharedStrings.xml', 'xl/styles.xml'] as const;
+export const PARTS_BEFORE_SHEETS = [
+  'xl/_rels/workbook.xml.rels',
+  'xl/workbook.xml',
+  'xl/sharedStrings.xml',
+  'xl/styles.xml',
+] as const;
 
 const CHUNK_BYTES = 64 * 1024;
 const END_OF_DIRECTORY = 0x06054b50;
@@ -61,14 +66,18 @@ async function plannedSpans(fh: FileHandle, size: number): Promise<Span[] | unde
     const { name, offset } = entries[i]!;
     const end = entries[i + 1]?.offset ?? directoryAt;
     // Entries must be in file order, each at least a local header long, and named once.
-    if (end <= offset + LOCAL_HEADER_BYTES || spans.has(name) || (await readUInt32(fh, offset)) !== LOCAL_ENTRY) return undefined;
+    if (end <= offset + LOCAL_HEADER_BYTES || spans.has(name) || (await readUInt32(fh, offset)) !== LOCAL_ENTRY)
+      return undefined;
     spans.set(name, { start: offset, end });
   }
   const firstSheet = entries.findIndex((e) => /^xl\/worksheets\/sheet\d+\.xml$/.test(e.name));
   if (firstSheet < 0) return undefined;
   const late = PARTS_BEFORE_SHEETS.filter((name) => entries.findIndex((e) => e.name === name) > firstSheet);
   if (late.length === 0) return undefined;
-  return [...partsFirst(entries, (entry) => entry.name).map((entry) => spans.get(entry.name)!), { start: directoryAt, end: size }];
+  return [
+    ...partsFirst(entries, (entry) => entry.name).map((entry) => spans.get(entry.name)!),
+    { start: directoryAt, end: size },
+  ];
 }
 
 /** `entries` (in file order) with PARTS_BEFORE_SHEETS first, in that order, then the rest as they were. */
@@ -82,7 +91,8 @@ async function localEntries(fh: FileHandle): Promise<Array<{ name: string; offse
   // Not closed: yauzl's close() would close the worker's file handle, which reads the file next.
   const zip = await yauzl.fromFdPromise(fh.fd, { lazyEntries: true, autoClose: false, validateEntrySizes: true });
   const entries: Array<{ name: string; offset: number }> = [];
-  for await (const entry of zip.eachEntry()) entries.push({ name: entry.fileName, offset: entry.relativeOffsetOfLocalHeader });
+  for await (const entry of zip.eachEntry())
+    entries.push({ name: entry.fileName, offset: entry.relativeOffsetOfLocalHeader });
   return entries.sort((a, b) => a.offset - b.offset);
 }
 
@@ -108,11 +118,12 @@ async function readUInt32(fh: FileHandle, position: number): Promise<number> {
 
 async function* readSpans(fh: FileHandle, spans: readonly Span[]): AsyncGenerator<Buffer> {
   for (const { start, end } of spans) {
-    for (let at = start; at < end; ) {
+    for (let at = start; at < end;) {
       // A fresh buffer per chunk: the zip parser keeps slices of what it is given.
       const chunk = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, end - at));
       const { bytesRead } = await fh.read(chunk, 0, chunk.length, at);
-      if (bytesRead === 0) throw new Error(`The file ended at byte ${at} while reading it (was it changed during the import?)`);
+      if (bytesRead === 0)
+        throw new Error(`The file ended at byte ${at} while reading it (was it changed during the import?)`);
       yield bytesRead === chunk.length ? chunk : chunk.subarray(0, bytesRead);
       at += bytesRead;
     }
