@@ -118,7 +118,7 @@ export async function bulkInsert(
   insert: BulkInsert,
 ): Promise<unknown[][]> {
   if (insert.returning && !sqlCapabilities(dialect).insertReturning)
-    throw new Error(`bulkInsert: ${dialect} has no returning clause`);
+    throw new Error(`bulkInsert: returning is for SQLite only (${dialect} has no returning clause)`);
   if (insert.references && sqlCapabilities(dialect).keyReferences !== 'joined-in-sql')
     throw new Error(`bulkInsert: on ${dialect} references are for a writer thread (bulkStatements)`);
   const returned: unknown[][] = [];
