@@ -7,6 +7,7 @@ import { constants } from 'node:fs';
 import { copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import { withDatabaseErrors } from '../../db/errors.js';
+import type { Database } from '../../db/knex.js';
 import { getImport, listImports, type ImportRecord } from '../../db/repositories/imports.js';
 import { fail } from '../../errors.js';
 import { sha256Of } from '../../pipeline/archive.js';
@@ -87,9 +88,7 @@ export const importsCommand: CommandModule = (cli, run) =>
         (args) =>
           run(args, { readOnly: true }, async ({ database, out }) => {
             const db = await database();
-            const record = await withDatabaseErrors(db.location, () => getImport(db.knex, Number(args.id)));
-            if (!record)
-              throw fail('IMPORT_NOT_FOUND', { message: `No import has the id ${args.id} in ${db.description}.` });
+            const record = await importOrFail(db, Number(args.id));
             if (args.json) return out.json(record);
             await out.write(describeImport(record));
           }),
@@ -105,9 +104,7 @@ export const importsCommand: CommandModule = (cli, run) =>
         (args) =>
           run(args, { readOnly: true }, async ({ database, out }) => {
             const db = await database();
-            const record = await withDatabaseErrors(db.location, () => getImport(db.knex, Number(args.id)));
-            if (!record)
-              throw fail('IMPORT_NOT_FOUND', { message: `No import has the id ${args.id} in ${db.description}.` });
+            const record = await importOrFail(db, Number(args.id));
             if (!record.filePath || record.status === 'running') {
               throw fail('FILE_NOT_FOUND', {
                 message: `Import ${record.id} (${record.status}) has no archived file to recover.`,
@@ -138,3 +135,10 @@ export const importsCommand: CommandModule = (cli, run) =>
       )
       .demandCommand(1, 'Name an imports command: list, show or recover.'),
   );
+
+/** The import with this id, or IMPORT_NOT_FOUND naming the database searched. */
+async function importOrFail(db: Database, id: number): Promise<ImportRecord> {
+  const record = await withDatabaseErrors(db.location, () => getImport(db.knex, id));
+  if (!record) throw fail('IMPORT_NOT_FOUND', { message: `No import has the id ${id} in ${db.description}.` });
+  return record;
+}
