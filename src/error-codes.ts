@@ -67,6 +67,32 @@ export const ERROR_CODES = define({
     message: 'No import has that id.',
     help: 'Run `usersync imports list` to see the import register.',
   },
+  FEED_NOT_FOUND: {
+    kind: 'usage',
+    message: 'There is no feed of that name.',
+    help: 'Name a feed configured in "feeds" (config/local.json or your --config file), or `inbox`, the built-in one.',
+  },
+  HOLD_NOT_FOUND: {
+    kind: 'usage',
+    message: 'No import waiting for approval has that id.',
+    help: 'Run `usersync holds list` to see the imports held for approval.',
+  },
+  HOLD_DECIDED: {
+    kind: 'usage',
+    message: 'That hold was already approved or declined.',
+    help: 'Run `usersync holds show <id>` to see how it was decided, and `usersync imports show` for the import that applied it.',
+  },
+  HOLD_OUTDATED: {
+    kind: 'usage',
+    message:
+      'A newer file of the same feed has been applied since this one was held: applying it would undo the newer one.',
+    help: 'Decline it (`usersync holds decline <id>`), or pass --force to apply it anyway.',
+  },
+  HOLD_FILE_CHANGED: {
+    kind: 'usage',
+    message: 'The held file is missing, or is no longer the file that was held (its sha256 differs).',
+    help: 'An approval is for the file that was held only: decline this hold and drop the file in the inbox again.',
+  },
   OUTPUT_EXISTS: {
     kind: 'usage',
     message: 'The file to write already exists.',
@@ -150,6 +176,12 @@ export const ERROR_CODES = define({
     kind: 'transient',
     message: 'The file changed while it was being imported: it was still being written.',
     help: 'Nothing to do: that import is closed as interrupted (the rows it wrote are kept) and the whole file is imported again once it has stopped changing. Senders should write under a temporary name (.tmp, .part) and rename the file when done.',
+  },
+  DIRECTORY_CHANGED_DURING_IMPORT: {
+    kind: 'transient',
+    message:
+      'A user this import was about to change was changed by someone else after the import planned it, so the checked plan no longer applies.',
+    help: 'Nothing to do: the daemon plans the file again against the directory as it is now and applies it; a command line import can simply be run again.',
   },
   INBOX_ENTRY_REFUSED: {
     kind: 'file',
@@ -279,6 +311,16 @@ export const ERROR_CODES = define({
   },
 
   // ── rows ────────────────────────────────────────────────────────────────────────────────
+  ROW_PROTECTED_USER: {
+    kind: 'row',
+    message: 'This user is protected (safety.protectedUsers): no import may create or change it.',
+    help: 'Leave the row out; change a protected account by hand, or take it out of safety.protectedUsers first.',
+  },
+  ROW_PROTECTED_ROLE: {
+    kind: 'row',
+    message: 'This row would grant or remove a protected role or group (safety.protectedRoles).',
+    help: 'Leave that role or group as it is in the row; grant or remove it by hand, or take it out of safety.protectedRoles first.',
+  },
   ROW_USERNAME_MISSING: {
     kind: 'row',
     message: 'The Username cell is empty.',

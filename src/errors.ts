@@ -68,7 +68,8 @@ export function fail(code: ErrorCode, options: ErrorOptions = {}): UsersyncError
 }
 
 /** Exit codes of SPEC §3: 0 all rows applied; 1 some rows failed; 2 rejected/usage; 3 operational. */
-export const EXIT = { ok: 0, rowsFailed: 1, rejected: 2, operational: 3 } as const;
+/** SPEC §3, and §9's 4: held for approval, nothing written. */
+export const EXIT = { ok: 0, rowsFailed: 1, rejected: 2, operational: 3, held: 4 } as const;
 
 /** Maps any thrown value to the exit code of SPEC §3. Unknown errors are operational faults. */
 export function exitCodeFor(error: unknown): number {

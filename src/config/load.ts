@@ -214,6 +214,7 @@ function resolvePaths(config: Config, cwd: string): Config {
       processing: resolve(config.folders.processing),
       archive: resolve(config.folders.archive),
       error: resolve(config.folders.error),
+      held: resolve(config.folders.held),
     },
     database: {
       ...config.database,

@@ -6,6 +6,7 @@
 import type { Knex } from 'knex';
 import type { Config } from '../config/schema.js';
 import type { Database } from '../db/knex.js';
+import type { GuardCounts, GuardName } from '../domain/guards.js';
 import type { ImportSource } from '../db/repositories/imports.js';
 import type { Clock } from '../db/time.js';
 import type { Logger } from '../logging/logger.js';
@@ -119,6 +120,15 @@ export interface ProcessRequest {
   /** The daemon's claimed file: settled first, verified, superseding earlier runs, archived. */
   claim?: ClaimSteps;
   hooks?: ImportHooks;
+  /** The feed the file belongs to (SPEC §8, feeds.ts); the built-in `inbox` when not given. */
+  feed?: string;
+  /** Guards the operator lets through with `--allow` (SPEC §9); the override is audited. */
+  allow?: ReadonlySet<GuardName>;
+  /**
+   * Applying an approved hold (SPEC §9): the held import, and each guard's count when it was held.
+   * A guard that now counts more than it did holds the file again instead.
+   */
+  approval?: { holdId: number; counts: GuardCounts };
 }
 
 export interface ProcessResult {
@@ -129,8 +139,8 @@ export interface ProcessResult {
   filePath: string;
   /** The archived copy is a rewrite with the Password column emptied. */
   redacted: boolean;
-  /** SPEC §3: 0 every row applied, 1 some rows failed, 2 rejected. */
-  exitCode: 0 | 1 | 2;
+  /** SPEC §3: 0 every row applied, 1 some rows failed, 2 rejected; §9: 4 held for approval. */
+  exitCode: 0 | 1 | 2 | 4;
   /** The file holds (or may hold) passwords: its archived copy must be redacted. */
   carriedPasswords: boolean;
 }

@@ -172,5 +172,5 @@ export const carriesPasswords = (applied: Applied): boolean =>
   applied.passwordCells > 0 ||
   (applied.rejection !== undefined && applied.header?.columns.includes('password') === true);
 
-export const exitCodeOf = (outcome: Outcome): 0 | 1 | 2 =>
-  outcome === 'imported' ? 0 : outcome === 'imported_with_errors' ? 1 : 2;
+export const exitCodeOf = (outcome: Outcome): 0 | 1 | 2 | 4 =>
+  outcome === 'imported' ? 0 : outcome === 'imported_with_errors' ? 1 : outcome === 'held' ? 4 : 2;

@@ -6,6 +6,7 @@
 import type { Knex } from 'knex';
 import * as initial from './0001-initial.js';
 import * as actor from './0002-actor.js';
+import * as safety from './0003-safety.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -15,6 +16,7 @@ interface Migration {
 const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: Migration]> = [
   ['0001-initial', initial],
   ['0002-actor', actor],
+  ['0003-safety', safety],
 ];
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -5,7 +5,8 @@
 import type { Knex } from 'knex';
 
 export type ImportSource = 'cli' | 'watch' | 'schedule' | 'recover';
-export type ImportStatus = 'running' | 'imported' | 'imported_with_errors' | 'rejected' | 'interrupted' | 'failed';
+export type ImportStatus =
+  'running' | 'imported' | 'imported_with_errors' | 'rejected' | 'held' | 'interrupted' | 'failed';
 
 export interface ImportRecord {
   id: number;

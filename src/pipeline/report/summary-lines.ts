@@ -28,6 +28,8 @@ export function outcomeInWords(summary: ReportSummary): string {
       return dryRun
         ? `Dry run: all ${plural(counts.rows, 'row is', 'rows are')} valid; nothing was changed`
         : `Imported: all ${plural(counts.rows, 'row was', 'rows were')} applied`;
+    case 'held':
+      return `Held for approval: ${plural(summary.guards?.length ?? 0, 'safety limit was', 'safety limits were')} exceeded; nothing was changed`;
   }
 }
 

@@ -3,6 +3,7 @@
  * them; the report JSON written from them is a contract (SPEC §3).
  */
 import type { ColumnKey } from '../../domain/columns.js';
+import type { GuardTrip } from '../../domain/guards.js';
 
 /** A row's outcome; the `would-*` ones only occur in a dry run. */
 export type RowStatus = 'created' | 'updated' | 'unchanged' | 'failed' | 'would-create' | 'would-update';
@@ -32,7 +33,8 @@ export interface FailedRowCells {
   error: string;
 }
 
-export type Outcome = 'imported' | 'imported_with_errors' | 'rejected';
+/** `held`: a guard tripped and nothing was written (SPEC §9); the counts are what the file would have done. */
+export type Outcome = 'imported' | 'imported_with_errors' | 'rejected' | 'held';
 
 /**
  * Row counts. `rows` counts every reported data row; in a dry run `would-create` rows are counted
@@ -70,6 +72,17 @@ export interface ReportSummary {
   unlistedFailures?: number;
   /** Who ran the import (app/actor.ts); in the JSON after `headerRow`. */
   actor?: string;
+  /** The feed the file belongs to (SPEC §8). */
+  feed?: string;
+  /**
+   * With safety on (SPEC §9): the guards that tripped — what held the file, what a dry run would
+   * have held, or what `--allow` overrode (`allowed`). Empty when none did.
+   */
+  guards?: GuardTrip[];
+  /** The guards `--allow` (or an approval) let through; present only when some were. */
+  allowed?: string[];
+  /** On a held import: the command that approves it. */
+  approveCommand?: string;
 }
 
 /** Which rows to read back: all of them, or only those that changed or failed (the xlsx Rows sheet). */
