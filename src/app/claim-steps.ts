@@ -57,8 +57,9 @@ export function claimSteps(claimed: Claimed, context: ClaimContext): ClaimSteps 
       return { running: running.map((run) => run.id), changed: [...claimed.changedImports] };
     },
     async prepareArchive(done) {
+      // A held file keeps its passwords: it must still be applied when approved (SPEC §9).
       const redact =
-        done.carriedPasswords && config.archive.redactPasswords
+        !done.held && done.carriedPasswords && config.archive.redactPasswords
           ? (from: string, to: string) => redactedCopy(from, to, config.import)
           : undefined;
       const { finished, publish } = await prepareFinish({
@@ -66,6 +67,7 @@ export function claimSteps(claimed: Claimed, context: ClaimContext): ClaimSteps 
         originalName: claimed.originalName,
         importId: done.importId,
         success: done.success,
+        held: done.held,
         reports: done.reports,
         folders: config.folders,
         now: new Date(),

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, mkdir, rm, unlink } from 'node:fs/promises';
+import { chmod, lstat, mkdir, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { fail } from '../errors.js';
 import { moveExclusive, stemOf } from './claim.js';
@@ -19,8 +19,10 @@ export interface FinishRequest {
   importId: number | null;
   /** True when every row applied. */
   success: boolean;
+  /** Held for approval (SPEC §9): into folders.held itself (no dated folder), owner-only. */
+  held?: boolean;
   reports: { jsonPath: string; xlsxPath: string };
-  folders: { archive: string; error: string };
+  folders: { archive: string; error: string; held: string };
   now: Date;
   /**
    * Writes a redacted copy of `from` to `to`; present when the file must be redacted. Resolves
@@ -45,6 +47,9 @@ export interface PreparedFinish {
   publish(): Promise<void>;
 }
 
+/** Mode of a held file and its reports: it is kept with its passwords until decided. */
+export const HELD_FILE_MODE = 0o600;
+
 /** `archive/2026-11-24` (UTC date, so folders do not depend on the host's time zone). */
 export const datedFolder = (root: string, now: Date): string => path.join(root, now.toISOString().slice(0, 10));
 
@@ -55,7 +60,9 @@ export const datedFolder = (root: string, now: Date): string => path.join(root, 
  * The staged copy ends in `.tmp`, which a recovery never takes for a claimed file (claim.ts).
  */
 export async function prepareFinish(request: FinishRequest): Promise<PreparedFinish> {
-  const folder = datedFolder(request.success ? request.folders.archive : request.folders.error, request.now);
+  const folder = request.held
+    ? request.folders.held
+    : datedFolder(request.success ? request.folders.archive : request.folders.error, request.now);
   const prefix = request.importId === null ? 'noid' : String(request.importId);
   const stem = stemOf(request.originalName);
   await mkdir(folder, { recursive: true, mode: 0o700 }).catch((cause: unknown) => {
@@ -84,6 +91,13 @@ export async function prepareFinish(request: FinishRequest): Promise<PreparedFin
       }
       await moveExclusive(request.reports.jsonPath, finished.reportJsonPath);
       await moveExclusive(request.reports.xlsxPath, finished.reportXlsxPath);
+      // A held file still carries its passwords: only its owner may read it (SPEC §9).
+      if (request.held)
+        await Promise.all(
+          [finished.filePath, finished.reportJsonPath, finished.reportXlsxPath].map((file) =>
+            chmod(file, HELD_FILE_MODE),
+          ),
+        );
     },
   };
 }

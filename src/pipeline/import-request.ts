@@ -73,6 +73,8 @@ export interface ClaimSteps {
   prepareArchive(done: {
     importId: number | null;
     success: boolean;
+    /** Held for approval (SPEC §9): the file and its reports go to folders.held, unredacted. */
+    held: boolean;
     reports: ReportPaths;
     carriedPasswords: boolean;
   }): Promise<PreparedArchive>;
@@ -125,10 +127,11 @@ export interface ProcessRequest {
   /** Guards the operator lets through with `--allow` (SPEC §9); the override is audited. */
   allow?: ReadonlySet<GuardName>;
   /**
-   * Applying an approved hold (SPEC §9): the held import, and each guard's count when it was held.
-   * A guard that now counts more than it did holds the file again instead.
+   * Applying an approved hold (SPEC §9): the held import, and the count of each guard that tripped
+   * when it was held. A guard that now counts more than it did (or trips when it did not) holds
+   * the file again instead.
    */
-  approval?: { holdId: number; counts: GuardCounts };
+  approval?: { holdId: number; counts: Partial<GuardCounts> };
 }
 
 export interface ProcessResult {

@@ -8,7 +8,12 @@ import type { ImportRecord } from '../db/repositories/imports.js';
 import type { Clock } from '../db/time.js';
 import { COLUMN_INDEX, type RawRow } from '../domain/columns.js';
 import { FileError, fail } from '../errors.js';
+import { withDatabaseErrors } from '../db/errors.js';
+import type { AuditEvent } from '../db/repositories/audit.js';
+import { privilegedKeys } from '../domain/guards.js';
 import { applyRows, openImportWriter, relabelRolledBack, type ApplyTotals } from './apply/index.js';
+import type { GuardDecision, SafetySettings } from './apply/plan.js';
+import { BUILT_IN_FEED, limitsOf } from './feeds.js';
 import { stemOf } from './claim.js';
 import type { Fingerprint } from './fingerprint.js';
 import type { PipelineDeps, ProcessRequest, ReadFile } from './import-request.js';
@@ -82,7 +87,11 @@ async function applyWithWriter(
       const batches = countPasswords(reader.batches(), applied);
       const options = { importId: run.importId, actor: request.actor, dryRun: request.dryRun, lean: run.lean, writer };
       const progress = { onProgress: request.onProgress, signal: request.signal };
-      applied.totals = await applyRows(deps, batches, run.spool, { ...options, ...progress });
+      const safety = {
+        safety: safetySettings(run),
+        onAllowed: (decision: GuardDecision) => auditAllowed(run, decision),
+      };
+      applied.totals = await applyRows(deps, batches, run.spool, { ...options, ...progress, ...safety });
       await request.hooks?.afterApply?.({ importId: run.importId, counts: applied.totals.counts });
     } finally {
       await reader.close();
@@ -91,6 +100,38 @@ async function applyWithWriter(
     // Before the database closes, so that its close still folds the WAL in; also for a file rejected before its rows.
     await writer?.close();
   }
+}
+
+/** What the plan is checked against (SPEC §9): undefined when safety is off. */
+function safetySettings(run: ImportRun): SafetySettings | undefined {
+  const { config } = run.deps;
+  if (!config.safety.enabled) return undefined;
+  return {
+    limits: limitsOf(config, feedOf(run.request)),
+    privileged: privilegedKeys(config.safety.privileged),
+    allow: run.request.allow ?? new Set(),
+    approval: run.request.approval,
+  };
+}
+
+/** The feed of the request: the one it names, else the built-in one. */
+export const feedOf = (request: ProcessRequest): string => request.feed ?? BUILT_IN_FEED;
+
+/** Guards let through by `--allow` or an approval are audited before the first write, with who did it. */
+async function auditAllowed(run: ImportRun, decision: GuardDecision): Promise<void> {
+  const { deps, request, importId } = run;
+  const guards = decision.guards.map(({ guard, limit, planned }) => ({ guard, limit, planned }));
+  const by = request.approval ? { approvedHold: request.approval.holdId } : { allowed: decision.allowed };
+  const event: AuditEvent = {
+    at: deps.clock().toISOString(),
+    importId,
+    row: null,
+    username: null,
+    action: 'import.guards_allowed',
+    changes: { guards, ...by },
+    actor: request.actor,
+  };
+  await withDatabaseErrors(deps.db.location, () => deps.audit.write(deps.db.knex, [event]));
 }
 
 /** Passes batches through, counting non-blank Password cells. */
@@ -110,7 +151,15 @@ export function summarize(run: ImportRun, applied: Applied, earlier: ImportRecor
   const { deps, request, file, spool, startedAt } = run;
   const { rejection, header } = applied;
   const rolledBack = rejection?.code === 'FILE_ROWS_FAILED_ATOMIC';
-  const outcome: Outcome = rejection ? 'rejected' : spool.counts.failed > 0 ? 'imported_with_errors' : 'imported';
+  const decision = applied.totals?.guards;
+  const held = !rejection && !request.dryRun && decision?.held === true;
+  const outcome: Outcome = rejection
+    ? 'rejected'
+    : held
+      ? 'held'
+      : spool.counts.failed > 0
+        ? 'imported_with_errors'
+        : 'imported';
   const finishedAt = deps.clock();
   return {
     importId: run.importId,
@@ -129,7 +178,24 @@ export function summarize(run: ImportRun, applied: Applied, earlier: ImportRecor
     database: deps.db.description,
     unlistedFailures: spool.unlistedFailures,
     actor: request.actor,
+    ...(decision ? guardFields(run, decision, held) : {}),
   };
+}
+
+/** The summary's guards (SPEC §9): those that hold the file, would hold it, or were let through. */
+function guardFields(run: ImportRun, decision: GuardDecision, held: boolean): Partial<ReportSummary> {
+  const fields: Partial<ReportSummary> = { guards: decision.guards };
+  if (decision.allowed.length > 0 && !held) fields.allowed = decision.allowed;
+  if (held) fields.approveCommand = approveCommand(run, decision);
+  return fields;
+}
+
+/** The daemon holds a file for `holds approve`; the command line leaves it where it is, for `--allow`. */
+function approveCommand(run: ImportRun, decision: GuardDecision): string {
+  const { request, importId } = run;
+  if (request.claim && importId !== null) return `usersync holds approve ${importId}`;
+  const guards = decision.guards.map((trip) => trip.guard).join(',');
+  return `usersync import ${JSON.stringify(request.filePath)} --allow ${guards}`;
 }
 
 /** Writes both reports into the request's report folder; timed, as the reports of a large file take a while. */

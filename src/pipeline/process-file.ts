@@ -116,6 +116,7 @@ async function importRegistered(
     const archive = await request.claim?.prepareArchive({
       importId,
       success: summary.outcome === 'imported',
+      held: summary.outcome === 'held',
       reports,
       carriedPasswords,
     });
@@ -129,6 +130,10 @@ async function importRegistered(
     const { outcome, counts, durationMs: ms, error } = summary;
     const rssMb = Math.round(process.memoryUsage.rss() / 1048576);
     log.info('import.finished', { outcome, counts, ms, ...timing, rssMb, error: error?.code });
+    if (outcome === 'held') {
+      const guards = (summary.guards ?? []).map(({ guard, limit, planned }) => ({ guard, limit, planned }));
+      log.warn('import.held', { guards, approve: summary.approveCommand, file: place.filePath });
+    }
     return resultOf(summary, place, carriedPasswords);
   } catch (error) {
     // Not the file's fault: leave the file for a retry, record why, and let the caller decide.

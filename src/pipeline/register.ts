@@ -61,9 +61,15 @@ export async function closeRegister(
   hooks: ImportHooks | undefined,
 ): Promise<void> {
   const { importId, summary, place, earlier } = closing;
-  const action = summary.outcome === 'rejected' ? 'import.rejected' : 'import.finished';
+  const action =
+    summary.outcome === 'rejected' ? 'import.rejected' : summary.outcome === 'held' ? 'import.held' : 'import.finished';
   const { outcome, counts, error } = summary;
-  const changes = { outcome, counts, ...(error ? { error: error.code } : {}) };
+  const changes = {
+    outcome,
+    counts,
+    ...(error ? { error: error.code } : {}),
+    ...(summary.outcome === 'held' ? { guards: guardsInBrief(summary) } : {}),
+  };
   const actor = summary.actor ?? null;
   const event: AuditEvent = { at: summary.finishedAt, importId, row: null, username: null, action, changes, actor };
   await withDatabaseErrors(deps.db.location, () =>
@@ -76,6 +82,9 @@ export async function closeRegister(
         filePath: place.filePath,
         reportJsonPath: place.reports.jsonPath,
         reportXlsxPath: place.reports.xlsxPath,
+        ...(summary.guards
+          ? { guards: JSON.stringify({ tripped: summary.guards, allowed: summary.allowed ?? [] }) }
+          : {}),
         ...(place.redactedSha256 !== undefined
           ? { archivedSha256: place.redactedSha256, redacted: place.redactedSha256 !== null }
           : {}),
@@ -91,6 +100,10 @@ export async function closeRegister(
   );
   deps.audit.committed([event]);
 }
+
+/** The tripped guards without their user lists: the audit trail records the verdict, the report the users. */
+const guardsInBrief = (summary: ReportSummary) =>
+  (summary.guards ?? []).map(({ guard, limit, planned }) => ({ guard, limit, planned }));
 
 /**
  * The row of an import that could not finish, for a fault that is not the file's. A stop leaves

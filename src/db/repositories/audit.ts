@@ -17,7 +17,11 @@ export type AuditAction =
   | 'import.started'
   | 'import.finished'
   | 'import.rejected'
-  | 'import.interrupted';
+  | 'import.interrupted'
+  | 'import.held'
+  | 'import.guards_allowed'
+  | 'import.approved'
+  | 'import.declined';
 
 /** `{field: {old, new}}` for users (`password: {changed: true}`), free-form for import events. */
 export type AuditChanges = Record<string, unknown>;

@@ -70,6 +70,8 @@ export interface CloseImport {
   archivedSha256?: string | null;
   redacted?: boolean;
   supersededBy?: number;
+  /** JSON `{tripped, allowed}` (SPEC §9): what held the file, or what was let through. */
+  guards?: string;
 }
 
 export async function closeImport(knex: Knex, id: number, close: CloseImport): Promise<void> {
@@ -85,6 +87,7 @@ export async function closeImport(knex: Knex, id: number, close: CloseImport): P
   if (close.archivedSha256 !== undefined) update.archived_sha256 = close.archivedSha256;
   if (close.redacted !== undefined) update.redacted = close.redacted;
   if (close.supersededBy !== undefined) update.superseded_by = close.supersededBy;
+  if (close.guards !== undefined) update.guards = close.guards;
   await knex('imports').where('id', id).update(update);
 }
 

@@ -5,8 +5,10 @@
  * the whole file with import.atomic.
  * The next batch is prepared while one is written, so argon2 and reading overlap the database.
  */
+import { tmpdir } from 'node:os';
 import { catalogKey, cleanCatalogName } from '../../domain/catalog-name.js';
 import type { RawRow } from '../../domain/columns.js';
+import { GuardTally } from '../../domain/guards.js';
 import { compileUsernamePattern } from '../../domain/username.js';
 import { clearMarkerKey } from '../../domain/row-intent.js';
 import { UsernameIndex } from '../../domain/username-index.js';
@@ -22,6 +24,8 @@ import { failedCells } from './failed-cells.js';
 import { LEAN_ROWS_PER_TRANSACTION, ROWS_PER_TRANSACTION } from './grouped-transaction.js';
 import { prepareBatch, type PrepareContext, type PreparedBatch } from './prepare.js';
 import { MembershipKeys } from './stored-users.js';
+import { checkNoDrift, decide, tallyBatch, type GuardDecision, type SafetySettings } from './plan.js';
+import { PlanSpool, type PlannedBatch } from './plan-spool.js';
 import { atomicSink } from './sinks/atomic.js';
 import type { BatchSink, SinkContext } from './sinks/batch-sink.js';
 import { dryRunSink } from './sinks/dry-run.js';
@@ -47,6 +51,14 @@ export interface ApplyOptions {
    * connection.
    */
   writer?: ImportWriter | undefined;
+  /**
+   * Plan before write (SPEC §9, plan.ts): the settings the plan is checked against; undefined
+   * with safety.enabled false. A dry run counts the guards as it goes; an import that writes
+   * plans the whole file first.
+   */
+  safety?: SafetySettings | undefined;
+  /** Called before the first write when guards tripped and were let through: audits the override. */
+  onAllowed?: ((decision: GuardDecision) => Promise<void>) | undefined;
 }
 
 /**
@@ -69,6 +81,8 @@ export function openImportWriter(
 
 export interface ApplyTotals {
   counts: ReportCounts;
+  /** With safety on: the guards' verdict (for a dry run, what it would have been). */
+  guards?: GuardDecision;
 }
 
 export async function applyRows(
@@ -110,6 +124,8 @@ export async function applyRows(
   };
 
   let done = 0;
+  // A held import's rows are reported as a dry run's are: what the file would have done.
+  let wouldBe = options.dryRun;
   const context: SinkContext = {
     db,
     audit: deps.audit,
@@ -119,7 +135,7 @@ export async function applyRows(
       importId: options.importId,
       actor: options.actor,
       now: isoNow(deps.clock),
-      dryRun: options.dryRun,
+      dryRun: wouldBe,
       catalog,
       createMissingGroups: settings.createMissingGroups,
     }),
@@ -131,20 +147,68 @@ export async function applyRows(
     },
     rowsPerTransaction: options.lean ? LEAN_ROWS_PER_TRANSACTION : ROWS_PER_TRANSACTION,
   };
-  const sink = chooseSink(context, options, settings.atomic);
+  const { safety } = options;
+  const tally = safety ? new GuardTally(safety.privileged) : undefined;
 
+  if (!safety || !tally || options.dryRun) {
+    const sink = chooseSink(context, options, settings.atomic);
+    const prepare = async (rows: RawRow[]) => {
+      const prepared = await prepareBatch(sink.lookup, rows, prepareContext);
+      if (tally) tallyBatch(tally, prepared);
+      return prepared;
+    };
+    await writeAll(sink, batches, prepare, options.signal, guard);
+    return { counts: { ...spool.counts }, ...(safety && tally ? { guards: decide(tally, safety) } : {}) };
+  }
+
+  // Plan before write: the whole file prepared and counted, nothing written, then checked.
+  const plan = PlanSpool.create(tmpdir());
   try {
-    const prepare = (rows: RawRow[]) => prepareBatch(sink.lookup, rows, prepareContext);
-    await pipelineBatches(batches, prepare, async (prepared) => {
+    await pipelineBatches(
+      batches,
+      (rows) => prepareBatch(() => db.knex, rows, prepareContext),
+      async (batch) => {
+        await plan.append({ batch, changing: tallyBatch(tally, batch) });
+        if (options.signal?.aborted) throw fail('IMPORT_INTERRUPTED');
+      },
+    );
+    const decision = decide(tally, safety);
+    if (decision.held) {
+      wouldBe = true;
+      await writeAll(dryRunSink(context), plan.batches(), async (planned) => planned.batch, undefined, guard);
+      return { counts: { ...spool.counts }, guards: decision };
+    }
+    if (decision.guards.length > 0) await options.onAllowed?.(decision);
+    const sink = chooseSink(context, options, settings.atomic);
+    const checked = async (planned: PlannedBatch) => {
+      await checkNoDrift(await sink.lookup(), planned, prepareContext);
+      return planned.batch;
+    };
+    await writeAll(sink, plan.batches(), checked, options.signal, guard);
+    return { counts: { ...spool.counts }, guards: decision };
+  } finally {
+    await plan.dispose();
+  }
+}
+
+/** Sends every batch, prepared one ahead, to the sink; on any failure the sink keeps or rolls back what it must. */
+async function writeAll<T>(
+  sink: BatchSink,
+  items: AsyncIterable<T>,
+  prepare: (item: T) => Promise<PreparedBatch>,
+  signal: AbortSignal | undefined,
+  guard: <R>(work: () => Promise<R>) => Promise<R>,
+): Promise<void> {
+  try {
+    await pipelineBatches(items, prepare, async (prepared) => {
       await guard(() => sink.write(prepared));
-      if (sink.interruptible && options.signal?.aborted) throw fail('IMPORT_INTERRUPTED');
+      if (sink.interruptible && signal?.aborted) throw fail('IMPORT_INTERRUPTED');
     });
     await guard(() => sink.finish());
   } catch (error) {
     await sink.abandon();
     throw error;
   }
-  return { counts: { ...spool.counts } };
 }
 
 /** The sink of the import's mode: a dry run, the writer thread when there is one, else knex. */
@@ -166,14 +230,14 @@ function chooseSink(context: SinkContext, options: ApplyOptions, atomic: boolean
 const PREPARED_AHEAD = 1;
 
 /** Prepares the next batches while one is written; order of writes is the file's order. */
-async function pipelineBatches(
-  batches: AsyncIterable<RawRow[]>,
-  prepare: (rows: RawRow[]) => Promise<PreparedBatch>,
+async function pipelineBatches<T>(
+  batches: AsyncIterable<T>,
+  prepare: (item: T) => Promise<PreparedBatch>,
   write: (batch: PreparedBatch) => Promise<void>,
 ): Promise<void> {
   const pending: Array<Promise<PreparedBatch>> = [];
-  for await (const rows of batches) {
-    const next = prepare(rows);
+  for await (const item of batches) {
+    const next = prepare(item);
     next.catch(() => undefined); // observed below: no unhandled rejection while it waits its turn
     pending.push(next);
     if (pending.length > PREPARED_AHEAD) await write(await pending.shift()!);

@@ -1,0 +1,116 @@
+/**
+ * Plan before write (SPEC §9): what a guarded import checks between its two passes.
+ *
+ * The first pass prepares every batch as an unguarded import would (validation, the users as
+ * stored, passwords hashed), counts each row's change for the guards, and spools the batch
+ * (plan-spool.ts). Nothing is written. Then the guards decide: held, or applied — and the second
+ * pass applies the spooled batches, exactly the plan that was checked.
+ *
+ * Between the passes someone else may change a user the plan writes. Before each batch is
+ * written, the users it creates or changes are read again and compared with what was planned
+ * against; any difference ends the import with DIRECTORY_CHANGED_DURING_IMPORT, a transient fault
+ * (the daemon plans the file again). Users the plan leaves unchanged are not read again: the
+ * plan writes nothing for them, whatever they are now.
+ */
+import type { Knex } from 'knex';
+import {
+  type GuardCounts,
+  type GuardLimits,
+  type GuardName,
+  type GuardTally,
+  type GuardTrip,
+  type PrivilegedKeys,
+} from '../../domain/guards.js';
+import { diffUser, type StoredUser } from '../../domain/merge.js';
+import { fail } from '../../errors.js';
+import type { PreparedBatch } from './prepare.js';
+import { loadStoredUsers } from './stored-users.js';
+import type { PrepareContext } from './prepare.js';
+
+/** What an import is checked against: the feed's limits and what the operator let through. */
+export interface SafetySettings {
+  limits: GuardLimits;
+  privileged: PrivilegedKeys;
+  /** `--allow`: guards applied despite their limits. */
+  allow: ReadonlySet<GuardName>;
+  /** An approved hold: the counts it was approved with. */
+  approval?: { holdId: number; counts: Partial<GuardCounts> } | undefined;
+}
+
+/** The guards' verdict on a whole plan. */
+export interface GuardDecision {
+  /** True when the file must be held: a guard tripped that nothing let through. */
+  held: boolean;
+  /** Held: the guards that hold it. Applied: the guards that tripped and were let through. */
+  guards: GuardTrip[];
+  /** The names of the guards let through (by --allow or by the approval). */
+  allowed: GuardName[];
+  counts: GuardCounts;
+}
+
+/** Counts one prepared batch; returns the usernames it creates or changes (checked again before writing). */
+export function tallyBatch(tally: GuardTally, batch: PreparedBatch): string[] {
+  const changing: string[] = [];
+  for (const intent of batch.intents) {
+    const stored = batch.stored.get(intent.username);
+    const diff = diffUser(stored, intent);
+    if (diff.kind !== 'create' && diff.kind !== 'update') continue;
+    tally.add(intent.username, stored, diff);
+    changing.push(intent.username);
+  }
+  return changing;
+}
+
+export function decide(tally: GuardTally, safety: SafetySettings): GuardDecision {
+  const trips = tally.tripped(safety.limits);
+  const approved = (trip: GuardTrip) => {
+    const count = safety.approval?.counts[trip.guard];
+    return count !== undefined && trip.planned <= count;
+  };
+  const letThrough = trips.filter((trip) => safety.allow.has(trip.guard) || approved(trip));
+  const holding = trips.filter((trip) => !letThrough.includes(trip));
+  const counts = { ...tally.counts };
+  if (holding.length > 0) return { held: true, guards: holding, allowed: letThrough.map((t) => t.guard), counts };
+  return { held: false, guards: letThrough, allowed: letThrough.map((t) => t.guard), counts };
+}
+
+/**
+ * Reads the users a planned batch changes again and fails the import when any of them is no
+ * longer as planned (see the module comment).
+ */
+export async function checkNoDrift(
+  handle: Knex,
+  planned: { batch: PreparedBatch; changing: readonly string[] },
+  context: Pick<PrepareContext, 'dialect' | 'maxInParams' | 'membershipKeys' | 'onDatabase'>,
+): Promise<void> {
+  if (planned.changing.length === 0) return;
+  const now = await context.onDatabase(() =>
+    loadStoredUsers(handle, context.dialect, planned.changing, context.maxInParams, context.membershipKeys),
+  );
+  for (const username of planned.changing) {
+    if (!sameUser(planned.batch.stored.get(username), now.get(username))) {
+      throw fail('DIRECTORY_CHANGED_DURING_IMPORT', {
+        message: `User "${username}" was changed by someone else after this import planned its changes; nothing more of the file is written. The file is planned again against the directory as it is now.`,
+      });
+    }
+  }
+}
+
+function sameUser(a: StoredUser | undefined, b: StoredUser | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return (
+    a.id === b.id &&
+    a.name === b.name &&
+    a.email === b.email &&
+    a.phone === b.phone &&
+    a.departmentKey === b.departmentKey &&
+    a.active === b.active &&
+    a.ignoreMfa === b.ignoreMfa &&
+    a.passwordHash === b.passwordHash &&
+    sameKeys(a.roleKeys, b.roleKeys) &&
+    sameKeys(a.groupKeys, b.groupKeys)
+  );
+}
+
+const sameKeys = (a: readonly string[], b: readonly string[]): boolean =>
+  a.length === b.length && a.every((key) => b.includes(key));
