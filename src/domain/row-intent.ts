@@ -12,6 +12,7 @@
 import { COLUMN_INDEX, TEMPLATE_HEADERS, type CellValue, type ColumnKey, type RawRow } from './columns.js';
 import { cleanCatalogName, catalogKey, MAX_NAME_LENGTH } from './catalog-name.js';
 import { normaliseEmail } from './email.js';
+import { protectedUserMessage } from './protected.js';
 import { splitList, type ListItem } from './lists.js';
 import { forbiddenCharacter, textLength } from './text-rules.js';
 import { isValidUsername, normaliseUsername } from './username.js';
@@ -54,6 +55,8 @@ export interface RowRules {
   createMissingGroups: boolean;
   /** The clear marker as `clearMarkerKey` makes it; undefined when clearing is off. */
   clearMarker?: string | undefined;
+  /** safety.protectedUsers (protectedUserMatcher); undefined when none are configured. */
+  isProtectedUser?: ((username: string) => boolean) | undefined;
 }
 
 /** Columns the clear marker empties. */
@@ -104,6 +107,10 @@ export function checkRow(raw: RawRow, rules: RowRules, seen: SeenUsernames): Row
   const usernameText = text('username');
   const username = usernameText === undefined ? '' : normaliseUsername(usernameText);
   const usernameCell = raw.cells[COLUMN_INDEX.username];
+  // A protected user's row fails whatever else it says, even if it would change nothing (SPEC §9);
+  // it claims no username, so a second row for the same user fails the same way.
+  if (username && rules.isProtectedUser?.(username))
+    return { ok: false, username, problems: [{ code: 'ROW_PROTECTED_USER', message: protectedUserMessage(username) }] };
   if (!username) {
     // A cell refused for its characters already has its problem; only a blank one is "empty".
     if (usernameCell === undefined || usernameCell === '')

@@ -10,6 +10,7 @@ import { catalogKey, cleanCatalogName } from '../../domain/catalog-name.js';
 import type { RawRow } from '../../domain/columns.js';
 import { GuardTally } from '../../domain/guards.js';
 import { compileUsernamePattern } from '../../domain/username.js';
+import { protectedNames, protectedUserMatcher } from '../../domain/protected.js';
 import { clearMarkerKey } from '../../domain/row-intent.js';
 import { UsernameIndex } from '../../domain/username-index.js';
 import { withDatabaseErrors } from '../../db/errors.js';
@@ -113,12 +114,15 @@ export async function applyRows(
       groups: known(catalog.groups, config.catalog.groups),
       createMissingGroups: settings.createMissingGroups,
       clearMarker: clearMarkerKey(settings.clearMarker),
+      // Protected accounts are not guards: they hold whatever safety.enabled says (SPEC §9).
+      isProtectedUser: protectedUserMatcher(config.safety.protectedUsers),
     },
     seen: new UsernameIndex(),
     hasher: deps.hasher,
     passwordPolicy: settings.passwords,
     dialect: db.dialect,
     maxInParams: db.maxInParams,
+    protectedRoles: protectedNames(config.safety.protectedRoles),
     membershipKeys: new MembershipKeys(catalog),
     onDatabase: guard,
   };

@@ -14,6 +14,7 @@
 import type { Knex } from 'knex';
 import type { RawRow } from '../../domain/columns.js';
 import type { PreparedIntent, StoredUser } from '../../domain/merge.js';
+import { protectedChange, protectedChangeMessage, type ProtectedNames } from '../../domain/protected.js';
 import { checkRow, type RowRules } from '../../domain/row-intent.js';
 import type { SeenUsernames } from '../../domain/username-index.js';
 import type { Dialect } from '../../db/knex.js';
@@ -46,6 +47,8 @@ export interface PrepareContext {
   passwordPolicy: 'always' | 'create-only';
   dialect: Dialect;
   maxInParams: number;
+  /** safety.protectedRoles: a row that would grant or remove one fails (SPEC §9). */
+  protectedRoles: ProtectedNames;
   /** Role and group keys of the stored users' membership ids. */
   membershipKeys: MembershipKeys;
   /** Runs the stored-user look-up, turning a driver's error into the project's (db/errors.ts). */
@@ -85,8 +88,53 @@ export async function prepareBatch(
   batch.stored = await context.onDatabase(async () =>
     loadStoredUsers(await handle(), context.dialect, usernames, context.maxInParams, context.membershipKeys),
   );
-  if (withPassword.length > 0) await settlePasswords(withPassword, batch.stored, context);
+  // Whether a row grants or removes a role depends on what the user has: only now can it be told.
+  const refused = failProtectedChanges(batch, context.protectedRoles);
+  const toSettle = refused.size === 0 ? withPassword : withPassword.filter(({ intent }) => !refused.has(intent));
+  if (toSettle.length > 0) await settlePasswords(toSettle, batch.stored, context);
   return batch;
+}
+
+/**
+ * Moves the intents that would grant or remove a protected role or group to `batch.failed`,
+ * keeping `order` in file order (its intent indices renumbered) and `raws` beside `intents`; their
+ * users leave `stored`, which holds only the intents' users. Returns the intents it moved.
+ */
+function failProtectedChanges(batch: PreparedBatch, names: ProtectedNames): Set<PreparedIntent> {
+  const refused = new Set<PreparedIntent>();
+  if (names.size === 0) return refused;
+  /** Old intent index → its new place in `order`'s terms (intent index, or -1 - failed index). */
+  const moved = new Map<number, number>();
+  const intents: PreparedIntent[] = [];
+  const raws: RawRow[] = [];
+  batch.intents.forEach((intent, i) => {
+    const raw = batch.raws[i]!;
+    const found =
+      intent.roles === undefined && intent.groups === undefined
+        ? undefined
+        : protectedChange(batch.stored.get(intent.username), intent, names);
+    if (found) {
+      refused.add(intent);
+      moved.set(i, -1 - batch.failed.length);
+      batch.failed.push({
+        row: intent.row,
+        username: intent.username,
+        code: 'ROW_PROTECTED_ROLE',
+        message: protectedChangeMessage(intent.username, found),
+        raw,
+      });
+      batch.stored.delete(intent.username);
+      return;
+    }
+    moved.set(i, intents.length);
+    intents.push(intent);
+    raws.push(raw);
+  });
+  if (refused.size === 0) return refused;
+  batch.intents = intents;
+  batch.raws = raws;
+  batch.order = batch.order.map((index) => (index < 0 ? index : moved.get(index)!));
+  return refused;
 }
 
 async function settlePasswords(
