@@ -4,6 +4,7 @@
  */
 import { redactDatabaseUrl } from '../../config/redact.js';
 import { ERROR_CODES } from '../../errors.js';
+import { guardLines } from './guard-lines.js';
 import type { ReportSummary } from './types.js';
 
 /** One Summary line. Numbers stay numbers in the sheet. */
@@ -92,12 +93,15 @@ function failedRowsAdvice(failed: number, unlisted: number): string {
  */
 export function summaryLines(summary: ReportSummary): SummaryLine[] {
   const { counts, dryRun, file } = summary;
+  // A held file's counts, like a dry run's, are what it would have done.
+  const wouldOnly = dryRun || summary.outcome === 'held';
   const lines: SummaryLine[] = [['Result', outcomeInWords(summary)]];
   if (summary.error) {
     lines.push(['Reason', summary.error.message], ['Error code', summary.error.code]);
     const help = helpFor(summary.error.code);
     if (help) lines.push(['What to do', help]);
   }
+  lines.push(...guardLines(summary));
   if (counts.failed > 0) lines.push(['Failed rows', failedRowsAdvice(counts.failed, summary.unlistedFailures ?? 0)]);
   lines.push(
     ['File', file.name],
@@ -111,8 +115,8 @@ export function summaryLines(summary: ReportSummary): SummaryLine[] {
   if (summary.database !== undefined) lines.push(['Database', redactDatabaseUrl(summary.database)]);
   lines.push(
     ['Rows read', counts.rows],
-    [dryRun ? 'Would be created' : 'Created', counts.created],
-    [dryRun ? 'Would be updated' : 'Updated', counts.updated],
+    [wouldOnly ? 'Would be created' : 'Created', counts.created],
+    [wouldOnly ? 'Would be updated' : 'Updated', counts.updated],
     [
       'Unchanged',
       counts.unchanged === 0

@@ -7,6 +7,25 @@ import { toRowRecord } from './row-records.js';
 import type { ReportSource, ReportSummary, RowResult } from './types.js';
 
 /**
+ * With safety on (SPEC §9), right after `counts`: `guards` (every tripped guard, [] when none),
+ * `allowed` when `--allow` or an approval let guards through, and a held import's `approveCommand`.
+ * With safety off the summary carries none of them, and neither does the report.
+ */
+function guardFields(summary: ReportSummary): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  if (summary.guards !== undefined)
+    fields.guards = summary.guards.map(({ guard, limit, planned, users }) => ({
+      guard,
+      limit,
+      planned,
+      users: [...users],
+    }));
+  if (summary.allowed !== undefined) fields.allowed = [...summary.allowed];
+  if (summary.approveCommand !== undefined) fields.approveCommand = summary.approveCommand;
+  return fields;
+}
+
+/**
  * The report's top-level fields in contract order (SPEC §3), then the extra context fields.
  * `database` is deliberately left out: it is an operator detail, shown only in the xlsx Summary.
  */
@@ -24,6 +43,7 @@ export function reportHead(summary: ReportSummary): Record<string, unknown> {
       unchanged: counts.unchanged,
       failed: counts.failed,
     },
+    ...guardFields(summary),
     warnings: [...summary.warnings],
   };
   if (summary.error) head.error = { code: summary.error.code, message: summary.error.message };

@@ -5,7 +5,8 @@
  *
  * Sheet order is Summary, Failed rows, Rows on purpose: the reader takes the first sheet with a
  * recognisable header (SPEC §1), so a report dropped back into the inbox imports its fixed
- * failed rows, not the Rows sheet (whose Username column would be found first otherwise).
+ * failed rows, not the Rows sheet (whose Username column would be found first otherwise). The Held
+ * sheet (SPEC §9, only when a guard tripped) comes last for the same reason.
  */
 import type ExcelJS from 'exceljs';
 import { once } from 'node:events';
@@ -13,6 +14,7 @@ import { COLUMN_KEYS, TEMPLATE_HEADERS } from '../../domain/columns.js';
 import { REPORT_ERROR_COLUMN, REPORT_KEYWORD, REPORT_SHEETS } from '../../domain/workbook-layout.js';
 import { patchStreamingWriter } from '../../xlsx/index.js';
 import { writeAtomically } from './atomic-file.js';
+import { writeHeldSheet } from './held-sheet.js';
 import { EXCEL_MAX_ROWS, HEADER_FONT, PagedSheet, toCellValues, type ReportCell } from './paged-sheet.js';
 import { rowsSheetCells } from './row-records.js';
 import { summaryLines } from './summary-lines.js';
@@ -103,6 +105,7 @@ async function fillWorkbook(
   writeSummary(workbook, source);
   await writeFailedRows(workbook, source.failedRows(), rowsPerSheet);
   await writeRows(workbook, source, rowsPerSheet);
+  writeHeldSheet(workbook, source.summary.guards ?? []);
   await workbook.commit();
 }
 
