@@ -28,6 +28,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<readonly CommandModule[]>>
   departments: catalog,
   users: async () => [(await import('./commands/users.js')).usersCommand],
   imports: async () => [(await import('./commands/imports.js')).importsCommand],
+  holds: async () => [(await import('./commands/holds.js')).holdsCommand],
   audit: async () => [(await import('./commands/audit.js')).auditCommand],
 };
 

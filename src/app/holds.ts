@@ -1,0 +1,134 @@
+/**
+ * Deciding a hold (SPEC §9), for `usersync holds` and the daemon alike.
+ *
+ * - Approving records the decision (once: db/repositories/holds.ts) with an `import.approved`
+ *   event. The held file is then applied by whoever holds the folders' lock: the daemon, which
+ *   polls for approved holds, or the command itself when no daemon runs. Either way the file goes
+ *   through the daemon's own steps (claim-steps.ts) from its place in held/: planned again against
+ *   the directory as it is now, with the guards let through up to the counts that were approved;
+ *   a guard counting more holds it again, as a new hold.
+ * - Declining records the decision with an `import.declined` event and moves the file, redacted,
+ *   to error/ with its reports.
+ */
+import type { Config } from '../config/schema.js';
+import { withDatabaseErrors } from '../db/errors.js';
+import type { Database } from '../db/knex.js';
+import type { AuditEvent } from '../db/repositories/audit.js';
+import { decide, newerAppliedImport, resolve, type Hold } from '../db/repositories/holds.js';
+import type { GuardCounts } from '../domain/guards.js';
+import { fail } from '../errors.js';
+import { prepareFinish, sha256Of } from '../pipeline/archive.js';
+import type { AuditTrail } from '../pipeline/audit.js';
+import type { Claimed } from './claim-steps.js';
+
+export interface HoldDecision {
+  by: string;
+  note: string | null;
+  /** Approve even though a newer file of the feed was applied since. */
+  force?: boolean;
+}
+
+interface HoldDeps {
+  config: Readonly<Config>;
+  db: Database;
+  audit: AuditTrail;
+}
+
+/** Checks that the hold can still be approved, then records the approval. */
+export async function approveHold(deps: HoldDeps, hold: Hold, decision: HoldDecision): Promise<void> {
+  if (hold.decision !== null) throw decidedAlready(hold);
+  const newer = await withDatabaseErrors(deps.db.location, () => newerAppliedImport(deps.db.knex, hold));
+  if (newer && !decision.force)
+    throw fail('HOLD_OUTDATED', {
+      message: `Import ${newer.id} (${newer.originalName}) of the feed "${hold.feed}" was applied after import ${hold.id} was held: applying the older file now would undo it. Decline this hold, or pass --force to apply it anyway.`,
+    });
+  const actual = await sha256Of(hold.filePath).catch(() => undefined);
+  if (actual !== hold.sha256)
+    throw fail('HOLD_FILE_CHANGED', {
+      message: actual
+        ? `${hold.filePath} is not the file that was held: its sha256 is ${actual}, the held file's was ${hold.sha256}.`
+        : `The held file ${hold.filePath} is missing.`,
+    });
+  await record(deps, hold, 'approved', decision, { ...(newer ? { forcedPast: newer.id } : {}) });
+}
+
+/** Records the decline and moves the file, redacted, to error/ with its reports. */
+export async function declineHold(deps: HoldDeps, hold: Hold, decision: HoldDecision): Promise<string> {
+  if (hold.decision !== null) throw decidedAlready(hold);
+  await record(deps, hold, 'declined', decision, {});
+  const { config } = deps;
+  const { finished, publish } = await prepareFinish({
+    claimedPath: hold.filePath,
+    originalName: hold.originalName,
+    importId: null,
+    success: false,
+    reports: { jsonPath: hold.reportJsonPath ?? '', xlsxPath: hold.reportXlsxPath ?? '' },
+    folders: config.folders,
+    now: new Date(),
+    redact: config.archive.redactPasswords
+      ? async (from, to) => (await import('../pipeline/redact.js')).writeRedactedCopy(from, to, config.import)
+      : undefined,
+  });
+  await publish();
+  await withDatabaseErrors(deps.db.location, () =>
+    deps.db.knex('imports').where('id', hold.id).update({
+      file_path: finished.filePath,
+      report_json_path: finished.reportJsonPath,
+      report_xlsx_path: finished.reportXlsxPath,
+      archived_sha256: finished.redactedSha256,
+      redacted: finished.redactedSha256 !== null,
+    }),
+  );
+  return finished.filePath;
+}
+
+/** The held file as the daemon's steps take it: a claim in held/ carrying its approval. */
+export function approvedClaim(hold: Hold): Claimed {
+  const counts: Partial<GuardCounts> = {};
+  for (const trip of hold.guards) counts[trip.guard] = trip.planned;
+  return {
+    path: hold.filePath,
+    claimId: `hold-${hold.id}`,
+    originalName: hold.originalName,
+    source: 'approval',
+    changedImports: [],
+    feed: hold.feed,
+    approval: { holdId: hold.id, counts },
+  };
+}
+
+/** Links the hold to the import that applied it; runs in the transaction that closes that import. */
+export const resolveHold = resolve;
+
+async function record(
+  deps: HoldDeps,
+  hold: Hold,
+  outcome: 'approved' | 'declined',
+  decision: HoldDecision,
+  extra: Record<string, unknown>,
+): Promise<void> {
+  const at = new Date().toISOString();
+  const event: AuditEvent = {
+    at,
+    importId: hold.id,
+    row: null,
+    username: null,
+    action: outcome === 'approved' ? 'import.approved' : 'import.declined',
+    changes: { heldImport: hold.id, file: hold.originalName, sha256: hold.sha256, note: decision.note, ...extra },
+    actor: decision.by,
+  };
+  const won = await withDatabaseErrors(deps.db.location, () =>
+    deps.db.knex.transaction(async (trx) => {
+      if (!(await decide(trx, hold.id, { decision: outcome, by: decision.by, at, note: decision.note }))) return false;
+      await deps.audit.record(trx, [event]);
+      return true;
+    }),
+  );
+  if (!won) throw decidedAlready(hold);
+  deps.audit.committed([event]);
+}
+
+const decidedAlready = (hold: Hold) =>
+  fail('HOLD_DECIDED', {
+    message: `Import ${hold.id} (${hold.originalName}) was already ${hold.decision ?? 'decided'}${hold.decidedBy ? ` by ${hold.decidedBy}` : ''}.`,
+  });

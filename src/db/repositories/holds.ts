@@ -1,0 +1,141 @@
+/**
+ * Holds (SPEC §9) as the register keeps them: an import with status `held` whose file waits in
+ * folders.held, its decision (`approved` | `declined`, who, when, why), and the import that then
+ * applied it (`resolved_by`, with `hold_id` on that import pointing back).
+ *
+ * A decision is taken once: `decide` only updates a hold nobody decided yet, so two operators
+ * approving at once, or an approval racing a decline, cannot both win.
+ */
+import type { Knex } from 'knex';
+import type { GuardTrip } from '../../domain/guards.js';
+
+export interface Hold {
+  id: number;
+  originalName: string;
+  sha256: string;
+  feed: string;
+  heldSince: string;
+  filePath: string;
+  reportJsonPath: string | null;
+  reportXlsxPath: string | null;
+  /** The guards that held it. */
+  guards: GuardTrip[];
+  decision: 'approved' | 'declined' | null;
+  decidedBy: string | null;
+  decidedAt: string | null;
+  note: string | null;
+  /** The import that applied it (or held it again). */
+  resolvedBy: number | null;
+}
+
+interface HoldRow {
+  id: number | string;
+  original_name: string;
+  sha256: string;
+  feed: string | null;
+  finished_at: string | null;
+  started_at: string;
+  file_path: string | null;
+  report_json_path: string | null;
+  report_xlsx_path: string | null;
+  guards: string | null;
+  decision: 'approved' | 'declined' | null;
+  decided_by: string | null;
+  decided_at: string | null;
+  decision_note: string | null;
+  resolved_by: number | string | null;
+}
+
+function toHold(row: HoldRow): Hold {
+  const guards = row.guards ? (JSON.parse(row.guards) as { tripped?: GuardTrip[] }).tripped : undefined;
+  return {
+    id: Number(row.id),
+    originalName: row.original_name,
+    sha256: row.sha256,
+    feed: row.feed ?? 'inbox',
+    heldSince: row.finished_at ?? row.started_at,
+    filePath: row.file_path ?? '',
+    reportJsonPath: row.report_json_path,
+    reportXlsxPath: row.report_xlsx_path,
+    guards: guards ?? [],
+    decision: row.decision,
+    decidedBy: row.decided_by,
+    decidedAt: row.decided_at,
+    note: row.decision_note,
+    resolvedBy: row.resolved_by === null ? null : Number(row.resolved_by),
+  };
+}
+
+/**
+ * Holds of the daemon (a command line's held import leaves its file where it was: `--allow`
+ * applies it, not `holds approve`).
+ */
+const daemonHolds = (knex: Knex) => knex('imports').where('status', 'held').whereNot('source', 'cli');
+
+/** Holds not yet applied or declined: waiting for a decision, or approved and waiting to be applied. Oldest first. */
+export async function listOpenHolds(knex: Knex): Promise<Hold[]> {
+  const rows = (await daemonHolds(knex)
+    .where((q) => q.whereNull('decision').orWhere((a) => a.where('decision', 'approved').whereNull('resolved_by')))
+    .orderBy('id')) as HoldRow[];
+  return rows.map(toHold);
+}
+
+/** Approved holds no import has applied yet: what the daemon picks up. */
+export async function listApprovedHolds(knex: Knex): Promise<Hold[]> {
+  const rows = (await daemonHolds(knex)
+    .where('decision', 'approved')
+    .whereNull('resolved_by')
+    .orderBy('id')) as HoldRow[];
+  return rows.map(toHold);
+}
+
+export async function getHold(knex: Knex, id: number): Promise<Hold | undefined> {
+  const row = (await daemonHolds(knex).where('id', id).first()) as HoldRow | undefined;
+  return row ? toHold(row) : undefined;
+}
+
+/** Records the decision; false when someone decided first. */
+export async function decide(
+  knex: Knex,
+  id: number,
+  decision: { decision: 'approved' | 'declined'; by: string; at: string; note: string | null },
+): Promise<boolean> {
+  const changed = await daemonHolds(knex)
+    .where('id', id)
+    .whereNull('decision')
+    .update({
+      decision: decision.decision,
+      decided_by: decision.by.slice(0, 255),
+      decided_at: decision.at,
+      decision_note: decision.note,
+    });
+  return Number(changed) === 1;
+}
+
+/** The hold was applied (or held again) by `importId`; for a decline, where its file went. */
+export async function resolve(knex: Knex, id: number, resolution: { by?: number; filePath?: string }): Promise<void> {
+  const update: Record<string, unknown> = {};
+  if (resolution.by !== undefined) update.resolved_by = resolution.by;
+  if (resolution.filePath !== undefined) update.file_path = resolution.filePath;
+  await knex('imports').where('id', id).update(update);
+}
+
+/**
+ * An import of the same feed that applied a file after this hold: approving the older file would
+ * undo it (SPEC §9). Undefined when none did.
+ */
+export async function newerAppliedImport(
+  knex: Knex,
+  hold: Hold,
+): Promise<{ id: number; originalName: string } | undefined> {
+  const row = (await knex('imports')
+    .where('id', '>', hold.id)
+    .where('feed', hold.feed)
+    .whereIn('status', ['imported', 'imported_with_errors'])
+    .where('dry_run', false)
+    // The import that applied this very hold is not newer than it.
+    .where((q) => q.whereNull('hold_id').orWhereNot('hold_id', hold.id))
+    .orderBy('id')
+    .first('id', 'original_name')) as { id: number | string; original_name: string } | undefined;
+  return row ? { id: Number(row.id), originalName: row.original_name } : undefined;
+}
