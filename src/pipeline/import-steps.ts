@@ -129,6 +129,7 @@ export function summarize(run: ImportRun, applied: Applied, earlier: ImportRecor
     database: deps.db.description,
     unlistedFailures: spool.unlistedFailures,
     actor: request.actor,
+    feed: request.feed ?? 'inbox',
   };
 }
 
