@@ -28,6 +28,7 @@ import type { ReadyFile } from '../pipeline/watch.js';
 import { DAEMON_ACTOR } from './actor.js';
 import { backoffCeiling } from './backoff.js';
 import { claimSteps, type Claimed } from './claim-steps.js';
+import { feedOfInboxFile } from './sources.js';
 
 export interface DaemonDeps {
   config: Readonly<Config>;
@@ -148,6 +149,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       originalName: file,
       source: claimed.source,
       actor: DAEMON_ACTOR,
+      feed: feedOfInboxFile(config, file),
       dryRun: false,
       reportDir: config.folders.processing,
       reportStem: `${claimed.claimId}__${stemOf(claimed.originalName)}`,
@@ -166,7 +168,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     const { importId, outcome, counts, finishedAt } = summary;
     lastImport = { importId, file, outcome, finishedAt };
     const to = path.dirname(result.filePath);
-    log.info('file.finished', { file, importId, outcome, counts, to, redacted: result.redacted });
+    log.info('file.finished', { file, feed: summary.feed, importId, outcome, counts, to, redacted: result.redacted });
   }
 
   async function loop(): Promise<void> {
