@@ -18,6 +18,7 @@ interface Registered {
   originalName: string;
   feed: string | null;
   source: string;
+  actor: string | null;
 }
 
 /** The xlsx report's Summary sheet, label → value. */
@@ -150,7 +151,20 @@ describeEachDatabase('feeds', (database) => {
         feed: string;
       };
       expect(report.feed).toBe('workday');
-      expect(await registered(report.importId)).toMatchObject({ originalName: 'WORKDAY-export.csv', feed: 'workday' });
+      expect(await registered(report.importId)).toMatchObject({
+        originalName: 'WORKDAY-export.csv',
+        feed: 'workday',
+        actor: 'daemon:workday', // app/actor.ts: the daemon names the feed it imports for
+      });
+    });
+
+    it('daemon: a file no feed matches is the inbox’s, imported by plain `daemon`', async () => {
+      copyFileSync(csvOf('plain.csv', 'ozzy'), path.join(daemon.folder('inbox'), 'staff-dec.csv'));
+      const name = (await waitFor(() => archivedReport(/_staff-dec\.report\.json$/), 20_000, daemon.output))!;
+      const { importId } = JSON.parse(readFileSync(path.join(daemon.folder('archive'), today(), name), 'utf8')) as {
+        importId: number;
+      };
+      expect(await registered(importId)).toMatchObject({ feed: 'inbox', actor: 'daemon' });
     });
 
     it('daemon: a scheduled source feeds the feed of its name', async () => {
@@ -167,6 +181,7 @@ describeEachDatabase('feeds', (database) => {
       const record = await registered(report.importId);
       expect(record.originalName).toMatch(/^payroll_\d{8}T\d{6}Z\.csv$/);
       expect(record.feed).toBe('payroll');
+      expect(record.actor).toBe('daemon:payroll');
       expect(existsSync(source)).toBe(true);
     });
   }
