@@ -65,7 +65,11 @@ export const importCommand: CommandModule = (cli, run) =>
         followSymlinks: Boolean(args.followSymlinks),
         feed: args.feed,
       };
-      const firstReader = takeReadAhead(options.files[0], args.config as string | undefined);
+      // With --feed nothing is read ahead: an unknown feed must stop the command before any file is read.
+      const firstReader = takeReadAhead(
+        options.feed === undefined ? options.files[0] : undefined,
+        args.config as string | undefined,
+      );
       let handedOver = false;
       const takeFirstReader = () => {
         handedOver = true;
