@@ -9,11 +9,17 @@
  * It is worked out once per command or import, never per row.
  */
 import { hostname, userInfo } from 'node:os';
+import { BUILT_IN_FEED } from '../config/schema.js';
 import { forbiddenCharacter, printable, textLength } from '../domain/text-rules.js';
 import { fail } from '../errors.js';
 
 /** The daemon's actor. */
 export const DAEMON_ACTOR = 'daemon';
+
+/** The daemon's actor for a file of this feed: `daemon:<feed>` for a configured feed, plain `daemon` for the inbox. */
+export function daemonActor(feed: string): string {
+  return feed === BUILT_IN_FEED ? DAEMON_ACTOR : `${DAEMON_ACTOR}:${feed}`;
+}
 
 /** Longest `--by` name: it shares the 255-character column with `user@host`. */
 const MAX_BY_LENGTH = 100;

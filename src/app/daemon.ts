@@ -25,9 +25,10 @@ import type { Refusal } from '../pipeline/file-kind.js';
 import type { PasswordHasher } from '../pipeline/passwords.js';
 import { processFile, type ProcessResult } from '../pipeline/process-file.js';
 import type { ReadyFile } from '../pipeline/watch.js';
-import { DAEMON_ACTOR } from './actor.js';
+import { daemonActor } from './actor.js';
 import { backoffCeiling } from './backoff.js';
 import { claimSteps, type Claimed } from './claim-steps.js';
+import { feedOfInboxFile } from './sources.js';
 
 export interface DaemonDeps {
   config: Readonly<Config>;
@@ -142,12 +143,14 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       return;
     }
     const file = claimed.originalName;
+    const feed = feedOfInboxFile(config, file);
     const claim = claimSteps(claimed, { config, db: deps.db, signal: abort.signal, onWaiting: onWaiting(file) });
     const result: ProcessResult = await processFile(deps, {
       filePath: claimed.path,
       originalName: file,
       source: claimed.source,
-      actor: DAEMON_ACTOR,
+      actor: daemonActor(feed),
+      feed,
       dryRun: false,
       reportDir: config.folders.processing,
       reportStem: `${claimed.claimId}__${stemOf(claimed.originalName)}`,
@@ -166,7 +169,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     const { importId, outcome, counts, finishedAt } = summary;
     lastImport = { importId, file, outcome, finishedAt };
     const to = path.dirname(result.filePath);
-    log.info('file.finished', { file, importId, outcome, counts, to, redacted: result.redacted });
+    log.info('file.finished', { file, feed: summary.feed, importId, outcome, counts, to, redacted: result.redacted });
   }
 
   async function loop(): Promise<void> {

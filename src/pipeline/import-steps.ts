@@ -178,6 +178,7 @@ export function summarize(run: ImportRun, applied: Applied, earlier: ImportRecor
     database: deps.db.description,
     unlistedFailures: spool.unlistedFailures,
     actor: request.actor,
+    feed: feedOf(request),
     ...(decision ? guardFields(run, decision, held) : {}),
   };
 }

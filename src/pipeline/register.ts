@@ -10,6 +10,7 @@ import type { AuditEvent } from '../db/repositories/audit.js';
 import { closeImport, markSuperseded, openImport } from '../db/repositories/imports.js';
 import { describeError } from '../errors.js';
 import type { Clock } from '../db/time.js';
+import { BUILT_IN_FEED } from './feeds.js';
 import type { Fingerprint } from './fingerprint.js';
 import type { EarlierRuns, FinalPlace, ImportHooks, PipelineDeps, ProcessRequest } from './import-request.js';
 import type { ReportCounts, ReportSummary } from './report/index.js';
@@ -31,6 +32,7 @@ export async function openRegister(
       source: request.source,
       host: hostname(),
       actor: request.actor,
+      feed: request.feed ?? BUILT_IN_FEED,
       dryRun: false,
       filePath: request.filePath,
       startedAt: startedAt.toISOString(),

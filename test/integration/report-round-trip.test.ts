@@ -149,6 +149,7 @@ describeEachDatabase('report round trip', (database) => {
       'ID',
       'STARTED',
       'FILE',
+      'FEED',
       'SOURCE',
       'STATUS',
       'ROWS',

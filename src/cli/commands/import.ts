@@ -9,6 +9,7 @@ import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { requirePackage } from '../../require-package.js';
 import { FileError, UsersyncError, fail } from '../../errors.js';
+import { feedNamed, feedOfFile } from '../../pipeline/feeds.js';
 import type { ProcessResult } from '../../pipeline/process-file.js';
 import type { SpreadsheetReader } from '../../pipeline/read/index.js';
 import type { CommandContext } from '../context.js';
@@ -24,6 +25,8 @@ interface ImportArgs {
   json: boolean;
   reportDir?: string | undefined;
   followSymlinks: boolean;
+  /** The feed named with --feed; each file's own (by its name, as the daemon does) when not given. */
+  feed?: string | undefined;
 }
 
 export const importCommand: CommandModule = (cli, run) =>
@@ -48,6 +51,10 @@ export const importCommand: CommandModule = (cli, run) =>
           type: 'boolean',
           default: false,
           describe: 'Import a file named through a symbolic link (refused otherwise)',
+        })
+        .option('feed', {
+          type: 'string',
+          describe: 'The feed the files belong to (config "feeds"); default: the feed whose match fits each name',
         }),
     (args) => {
       const options: ImportArgs = {
@@ -56,8 +63,13 @@ export const importCommand: CommandModule = (cli, run) =>
         json: Boolean(args.json),
         reportDir: args.reportDir,
         followSymlinks: Boolean(args.followSymlinks),
+        feed: args.feed,
       };
-      const firstReader = takeReadAhead(options.files[0], args.config as string | undefined);
+      // With --feed nothing is read ahead: an unknown feed must stop the command before any file is read.
+      const firstReader = takeReadAhead(
+        options.feed === undefined ? options.files[0] : undefined,
+        args.config as string | undefined,
+      );
       let handedOver = false;
       const takeFirstReader = () => {
         handedOver = true;
@@ -76,6 +88,9 @@ async function importFiles(
   args: ImportArgs,
   takeFirstReader: () => Promise<SpreadsheetReader | undefined> | undefined,
 ): Promise<void> {
+  // An unknown --feed is a usage error (exit 2) before the database opens or any file is imported;
+  // a known one is given the spelling the config gives it.
+  if (args.feed !== undefined) args = { ...args, feed: feedNamed(context.config, args.feed) };
   // Loaded here, once the first file's reader is on its way (cli/read-ahead.ts).
   const [{ processFile }, { createAuditTrail }, { createPasswordHasher }, { openForChanges }, { commandLineActor }] =
     await Promise.all([
@@ -140,6 +155,7 @@ async function importEach(
         reportDir: args.reportDir ? path.resolve(args.reportDir) : path.dirname(filePath),
         onProgress: progress?.update,
         signal: interrupt.signal,
+        feed: args.feed ?? feedOfFile(context.config, path.basename(filePath)),
         ...(reader ? { reader } : {}),
       });
       results.push(result);

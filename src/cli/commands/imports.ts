@@ -17,6 +17,7 @@ function describeImport(r: ImportRecord): string {
   const lines: Array<[string, string]> = [
     ['Import', String(r.id)],
     ['File', r.originalName],
+    ['Feed', r.feed ?? '(not recorded)'],
     ['Status', r.status],
     ['Source', `${r.source} on ${r.host}`],
     ['By', r.actor ?? '(not recorded)'],
@@ -62,11 +63,24 @@ export const importsCommand: CommandModule = (cli, run) =>
             if (args.json) return out.json(records);
             if (records.length === 0) return out.write(`No imports yet in ${db.description}.\n`);
             await out.table(
-              ['ID', 'STARTED', 'FILE', 'SOURCE', 'STATUS', 'ROWS', 'CREATED', 'UPDATED', 'UNCHANGED', 'FAILED'],
+              [
+                'ID',
+                'STARTED',
+                'FILE',
+                'FEED',
+                'SOURCE',
+                'STATUS',
+                'ROWS',
+                'CREATED',
+                'UPDATED',
+                'UNCHANGED',
+                'FAILED',
+              ],
               records.map((r) => [
                 r.id,
                 r.startedAt,
                 r.originalName,
+                r.feed ?? '',
                 r.source,
                 r.status,
                 r.counts.rows,

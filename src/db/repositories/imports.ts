@@ -17,6 +17,8 @@ export interface ImportRecord {
   host: string;
   /** Who ran it (app/actor.ts); null on imports registered before actors were recorded. */
   actor: string | null;
+  /** The feed the file belonged to (SPEC §8); null on imports registered before feeds were recorded. */
+  feed: string | null;
   status: ImportStatus;
   dryRun: boolean;
   counts: { rows: number; created: number; updated: number; unchanged: number; failed: number };
@@ -38,6 +40,8 @@ export interface OpenImport {
   source: ImportSource;
   host: string;
   actor: string;
+  /** The feed the file belongs to (pipeline/feeds.ts). */
+  feed: string;
   dryRun: boolean;
   filePath: string;
   startedAt: string;
@@ -51,6 +55,7 @@ export async function openImport(knex: Knex, record: OpenImport): Promise<number
     source: record.source,
     host: record.host.slice(0, 255),
     actor: record.actor,
+    feed: record.feed,
     status: 'running',
     dry_run: record.dryRun,
     file_path: record.filePath,
@@ -104,6 +109,7 @@ interface ImportRow {
   source: ImportSource;
   host: string;
   actor: string | null;
+  feed: string | null;
   status: ImportStatus;
   dry_run: number | boolean;
   rows: number | string;
@@ -132,6 +138,7 @@ function toRecord(row: ImportRow): ImportRecord {
     source: row.source,
     host: row.host,
     actor: row.actor,
+    feed: row.feed ?? null,
     status: row.status,
     dryRun: Boolean(Number(row.dry_run)),
     counts: {

@@ -105,6 +105,7 @@ export function summaryLines(summary: ReportSummary): SummaryLine[] {
   if (counts.failed > 0) lines.push(['Failed rows', failedRowsAdvice(counts.failed, summary.unlistedFailures ?? 0)]);
   lines.push(
     ['File', file.name],
+    ['Feed', summary.feed ?? 'inbox'],
     ['Size (bytes)', file.bytes],
     ['SHA-256', file.sha256],
     ['Import number', summary.importId ?? '— (not recorded)'],

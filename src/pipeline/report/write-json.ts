@@ -53,6 +53,7 @@ export function reportHead(summary: ReportSummary): Record<string, unknown> {
   head.sheetName = summary.sheetName ?? null;
   head.headerRow = summary.headerRow ?? null;
   if (summary.actor !== undefined) head.actor = summary.actor;
+  if (summary.feed !== undefined) head.feed = summary.feed;
   return head;
 }
 
