@@ -52,7 +52,11 @@ export async function applyApprovedHold(
       onWaiting: () => undefined,
     });
     const pipeline = { ...deps, hasher: createPasswordHasher(deps.config.import) };
-    const result = await processFile(pipeline, { ...claimedRequest(claimed, deps.config), actor: commandLineActor(), claim });
+    const result = await processFile(pipeline, {
+      ...claimedRequest(claimed, deps.config),
+      actor: commandLineActor(),
+      claim,
+    });
     const { importId, outcome } = result.summary;
     await say(resultLine({ id: importId ?? 0, status: outcome, filePath: result.filePath }));
     return { exitCode: result.exitCode };
@@ -91,8 +95,7 @@ async function waitForDaemon(
 /** The latest import that applies (or applied) the hold; undefined before one began. */
 async function importApplying(db: Database, holdId: number): Promise<ImportRecord | undefined> {
   const row = (await db.knex('imports').where('hold_id', holdId).orderBy('id', 'desc').first('id')) as
-    | { id: number | string }
-    | undefined;
+    { id: number | string } | undefined;
   return row ? getImport(db.knex, Number(row.id)) : undefined;
 }
 

@@ -128,6 +128,7 @@ export async function boot(
       shutdown.register('health', () => server.close());
     }
     daemon.kick();
+    daemon.watchApprovals();
     log.info('daemon.started', {
       inbox: config.folders.inbox,
       database: db.description,

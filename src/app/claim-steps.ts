@@ -7,16 +7,57 @@ import type { Config } from '../config/schema.js';
 import type { Database } from '../db/knex.js';
 import { findRunningImports } from '../db/repositories/imports.js';
 import { prepareFinish } from '../pipeline/archive.js';
-import type { ClaimSteps } from '../pipeline/import-request.js';
+import { resolve as resolveHold } from '../db/repositories/holds.js';
+import type { GuardCounts } from '../domain/guards.js';
+import { stemOf } from '../pipeline/claim.js';
+import type { ClaimSteps, ProcessRequest } from '../pipeline/import-request.js';
+import { feedOfInboxFile } from './sources.js';
 import { checkUnchanged, settleClaimed, type Snapshot } from '../pipeline/settle.js';
 
 export interface Claimed {
   path: string;
   claimId: string;
   originalName: string;
-  source: 'watch' | 'recover';
+  /** `approval`: a held file approved with `holds approve`, taken from folders.held. */
+  source: 'watch' | 'recover' | 'approval';
   /** Imports of this claim closed because the file changed under them; the run that finishes it supersedes them. */
   changedImports: number[];
+  /** The feed, when known already (a held file keeps the one it was held under). */
+  feed?: string;
+  /** An approved hold (SPEC §9): its import, and the guards' counts it was approved with. */
+  approval?: { holdId: number; counts: Partial<GuardCounts> };
+}
+
+/**
+ * What the daemon asks of processFile for a claimed file (the command applying an approved hold
+ * asks the same): where it is, its feed, the report names in processing/, and for an approved
+ * hold the approval — linked to the hold in the transaction that closes the import.
+ */
+export function claimedRequest(
+  claimed: Claimed,
+  config: Readonly<Config>,
+): Omit<ProcessRequest, 'actor' | 'claim'> & { feed: string } {
+  const feed = claimed.feed ?? feedOfInboxFile(config, claimed.originalName);
+  const { approval } = claimed;
+  return {
+    filePath: claimed.path,
+    originalName: claimed.originalName,
+    source: claimed.source,
+    feed,
+    dryRun: false,
+    reportDir: config.folders.processing,
+    reportStem: `${claimed.claimId}__${stemOf(claimed.originalName)}`,
+    ...(approval
+      ? {
+          approval,
+          hooks: {
+            inClosingTransaction: async (trx, summary) => {
+              if (summary.importId !== null) await resolveHold(trx, approval.holdId, { by: summary.importId });
+            },
+          },
+        }
+      : {}),
+  };
 }
 
 export interface ClaimContext {

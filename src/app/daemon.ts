@@ -16,19 +16,20 @@ import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { Database } from '../db/knex.js';
+import { listApprovedHolds } from '../db/repositories/holds.js';
 import { describeError, UsersyncError } from '../errors.js';
 import type { Metrics } from '../health/metrics.js';
 import type { Logger } from '../logging/logger.js';
 import type { AuditTrail } from '../pipeline/audit.js';
-import { checkClaimed, claimFile, listClaimed, returnToInbox, stemOf } from '../pipeline/claim.js';
+import { checkClaimed, claimFile, listClaimed, returnToInbox } from '../pipeline/claim.js';
 import type { Refusal } from '../pipeline/file-kind.js';
 import type { PasswordHasher } from '../pipeline/passwords.js';
 import { processFile, type ProcessResult } from '../pipeline/process-file.js';
 import type { ReadyFile } from '../pipeline/watch.js';
 import { daemonActor } from './actor.js';
 import { backoffCeiling } from './backoff.js';
-import { claimSteps, type Claimed } from './claim-steps.js';
-import { feedOfInboxFile } from './sources.js';
+import { claimedRequest, claimSteps, type Claimed } from './claim-steps.js';
+import { approvedClaim } from './holds.js';
 
 export interface DaemonDeps {
   config: Readonly<Config>;
@@ -60,6 +61,8 @@ export interface Daemon {
   recover(): Promise<number>;
   /** Starts (or resumes) the loop. */
   kick(): void;
+  /** Looks for approved holds (SPEC §9) every few seconds from now on, and queues each for its import. */
+  watchApprovals(): void;
   status(): {
     queued: number;
     processing: string | null;
@@ -81,6 +84,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   const claimedQueue: Claimed[] = [];
   const attempts = new Map<string, number>();
   let retryTimer: NodeJS.Timeout | undefined;
+  let approvalTimer: NodeJS.Timeout | undefined;
   let waitTimer: NodeJS.Timeout | undefined;
   let retryAt = 0;
   let running: Promise<void> | undefined;
@@ -143,17 +147,11 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       return;
     }
     const file = claimed.originalName;
-    const feed = feedOfInboxFile(config, file);
+    const request = claimedRequest(claimed, config);
     const claim = claimSteps(claimed, { config, db: deps.db, signal: abort.signal, onWaiting: onWaiting(file) });
     const result: ProcessResult = await processFile(deps, {
-      filePath: claimed.path,
-      originalName: file,
-      source: claimed.source,
-      actor: daemonActor(feed),
-      feed,
-      dryRun: false,
-      reportDir: config.folders.processing,
-      reportStem: `${claimed.claimId}__${stemOf(claimed.originalName)}`,
+      ...request,
+      actor: daemonActor(request.feed),
       signal: abort.signal,
       claim,
     }).finally(() => {
@@ -218,6 +216,25 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     }
   }
 
+  /**
+   * Approved holds join the claimed files, first in line after the file being imported. A hold is
+   * queued once: it stays in the queue until its import closes, which links it to the hold.
+   */
+  async function queueApprovals(): Promise<void> {
+    const approved = await listApprovedHolds(deps.db.knex);
+    let queued = 0;
+    for (const hold of approved) {
+      if (claimedQueue.some((claimed) => claimed.approval?.holdId === hold.id)) continue;
+      claimedQueue.push(approvedClaim(hold));
+      queued++;
+      log.info('hold.approved_queued', { importId: hold.id, file: hold.originalName, by: hold.decidedBy });
+    }
+    if (queued > 0) {
+      backlog();
+      kick();
+    }
+  }
+
   function kick(): void {
     if (stopping || running) return;
     running = loop()
@@ -247,6 +264,21 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       return found.length;
     },
     kick,
+    watchApprovals() {
+      // Within watch.stableMs + 5 s of an approval (SPEC §9): a look every 2 s at most.
+      const every = Math.max(250, Math.min(2000, config.watch.stableMs));
+      const look = () => {
+        approvalTimer = setTimeout(() => {
+          queueApprovals()
+            .catch((error: unknown) => log.warn('hold.poll_failed', { err: describeError(error) }))
+            .finally(() => {
+              if (!stopping) look();
+            });
+        }, every);
+        approvalTimer.unref();
+      };
+      if (!approvalTimer) look();
+    },
     status: () => {
       const stuck = waiting !== null && Date.now() - waiting.since > config.watch.incompleteTimeoutMs;
       return {
@@ -261,6 +293,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     async stop() {
       stopping = true;
       clearTimeout(retryTimer);
+      clearTimeout(approvalTimer);
       clearTimeout(waitTimer);
       abort.abort();
       await running;

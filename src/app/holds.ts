@@ -71,13 +71,16 @@ export async function declineHold(deps: HoldDeps, hold: Hold, decision: HoldDeci
   });
   await publish();
   await withDatabaseErrors(deps.db.location, () =>
-    deps.db.knex('imports').where('id', hold.id).update({
-      file_path: finished.filePath,
-      report_json_path: finished.reportJsonPath,
-      report_xlsx_path: finished.reportXlsxPath,
-      archived_sha256: finished.redactedSha256,
-      redacted: finished.redactedSha256 !== null,
-    }),
+    deps.db
+      .knex('imports')
+      .where('id', hold.id)
+      .update({
+        file_path: finished.filePath,
+        report_json_path: finished.reportJsonPath,
+        report_xlsx_path: finished.reportXlsxPath,
+        archived_sha256: finished.redactedSha256,
+        redacted: finished.redactedSha256 !== null,
+      }),
   );
   return finished.filePath;
 }

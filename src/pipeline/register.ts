@@ -33,12 +33,19 @@ export async function openRegister(
       host: hostname(),
       actor: request.actor,
       feed: request.feed ?? BUILT_IN_FEED,
+      holdId: request.approval?.holdId ?? null,
       dryRun: false,
       filePath: request.filePath,
       startedAt: startedAt.toISOString(),
     }),
   );
-  const changes = { file: request.originalName, sha256: file.sha256, bytes: file.bytes, source: request.source };
+  const changes = {
+    file: request.originalName,
+    sha256: file.sha256,
+    bytes: file.bytes,
+    source: request.source,
+    ...(request.approval ? { heldImport: request.approval.holdId } : {}),
+  };
   const started: AuditEvent = {
     at: startedAt.toISOString(),
     importId,

@@ -33,13 +33,19 @@ export const holdsCommand: CommandModule = (cli, run) =>
       .command(
         'show <id>',
         'Show the held report of one held import',
-        (c) => c.positional('id', { type: 'number', demandOption: true }).option('json', { type: 'boolean', default: false }),
+        (c) =>
+          c
+            .positional('id', { type: 'number', demandOption: true })
+            .option('json', { type: 'boolean', default: false }),
         (args) =>
           run(args, { readOnly: true }, async ({ database, out }) => {
             const db = await database();
             const hold = await findHold(db, Number(args.id));
-            const report = hold.reportJsonPath ? await readFile(hold.reportJsonPath, 'utf8').catch(() => undefined) : undefined;
-            if (args.json) return out.json({ ...holdView(hold), report: report ? (JSON.parse(report) as unknown) : null });
+            const report = hold.reportJsonPath
+              ? await readFile(hold.reportJsonPath, 'utf8').catch(() => undefined)
+              : undefined;
+            if (args.json)
+              return out.json({ ...holdView(hold), report: report ? (JSON.parse(report) as unknown) : null });
             await out.write(describeHold(hold));
           }),
       )
@@ -91,8 +97,13 @@ async function decline(context: CommandContext, args: DecisionArgs): Promise<voi
   const { declineHold } = await import('../../app/holds.js');
   const { db, trail, actor } = await openForChanges(context, args.by);
   const hold = await findHold(db, Number(args.id));
-  const to = await declineHold({ config: context.config, db, audit: trail }, hold, { by: actor, note: args.note ?? null });
-  await context.out.write(`Declined import ${hold.id} (${hold.originalName}); nothing was applied. The file is now ${to}\n`);
+  const to = await declineHold({ config: context.config, db, audit: trail }, hold, {
+    by: actor,
+    note: args.note ?? null,
+  });
+  await context.out.write(
+    `Declined import ${hold.id} (${hold.originalName}); nothing was applied. The file is now ${to}\n`,
+  );
 }
 
 async function findHold(db: Database, id: number): Promise<Hold> {
@@ -107,7 +118,9 @@ function holdView(hold: Hold) {
 }
 
 const state = (hold: Hold): string =>
-  hold.decision === 'approved' ? `approved by ${hold.decidedBy ?? '?'}, waiting to be applied` : 'waiting for a decision';
+  hold.decision === 'approved'
+    ? `approved by ${hold.decidedBy ?? '?'}, waiting to be applied`
+    : 'waiting for a decision';
 
 function holdLine(hold: Hold): string {
   const guards = hold.guards.map((g) => `${g.guard} ${g.planned}>${g.limit}`).join(', ');

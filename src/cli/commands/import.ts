@@ -1,7 +1,8 @@
 /**
  * `usersync import <file..>`: one-shot import through the same pipeline the daemon drives.
  * Reports go beside each file (or to --report-dir); a progress line with rows/s on a terminal.
- * Exit code: the worst over the files (0 all applied, 1 rows failed, 2 rejected; 3 is thrown).
+ * Exit code: the worst over the files (0 all applied, 1 rows failed, 2 rejected, 4 held for
+ * approval with nothing written; 3 is thrown).
  */
 import { createReadStream } from 'node:fs';
 import { lstat, readlink, stat } from 'node:fs/promises';
@@ -9,6 +10,7 @@ import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { requirePackage } from '../../require-package.js';
 import { FileError, UsersyncError, fail } from '../../errors.js';
+import { GUARD_NAMES, GUARD_WORDS, parseAllowed, type GuardName } from '../../domain/guards.js';
 import { feedNamed, feedOfFile } from '../../pipeline/feeds.js';
 import type { ProcessResult } from '../../pipeline/process-file.js';
 import type { SpreadsheetReader } from '../../pipeline/read/index.js';
@@ -27,6 +29,8 @@ interface ImportArgs {
   followSymlinks: boolean;
   /** The feed named with --feed; each file's own (by its name, as the daemon does) when not given. */
   feed?: string | undefined;
+  /** `--allow GUARD[,GUARD..]` or `--allow all` (SPEC §9): guards applied despite their limits. */
+  allow?: ReadonlySet<GuardName> | undefined;
 }
 
 export const importCommand: CommandModule = (cli, run) =>
@@ -52,6 +56,10 @@ export const importCommand: CommandModule = (cli, run) =>
           default: false,
           describe: 'Import a file named through a symbolic link (refused otherwise)',
         })
+        .option('allow', {
+          type: 'string',
+          describe: `Apply despite these tripped guards (audited): ${GUARD_NAMES.join(', ')}, or all`,
+        })
         .option('feed', {
           type: 'string',
           describe: 'The feed the files belong to (config "feeds"); default: the feed whose match fits each name',
@@ -64,6 +72,7 @@ export const importCommand: CommandModule = (cli, run) =>
         reportDir: args.reportDir,
         followSymlinks: Boolean(args.followSymlinks),
         feed: args.feed,
+        allow: args.allow === undefined ? undefined : allowedGuards(String(args.allow)),
       };
       // With --feed nothing is read ahead: an unknown feed must stop the command before any file is read.
       const firstReader = takeReadAhead(
@@ -156,6 +165,7 @@ async function importEach(
         onProgress: progress?.update,
         signal: interrupt.signal,
         feed: args.feed ?? feedOfFile(context.config, path.basename(filePath)),
+        ...(args.allow ? { allow: args.allow } : {}),
         ...(reader ? { reader } : {}),
       });
       results.push(result);
@@ -283,8 +293,33 @@ async function printSummary(
     await out.write(
       `  ${c.rows} rows: ${c.created} ${created}, ${c.updated} ${updated}, ${c.unchanged} unchanged, ${c.failed} failed\n`,
     );
+  for (const line of guardLines(summary)) await out.write(`  ${line}\n`);
   for (const warning of summary.warnings) await out.write(`  warning: ${warning}\n`);
   await out.write(`  reports: ${reports.xlsxPath}\n           ${reports.jsonPath}\n`);
+}
+
+/** `--allow`'s value, checked: a misspelt guard is a usage error, not a guard silently left on. */
+function allowedGuards(text: string): ReadonlySet<GuardName> {
+  const parsed = parseAllowed(text);
+  if ('unknown' in parsed)
+    throw fail('USAGE_INVALID', {
+      message: `--allow names no guard ${parsed.unknown.map((name) => `"${name}"`).join(', ')}: give ${GUARD_NAMES.join(', ')} (comma-separated), or all.`,
+    });
+  return parsed;
+}
+
+/** What the guards did, for the terminal: what holds the file and how to apply it, or what was let through. */
+function guardLines(summary: ProcessResult['summary']): string[] {
+  const trips = summary.guards ?? [];
+  const said = (t: (typeof trips)[number]) => `${t.planned} ${GUARD_WORDS[t.guard]} (${t.guard} limit ${t.limit})`;
+  if (summary.outcome === 'held')
+    return [
+      ...trips.map((t) => `held: ${said(t)}`),
+      'nothing was written; to apply it anyway:',
+      `  ${summary.approveCommand ?? ''}`,
+    ];
+  if (summary.dryRun) return trips.map((t) => `would be held: ${said(t)}`);
+  return trips.map((t) => `allowed: ${said(t)}`);
 }
 
 /** The report files are the JSON; stream them rather than rebuild a 1,000,000-row document. */

@@ -4,7 +4,8 @@
  */
 import type { Knex } from 'knex';
 
-export type ImportSource = 'cli' | 'watch' | 'schedule' | 'recover';
+/** `approval`: a held file applied after `holds approve` (SPEC §9). */
+export type ImportSource = 'cli' | 'watch' | 'schedule' | 'recover' | 'approval';
 export type ImportStatus =
   'running' | 'imported' | 'imported_with_errors' | 'rejected' | 'held' | 'interrupted' | 'failed';
 
@@ -42,6 +43,8 @@ export interface OpenImport {
   actor: string;
   /** The feed the file belongs to (pipeline/feeds.ts). */
   feed: string;
+  /** The held import this one applies after its approval (SPEC §9). */
+  holdId?: number | null;
   dryRun: boolean;
   filePath: string;
   startedAt: string;
@@ -56,6 +59,7 @@ export async function openImport(knex: Knex, record: OpenImport): Promise<number
     host: record.host.slice(0, 255),
     actor: record.actor,
     feed: record.feed,
+    hold_id: record.holdId ?? null,
     status: 'running',
     dry_run: record.dryRun,
     file_path: record.filePath,
