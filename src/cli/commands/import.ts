@@ -285,8 +285,9 @@ async function printSummary(
   const { summary, reports } = result;
   const c = summary.counts;
   const verb = summary.dryRun ? 'dry run' : summary.outcome.replace(/_/g, ' ');
-  const created = summary.dryRun ? 'would be created' : 'created';
-  const updated = summary.dryRun ? 'would be updated' : 'updated';
+  const wouldBe = summary.dryRun || summary.outcome === 'held';
+  const created = wouldBe ? 'would be created' : 'created';
+  const updated = wouldBe ? 'would be updated' : 'updated';
   await out.write(`${summary.file.name}: ${verb}${summary.importId !== null ? ` (import ${summary.importId})` : ''}\n`);
   if (summary.error) await out.write(`  rejected: ${summary.error.message}\n`);
   else
@@ -319,7 +320,7 @@ function guardLines(summary: ProcessResult['summary']): string[] {
       `  ${summary.approveCommand ?? ''}`,
     ];
   if (summary.dryRun) return trips.map((t) => `would be held: ${said(t)}`);
-  return trips.map((t) => `allowed: ${said(t)}`);
+  return trips.map((t) => `applied despite the guard (--allow): ${said(t)}`);
 }
 
 /** The report files are the JSON; stream them rather than rebuild a 1,000,000-row document. */
