@@ -58,7 +58,7 @@ describeEachDatabase('actors and the configured catalogue', (database) => {
       started_at: at,
     });
     await db.knex('audit_events').insert({ at, import_id: importId, action: 'import.started', changes: null });
-    expect((await migrateToLatest(db)).applied).toEqual(['0002-actor']);
+    expect((await migrateToLatest(db)).applied).toEqual(['0002-actor', '0003-safety']);
     expect((await getImport(db.knex, Number(importId)))?.actor).toBeNull();
     expect(await all()).toEqual([expect.objectContaining({ action: 'import.started', actor: null })]);
     await insertAuditEvents(db.knex, db, [

@@ -74,6 +74,7 @@ describe('loadConfig', () => {
         USERSYNC_PROCESSING: 'p',
         USERSYNC_ARCHIVE: 'a',
         USERSYNC_ERROR: 'e',
+        USERSYNC_HELD: 'h',
         USERSYNC_LOG_DIR: 'l',
         USERSYNC_LOG_LEVEL: 'warn',
         USERSYNC_HEALTH_PORT: '0',
@@ -85,6 +86,7 @@ describe('loadConfig', () => {
       processing: path.join(cwd, 'p'),
       archive: path.join(cwd, 'a'),
       error: path.join(cwd, 'e'),
+      held: path.join(cwd, 'h'),
     });
     expect(config.logs.dir).toBe(path.join(cwd, 'l'));
     expect(config.logs.level).toBe('warn');
