@@ -10,9 +10,10 @@ import type { GuardCounts, GuardName } from '../domain/guards.js';
 import type { ImportSource } from '../db/repositories/imports.js';
 import type { Clock } from '../db/time.js';
 import type { Logger } from '../logging/logger.js';
+import type { GuardDecision } from './apply/plan.js';
 import type { AuditTrail } from './audit.js';
 import type { PasswordHasher } from './passwords.js';
-import type { SheetHeader, SpreadsheetReader } from './read/index.js';
+import type { SpreadsheetReader } from './read/index.js';
 import type { ReportCounts, ReportPaths, ReportSummary } from './report/index.js';
 
 export interface PipelineDeps {
@@ -81,15 +82,17 @@ export interface ClaimSteps {
 }
 
 /**
- * Where safe unattended sync (SPEC §8–12) plugs into the flow. Nothing sets them yet: each is
- * called at its place when present, so adding one changes no other step.
+ * Where safe unattended sync (SPEC §8–12) plugs into the flow, each called at its place when
+ * present, so adding one changes no other step. Planning and the guards (SPEC §9) are part of
+ * the apply stage itself (apply/plan.ts).
  */
 export interface ImportHooks {
   /**
-   * SPEC §9 plugs in here: the whole plan checked against the guards once the header is known and
-   * before the first write (a tripped guard will end the import as `held`, nothing written).
+   * Called once the whole plan has been checked and is about to be applied, before its first
+   * write: what the guards decided. The directory may change meanwhile; the apply stage then
+   * fails with DIRECTORY_CHANGED_DURING_IMPORT rather than apply a plan that no longer holds.
    */
-  beforeApply?(run: { importId: number | null; header: SheetHeader }): Promise<void>;
+  afterPlan?(run: { importId: number | null; guards: GuardDecision }): Promise<void>;
   /** SPEC §8 plugs in here: a mirror feed deactivates the users it owns that the file left out. */
   afterApply?(run: { importId: number | null; counts: ReportCounts }): Promise<void>;
   /** SPEC §11–12 plug in here: outbox rows (messages, provisioning) in the transaction that closes the register. */

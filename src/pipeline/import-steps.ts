@@ -83,7 +83,6 @@ async function applyWithWriter(
     const reader = await takeReader();
     applied.header = reader.header;
     try {
-      await request.hooks?.beforeApply?.({ importId: run.importId, header: reader.header });
       const batches = countPasswords(reader.batches(), applied);
       const options = { importId: run.importId, actor: request.actor, dryRun: request.dryRun, lean: run.lean, writer };
       const progress = { onProgress: request.onProgress, signal: request.signal };

@@ -106,7 +106,7 @@ async function importRegistered(
   log.info('import.started', { sha256: run.file.sha256, bytes: run.file.bytes, dryRun: request.dryRun });
   let closed = false;
   try {
-    // read → validate → plan (hooks.beforeApply, SPEC §9) → apply → deactivate absent (hooks.afterApply, SPEC §8)
+    // read → validate → plan and check the guards (SPEC §9; hooks.afterPlan) → apply → deactivate absent (hooks.afterApply, SPEC §8)
     const applied = await readAndApply(run, takeReader);
     await spool.finish();
     const summary = summarize(run, applied, context.earlier);

@@ -58,8 +58,11 @@ export interface ApplyOptions {
    * plans the whole file first.
    */
   safety?: SafetySettings | undefined;
-  /** Called before the first write when guards tripped and were let through: audits the override. */
-  onAllowed?: ((decision: GuardDecision) => Promise<void>) | undefined;
+  /**
+   * Called once a planned import is to be applied, before its first write, with the guards'
+   * decision: it audits guards let through (import-steps.ts), and runs ImportHooks.afterPlan.
+   */
+  beforeWrite?: ((decision: GuardDecision) => Promise<void>) | undefined;
 }
 
 /**
@@ -182,7 +185,7 @@ export async function applyRows(
       await writeAll(dryRunSink(context), plan.batches(), async (planned) => planned.batch, undefined, guard);
       return { counts: { ...spool.counts }, guards: decision };
     }
-    if (decision.guards.length > 0) await options.onAllowed?.(decision);
+    await options.beforeWrite?.(decision);
     const sink = chooseSink(context, options, settings.atomic);
     const checked = async (planned: PlannedBatch) => {
       await checkNoDrift(await sink.lookup(), planned, prepareContext);
