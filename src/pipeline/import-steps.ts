@@ -11,7 +11,7 @@ import { FileError, fail } from '../errors.js';
 import { withDatabaseErrors } from '../db/errors.js';
 import type { AuditEvent } from '../db/repositories/audit.js';
 import { privilegedKeys } from '../domain/guards.js';
-import { applyRows, openImportWriter, relabelRolledBack, type ApplyTotals } from './apply/index.js';
+import { applyRows, openImportWriter, relabelRolledBack, type ApplyOptions, type ApplyTotals } from './apply/index.js';
 import type { GuardDecision, SafetySettings } from './apply/plan.js';
 import { BUILT_IN_FEED, limitsOf } from './feeds.js';
 import { stemOf } from './claim.js';
@@ -86,9 +86,12 @@ async function applyWithWriter(
       const batches = countPasswords(reader.batches(), applied);
       const options = { importId: run.importId, actor: request.actor, dryRun: request.dryRun, lean: run.lean, writer };
       const progress = { onProgress: request.onProgress, signal: request.signal };
-      const safety = {
+      const safety: Pick<ApplyOptions, 'safety' | 'beforeWrite'> = {
         safety: safetySettings(run),
-        onAllowed: (decision: GuardDecision) => auditAllowed(run, decision),
+        beforeWrite: async (decision) => {
+          if (decision.guards.length > 0) await auditAllowed(run, decision);
+          await request.hooks?.afterPlan?.({ importId: run.importId, guards: decision });
+        },
       };
       applied.totals = await applyRows(deps, batches, run.spool, { ...options, ...progress, ...safety });
       await request.hooks?.afterApply?.({ importId: run.importId, counts: applied.totals.counts });

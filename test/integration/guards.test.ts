@@ -131,6 +131,36 @@ describeEachDatabase('guards: plan before write', (database) => {
     await expectHeld(rowsFor(['cleo', 'dan', 'eve'], { active: 'No' }), 'deactivate', 3);
   });
 
+  it('applies the plan it checked: a planned user changed meanwhile fails the import as a transient conflict, and the retry applies', async () => {
+    const fayName = async () => (await pipe.db.knex('users').where('username', 'fay').first('name')).name as string;
+    const rows = [userRow({ username: 'fay', name: 'Fay Planned' }), userRow({ username: 'eve', name: 'EVE' })];
+    // Someone else renames fay after the plan was checked, before its first write.
+    const hooks = {
+      afterPlan: async () => {
+        await pipe.db.knex('users').where('username', 'fay').update({ name: 'Changed Meanwhile' });
+      },
+    };
+    await expect(pipe.run(file(rows), { hooks })).rejects.toMatchObject({ code: 'DIRECTORY_CHANGED_DURING_IMPORT' });
+    expect(await fayName()).toBe('Changed Meanwhile');
+    const retry = await pipe.run(file(rows));
+    expect(retry.summary.counts).toMatchObject({ updated: 1, unchanged: 1 });
+    expect(await fayName()).toBe('Fay Planned');
+    // A change to a user the plan leaves unchanged is no conflict: the plan writes nothing for it.
+    const unchanged = {
+      afterPlan: async () => {
+        await pipe.db.knex('users').where('username', 'eve').update({ phone: '555' });
+      },
+    };
+    const again = await pipe.run(
+      file([userRow({ username: 'fay', name: 'Fay Again' }), userRow({ username: 'eve' })]),
+      {
+        hooks: unchanged,
+      },
+    );
+    expect(again.summary.outcome).toBe('imported');
+    expect(await fayName()).toBe('Fay Again');
+  });
+
   it('holds the whole file when the guarded change is in its last batch, several batches in', async () => {
     const many = Array.from({ length: 2500 }, (_, i) => userRow({ name: `Bulk ${i}`, username: `bulk${i}` }));
     many.push(...rowsFor(['ana', 'ben', 'fay'], { active: 'No' }));
