@@ -88,6 +88,18 @@ const feed = z.strictObject({
     .string()
     .min(1)
     .describe('Glob on the file name, case-insensitive (e.g. "workday*.xlsx"); the first matching feed owns a file.'),
+  mode: z
+    .enum(['delta', 'mirror'])
+    .default('delta')
+    .describe(
+      '"delta": rows create and update, absent users are untouched; "mirror": each file is the feed’s complete roster, and the feed’s users it leaves out are deactivated (SPEC §8).',
+    ),
+  missingBeforeDeactivate: z
+    .number()
+    .int()
+    .min(1)
+    .default(1)
+    .describe('Mirror feeds: how many applied files in a row a user must be missing from before it is deactivated.'),
   limits: feedLimits,
   notify: z
     .array(z.email())
@@ -107,4 +119,6 @@ export const feeds = z
       seen.add(key);
     });
   })
-  .describe('Named streams of files from HR systems: [{name, match, limits, notify}] (SPEC §8).');
+  .describe(
+    'Named streams of files from HR systems: [{name, match, mode, missingBeforeDeactivate, limits, notify}] (SPEC §8).',
+  );

@@ -7,6 +7,7 @@ import type { Knex } from 'knex';
 import * as initial from './0001-initial.js';
 import * as actor from './0002-actor.js';
 import * as safety from './0003-safety.js';
+import * as mirror from './0004-mirror.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -17,6 +18,7 @@ const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: Migration]> =
   ['0001-initial', initial],
   ['0002-actor', actor],
   ['0003-safety', safety],
+  ['0004-mirror', mirror],
 ];
 
 export const migrationSource: Knex.MigrationSource<string> = {

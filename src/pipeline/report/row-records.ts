@@ -8,7 +8,7 @@ import type { FailedRowCells, ReportCounts, RowResult, RowStatus } from './types
 
 /** Zeroed counts. */
 export function newCounts(): ReportCounts {
-  return { rows: 0, created: 0, updated: 0, unchanged: 0, failed: 0 };
+  return { rows: 0, created: 0, updated: 0, unchanged: 0, failed: 0, deactivated: 0 };
 }
 
 /** Which counter a status adds to: a dry run's would-create/would-update count as created/updated. */
@@ -19,12 +19,15 @@ const COUNTER: Readonly<Record<RowStatus, Exclude<keyof ReportCounts, 'rows'>>> 
   'would-update': 'updated',
   unchanged: 'unchanged',
   failed: 'failed',
+  deactivated: 'deactivated',
+  'would-deactivate': 'deactivated',
 };
 
 /** Adds one row of `status` to `counts`. */
 export function tally(counts: ReportCounts, status: RowStatus): void {
-  counts.rows += 1;
-  counts[COUNTER[status]] += 1;
+  const counter = COUNTER[status];
+  if (counter !== 'deactivated') counts.rows += 1; // a user left out of the file is not one of its rows
+  counts[counter] += 1;
 }
 
 /** A copy with exactly the contract's keys, whatever else the caller's object carried. */
@@ -85,5 +88,5 @@ export function toFailedCells(result: RowResult, given?: FailedRowCells): Failed
     const value = source[key];
     if (typeof value === 'string' && value !== '') cells[key] = value;
   }
-  return { row: given?.row ?? result.row, cells, error: given?.error ?? result.message ?? 'The row failed.' };
+  return { row: given?.row ?? result.row ?? 0, cells, error: given?.error ?? result.message ?? 'The row failed.' };
 }

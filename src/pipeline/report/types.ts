@@ -5,8 +5,12 @@
 import type { ColumnKey } from '../../domain/columns.js';
 import type { GuardTrip } from '../../domain/guards.js';
 
-/** A row's outcome; the `would-*` ones only occur in a dry run. */
-export type RowStatus = 'created' | 'updated' | 'unchanged' | 'failed' | 'would-create' | 'would-update';
+/**
+ * A row's outcome; the `would-*` ones only occur in a dry run (or a held import). `deactivated`
+ * is a user a mirror feed's file left out (SPEC §8): it has no row in the file (`row: null`).
+ */
+export type RowStatus =
+  'created' | 'updated' | 'unchanged' | 'failed' | 'deactivated' | 'would-create' | 'would-update' | 'would-deactivate';
 
 /** Field names listed in a row's `changes` (SPEC §3). */
 export type ChangeField =
@@ -14,8 +18,8 @@ export type ChangeField =
 
 /** One data row's outcome, as reported. */
 export interface RowResult {
-  /** Spreadsheet row number (1-based, as Excel shows it). */
-  row: number;
+  /** Spreadsheet row number (1-based, as Excel shows it); null for a user deactivated for absence. */
+  row: number | null;
   /** The normalised username ('' when the cell was blank). */
   username: string;
   status: RowStatus;
@@ -47,6 +51,8 @@ export interface ReportCounts {
   updated: number;
   unchanged: number;
   failed: number;
+  /** Users a mirror feed deactivated for absence (SPEC §8); not data rows, so not in `rows`. */
+  deactivated: number;
 }
 
 /** Everything about one import except its rows. */

@@ -40,6 +40,8 @@ export const STATUS_FILL: Readonly<Record<RowStatus, ExcelJS.Fill>> = {
   'would-update': solid('FFDDEBF7'),
   unchanged: solid('FFD9D9D9'),
   failed: solid('FFFFC7CE'),
+  deactivated: solid('FFFFEB9C'),
+  'would-deactivate': solid('FFFFF5D6'),
 };
 
 /** Header of the Rows sheet(s). */
