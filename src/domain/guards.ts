@@ -81,7 +81,12 @@ export class GuardTally {
     }
   }
 
-  /** A count worked out elsewhere (a mirror's absent users, the row drop). */
+  /** Users counted elsewhere (a mirror's absent users, apply/mirror.ts), on top of the rows'. */
+  countUsers(guard: GuardName, usernames: readonly string[]): void {
+    for (const username of usernames) this.count(guard, username);
+  }
+
+  /** A count worked out elsewhere (the row drop), replacing the guard's. */
   set(guard: GuardName, count: number, users: readonly string[] = []): void {
     this.counts[guard] = count;
     this.users.set(guard, users.slice(0, USERS_LISTED));

@@ -40,6 +40,12 @@ export interface StoredUser extends UserValues {
   username: string;
   createdAt: string;
   passwordUpdatedAt: string | null;
+  /** The feed that owns the user (SPEC §8); null when none does. */
+  feed?: string | null;
+  /** Applied files of its mirror feed in a row that left the user out. */
+  missingCount?: number;
+  /** `absent` when a mirror feed deactivated the user. */
+  deactivatedReason?: string | null;
 }
 
 export type AuditValue = { old: unknown; new: unknown } | { changed: true };

@@ -12,7 +12,9 @@ import { withDatabaseErrors } from '../db/errors.js';
 import type { AuditEvent } from '../db/repositories/audit.js';
 import { privilegedKeys } from '../domain/guards.js';
 import { applyRows, openImportWriter, relabelRolledBack, type ApplyOptions, type ApplyTotals } from './apply/index.js';
+import type { MirrorSettings } from './apply/mirror.js';
 import type { GuardDecision, SafetySettings } from './apply/plan.js';
+import { protectedUserMatcher } from '../domain/protected.js';
 import { BUILT_IN_FEED, limitsOf } from './feeds.js';
 import { stemOf } from './claim.js';
 import type { Fingerprint } from './fingerprint.js';
@@ -93,7 +95,8 @@ async function applyWithWriter(
           await request.hooks?.afterPlan?.({ importId: run.importId, guards: decision });
         },
       };
-      applied.totals = await applyRows(deps, batches, run.spool, { ...options, ...progress, ...safety });
+      const feed = { feed: feedOf(request), mirror: mirrorSettings(run) };
+      applied.totals = await applyRows(deps, batches, run.spool, { ...options, ...progress, ...safety, ...feed });
       await request.hooks?.afterApply?.({ importId: run.importId, counts: applied.totals.counts });
     } finally {
       await reader.close();
@@ -114,6 +117,15 @@ function safetySettings(run: ImportRun): SafetySettings | undefined {
     allow: run.request.allow ?? new Set(),
     approval: run.request.approval,
   };
+}
+
+/** The mirror settings of the request's feed (SPEC §8); undefined for a delta feed. */
+function mirrorSettings(run: ImportRun): MirrorSettings | undefined {
+  const { config } = run.deps;
+  const feed = config.feeds.find((candidate) => candidate.name === feedOf(run.request));
+  if (feed?.mode !== 'mirror') return undefined;
+  const isProtected = protectedUserMatcher(config.safety.protectedUsers);
+  return { feed: feed.name, missingBeforeDeactivate: feed.missingBeforeDeactivate, isProtected };
 }
 
 /** The feed of the request: the one it names, else the built-in one. */

@@ -123,7 +123,10 @@ async function importRegistered(
     const place: FinalPlace = archive?.place ?? { filePath: request.filePath, reports };
     if (importId !== null) {
       // Seam, SPEC §11–12: hooks.inClosingTransaction writes the outbox rows in this same transaction.
-      await closeRegister(deps, { importId, summary, place, earlier: context.earlierRuns }, request.hooks);
+      // A mirror feed's roster step (SPEC §8) commits with the register row, or not at all.
+      const applies = summary.outcome === 'imported' || summary.outcome === 'imported_with_errors';
+      const settle = applies ? applied.totals?.settle : undefined;
+      await closeRegister(deps, { importId, summary, place, earlier: context.earlierRuns, settle }, request.hooks);
       closed = true;
     }
     await archive?.publish();

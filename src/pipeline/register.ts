@@ -5,6 +5,7 @@
  * interrupted with what it had committed.
  */
 import { hostname } from 'node:os';
+import type { Knex } from 'knex';
 import { withDatabaseErrors } from '../db/errors.js';
 import type { AuditEvent } from '../db/repositories/audit.js';
 import { closeImport, markSuperseded, openImport } from '../db/repositories/imports.js';
@@ -66,10 +67,18 @@ export async function openRegister(
  */
 export async function closeRegister(
   deps: PipelineDeps,
-  closing: { importId: number; summary: ReportSummary; place: FinalPlace; earlier: EarlierRuns },
+  closing: {
+    importId: number;
+    summary: ReportSummary;
+    place: FinalPlace;
+    earlier: EarlierRuns;
+    /** Writes that must commit with the row (a mirror's roster step, apply/mirror.ts), returning their events. */
+    settle?:
+      ((trx: Knex, context: { importId: number; actor: string; now: string }) => Promise<AuditEvent[]>) | undefined;
+  },
   hooks: ImportHooks | undefined,
 ): Promise<void> {
-  const { importId, summary, place, earlier } = closing;
+  const { importId, summary, place, earlier, settle } = closing;
   const action =
     summary.outcome === 'rejected' ? 'import.rejected' : summary.outcome === 'held' ? 'import.held' : 'import.finished';
   const { outcome, counts, error } = summary;
@@ -81,8 +90,13 @@ export async function closeRegister(
   };
   const actor = summary.actor ?? null;
   const event: AuditEvent = { at: summary.finishedAt, importId, row: null, username: null, action, changes, actor };
+  let settled: AuditEvent[] = [];
   await withDatabaseErrors(deps.db.location, () =>
     deps.db.knex.transaction(async (trx) => {
+      if (settle) {
+        settled = await settle(trx, { importId, actor: actor ?? 'unknown', now: summary.finishedAt });
+        await deps.audit.record(trx, settled);
+      }
       await closeImport(trx, importId, {
         status: summary.outcome,
         finishedAt: summary.finishedAt,
@@ -107,7 +121,7 @@ export async function closeRegister(
       await hooks?.inClosingTransaction?.(trx, summary);
     }),
   );
-  deps.audit.committed([event]);
+  deps.audit.committed([...settled, event]);
 }
 
 /** The tripped guards without their user lists: the audit trail records the verdict, the report the users. */

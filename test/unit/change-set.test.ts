@@ -33,6 +33,7 @@ function context(overrides: Partial<ChangeContext> = {}): ChangeContext {
   return {
     importId: 7,
     actor: 'tester',
+    feed: 'inbox',
     now: NOW,
     dryRun: false,
     catalog: {

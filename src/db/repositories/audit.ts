@@ -9,6 +9,7 @@ import type { Dialect } from '../knex.js';
 export type AuditAction =
   | 'user.created'
   | 'user.updated'
+  | 'user.deactivated'
   | 'department.created'
   | 'group.created'
   | 'role.created'

@@ -199,3 +199,14 @@ export async function findRunningImports(knex: Knex, filePath?: string): Promise
   if (filePath !== undefined) query.where('file_path', filePath);
   return ((await query) as ImportRow[]).map(toRecord);
 }
+
+/** Data rows of the feed's last applied file (0 when none): what the rowDropPercent guard compares with (SPEC §9). */
+export async function lastAppliedRows(knex: Knex, feed: string): Promise<number> {
+  const row = (await knex('imports')
+    .where('feed', feed)
+    .whereIn('status', ['imported', 'imported_with_errors'] satisfies ImportStatus[])
+    .where('dry_run', false)
+    .orderBy('id', 'desc')
+    .first('rows')) as { rows: number | string } | undefined;
+  return row ? Number(row.rows) : 0;
+}

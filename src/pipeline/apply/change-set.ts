@@ -35,6 +35,8 @@ export interface ChangeContext {
   /** Roles and groups by key; sinks add the groups they create. */
   catalog: CatalogCache;
   createMissingGroups: boolean;
+  /** The import's feed: a user it creates is owned by it (SPEC §8). */
+  feed: string;
 }
 
 export interface ChangeSet {
@@ -67,9 +69,14 @@ export const USER_COLUMNS = [
   'created_at',
   'updated_at',
   'last_import_id',
+  'deactivated_reason',
+  'feed',
 ];
-/** Everything but the key and created_at: an upsert of a changed user rewrites only those. */
-export const MERGE_COLUMNS = USER_COLUMNS.filter((c) => c !== 'username' && c !== 'created_at');
+/**
+ * Everything but the key, created_at and the owning feed: an upsert of a changed user rewrites
+ * only those. A user's feed changes only when a mirror file lists it (apply/mirror.ts adopts it).
+ */
+export const MERGE_COLUMNS = USER_COLUMNS.filter((c) => c !== 'username' && c !== 'created_at' && c !== 'feed');
 /** Index of the department in a `users` row: its key until a sink turns it into what it stores. */
 export const DEPARTMENT = USER_COLUMNS.indexOf('department_id');
 
@@ -187,6 +194,9 @@ function userChanges(changes: ChangeSet, ctx: ChangeContext): void {
         before?.createdAt ?? ctx.now,
         ctx.now,
         ctx.importId,
+        // Why the user is inactive: kept until a row says Active again (or reactivates it, mirror.ts).
+        intent.active !== undefined ? null : (before?.deactivatedReason ?? null),
+        before ? (before.feed ?? null) : ctx.feed,
       ]);
     }
   });

@@ -27,6 +27,9 @@ import { prepareBatch, type PrepareContext, type PreparedBatch } from './prepare
 import { MembershipKeys } from './stored-users.js';
 import { checkNoDrift, decide, tallyBatch, type GuardDecision, type SafetySettings } from './plan.js';
 import { PlanSpool, type PlannedBatch } from './plan-spool.js';
+import { lastAppliedRows } from '../../db/repositories/imports.js';
+import { MirrorPlan, type MirrorSettings } from './mirror.js';
+import { rowsOf } from './sinks/batch-sink.js';
 import { atomicSink } from './sinks/atomic.js';
 import type { BatchSink, SinkContext } from './sinks/batch-sink.js';
 import { dryRunSink } from './sinks/dry-run.js';
@@ -52,6 +55,10 @@ export interface ApplyOptions {
    * connection.
    */
   writer?: ImportWriter | undefined;
+  /** The import's feed (SPEC §8): the users it creates are owned by it. */
+  feed: string;
+  /** Set when the feed is a mirror (SPEC §8, mirror.ts): its absent users are deactivated. */
+  mirror?: MirrorSettings | undefined;
   /**
    * Plan before write (SPEC §9, plan.ts): the settings the plan is checked against; undefined
    * with safety.enabled false. A dry run counts the guards as it goes; an import that writes
@@ -87,6 +94,8 @@ export interface ApplyTotals {
   counts: ReportCounts;
   /** With safety on: the guards' verdict (for a dry run, what it would have been). */
   guards?: GuardDecision;
+  /** A mirror import's roster step, written in the transaction that closes the register (mirror.ts). */
+  settle?: MirrorPlan['settle'] | undefined;
 }
 
 export async function applyRows(
@@ -145,6 +154,7 @@ export async function applyRows(
       dryRun: wouldBe,
       catalog,
       createMissingGroups: settings.createMissingGroups,
+      feed: options.feed,
     }),
     record(rows: readonly AppliedRow[]) {
       // The spool keeps only the report's keys of each row (toRowRecord): `raw` goes no further.
@@ -156,16 +166,53 @@ export async function applyRows(
   };
   const { safety } = options;
   const tally = safety ? new GuardTally(safety.privileged) : undefined;
+  const mirror = options.mirror ? new MirrorPlan(options.mirror) : undefined;
+  let dataRows = 0;
+  /** What every prepared batch goes through before it is counted: the mirror's notes, the row count. */
+  const note = (batch: PreparedBatch) => {
+    mirror?.noteBatch(batch);
+    dataRows += rowsOf(batch);
+  };
+  /** The roster step (SPEC §8): who the file leaves out, counted for the guards. */
+  const planRoster = async () => {
+    if (!mirror) return;
+    await guard(() => mirror.findAbsent(db.knex, prepareContext.seen));
+    if (!tally) return;
+    tally.countUsers(
+      'deactivate',
+      mirror.deactivate.map((user) => user.username),
+    );
+    const last = await guard(() => lastAppliedRows(db.knex, mirror.settings.feed));
+    if (last > 0 && dataRows < last) tally.set('rowDropPercent', Math.floor(((last - dataRows) * 100) / last));
+  };
+  /** The roster's deactivations as report rows, after the file's own. */
+  const reportRoster = () => {
+    for (const user of mirror?.deactivate ?? [])
+      spool.add({
+        row: null,
+        username: user.username,
+        status: wouldBe ? 'would-deactivate' : 'deactivated',
+        changes: ['active'],
+      });
+  };
+  const totals = (decision?: GuardDecision): ApplyTotals => ({
+    counts: { ...spool.counts },
+    ...(decision ? { guards: decision } : {}),
+    ...(mirror && !wouldBe ? { settle: (trx, ctx) => mirror.settle(trx, ctx) } : {}),
+  });
 
   if (!safety || !tally || options.dryRun) {
     const sink = chooseSink(context, options, settings.atomic);
     const prepare = async (rows: RawRow[]) => {
       const prepared = await prepareBatch(sink.lookup, rows, prepareContext);
+      note(prepared);
       if (tally) tallyBatch(tally, prepared);
       return prepared;
     };
     await writeAll(sink, batches, prepare, options.signal, guard);
-    return { counts: { ...spool.counts }, ...(safety && tally ? { guards: decide(tally, safety) } : {}) };
+    await planRoster();
+    reportRoster();
+    return totals(safety && tally ? decide(tally, safety) : undefined);
   }
 
   // Plan before write: the whole file prepared and counted, nothing written, then checked.
@@ -175,15 +222,18 @@ export async function applyRows(
       batches,
       (rows) => prepareBatch(() => db.knex, rows, prepareContext),
       async (batch) => {
+        note(batch);
         await plan.append({ batch, changing: tallyBatch(tally, batch) });
         if (options.signal?.aborted) throw fail('IMPORT_INTERRUPTED');
       },
     );
+    await planRoster();
     const decision = decide(tally, safety);
     if (decision.held) {
       wouldBe = true;
       await writeAll(dryRunSink(context), plan.batches(), async (planned) => planned.batch, undefined, guard);
-      return { counts: { ...spool.counts }, guards: decision };
+      reportRoster();
+      return totals(decision);
     }
     await options.beforeWrite?.(decision);
     const sink = chooseSink(context, options, settings.atomic);
@@ -192,7 +242,8 @@ export async function applyRows(
       return planned.batch;
     };
     await writeAll(sink, plan.batches(), checked, options.signal, guard);
-    return { counts: { ...spool.counts }, guards: decision };
+    reportRoster();
+    return totals(decision);
   } finally {
     await plan.dispose();
   }

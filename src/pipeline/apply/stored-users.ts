@@ -28,6 +28,9 @@ type Row = [
   departmentKey: string | null,
   roleIds: string | null,
   groupIds: string | null,
+  feed: string | null,
+  missingCount: number | string,
+  deactivatedReason: string | null,
 ];
 
 /**
@@ -51,7 +54,7 @@ function lookUpSql(knex: Knex, dialect: Dialect, count: number): string {
       `(select ${concatKeys(dialect, 'group_id')} from user_group_members where user_group_members.user_id = users.id) as group_ids`,
     );
     sql = usersWithDepartment(knex)
-      .select(roleIds, groupIds)
+      .select(roleIds, groupIds, 'users.feed', 'users.missing_count', 'users.deactivated_reason')
       .whereIn(
         'users.username',
         Array.from({ length: count }, () => ''),
@@ -63,6 +66,9 @@ function lookUpSql(knex: Knex, dialect: Dialect, count: number): string {
   return sql;
 }
 const sqlCache = new Map<string, string>();
+
+/** The look-up's own columns, counted from the end: they stay put whatever usersWithDepartment selects. */
+const TRAILING = { roleIds: 5, groupIds: 4, feed: 3, missingCount: 2, deactivatedReason: 1 } as const;
 
 /**
  * The keys of roles and groups by id, for the look-up's membership ids: from the import's
@@ -114,12 +120,12 @@ export async function loadStoredUsers(
     const roleKeys = await keys.keysOf(
       knex,
       'roles',
-      rows.map((row) => row[13]),
+      rows.map((row) => row[row.length - TRAILING.roleIds] as string | null),
     );
     const groupKeys = await keys.keysOf(
       knex,
       'groups',
-      rows.map((row) => row[14]),
+      rows.map((row) => row[row.length - TRAILING.groupIds] as string | null),
     );
     rows.forEach(
       (
@@ -140,6 +146,7 @@ export async function loadStoredUsers(
         ],
         i,
       ) => {
+        const row = rows[i] as Row;
         users.set(username, {
           id: Number(id),
           username,
@@ -155,6 +162,9 @@ export async function loadStoredUsers(
           createdAt,
           roleKeys: roleKeys[i] as string[],
           groupKeys: groupKeys[i] as string[],
+          feed: row[row.length - TRAILING.feed] as string | null,
+          missingCount: Number(row[row.length - TRAILING.missingCount]),
+          deactivatedReason: row[row.length - TRAILING.deactivatedReason] as string | null,
         });
       },
     );
