@@ -46,6 +46,9 @@ export const STATUS_FILL: Readonly<Record<RowStatus, ExcelJS.Fill>> = {
   'would-deactivate': solid('FFFFF5D6'),
 };
 
+/** The Rows sheet's status colours: its rows are never deactivations (they have their own sheet). */
+const ROWS_SHEET_FILLS = Object.entries(STATUS_FILL).filter(([status]) => !isDeactivation(status as RowStatus));
+
 /** Header of the Rows sheet(s). */
 export const ROWS_HEADERS = ['Row', 'Username', 'Status', 'Changed fields', 'Message'] as const;
 
@@ -165,7 +168,7 @@ async function writeRows(
     if (count === 0) return;
     page.addConditionalFormatting({
       ref: `C2:C${count + 1}`,
-      rules: Object.entries(STATUS_FILL).map(([status, fill], priority) => ({
+      rules: ROWS_SHEET_FILLS.map(([status, fill], priority) => ({
         type: 'cellIs',
         operator: 'equal',
         priority: priority + 1,
