@@ -292,7 +292,7 @@ async function printSummary(
   if (summary.error) await out.write(`  rejected: ${summary.error.message}\n`);
   else
     await out.write(
-      `  ${c.rows} rows: ${c.created} ${created}, ${c.updated} ${updated}, ${c.unchanged} unchanged, ${c.failed} failed\n`,
+      `  ${c.rows} rows: ${c.created} ${created}, ${c.updated} ${updated}, ${c.unchanged} unchanged, ${c.failed} failed${c.deactivated > 0 ? `, ${c.deactivated} ${wouldBe ? 'would be deactivated' : 'deactivated'}` : ''}\n`,
     );
   for (const line of guardLines(summary)) await out.write(`  ${line}\n`);
   for (const warning of summary.warnings) await out.write(`  warning: ${warning}\n`);
