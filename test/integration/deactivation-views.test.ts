@@ -135,4 +135,13 @@ describeEachDatabase('deactivations in the register and the directory', (databas
     expect(off).toMatch(/^Feed\s+\(none recorded\)$/m);
     expect(off).toMatch(/^Deactivated\s+not for absence \(by a file row or by hand\)$/m);
   });
+
+  it('gives a file that is not there counts.deactivated: 0 in import --json, like every report', async () => {
+    const result = await usersync('import', 'not-there.xlsx', '--json');
+    expect(result.code).toBe(2);
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      outcome: 'rejected',
+      counts: { rows: 0, created: 0, updated: 0, unchanged: 0, failed: 0, deactivated: 0 },
+    });
+  });
 });

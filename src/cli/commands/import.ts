@@ -339,7 +339,7 @@ async function printJson(
           file: { name: path.basename(result.file), sha256: null, bytes: null },
           dryRun: false,
           outcome: 'rejected',
-          counts: { rows: 0, created: 0, updated: 0, unchanged: 0, failed: 0 },
+          counts: { rows: 0, created: 0, updated: 0, unchanged: 0, failed: 0, deactivated: 0 },
           warnings: [],
           error: { code: result.missing.code, message: `${result.missing.message} ${result.missing.help}` },
           rows: [],
