@@ -7,8 +7,10 @@ import client from 'prom-client';
 /**
  * The outcomes `usersync_rows_total` is labelled with. Each row has exactly one, so the series sum
  * to the total: a report's `rows` count is never a label (summing would count every row twice).
+ * `deactivated` counts users a mirror feed deactivated for being left out of a file (SPEC §8):
+ * they are no row of it, so the other four still sum to the rows processed.
  */
-const ROW_OUTCOMES = ['created', 'updated', 'unchanged', 'failed'] as const;
+const ROW_OUTCOMES = ['created', 'updated', 'unchanged', 'failed', 'deactivated'] as const;
 
 export interface Metrics {
   readonly registry: client.Registry;
@@ -34,7 +36,7 @@ export function createMetrics(): Metrics {
   });
   const rows = new client.Counter({
     name: 'usersync_rows_total',
-    help: 'Data rows processed, by outcome (created, updated, unchanged, failed).',
+    help: 'Data rows processed, by outcome (created, updated, unchanged, failed), and users a mirror feed deactivated for absence (deactivated).',
     labelNames: ['outcome'],
     registers: [registry],
   });
