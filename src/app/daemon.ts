@@ -16,7 +16,7 @@ import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { Database } from '../db/knex.js';
-import { listApprovedHolds } from '../db/repositories/holds.js';
+import { countWaitingHolds, listApprovedHolds } from '../db/repositories/holds.js';
 import { describeError, UsersyncError } from '../errors.js';
 import type { Metrics } from '../health/metrics.js';
 import type { Logger } from '../logging/logger.js';
@@ -71,6 +71,8 @@ export interface Daemon {
     waiting: string | null;
     degraded: string | null;
     lastImport: LastImport | null;
+    /** Held imports waiting for a decision (SPEC §9), as last read from the register; null before the first read. */
+    held: number | null;
   };
   /** Stops taking work; the current batch commits and the file stays claimed for recovery. */
   stop(): Promise<void>;
@@ -92,6 +94,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   let degraded: string | null = null;
   let waiting: { reason: string; since: number } | null = null;
   let lastImport: LastImport | null = null;
+  let held: number | null = null;
   let stopping = false;
   const abort = new AbortController();
 
@@ -163,7 +166,13 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       log.warn('file.not_redacted', { file, importId: summary.importId, reason });
     }
     deps.metrics.fileFinished(summary.outcome, (Date.now() - started) / 1000);
-    deps.metrics.rows(summary.counts);
+    if (summary.outcome === 'held') {
+      // A held file's counts are what it would have done: its rows are counted when it is applied.
+      deps.metrics.guardsTripped((summary.guards ?? []).map((trip) => trip.guard));
+      await refreshHeld();
+    } else {
+      deps.metrics.rows(summary.counts);
+    }
     const { importId, outcome, counts, finishedAt } = summary;
     lastImport = { importId, file, outcome, finishedAt };
     const to = path.dirname(result.filePath);
@@ -213,6 +222,20 @@ export function createDaemon(deps: DaemonDeps): Daemon {
         backoff(next.path, error); // could not claim (permissions, disk): stays in the inbox
       }
       backlog();
+    }
+  }
+
+  /**
+   * The held imports waiting for a decision, for /metrics and /healthz: read after a file is held
+   * and on every approval poll (a decision taken with `usersync holds` shows there within it).
+   * Never throws: the file is finished whatever the count's fate.
+   */
+  async function refreshHeld(): Promise<void> {
+    try {
+      held = await countWaitingHolds(deps.db.knex);
+      deps.metrics.setHeldImports(held);
+    } catch (error) {
+      log.warn('hold.count_failed', { err: describeError(error) });
     }
   }
 
@@ -271,13 +294,16 @@ export function createDaemon(deps: DaemonDeps): Daemon {
         approvalTimer = setTimeout(() => {
           queueApprovals()
             .catch((error: unknown) => log.warn('hold.poll_failed', { err: describeError(error) }))
+            .then(refreshHeld)
             .finally(() => {
               if (!stopping) look();
             });
         }, every);
         approvalTimer.unref();
       };
-      if (!approvalTimer) look();
+      if (approvalTimer) return;
+      void refreshHeld();
+      look();
     },
     status: () => {
       const stuck = waiting !== null && Date.now() - waiting.since > config.watch.incompleteTimeoutMs;
@@ -288,6 +314,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
         waiting: waiting?.reason ?? null,
         degraded: degraded ?? (stuck && waiting ? `${waiting.reason}, for ${minutesSince(waiting.since)} min` : null),
         lastImport,
+        held,
       };
     },
     async stop() {

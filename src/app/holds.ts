@@ -60,7 +60,8 @@ export async function declineHold(deps: HoldDeps, hold: Hold, decision: HoldDeci
   const { finished, publish } = await prepareFinish({
     claimedPath: hold.filePath,
     originalName: hold.originalName,
-    importId: null,
+    // Named after the held import, like every file in archive/ and error/ (SPEC §2).
+    importId: hold.id,
     success: false,
     reports: { jsonPath: hold.reportJsonPath ?? '', xlsxPath: hold.reportXlsxPath ?? '' },
     folders: config.folders,

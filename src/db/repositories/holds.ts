@@ -80,6 +80,12 @@ export async function listOpenHolds(knex: Knex): Promise<Hold[]> {
   return rows.map(toHold);
 }
 
+/** How many holds wait for a decision: one COUNT on the register, cheap enough for every file and poll. */
+export async function countWaitingHolds(knex: Knex): Promise<number> {
+  const [row] = (await daemonHolds(knex).whereNull('decision').count({ n: '*' })) as Array<{ n: number | string }>;
+  return Number(row?.n ?? 0);
+}
+
 /** Approved holds no import has applied yet: what the daemon picks up. */
 export async function listApprovedHolds(knex: Knex): Promise<Hold[]> {
   const rows = (await daemonHolds(knex)
