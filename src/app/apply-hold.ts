@@ -19,7 +19,7 @@ import { createPasswordHasher } from '../pipeline/passwords.js';
 import { processFile } from '../pipeline/process-file.js';
 import { commandLineActor } from './actor.js';
 import { claimedRequest, claimSteps } from './claim-steps.js';
-import { approvedClaim } from './holds.js';
+import { approvedClaim, retireHeldReports } from './holds.js';
 import { acquireFolderLock } from './lock.js';
 
 export interface ApplyHoldDeps {
@@ -58,6 +58,7 @@ export async function applyApprovedHold(
       claim,
     });
     const { importId, outcome } = result.summary;
+    await retireHeldReports(deps, hold.id, { outcome, filePath: result.filePath });
     await say(resultLine({ id: importId ?? 0, status: outcome, filePath: result.filePath }));
     return { exitCode: result.exitCode };
   } finally {

@@ -29,7 +29,7 @@ import type { ReadyFile } from '../pipeline/watch.js';
 import { daemonActor } from './actor.js';
 import { backoffCeiling } from './backoff.js';
 import { claimedRequest, claimSteps, type Claimed } from './claim-steps.js';
-import { approvedClaim } from './holds.js';
+import { approvedClaim, retireHeldReports } from './holds.js';
 
 export interface DaemonDeps {
   config: Readonly<Config>;
@@ -161,6 +161,8 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       waiting = null; // also when the file failed while it was still waited for
     });
     const { summary } = result;
+    if (claimed.approval)
+      await retireHeldReports(deps, claimed.approval.holdId, { outcome: summary.outcome, filePath: result.filePath });
     if (result.carriedPasswords && config.archive.redactPasswords && !result.redacted) {
       const reason = 'the file could not be read back to empty its Password column; the original was archived';
       log.warn('file.not_redacted', { file, importId: summary.importId, reason });
