@@ -44,7 +44,7 @@ export async function applyApprovedHold(
   if (!lock) return waitForDaemon(deps, hold, say);
   try {
     await say(`Approved import ${hold.id} (${hold.originalName}); no daemon runs, so it is applied now.\n`);
-    const claimed = approvedClaim(hold);
+    const claimed = await approvedClaim(deps.db, hold);
     const claim = claimSteps(claimed, {
       config: deps.config,
       db: deps.db,

@@ -163,7 +163,8 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     const { summary } = result;
     if (claimed.approval)
       await retireHeldReports(deps, claimed.approval.holdId, { outcome: summary.outcome, filePath: result.filePath });
-    if (result.carriedPasswords && config.archive.redactPasswords && !result.redacted) {
+    // A held file keeps its passwords on purpose (SPEC §9): it is redacted once decided.
+    if (result.carriedPasswords && config.archive.redactPasswords && !result.redacted && summary.outcome !== 'held') {
       const reason = 'the file could not be read back to empty its Password column; the original was archived';
       log.warn('file.not_redacted', { file, importId: summary.importId, reason });
     }
@@ -250,7 +251,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     let queued = 0;
     for (const hold of approved) {
       if (claimedQueue.some((claimed) => claimed.approval?.holdId === hold.id)) continue;
-      claimedQueue.push(approvedClaim(hold));
+      claimedQueue.push(await approvedClaim(deps.db, hold));
       queued++;
       log.info('hold.approved_queued', { importId: hold.id, file: hold.originalName, by: hold.decidedBy });
     }

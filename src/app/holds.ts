@@ -15,8 +15,7 @@ import type { Config } from '../config/schema.js';
 import { withDatabaseErrors } from '../db/errors.js';
 import type { Database } from '../db/knex.js';
 import type { AuditEvent } from '../db/repositories/audit.js';
-import { decide, getHold, newerAppliedImport, resolve, type Hold } from '../db/repositories/holds.js';
-import type { GuardCounts } from '../domain/guards.js';
+import { approvedCounts, decide, getHold, newerAppliedImport, resolve, type Hold } from '../db/repositories/holds.js';
 import { describeError, fail } from '../errors.js';
 import { datedFolder, prepareFinish, sha256Of } from '../pipeline/archive.js';
 import { moveExclusive } from '../pipeline/claim.js';
@@ -89,10 +88,12 @@ export async function declineHold(deps: HoldDeps, hold: Hold, decision: HoldDeci
   return finished.filePath;
 }
 
-/** The held file as the daemon's steps take it: a claim in held/ carrying its approval. */
-export function approvedClaim(hold: Hold): Claimed {
-  const counts: Partial<GuardCounts> = {};
-  for (const trip of hold.guards) counts[trip.guard] = trip.planned;
+/**
+ * The held file as the daemon's steps take it: a claim in held/ carrying its approval — the counts
+ * of its guards, and of the approved holds it was held again from (db/repositories/holds.ts).
+ */
+export async function approvedClaim(db: Database, hold: Hold): Promise<Claimed> {
+  const counts = await withDatabaseErrors(db.location, () => approvedCounts(db.knex, hold));
   return {
     path: hold.filePath,
     claimId: `hold-${hold.id}`,

@@ -16,7 +16,7 @@ import { listFiles, startDaemon, waitFor, type DaemonHandle } from '../helpers/d
 import { scanFiles, walkFiles } from '../helpers/secrets.js';
 import { TEMPLATE, fixtureDir, userRow, writeCsv, type Cell } from '../fixtures/build.js';
 
-const FEEDS = ['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta'];
+const FEEDS = ['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta', 'eta'];
 /** In every held file, for a user it would create: it must reach no report, log or decided copy. */
 const PASSWORD = 'Held-Plain-Secret-7Q4x';
 const STABLE_MS = 300;
@@ -44,7 +44,7 @@ describeEachDatabase('holds', (database) => {
       databaseUrl: database().url,
       config: {
         watch: { stableMs: STABLE_MS, incompleteTimeoutMs: 3000 },
-        safety: { limits: { mfaBypass: 2 } },
+        safety: { limits: { mfaBypass: 2, passwordReset: 2 } },
         feeds: FEEDS.map((name) => ({ name, match: `${name}-*` })),
       },
     });
@@ -53,13 +53,13 @@ describeEachDatabase('holds', (database) => {
         ? { client: 'better-sqlite3', connection: { filename: database().url.slice(7) }, useNullAsDefault: true }
         : { client: 'mysql2', connection: database().url },
     );
-    // Every feed's five users; the fourth of beta already bypasses MFA (the re-hold case).
+    // Every feed's five users; the fourth of beta and eta already bypasses MFA (the re-hold cases).
     for (const feed of FEEDS) {
       const rows = [1, 2, 3, 4, 5].map((i) =>
         userRow({
           name: `${feed} ${i}`,
           username: `${feed}${i}`,
-          ignoreMfa: feed === 'beta' && i === 4 ? 'Yes' : 'No',
+          ignoreMfa: (feed === 'beta' || feed === 'eta') && i === 4 ? 'Yes' : 'No',
         }),
       );
       await drop(`${feed}-seed.csv`, rows, 'archive');
@@ -370,6 +370,35 @@ describeEachDatabase('holds', (database) => {
     });
     expect(await directory()).toEqual(before);
     expect(await db('imports').where('hold_id', hold).count({ n: '*' })).toEqual([{ n: 0 }]);
+  });
+
+  it('approving a file held again also lets through the guards approved before, which it no longer lists', async () => {
+    // Two guards trip: Ignore MFA for three users, and three existing users' passwords.
+    const rows = [
+      ...[1, 2, 3].map((i) => userRow({ username: `eta${i}`, ignoreMfa: 'Yes', password: PASSWORD })),
+      userRow({ username: 'eta4', ignoreMfa: 'Yes' }),
+    ];
+    const first = await drop('eta-held.csv', rows, 'held');
+    expect((await holdsJson()).find((h) => h.id === first)?.guards.map((g) => [g.guard, g.planned])).toEqual([
+      ['mfaBypass', 3],
+      ['passwordReset', 3],
+    ]);
+    await drop('other-eta4.csv', [userRow({ username: 'eta4', ignoreMfa: 'No' })], 'archive');
+    const again = await usersync('holds', 'approve', String(first));
+    expect(again.code, again.stdout + again.stderr).toBe(4);
+    const second = Number((await register(first)).resolved_by);
+    expect((await holdsJson()).map((h) => h.id)).toEqual([second]);
+    // Approving the new hold approves the file: passwordReset was approved at 3 and still counts 3.
+    const approved = await usersync('holds', 'approve', String(second));
+    expect(approved.code, approved.stdout + approved.stderr).toBe(0);
+    expect((await register(Number((await register(second)).resolved_by))).status).toBe('imported');
+    expect((await usersOf('eta')).filter((u) => u.mfa).map((u) => u.username)).toEqual([
+      'eta1',
+      'eta2',
+      'eta3',
+      'eta4',
+    ]);
+    expect((await usersOf('eta')).filter((u) => u.password).map((u) => u.username)).toEqual(['eta1', 'eta2', 'eta3']);
   });
 
   it('approve with no daemon running: the command applies the file itself', async () => {
