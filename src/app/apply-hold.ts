@@ -79,6 +79,13 @@ async function waitForDaemon(
   const startBy = Date.now() + deps.config.watch.stableMs + 5_000;
   for (;;) {
     const applying = await withDatabaseErrors(deps.db.location, () => importApplying(deps.db, hold.id));
+    if (applying && (applying.status === 'failed' || applying.status === 'interrupted')) {
+      // Not the file's fault (database, disk, a stop): the daemon keeps the approval and tries again.
+      await say(
+        `The daemon's import ${applying.id} of it did not finish (${applying.status}); the daemon tries again. Follow it with \`usersync imports list\`.\n`,
+      );
+      return { exitCode: 3 };
+    }
     if (applying && applying.status !== 'running') {
       await say(resultLine({ id: applying.id, status: applying.status, filePath: applying.filePath ?? '' }));
       return { exitCode: exitCodeOf(applying.status as Parameters<typeof exitCodeOf>[0]) };

@@ -169,6 +169,8 @@ describeEachDatabase('holds', (database) => {
       .filter((line) => line.includes('"import.held"'))
       .map((line) => JSON.parse(line) as { level: string; importId?: number });
     expect(warning.map((w) => w.level)).toEqual(['warn']);
+    // It keeps its passwords on purpose: no warning that it could not be redacted.
+    expect(daemon.output()).not.toContain('file.not_redacted');
 
     const health = await daemon.health();
     expect(health.status).toBe(200);
@@ -178,6 +180,9 @@ describeEachDatabase('holds', (database) => {
     expect(metric(metrics, 'usersync_guard_trips_total{guard="mfaBypass"}')).toBe(1);
     expect(metric(metrics, 'usersync_guard_trips_total{guard="deactivate"}')).toBe(0);
     expect(metric(metrics, 'usersync_files_total{outcome="held"}')).toBe(1);
+    // Its counts are what it would have done: its rows count once it is applied, not now.
+    expect(metric(metrics, 'usersync_rows_total{outcome="created"}')).toBe(FEEDS.length * 5);
+    expect(metric(metrics, 'usersync_rows_total{outcome="updated"}')).toBe(0);
   });
 
   it('lists the hold with its guards (text and --json) and shows its held report', async () => {
@@ -265,6 +270,11 @@ describeEachDatabase('holds', (database) => {
       changes: expect.objectContaining({ heldImport: alphaHold, note: 'checked with HR' }),
     });
     expect(await holdsJson()).toEqual([]);
+    const shown = await usersync('holds', 'show', String(alphaHold), '--json');
+    expect(JSON.parse(shown.stdout)).toMatchObject({ decision: 'approved', decidedBy: 'alice', resolvedBy: applying });
+    expect((await usersync('holds', 'show', String(alphaHold))).stdout).toContain(
+      `approved by alice; applied by import ${applying}`,
+    );
     await waitFor(async () => (await daemon.health()).body.held === 0, 5000);
     expect(metric(await daemon.metrics(), 'usersync_held_imports')).toBe(0);
   });
@@ -344,6 +354,7 @@ describeEachDatabase('holds', (database) => {
       expect(twice.stderr).toContain('declined by erin');
     }
     expect(await register(hold)).toMatchObject({ decision: 'declined', decided_by: 'erin', resolved_by: null });
+    expect((await usersync('holds', 'show', String(hold))).stdout).toMatch(/^State\s+declined by erin$/m);
   });
 
   it('decline: the file goes to error/ redacted with its reports, import.declined is audited, nothing is applied', async () => {
