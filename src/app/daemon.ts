@@ -95,6 +95,8 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   let waiting: { reason: string; since: number } | null = null;
   let lastImport: LastImport | null = null;
   let held: number | null = null;
+  /** Approved holds queued by this daemon (see queueApprovals). */
+  const takenHolds = new Set<number>();
   let stopping = false;
   const abort = new AbortController();
 
@@ -243,15 +245,22 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   }
 
   /**
-   * Approved holds join the claimed files, first in line after the file being imported. A hold is
-   * queued once: it stays in the queue until its import closes, which links it to the hold.
+   * Approved holds join the claimed files. A hold is taken once by this daemon: it stays in the
+   * queue until its import closes, which links it to the hold. Looking in the queue is not enough:
+   * a poll that read the register just before that import closed would find the hold gone from
+   * the queue and queue it again, for a file no longer in held/ (retried for ever).
    */
   async function queueApprovals(): Promise<void> {
     const approved = await listApprovedHolds(deps.db.knex);
     let queued = 0;
     for (const hold of approved) {
-      if (claimedQueue.some((claimed) => claimed.approval?.holdId === hold.id)) continue;
-      claimedQueue.push(await approvedClaim(deps.db, hold));
+      if (takenHolds.has(hold.id)) continue;
+      takenHolds.add(hold.id);
+      const claimed = await approvedClaim(deps.db, hold).catch((error: unknown) => {
+        takenHolds.delete(hold.id); // the next poll tries again
+        throw error;
+      });
+      claimedQueue.push(claimed);
       queued++;
       log.info('hold.approved_queued', { importId: hold.id, file: hold.originalName, by: hold.decidedBy });
     }
