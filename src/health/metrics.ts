@@ -3,6 +3,7 @@
  * global one, so tests and several daemons in one process do not collide).
  */
 import client from 'prom-client';
+import { GUARD_NAMES } from '../domain/guards.js';
 
 /**
  * The outcomes `usersync_rows_total` is labelled with. Each row has exactly one, so the series sum
@@ -23,6 +24,10 @@ export interface Metrics {
   refused(kind: string): void;
   /** How many refused entries are in the inbox now. */
   setRefusedPresent(entries: number): void;
+  /** A file held for approval (SPEC §9): each guard that holds it, counted once. */
+  guardsTripped(guards: readonly string[]): void;
+  /** How many held imports wait for a decision now (read from the register). */
+  setHeldImports(holds: number): void;
 }
 
 export function createMetrics(): Metrics {
@@ -30,7 +35,7 @@ export function createMetrics(): Metrics {
   client.collectDefaultMetrics({ register: registry, prefix: 'usersync_' });
   const files = new client.Counter({
     name: 'usersync_files_total',
-    help: 'Files processed, by outcome (imported, imported_with_errors, rejected).',
+    help: 'Files processed, by outcome (imported, imported_with_errors, rejected, held).',
     labelNames: ['outcome'],
     registers: [registry],
   });
@@ -73,7 +78,20 @@ export function createMetrics(): Metrics {
     help: 'Refused entries still in the inbox (listed in /healthz).',
     registers: [registry],
   });
-  for (const outcome of ['imported', 'imported_with_errors', 'rejected']) files.inc({ outcome }, 0);
+  const guardTrips = new client.Counter({
+    name: 'usersync_guard_trips_total',
+    help: 'Guards tripped by files held for approval (SPEC §9), by guard; a file held by two guards counts once for each.',
+    labelNames: ['guard'],
+    registers: [registry],
+  });
+  const heldImports = new client.Gauge({
+    name: 'usersync_held_imports',
+    help: 'Imports held for approval and waiting for a decision (usersync holds list).',
+    registers: [registry],
+  });
+  for (const outcome of ['imported', 'imported_with_errors', 'rejected', 'held']) files.inc({ outcome }, 0);
+  // Every guard's series exists from the start, so that rate() and alerts see the first trip.
+  for (const guard of GUARD_NAMES) guardTrips.inc({ guard }, 0);
   for (const outcome of ROW_OUTCOMES) rows.inc({ outcome }, 0);
   return {
     registry,
@@ -89,5 +107,9 @@ export function createMetrics(): Metrics {
     transientFault: (code) => faults.inc({ code }),
     refused: (kind) => refused.inc({ kind }),
     setRefusedPresent: (n) => refusedPresent.set(n),
+    guardsTripped(guards) {
+      for (const guard of guards) guardTrips.inc({ guard });
+    },
+    setHeldImports: (n) => heldImports.set(n),
   };
 }
