@@ -200,7 +200,7 @@ export function summarize(run: ImportRun, applied: Applied, earlier: ImportRecor
 /** The summary's guards (SPEC §9): those that hold the file, would hold it, or were let through. */
 function guardFields(run: ImportRun, decision: GuardDecision, held: boolean): Partial<ReportSummary> {
   const fields: Partial<ReportSummary> = { guards: decision.guards };
-  if (decision.allowed.length > 0 && !held) fields.allowed = decision.allowed;
+  if (decision.allowed.length > 0) fields.allowed = decision.allowed;
   if (held) fields.approveCommand = approveCommand(run, decision);
   return fields;
 }

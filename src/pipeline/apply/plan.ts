@@ -41,7 +41,7 @@ export interface SafetySettings {
 export interface GuardDecision {
   /** True when the file must be held: a guard tripped that nothing let through. */
   held: boolean;
-  /** Held: the guards that hold it. Applied: the guards that tripped and were let through. */
+  /** Every guard that tripped: held, some of them hold it; applied, all were let through. */
   guards: GuardTrip[];
   /** The names of the guards let through (by --allow or by the approval). */
   allowed: GuardName[];
@@ -70,8 +70,9 @@ export function decide(tally: GuardTally, safety: SafetySettings): GuardDecision
   const letThrough = trips.filter((trip) => safety.allow.has(trip.guard) || approved(trip));
   const holding = trips.filter((trip) => !letThrough.includes(trip));
   const counts = { ...tally.counts };
-  if (holding.length > 0) return { held: true, guards: holding, allowed: letThrough.map((t) => t.guard), counts };
-  return { held: false, guards: letThrough, allowed: letThrough.map((t) => t.guard), counts };
+  // A held file reports every guard that tripped (SPEC §9), those let through too: an approval
+  // then covers them all.
+  return { held: holding.length > 0, guards: trips, allowed: letThrough.map((t) => t.guard), counts };
 }
 
 /**
