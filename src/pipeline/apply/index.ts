@@ -25,7 +25,7 @@ import { failedCells } from './failed-cells.js';
 import { LEAN_ROWS_PER_TRANSACTION, ROWS_PER_TRANSACTION } from './grouped-transaction.js';
 import { prepareBatch, type PrepareContext, type PreparedBatch } from './prepare.js';
 import { MembershipKeys } from './stored-users.js';
-import { checkNoDrift, decide, tallyBatch, type GuardDecision, type SafetySettings } from './plan.js';
+import { checkNoDrift, decide, planBatch, tallyBatch, type GuardDecision, type SafetySettings } from './plan.js';
 import { PlanSpool, type PlannedBatch } from './plan-spool.js';
 import { lastAppliedRows } from '../../db/repositories/imports.js';
 import { MirrorPlan, type MirrorSettings } from './mirror.js';
@@ -223,7 +223,7 @@ export async function applyRows(
       (rows) => prepareBatch(() => db.knex, rows, prepareContext),
       async (batch) => {
         note(batch);
-        await plan.append({ batch, changing: tallyBatch(tally, batch) });
+        await plan.append(planBatch(tally, batch));
         if (options.signal?.aborted) throw fail('IMPORT_INTERRUPTED');
       },
     );
@@ -231,15 +231,15 @@ export async function applyRows(
     const decision = decide(tally, safety);
     if (decision.held) {
       wouldBe = true;
-      await writeAll(dryRunSink(context), plan.batches(), async (planned) => planned.batch, undefined, guard);
+      await writeAll(dryRunSink(context), plan.batches(), async (planned) => toWrite(planned), undefined, guard);
       reportRoster();
       return totals(decision);
     }
     await options.beforeWrite?.(decision);
     const sink = chooseSink(context, options, settings.atomic);
     const checked = async (planned: PlannedBatch) => {
-      await checkNoDrift(await sink.lookup(), planned, prepareContext);
-      return planned.batch;
+      if ('batch' in planned) await checkNoDrift(await sink.lookup(), planned, prepareContext);
+      return toWrite(planned);
     };
     await writeAll(sink, plan.batches(), checked, options.signal, guard);
     reportRoster();
@@ -249,17 +249,21 @@ export async function applyRows(
   }
 }
 
+/** A spooled batch as the sink takes it: a batch to write, or the report rows of one that writes nothing. */
+const toWrite = (planned: PlannedBatch): PreparedBatch | { rows: AppliedRow[] } =>
+  'batch' in planned ? planned.batch : planned;
+
 /** Sends every batch, prepared one ahead, to the sink; on any failure the sink keeps or rolls back what it must. */
 async function writeAll<T>(
   sink: BatchSink,
   items: AsyncIterable<T>,
-  prepare: (item: T) => Promise<PreparedBatch>,
+  prepare: (item: T) => Promise<PreparedBatch | { rows: AppliedRow[] }>,
   signal: AbortSignal | undefined,
   guard: <R>(work: () => Promise<R>) => Promise<R>,
 ): Promise<void> {
   try {
     await pipelineBatches(items, prepare, async (prepared) => {
-      await guard(() => sink.write(prepared));
+      await guard(() => ('intents' in prepared ? sink.write(prepared) : sink.pass(prepared.rows)));
       if (sink.interruptible && signal?.aborted) throw fail('IMPORT_INTERRUPTED');
     });
     await guard(() => sink.finish());
@@ -288,12 +292,12 @@ function chooseSink(context: SinkContext, options: ApplyOptions, atomic: boolean
 const PREPARED_AHEAD = 1;
 
 /** Prepares the next batches while one is written; order of writes is the file's order. */
-async function pipelineBatches<T>(
+async function pipelineBatches<T, P>(
   batches: AsyncIterable<T>,
-  prepare: (item: T) => Promise<PreparedBatch>,
-  write: (batch: PreparedBatch) => Promise<void>,
+  prepare: (item: T) => Promise<P>,
+  write: (batch: P) => Promise<void>,
 ): Promise<void> {
-  const pending: Array<Promise<PreparedBatch>> = [];
+  const pending: Array<Promise<P>> = [];
   for await (const item of batches) {
     const next = prepare(item);
     next.catch(() => undefined); // observed below: no unhandled rejection while it waits its turn

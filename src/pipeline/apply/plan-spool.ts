@@ -14,13 +14,14 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { deserialize, serialize } from 'node:v8';
+import type { AppliedRow } from './change-set.js';
 import type { PreparedBatch } from './prepare.js';
 
-/** One planned batch and the usernames it creates or changes: the ones checked again before writing. */
-export interface PlannedBatch {
-  batch: PreparedBatch;
-  changing: string[];
-}
+/**
+ * One planned batch: whole, with the usernames it creates or changes (the ones checked again
+ * before writing), or — when it writes nothing — only its report rows (plan.ts planBatch).
+ */
+export type PlannedBatch = { batch: PreparedBatch; changing: string[] } | { rows: AppliedRow[] };
 
 const CIPHER = 'aes-256-ctr';
 /** Length (4 bytes) and counter block (16) before each record. */

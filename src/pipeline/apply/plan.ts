@@ -21,7 +21,10 @@ import {
   type GuardTrip,
   type PrivilegedKeys,
 } from '../../domain/guards.js';
-import { diffUser, type StoredUser } from '../../domain/merge.js';
+import type { RawRow } from '../../domain/columns.js';
+import { diffUser, type StoredUser, type UserDiff } from '../../domain/merge.js';
+import type { AppliedRow } from './change-set.js';
+import type { PlannedBatch } from './plan-spool.js';
 import { fail } from '../../errors.js';
 import type { PreparedBatch } from './prepare.js';
 import { loadStoredUsers } from './stored-users.js';
@@ -48,17 +51,65 @@ export interface GuardDecision {
   counts: GuardCounts;
 }
 
-/** Counts one prepared batch; returns the usernames it creates or changes (checked again before writing). */
-export function tallyBatch(tally: GuardTally, batch: PreparedBatch): string[] {
+/**
+ * Counts one prepared batch for the guards and makes what the plan spools of it. A batch that
+ * creates and changes nothing is spooled as its report rows alone (the common case of a re-import:
+ * its intents and stored users would be spooled, read back and thrown away). A batch that writes
+ * is spooled whole, with the usernames it creates or changes (checked again before writing), and
+ * without the raw cells of rows that cannot fail any more (only a row the diff fails needs them).
+ */
+export function planBatch(tally: GuardTally, batch: PreparedBatch): PlannedBatch {
   const changing: string[] = [];
+  const diffs: UserDiff[] = [];
   for (const intent of batch.intents) {
     const stored = batch.stored.get(intent.username);
     const diff = diffUser(stored, intent);
+    diffs.push(diff);
     if (diff.kind !== 'create' && diff.kind !== 'update') continue;
     tally.add(intent.username, stored, diff);
     changing.push(intent.username);
   }
-  return changing;
+  if (changing.length === 0) return { rows: unchangedRows(batch, diffs) };
+  diffs.forEach((diff, i) => {
+    const raw = batch.raws[i] as RawRow;
+    if (diff.kind !== 'fail') batch.raws[i] = { row: raw.row, cells: [] };
+  });
+  return { batch, changing };
+}
+
+/** The report rows of a batch that writes nothing, in file order (what a sink would record for it). */
+function unchangedRows(batch: PreparedBatch, diffs: readonly UserDiff[]): AppliedRow[] {
+  return batch.order.map((index): AppliedRow => {
+    if (index < 0) {
+      const failed = batch.failed[-1 - index] as PreparedBatch['failed'][number];
+      const { row, username, code, message, raw } = failed;
+      return { row, username, status: 'failed', changes: [], code, message, raw };
+    }
+    const { row, username } = batch.intents[index] as PreparedBatch['intents'][number];
+    const diff = diffs[index] as UserDiff;
+    if (diff.kind === 'fail') {
+      const raw = batch.raws[index];
+      return {
+        row,
+        username,
+        status: 'failed',
+        changes: [],
+        code: diff.code,
+        message: diff.message,
+        ...(raw ? { raw } : {}),
+      };
+    }
+    return { row, username, status: 'unchanged', changes: [] };
+  });
+}
+
+/** Counts one prepared batch for the guards (a dry run's single pass). */
+export function tallyBatch(tally: GuardTally, batch: PreparedBatch): void {
+  for (const intent of batch.intents) {
+    const stored = batch.stored.get(intent.username);
+    const diff = diffUser(stored, intent);
+    if (diff.kind === 'create' || diff.kind === 'update') tally.add(intent.username, stored, diff);
+  }
 }
 
 export function decide(tally: GuardTally, safety: SafetySettings): GuardDecision {

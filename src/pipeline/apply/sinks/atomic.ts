@@ -37,6 +37,10 @@ export function atomicSink(ctx: SinkContext): BatchSink {
       ctx.record(changes.rows);
       await spool.ready();
     },
+    async pass(rows) {
+      ctx.record(rows);
+      await spool.ready();
+    },
     async finish() {
       if (spool.counts.failed > 0) {
         await rollback();

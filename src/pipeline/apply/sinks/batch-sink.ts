@@ -17,6 +17,11 @@ export interface BatchSink {
   readonly interruptible: boolean;
   /** Applies one batch, in file order. */
   write(batch: PreparedBatch): Promise<void>;
+  /**
+   * Records, in file order, the rows of a batch the plan found writes nothing (apply/plan.ts):
+   * after what is written before them has committed, as a written batch's rows are.
+   */
+  pass(rows: AppliedRow[]): Promise<void>;
   /** After the last batch: commits what is open and hands on what it did. */
   finish(): Promise<void>;
   /** On the way out of any failure: commits what can be kept, rolls back the rest; never throws. */
@@ -57,6 +62,9 @@ export function handOnCommitted(ctx: SinkContext): (outcomes: readonly Committed
     await ctx.spool.ready();
   };
 }
+
+/** A batch that writes nothing hands on no audit lines. */
+export const NO_AUDIT_LINES: StagedAuditLines = { chunks: [] };
 
 /** A batch's rows, valid and failed: what counts towards a transaction's size. */
 export const rowsOf = (batch: PreparedBatch): number => batch.intents.length + batch.failed.length;

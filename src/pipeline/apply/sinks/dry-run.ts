@@ -13,6 +13,10 @@ export function dryRunSink(ctx: SinkContext): BatchSink {
       ctx.record(buildChangeSet(batch, ctx.batchContext()).rows);
       await ctx.spool.ready();
     },
+    async pass(rows) {
+      ctx.record(rows);
+      await ctx.spool.ready();
+    },
     finish: async () => undefined,
     abandon: async () => undefined,
   };

@@ -6,7 +6,14 @@
 import { buildChangeSet } from '../change-set.js';
 import { GroupedTransaction } from '../grouped-transaction.js';
 import { writeChangeSet } from '../write-change-set.js';
-import { handOnCommitted, rowsOf, type BatchSink, type Committed, type SinkContext } from './batch-sink.js';
+import {
+  NO_AUDIT_LINES,
+  handOnCommitted,
+  rowsOf,
+  type BatchSink,
+  type Committed,
+  type SinkContext,
+} from './batch-sink.js';
 
 export function groupedSink(ctx: SinkContext): BatchSink {
   const { db } = ctx;
@@ -23,6 +30,7 @@ export function groupedSink(ctx: SinkContext): BatchSink {
         await ctx.audit.record(trx, events);
         return { rows: changes.rows, auditLines: ctx.audit.stage(events) };
       }),
+    pass: (rows) => group.write(rows.length, async () => ({ rows, auditLines: NO_AUDIT_LINES })),
     finish: () => group.commit(),
     // What was written before a failure elsewhere (the file, an interrupt) stays, as a commit per
     // batch would have kept it; a failed write has already rolled its transaction back.

@@ -9,7 +9,14 @@ import type { ImportWriter } from '../../../db/statement-writer.js';
 import { buildChangeSet } from '../change-set.js';
 import { queueChangeSet, type QueueState } from '../queue-change-set.js';
 import { QueuedTransaction } from '../queued-transaction.js';
-import { handOnCommitted, rowsOf, type BatchSink, type Committed, type SinkContext } from './batch-sink.js';
+import {
+  NO_AUDIT_LINES,
+  handOnCommitted,
+  rowsOf,
+  type BatchSink,
+  type Committed,
+  type SinkContext,
+} from './batch-sink.js';
 
 export function writerThreadSink(ctx: SinkContext, writer: ImportWriter): BatchSink {
   const { db } = ctx;
@@ -27,6 +34,7 @@ export function writerThreadSink(ctx: SinkContext, writer: ImportWriter): BatchS
         queue.queue(auditEventStatements(db, events));
         return { rows: changes.rows, auditLines: ctx.audit.stage(events) };
       }),
+    pass: (rows) => group.write(rows.length, async () => ({ rows, auditLines: NO_AUDIT_LINES })),
     finish: () => group.commit(),
     // What was written before a failure elsewhere (the file, an interrupt) stays, as a commit per
     // batch would have kept it; a failed write has already rolled its transaction back.
