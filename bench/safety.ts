@@ -91,10 +91,15 @@ export async function safetyRuns(kind: string, deps: SafetyDeps) {
     const off = series(runs.off[step]);
     // Each run's own pair, on over off: how far one pair strays from the ratio of the medians.
     const pairs = runs.on[step].map((m, i) => m.ms / (runs.off[step][i] as Measurement).ms);
+    // CPU (the process's and a local server's) on over off: what planning adds in work, which other
+    // load on the machine stretches far less than wall time.
+    const work = (s: Series) => (s.cpuMs === null ? null : s.cpuMs + (s.serverCpuMs ?? 0));
+    const [workOn, workOff] = [work(on), work(off)];
     return {
       on,
       off,
       ratio: +(on.medianMs / off.medianMs).toFixed(2),
+      cpuRatio: workOn === null || workOff === null ? null : +(workOn / workOff).toFixed(2),
       pairMin: +Math.min(...pairs).toFixed(2),
       pairMax: +Math.max(...pairs).toFixed(2),
     };
@@ -124,7 +129,7 @@ export function safetyLines(r: SafetyResult): string[] {
     return [
       `  ${`${name} on`.padEnd(36)}${formatSeries(c.on)}${cpu(c.on)}`,
       `  ${`${name} off`.padEnd(36)}${formatSeries(c.off)}${cpu(c.off)}`,
-      `    on / off: ${c.ratio} × (each run's pair ${c.pairMin}–${c.pairMax})`,
+      `    on / off: ${c.ratio} × (each run's pair ${c.pairMin}–${c.pairMax})${c.cpuRatio === null ? '' : `; CPU ${c.cpuRatio} ×`}`,
     ];
   });
 }
