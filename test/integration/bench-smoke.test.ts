@@ -11,6 +11,20 @@ import { fixtureDir } from '../fixtures/build.js';
 // A few thousand rows through `npm run bench`'s runner on the databases under test (both unless
 // USERSYNC_TEST_DATABASES says otherwise), so the bench cannot rot.
 // No timing is asserted: targets are met (or not) in `npm run bench`, not here.
+interface SafetyRun {
+  medianMs: number;
+  runs: number;
+  cpuMs: number | null;
+}
+interface SafetyComparison {
+  on: SafetyRun;
+  off: SafetyRun;
+  ratio: number;
+  cpuRatio: number | null;
+  pairMin: number;
+  pairMax: number;
+}
+
 describe('npm run bench (smoke)', () => {
   it('measures every case on each database, states every target and the Node.js it ran on', () => {
     const runner = path.join(REPO_ROOT, 'dist', 'bench', 'run.js');
@@ -24,6 +38,7 @@ describe('npm run bench (smoke)', () => {
     expect(result.status, result.stderr.slice(-3000)).toBe(0);
     const report = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as {
       machine: { node: string };
+      cases: string[];
       results: Record<
         string,
         {
@@ -41,7 +56,8 @@ describe('npm run bench (smoke)', () => {
             ratioMin: number;
             ratioMax: number;
           };
-          big: object;
+          big: { rows: number; peakRssMb: number; safety: string };
+          safety: Record<'new' | 'unchanged', SafetyComparison>;
         }
       >;
       targets: Array<{
@@ -58,6 +74,7 @@ describe('npm run bench (smoke)', () => {
     expect(result.stdout).toContain(`Node ${process.version};`);
     expect(report.machine.node).toBe(process.version);
     expect(Object.keys(report.results).sort()).toEqual([...TEST_DATABASES].sort());
+    expect(report.cases).toEqual(['main', 'naive', 'passwords', 'safety', 'big']);
     for (const r of Object.values(report.results)) {
       expect(r.floor.medianMs).toBeGreaterThan(0);
       expect(r.new.peakRssMb).toBeGreaterThan(0);
@@ -80,10 +97,38 @@ describe('npm run bench (smoke)', () => {
       expect(report.results.mysql?.newCpuBound?.serverCpuMs).toBeGreaterThan(0);
       expect(result.stdout).toMatch(/its CPU: \d+ ms in the import process \+ \d+ ms in the database server/);
     }
-    expect(report.targets).toHaveLength(6 * TEST_DATABASES.length);
+    // Safety on against off (SPEC §9): both modes measured, run for run, and the ratio of their medians.
+    for (const r of Object.values(report.results)) {
+      for (const step of ['new', 'unchanged'] as const) {
+        const c = r.safety[step];
+        expect(c.on).toMatchObject({ runs: 1 });
+        expect(c.off).toMatchObject({ runs: 1 });
+        expect(c.on.cpuMs).toBeGreaterThan(0);
+        expect(c.ratio).toBeCloseTo(c.on.medianMs / c.off.medianMs, 2);
+        expect(c.cpuRatio).toBeGreaterThan(0);
+        expect(c).toMatchObject({ pairMin: c.ratio, pairMax: c.ratio }); // one run: its pair is the ratio
+      }
+      // The 1M-row case ran with the defaults, and its report shows that meant safety on.
+      expect(r.big).toMatchObject({ rows: 6000, safety: 'on' });
+    }
+    expect(report.targets).toHaveLength(8 * TEST_DATABASES.length);
     // Each time target says whether the import's CPU alone would allow it here; the others do not.
     for (const [kind, r] of Object.entries(report.results)) {
-      const [fresh, unchanged, naive, ...rest] = report.targets.filter((t) => t.database === kind);
+      const mine = report.targets.filter((t) => t.database === kind);
+      const [fresh, unchanged, naive, ...rest] = mine;
+      expect(mine.map((t) => t.target)).toEqual([
+        'new import ≤ 1.5 × floor',
+        'unchanged re-import ≤ 1.3 × floor',
+        '≥ 20 × faster than naive',
+        '6000 rows, safety on: peak RSS < 300 MB',
+        'memory does not grow with rows (RSS 6000 ≤ 1.25 × RSS 2000)',
+        expect.stringMatching(/^passwords ≥ 90% of bare argon2id/),
+        'new import: safety on ≤ 1.25 × safety off',
+        'unchanged re-import: safety on ≤ 1.1 × safety off',
+      ]);
+      const [newSafety, unchangedSafety] = mine.slice(-2);
+      expect(newSafety).toMatchObject({ value: r.safety.new.ratio, pass: r.safety.new.ratio <= 1.25 });
+      expect(unchangedSafety).toMatchObject({ value: r.safety.unchanged.ratio, pass: r.safety.unchanged.ratio <= 1.1 });
       expect(fresh?.cpu?.limitMs).toBe(Math.round(1.5 * r.floor.medianMs));
       expect(unchanged?.cpu?.limitMs).toBe(Math.round(1.3 * r.floor.medianMs));
       expect(naive?.cpu).toMatchObject({
@@ -95,5 +140,7 @@ describe('npm run bench (smoke)', () => {
       for (const t of rest) expect(t.cpu).toBeNull();
     }
     expect(result.stdout).toMatch(/(PASS|FAIL) {2}sqlite new import/);
+    expect(result.stdout).toMatch(/(PASS|FAIL) {2}\w+ +new import: safety on ≤ 1\.25 × safety off: [\d.]+/);
+    expect(result.stdout).toMatch(/ {4}on \/ off: [\d.]+ × \(each run's pair/);
   }, 300_000);
 });
