@@ -4,7 +4,7 @@
  *
  *   node dist/bench/run.js [--rows 100000] [--big 1000000] [--passwords 2000] [--runs 3]
  *                          [--naive N] [--databases sqlite,mysql] [--mysql mysql://root@127.0.0.1:3306]
- *                          [--cases main,naive,passwords,safety,big] [--out bench/out] [--quick]
+ *                          [--cases main,naive,passwords,safety,big,mirror] [--out bench/out] [--quick]
  *
  * Every measured command is a whole process, as a user runs it: the floor (exceljs' streaming
  * reader alone), `usersync import` (new, unchanged, 10% changed, passwords, 1M rows; new and
@@ -28,6 +28,7 @@ import {
   safetyTargets,
   type SafetyMode,
 } from './safety.js';
+import { mirrorConfigs, mirrorLines, mirrorRuns, mirrorTargets, type FeedMode } from './mirror.js';
 import { formatSeries, series, type Series } from './series.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -38,7 +39,7 @@ const bin = path.join(root, 'bin', 'usersync.js');
  * The cases, each selectable with --cases: main (floor, new, unchanged, 10% changed), naive,
  * passwords, safety (new and unchanged with safety on against off) and big (the 1M-row import).
  */
-const CASES = ['main', 'naive', 'passwords', 'safety', 'big'] as const;
+const CASES = ['main', 'naive', 'passwords', 'safety', 'big', 'mirror'] as const;
 type Case = (typeof CASES)[number];
 
 const options = {
@@ -95,6 +96,8 @@ for (const c of selected)
 const wanted = (c: Case) => selected.has(c);
 /** `usersync --config FILE`: the files that turn safety.enabled on and off for the safety case. */
 const safetyConfig = safetyConfigs(out);
+/** `usersync --config FILE`: the files that make the feed `roster` a mirror or a delta feed (mirror.ts). */
+const mirrorConfig = mirrorConfigs(out);
 
 /**
  * What the CPU time alone allows: work of `cpuMs` (the import process's threads plus the
@@ -216,7 +219,7 @@ const localServerPid = (() => {
 })();
 
 /** A `usersync` command as a user runs it; with `safety`, under the config file that sets safety.enabled so. */
-function usersync(url: string, argv: string[], safety?: SafetyMode): Promise<Measurement> {
+function usersync(url: string, argv: string[], safety?: SafetyMode, configFile?: string): Promise<Measurement> {
   const cwd = path.join(out, 'cwd');
   mkdirSync(cwd, { recursive: true });
   const env = {
@@ -225,7 +228,8 @@ function usersync(url: string, argv: string[], safety?: SafetyMode): Promise<Mea
     USERSYNC_LOG_DIR: path.join(out, 'logs'),
     USERSYNC_LOG_LEVEL: 'warn',
   };
-  const config = safety === undefined ? [] : ['--config', safetyConfig[safety]];
+  const chosen = configFile ?? (safety === undefined ? undefined : safetyConfig[safety]);
+  const config = chosen === undefined ? [] : ['--config', chosen];
   return measure(process.execPath, [bin, ...config, ...argv], {
     cwd,
     env,
@@ -253,7 +257,8 @@ async function benchDatabase(kind: 'sqlite' | 'mysql', files: Record<string, str
     );
   const safety = wanted('safety') ? await safetyRuns(kind, safetyDeps(files.base as string)) : undefined;
   const big = wanted('big') ? await bigRun(kind, files.big as string) : undefined;
-  return { ...main, naive, passwords, safety, big };
+  const mirror = wanted('mirror') ? await mirrorRuns(kind, mirrorDeps(files)) : undefined;
+  return { ...main, naive, passwords, safety, big, mirror };
 }
 
 async function mainRuns(kind: 'sqlite' | 'mysql', files: Record<string, string | undefined>) {
@@ -311,6 +316,16 @@ function safetyDeps(file: string) {
     log: (line: string) => process.stderr.write(`${line}\n`),
   };
 }
+function mirrorDeps(files: Record<string, string | undefined>) {
+  return {
+    runs: Math.min(RUNS, 2), // each run imports the big roster twice
+    seeded: (label: string) => seededDatabase(databaseOf(label), label),
+    importFile: async (url: string, mode: FeedMode, file: string, what: string) =>
+      check(await usersync(url, [...importArgs(file), '--feed', 'roster'], undefined, mirrorConfig[mode]), what),
+    files: { roster: files.big as string, base: files.base as string, left: files.left as string },
+    log: (line: string) => process.stderr.write(`${line}\n`),
+  };
+}
 const databaseOf = (label: string): 'sqlite' | 'mysql' => (label.startsWith('mysql') ? 'mysql' : 'sqlite');
 
 /**
@@ -365,7 +380,7 @@ async function main() {
   process.stderr.write(
     `bench on Node ${process.version} (${process.execPath}), ${availableParallelism()} cores, databases ${args.databases}\n`,
   );
-  const needsBase = wanted('main') || wanted('naive') || wanted('safety');
+  const needsBase = wanted('main') || wanted('naive') || wanted('safety') || wanted('mirror');
   const files = {
     base: needsBase ? await file(`users-${ROWS}.xlsx`, ROWS) : undefined,
     changed: wanted('main') ? await file(`users-${ROWS}-changed10.xlsx`, ROWS, { changedEvery: 10 }) : undefined,
@@ -373,7 +388,9 @@ async function main() {
       ? await file(`users-${PASSWORDS}-passwords.xlsx`, PASSWORDS, { passwords: true })
       : undefined,
     plain: wanted('passwords') ? await file(`users-${PASSWORDS}.xlsx`, PASSWORDS) : undefined,
-    big: wanted('big') ? await file(`users-${BIG}.xlsx`, BIG) : undefined,
+    big: wanted('big') || wanted('mirror') ? await file(`users-${BIG}.xlsx`, BIG) : undefined,
+    // The base file without its last 1 % of rows: the users the mirror case sees leave.
+    left: wanted('mirror') ? await file(`users-${ROWS}-left1.xlsx`, ROWS - Math.ceil(ROWS / 100)) : undefined,
   };
   const results: Record<string, Awaited<ReturnType<typeof benchDatabase>>> = {};
   for (const kind of args.databases.split(',').map((d) => d.trim()) as Array<'sqlite' | 'mysql'>)
@@ -470,6 +487,7 @@ function targetsOf(kind: string, r: DatabaseResults) {
       cpu: null,
     });
   if (r.safety) targets.push(...safetyTargets(kind, r.safety));
+  if (r.mirror) targets.push(...mirrorTargets(kind, BIG, r.mirror));
   return targets;
 }
 
@@ -494,6 +512,7 @@ function resultLines(r: DatabaseResults): string[] {
       `  passwords (${r.passwords.rows} rows)              ${r.passwords.rowsPerSecond} rows/s of hashing (${r.passwords.ms} ms vs ${r.passwords.withoutPasswordsMs} ms without; whole process ${r.passwords.wholeProcessRowsPerSecond} rows/s) vs bare argon2id ${r.passwords.bareArgon2Rate}/s (before and after) = ${r.passwords.ratio}; median of ${r.passwords.runs} (${r.passwords.ratioMin}–${r.passwords.ratioMax})`,
     );
   if (r.safety) lines.push(...safetyLines(r.safety));
+  if (r.mirror) lines.push(...mirrorLines(BIG, ROWS, r.mirror));
   if (r.big)
     lines.push(`  ${`${BIG} rows, safety ${r.big.safety}`.padEnd(36)}${r.big.ms} ms, peak ${r.big.peakRssMb} MB`);
   return lines;

@@ -74,7 +74,7 @@ describe('npm run bench (smoke)', () => {
     expect(result.stdout).toContain(`Node ${process.version};`);
     expect(report.machine.node).toBe(process.version);
     expect(Object.keys(report.results).sort()).toEqual([...TEST_DATABASES].sort());
-    expect(report.cases).toEqual(['main', 'naive', 'passwords', 'safety', 'big']);
+    expect(report.cases).toEqual(['main', 'naive', 'passwords', 'safety', 'big', 'mirror']);
     for (const r of Object.values(report.results)) {
       expect(r.floor.medianMs).toBeGreaterThan(0);
       expect(r.new.peakRssMb).toBeGreaterThan(0);
@@ -110,8 +110,11 @@ describe('npm run bench (smoke)', () => {
       }
       // The 1M-row case ran with the defaults, and its report shows that meant safety on.
       expect(r.big).toMatchObject({ rows: 6000, safety: 'on' });
+      // Mirror against delta on the same unchanged roster (SPEC §8), and the 1 %-left import.
+      expect(r.mirror.ratio).toBeCloseTo(r.mirror.mirror.medianMs / r.mirror.delta.medianMs, 2);
+      expect(r.mirror.left.ms).toBeGreaterThan(0);
     }
-    expect(report.targets).toHaveLength(8 * TEST_DATABASES.length);
+    expect(report.targets).toHaveLength(10 * TEST_DATABASES.length);
     // Each time target says whether the import's CPU alone would allow it here; the others do not.
     for (const [kind, r] of Object.entries(report.results)) {
       const mine = report.targets.filter((t) => t.database === kind);
@@ -125,8 +128,10 @@ describe('npm run bench (smoke)', () => {
         expect.stringMatching(/^passwords ≥ 90% of bare argon2id/),
         'new import: safety on ≤ 1.25 × safety off',
         'unchanged re-import: safety on ≤ 1.1 × safety off',
+        'unchanged 6000-row re-import: mirror ≤ 1.1 × delta',
+        '6000-row mirror re-import: peak RSS < 300 MB',
       ]);
-      const [newSafety, unchangedSafety] = mine.slice(-2);
+      const [newSafety, unchangedSafety] = mine.slice(-4, -2);
       expect(newSafety).toMatchObject({ value: r.safety.new.ratio, pass: r.safety.new.ratio <= 1.25 });
       expect(unchangedSafety).toMatchObject({ value: r.safety.unchanged.ratio, pass: r.safety.unchanged.ratio <= 1.1 });
       expect(fresh?.cpu?.limitMs).toBe(Math.round(1.5 * r.floor.medianMs));
