@@ -21,6 +21,9 @@ export interface Metrics {
   refused(kind: string): void;
   /** How many refused entries are in the inbox now. */
   setRefusedPresent(entries: number): void;
+  /** A try at sending a queued message (SPEC §11): sent, retry (queued again) or failed (refused for good). */
+  notification(status: 'sent' | 'retry' | 'failed'): void;
+  setNotificationQueue(length: number): void;
 }
 
 export function createMetrics(): Metrics {
@@ -71,6 +74,18 @@ export function createMetrics(): Metrics {
     help: 'Refused entries still in the inbox (listed in /healthz).',
     registers: [registry],
   });
+  const notifications = new client.Counter({
+    name: 'usersync_notifications_total',
+    help: 'Tries at sending a queued e-mail, by status: sent, retry (queued again), failed (refused for good).',
+    labelNames: ['status'],
+    registers: [registry],
+  });
+  const notificationQueue = new client.Gauge({
+    name: 'usersync_notification_queue',
+    help: 'E-mail messages queued and not yet sent.',
+    registers: [registry],
+  });
+  for (const status of ['sent', 'retry', 'failed']) notifications.inc({ status }, 0);
   for (const outcome of ['imported', 'imported_with_errors', 'rejected']) files.inc({ outcome }, 0);
   for (const outcome of ROW_OUTCOMES) rows.inc({ outcome }, 0);
   return {
@@ -87,5 +102,7 @@ export function createMetrics(): Metrics {
     transientFault: (code) => faults.inc({ code }),
     refused: (kind) => refused.inc({ kind }),
     setRefusedPresent: (n) => refusedPresent.set(n),
+    notification: (status) => notifications.inc({ status }),
+    setNotificationQueue: (n) => notificationQueue.set(n),
   };
 }
