@@ -117,8 +117,8 @@ export function mimePart(raw: string, contentType: string): Buffer | undefined {
   for (const part of parts) {
     const split = part.search(/\r?\n\r?\n/);
     if (split < 0) continue;
-    const headers = part.slice(0, split);
-    if (!new RegExp(`^Content-Type: ${contentType}`, 'im').test(headers)) continue;
+    const headers = part.slice(0, split).replace(/\r?\n[ \t]+/g, ' ');
+    if (!new RegExp(`^Content-Type:\\s*${contentType}`, 'im').test(headers)) continue;
     const body = part
       .slice(split)
       .replace(/^\r?\n\r?\n/, '')
