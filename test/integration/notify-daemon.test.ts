@@ -8,6 +8,7 @@
  */
 import { copyFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import knex from 'knex';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeEachDatabase } from '../helpers/databases.js';
 import { listFiles, startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
@@ -162,5 +163,40 @@ describeEachDatabase('the daemon tells people by e-mail', (database) => {
     } finally {
       rejecting.length = 0;
     }
+  });
+
+  it('reports on /healthz a message queued for more than an hour, until it goes', async () => {
+    await smtp.stop();
+    const db = knex(
+      database().kind === 'sqlite'
+        ? { client: 'better-sqlite3', connection: { filename: database().url.slice(7) }, useNullAsDefault: true }
+        : { client: 'mysql2', connection: database().url },
+    );
+    try {
+      const now = Date.now();
+      await db('notifications').insert({
+        import_id: null,
+        status: 'queued',
+        recipients: JSON.stringify(['hr@example.com']),
+        subject: '[usersync] old.csv: Rejected: nothing in this file was imported',
+        body_text: 'old',
+        body_html: '<p>old</p>',
+        attempts: 0,
+        created_at: new Date(now - 2 * 3600_000).toISOString(),
+        next_attempt_at: new Date(now).toISOString(),
+      });
+    } finally {
+      await db.destroy();
+    }
+    const stuck = await waitFor(async () => {
+      const health = await daemon.health();
+      return health.status === 503 ? health : undefined;
+    }, 20_000);
+    expect(stuck!.body.degraded).toMatch(
+      /^notifications: 1 queued, the oldest for 120 min \(Connection refused by 127/,
+    );
+    await smtp.start();
+    await waitFor(() => mailAbout('old.csv').length === 1, 20_000, daemon.output);
+    await waitFor(async () => (await daemon.health()).status === 200, 10_000);
   });
 });
