@@ -19,7 +19,7 @@ import { createPasswordHasher } from '../pipeline/passwords.js';
 import { processFile } from '../pipeline/process-file.js';
 import { commandLineActor } from './actor.js';
 import { claimedRequest, claimSteps } from './claim-steps.js';
-import { approvedClaim } from './holds.js';
+import { approvedClaim, retireHeldReports } from './holds.js';
 import { acquireFolderLock } from './lock.js';
 
 export interface ApplyHoldDeps {
@@ -44,7 +44,7 @@ export async function applyApprovedHold(
   if (!lock) return waitForDaemon(deps, hold, say);
   try {
     await say(`Approved import ${hold.id} (${hold.originalName}); no daemon runs, so it is applied now.\n`);
-    const claimed = approvedClaim(hold);
+    const claimed = await approvedClaim(deps.db, hold);
     const claim = claimSteps(claimed, {
       config: deps.config,
       db: deps.db,
@@ -58,6 +58,7 @@ export async function applyApprovedHold(
       claim,
     });
     const { importId, outcome } = result.summary;
+    await retireHeldReports(deps, hold.id, { outcome, filePath: result.filePath });
     await say(resultLine({ id: importId ?? 0, status: outcome, filePath: result.filePath }));
     return { exitCode: result.exitCode };
   } finally {
@@ -78,6 +79,13 @@ async function waitForDaemon(
   const startBy = Date.now() + deps.config.watch.stableMs + 5_000;
   for (;;) {
     const applying = await withDatabaseErrors(deps.db.location, () => importApplying(deps.db, hold.id));
+    if (applying && (applying.status === 'failed' || applying.status === 'interrupted')) {
+      // Not the file's fault (database, disk, a stop): the daemon keeps the approval and tries again.
+      await say(
+        `The daemon's import ${applying.id} of it did not finish (${applying.status}); the daemon tries again. Follow it with \`usersync imports list\`.\n`,
+      );
+      return { exitCode: 3 };
+    }
     if (applying && applying.status !== 'running') {
       await say(resultLine({ id: applying.id, status: applying.status, filePath: applying.filePath ?? '' }));
       return { exitCode: exitCodeOf(applying.status as Parameters<typeof exitCodeOf>[0]) };

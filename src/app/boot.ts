@@ -188,7 +188,7 @@ async function makeFolder(folder: string): Promise<void> {
 /**
  * /healthz: 503 with `degraded` saying why (every reason, `; `-separated) when the database is
  * unreachable, the watcher is being restarted, or a file waits for a retry; refused inbox entries
- * are listed but leave it 200 (refused.ts).
+ * are listed but leave it 200 (refused.ts), and so do held imports waiting for a decision (`held`).
  */
 async function healthReport(
   db: Database,
@@ -217,6 +217,8 @@ async function healthReport(
     degraded: reasons.length === 0 ? null : reasons.join('; '),
     refused: refusedEntries,
     lastImport: state.lastImport,
+    // Held imports wait for a person, not for the daemon: reported, but still 200 (SPEC §9).
+    held: state.held ?? 0,
     notifications: dispatcher.status(),
   };
 }

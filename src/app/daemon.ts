@@ -16,7 +16,7 @@ import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { Database } from '../db/knex.js';
-import { listApprovedHolds } from '../db/repositories/holds.js';
+import { countWaitingHolds, listApprovedHolds } from '../db/repositories/holds.js';
 import { describeError, UsersyncError } from '../errors.js';
 import type { Metrics } from '../health/metrics.js';
 import type { Logger } from '../logging/logger.js';
@@ -29,7 +29,7 @@ import type { ReadyFile } from '../pipeline/watch.js';
 import { daemonActor } from './actor.js';
 import { backoffCeiling } from './backoff.js';
 import { claimedRequest, claimSteps, type Claimed } from './claim-steps.js';
-import { approvedClaim } from './holds.js';
+import { approvedClaim, retireHeldReports } from './holds.js';
 
 export interface DaemonDeps {
   config: Readonly<Config>;
@@ -71,6 +71,8 @@ export interface Daemon {
     waiting: string | null;
     degraded: string | null;
     lastImport: LastImport | null;
+    /** Held imports waiting for a decision (SPEC §9), as last read from the register; null before the first read. */
+    held: number | null;
   };
   /** Stops taking work; the current batch commits and the file stays claimed for recovery. */
   stop(): Promise<void>;
@@ -92,6 +94,9 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   let degraded: string | null = null;
   let waiting: { reason: string; since: number } | null = null;
   let lastImport: LastImport | null = null;
+  let held: number | null = null;
+  /** Approved holds queued by this daemon (see queueApprovals). */
+  const takenHolds = new Set<number>();
   let stopping = false;
   const abort = new AbortController();
 
@@ -158,12 +163,21 @@ export function createDaemon(deps: DaemonDeps): Daemon {
       waiting = null; // also when the file failed while it was still waited for
     });
     const { summary } = result;
-    if (result.carriedPasswords && config.archive.redactPasswords && !result.redacted) {
+    if (claimed.approval)
+      await retireHeldReports(deps, claimed.approval.holdId, { outcome: summary.outcome, filePath: result.filePath });
+    // A held file keeps its passwords on purpose (SPEC §9): it is redacted once decided.
+    if (result.carriedPasswords && config.archive.redactPasswords && !result.redacted && summary.outcome !== 'held') {
       const reason = 'the file could not be read back to empty its Password column; the original was archived';
       log.warn('file.not_redacted', { file, importId: summary.importId, reason });
     }
     deps.metrics.fileFinished(summary.outcome, (Date.now() - started) / 1000);
-    deps.metrics.rows(summary.counts);
+    if (summary.outcome === 'held') {
+      // A held file's counts are what it would have done: its rows are counted when it is applied.
+      deps.metrics.guardsTripped((summary.guards ?? []).map((trip) => trip.guard));
+      await refreshHeld();
+    } else {
+      deps.metrics.rows(summary.counts);
+    }
     const { importId, outcome, counts, finishedAt } = summary;
     lastImport = { importId, file, outcome, finishedAt };
     const to = path.dirname(result.filePath);
@@ -217,15 +231,36 @@ export function createDaemon(deps: DaemonDeps): Daemon {
   }
 
   /**
-   * Approved holds join the claimed files, first in line after the file being imported. A hold is
-   * queued once: it stays in the queue until its import closes, which links it to the hold.
+   * The held imports waiting for a decision, for /metrics and /healthz: read after a file is held
+   * and on every approval poll (a decision taken with `usersync holds` shows there within it).
+   * Never throws: the file is finished whatever the count's fate.
+   */
+  async function refreshHeld(): Promise<void> {
+    try {
+      held = await countWaitingHolds(deps.db.knex);
+      deps.metrics.setHeldImports(held);
+    } catch (error) {
+      log.warn('hold.count_failed', { err: describeError(error) });
+    }
+  }
+
+  /**
+   * Approved holds join the claimed files. A hold is taken once by this daemon: it stays in the
+   * queue until its import closes, which links it to the hold. Looking in the queue is not enough:
+   * a poll that read the register just before that import closed would find the hold gone from
+   * the queue and queue it again, for a file no longer in held/ (retried for ever).
    */
   async function queueApprovals(): Promise<void> {
     const approved = await listApprovedHolds(deps.db.knex);
     let queued = 0;
     for (const hold of approved) {
-      if (claimedQueue.some((claimed) => claimed.approval?.holdId === hold.id)) continue;
-      claimedQueue.push(approvedClaim(hold));
+      if (takenHolds.has(hold.id)) continue;
+      takenHolds.add(hold.id);
+      const claimed = await approvedClaim(deps.db, hold).catch((error: unknown) => {
+        takenHolds.delete(hold.id); // the next poll tries again
+        throw error;
+      });
+      claimedQueue.push(claimed);
       queued++;
       log.info('hold.approved_queued', { importId: hold.id, file: hold.originalName, by: hold.decidedBy });
     }
@@ -271,13 +306,16 @@ export function createDaemon(deps: DaemonDeps): Daemon {
         approvalTimer = setTimeout(() => {
           queueApprovals()
             .catch((error: unknown) => log.warn('hold.poll_failed', { err: describeError(error) }))
+            .then(refreshHeld)
             .finally(() => {
               if (!stopping) look();
             });
         }, every);
         approvalTimer.unref();
       };
-      if (!approvalTimer) look();
+      if (approvalTimer) return;
+      void refreshHeld();
+      look();
     },
     status: () => {
       const stuck = waiting !== null && Date.now() - waiting.since > config.watch.incompleteTimeoutMs;
@@ -288,6 +326,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
         waiting: waiting?.reason ?? null,
         degraded: degraded ?? (stuck && waiting ? `${waiting.reason}, for ${minutesSince(waiting.since)} min` : null),
         lastImport,
+        held,
       };
     },
     async stop() {

@@ -10,15 +10,17 @@
  * - Declining records the decision with an `import.declined` event and moves the file, redacted,
  *   to error/ with its reports.
  */
+import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import { withDatabaseErrors } from '../db/errors.js';
 import type { Database } from '../db/knex.js';
 import type { AuditEvent } from '../db/repositories/audit.js';
-import { decide, newerAppliedImport, resolve, type Hold } from '../db/repositories/holds.js';
-import type { GuardCounts } from '../domain/guards.js';
-import { fail } from '../errors.js';
-import { prepareFinish, sha256Of } from '../pipeline/archive.js';
+import { approvedCounts, decide, getHold, newerAppliedImport, resolve, type Hold } from '../db/repositories/holds.js';
+import { describeError, fail } from '../errors.js';
+import { datedFolder, prepareFinish, sha256Of } from '../pipeline/archive.js';
+import { moveExclusive } from '../pipeline/claim.js';
 import type { AuditTrail } from '../pipeline/audit.js';
+import type { Logger } from '../logging/logger.js';
 import type { Claimed } from './claim-steps.js';
 
 export interface HoldDecision {
@@ -60,7 +62,8 @@ export async function declineHold(deps: HoldDeps, hold: Hold, decision: HoldDeci
   const { finished, publish } = await prepareFinish({
     claimedPath: hold.filePath,
     originalName: hold.originalName,
-    importId: null,
+    // Named after the held import, like every file in archive/ and error/ (SPEC §2).
+    importId: hold.id,
     success: false,
     reports: { jsonPath: hold.reportJsonPath ?? '', xlsxPath: hold.reportXlsxPath ?? '' },
     folders: config.folders,
@@ -85,10 +88,12 @@ export async function declineHold(deps: HoldDeps, hold: Hold, decision: HoldDeci
   return finished.filePath;
 }
 
-/** The held file as the daemon's steps take it: a claim in held/ carrying its approval. */
-export function approvedClaim(hold: Hold): Claimed {
-  const counts: Partial<GuardCounts> = {};
-  for (const trip of hold.guards) counts[trip.guard] = trip.planned;
+/**
+ * The held file as the daemon's steps take it: a claim in held/ carrying its approval — the counts
+ * of its guards, and of the approved holds it was held again from (db/repositories/holds.ts).
+ */
+export async function approvedClaim(db: Database, hold: Hold): Promise<Claimed> {
+  const counts = await withDatabaseErrors(db.location, () => approvedCounts(db.knex, hold));
   return {
     path: hold.filePath,
     claimId: `hold-${hold.id}`,
@@ -98,6 +103,39 @@ export function approvedClaim(hold: Hold): Claimed {
     feed: hold.feed,
     approval: { holdId: hold.id, counts },
   };
+}
+
+/**
+ * Once the approved file's import has finished, the hold's own reports leave held/ too, so that
+ * held/ holds only what waits for a decision: beside the file in archive/ or error/, or — when the
+ * file was held again, as a new hold with reports of its own — in error/ (this hold was not
+ * applied). They keep their `<holdId>_` names; the register follows them. Never throws: the file
+ * is applied and finished whatever becomes of its old reports (a failure is logged).
+ */
+export async function retireHeldReports(
+  deps: { config: Readonly<Config>; db: Database; logger: Logger },
+  holdId: number,
+  applied: { outcome: string; filePath: string },
+): Promise<void> {
+  try {
+    const hold = await getHold(deps.db.knex, holdId);
+    if (!hold) return;
+    const folder =
+      applied.outcome === 'held' ? datedFolder(deps.config.folders.error, new Date()) : path.dirname(applied.filePath);
+    const moved: Record<string, string> = {};
+    for (const [column, from] of [
+      ['report_json_path', hold.reportJsonPath],
+      ['report_xlsx_path', hold.reportXlsxPath],
+    ] as const) {
+      if (!from || path.dirname(from) !== path.resolve(deps.config.folders.held)) continue;
+      const to = path.join(folder, path.basename(from));
+      await moveExclusive(from, to);
+      moved[column] = to;
+    }
+    if (Object.keys(moved).length > 0) await deps.db.knex('imports').where('id', holdId).update(moved);
+  } catch (error) {
+    deps.logger.warn('hold.reports_not_moved', { importId: holdId, err: describeError(error) });
+  }
 }
 
 /** Links the hold to the import that applied it; runs in the transaction that closes that import. */

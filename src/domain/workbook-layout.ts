@@ -10,10 +10,18 @@ export const INSTRUCTIONS_SHEET = 'Instructions';
 
 /**
  * The report's sheets, in the order written; each continues on "Name (2)", … past Excel's row
- * limit. Held (SPEC §9: the users each tripped guard counts) comes last: it has a Username column,
- * so before Failed rows it would be the sheet a reader without the report marker takes.
+ * limit. Deactivated (SPEC §8: users a mirror feed's file left out) and Held (SPEC §9: the users
+ * each tripped guard counts) come after Rows: both have a Username column, so before Failed rows
+ * either would be the sheet a reader without the report marker takes. Deactivated, like Rows, says
+ * what the import did, so it sits next to Rows; Held, about why nothing was done, stays last.
  */
-export const REPORT_SHEETS = { summary: 'Summary', failed: 'Failed rows', rows: 'Rows', held: 'Held' } as const;
+export const REPORT_SHEETS = {
+  summary: 'Summary',
+  failed: 'Failed rows',
+  rows: 'Rows',
+  deactivated: 'Deactivated',
+  held: 'Held',
+} as const;
 
 /** The column a Failed rows sheet adds after the template's: why the row failed (not imported). */
 export const REPORT_ERROR_COLUMN = 'Error';
@@ -36,23 +44,27 @@ const pageOf = (name: string): string => name.replace(/ \(\d+\)$/, '');
 /**
  * Whether a workbook is a usersync report: its keywords carry REPORT_KEYWORD, or (a report
  * written without the marker) its sheets are exactly Summary, optionally Failed rows, then Rows,
- * optionally Held, each possibly continued on further pages.
+ * optionally Deactivated, optionally Held, each possibly continued on further pages.
  */
 export function isReportWorkbook(sheets: readonly ListedSheet[], keywords = ''): boolean {
   if (keywords.split(/[\s,;]+/).includes(REPORT_KEYWORD)) return true;
   const pages = sheets.map((sheet) => pageOf(sheet.name));
   const layout = pages.filter((name, i) => name !== pages[i - 1]);
-  const { summary, failed, rows, held } = REPORT_SHEETS;
-  const layouts = [`${summary},${rows}`, `${summary},${failed},${rows}`];
-  return [...layouts, ...layouts.map((layout) => `${layout},${held}`)].includes(layout.join(','));
+  const { summary, failed, rows, deactivated, held } = REPORT_SHEETS;
+  const optional = (names: string[], name: string) => [...names, ...names.map((before) => `${before},${name}`)];
+  const layouts = optional(optional([`${summary},${rows}`, `${summary},${failed},${rows}`], deactivated), held);
+  return layouts.includes(layout.join(','));
 }
 
 /**
  * A sheet other than the one read that is not worth a warning: the template's Instructions, and
- * in a report everything but the Failed rows pages (its Summary, Rows and Held describe the import).
+ * in a report everything but the Failed rows pages (its Summary, Rows, Deactivated and Held
+ * describe the import).
  */
 export function isExpectedSheet(name: string, report: boolean): boolean {
   if (name === INSTRUCTIONS_SHEET) return true;
   const page = pageOf(name);
-  return report && (page === REPORT_SHEETS.summary || page === REPORT_SHEETS.rows || page === REPORT_SHEETS.held);
+  const { summary, rows, deactivated, held } = REPORT_SHEETS;
+  const describing: readonly string[] = [summary, rows, deactivated, held];
+  return report && describing.includes(page);
 }

@@ -3,12 +3,15 @@
  * global one, so tests and several daemons in one process do not collide).
  */
 import client from 'prom-client';
+import { GUARD_NAMES } from '../domain/guards.js';
 
 /**
  * The outcomes `usersync_rows_total` is labelled with. Each row has exactly one, so the series sum
  * to the total: a report's `rows` count is never a label (summing would count every row twice).
+ * `deactivated` counts users a mirror feed deactivated for being left out of a file (SPEC §8):
+ * they are no row of it, so the other four still sum to the rows processed.
  */
-const ROW_OUTCOMES = ['created', 'updated', 'unchanged', 'failed'] as const;
+const ROW_OUTCOMES = ['created', 'updated', 'unchanged', 'failed', 'deactivated'] as const;
 
 export interface Metrics {
   readonly registry: client.Registry;
@@ -21,6 +24,10 @@ export interface Metrics {
   refused(kind: string): void;
   /** How many refused entries are in the inbox now. */
   setRefusedPresent(entries: number): void;
+  /** A file held for approval (SPEC §9): each guard that holds it, counted once. */
+  guardsTripped(guards: readonly string[]): void;
+  /** How many held imports wait for a decision now (read from the register). */
+  setHeldImports(holds: number): void;
   /** A try at sending a queued message (SPEC §11): sent, retry (queued again) or failed (refused for good). */
   notification(status: 'sent' | 'retry' | 'failed'): void;
   setNotificationQueue(length: number): void;
@@ -31,13 +38,13 @@ export function createMetrics(): Metrics {
   client.collectDefaultMetrics({ register: registry, prefix: 'usersync_' });
   const files = new client.Counter({
     name: 'usersync_files_total',
-    help: 'Files processed, by outcome (imported, imported_with_errors, rejected).',
+    help: 'Files processed, by outcome (imported, imported_with_errors, rejected, held).',
     labelNames: ['outcome'],
     registers: [registry],
   });
   const rows = new client.Counter({
     name: 'usersync_rows_total',
-    help: 'Data rows processed, by outcome (created, updated, unchanged, failed).',
+    help: 'Data rows processed, by outcome (created, updated, unchanged, failed), and users a mirror feed deactivated for absence (deactivated).',
     labelNames: ['outcome'],
     registers: [registry],
   });
@@ -74,6 +81,20 @@ export function createMetrics(): Metrics {
     help: 'Refused entries still in the inbox (listed in /healthz).',
     registers: [registry],
   });
+  const guardTrips = new client.Counter({
+    name: 'usersync_guard_trips_total',
+    help: 'Guards tripped by files held for approval (SPEC §9), by guard; a file held by two guards counts once for each.',
+    labelNames: ['guard'],
+    registers: [registry],
+  });
+  const heldImports = new client.Gauge({
+    name: 'usersync_held_imports',
+    help: 'Imports held for approval and waiting for a decision (usersync holds list).',
+    registers: [registry],
+  });
+  for (const outcome of ['imported', 'imported_with_errors', 'rejected', 'held']) files.inc({ outcome }, 0);
+  // Every guard's series exists from the start, so that rate() and alerts see the first trip.
+  for (const guard of GUARD_NAMES) guardTrips.inc({ guard }, 0);
   const notifications = new client.Counter({
     name: 'usersync_notifications_total',
     help: 'Tries at sending a queued e-mail, by status: sent, retry (queued again), failed (refused for good).',
@@ -86,7 +107,6 @@ export function createMetrics(): Metrics {
     registers: [registry],
   });
   for (const status of ['sent', 'retry', 'failed']) notifications.inc({ status }, 0);
-  for (const outcome of ['imported', 'imported_with_errors', 'rejected']) files.inc({ outcome }, 0);
   for (const outcome of ROW_OUTCOMES) rows.inc({ outcome }, 0);
   return {
     registry,
@@ -102,6 +122,10 @@ export function createMetrics(): Metrics {
     transientFault: (code) => faults.inc({ code }),
     refused: (kind) => refused.inc({ kind }),
     setRefusedPresent: (n) => refusedPresent.set(n),
+    guardsTripped(guards) {
+      for (const guard of guards) guardTrips.inc({ guard });
+    },
+    setHeldImports: (n) => heldImports.set(n),
     notification: (status) => notifications.inc({ status }),
     setNotificationQueue: (n) => notificationQueue.set(n),
   };

@@ -138,3 +138,12 @@ export function describeEachDatabase(
     });
   });
 }
+
+/** A plain knex connection to a test database, for looking at what a daemon in another process wrote. */
+export function connectTo(kind: DatabaseKind, url: string): knex.Knex {
+  return knex(
+    kind === 'sqlite'
+      ? { client: 'better-sqlite3', connection: { filename: url.slice('sqlite:'.length) }, useNullAsDefault: true }
+      : { client: 'mysql2', connection: url },
+  );
+}

@@ -96,6 +96,8 @@ describeEachDatabase('catalogue and directory commands', (database) => {
         'passwordUpdatedAt',
         'createdAt',
         'updatedAt',
+        'feed',
+        'deactivatedReason',
       ].sort(),
     );
     expect(users[0]).toMatchObject({

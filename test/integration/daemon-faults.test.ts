@@ -1,21 +1,12 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import knex from 'knex';
 import { afterAll, describe, expect, it } from 'vitest';
-import { describeEachDatabase, MYSQL_SERVER_URL, SKIP_MYSQL } from '../helpers/databases.js';
+import { connectTo, describeEachDatabase, MYSQL_SERVER_URL, SKIP_MYSQL } from '../helpers/databases.js';
 import { freePort, listFiles, startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
 import { TEMPLATE, fixtureDir, writeCsv } from '../fixtures/build.js';
 
 const today = () => new Date().toISOString().slice(0, 10);
-
-function connectTo(kind: 'sqlite' | 'mysql', url: string) {
-  return knex(
-    kind === 'sqlite'
-      ? { client: 'better-sqlite3', connection: { filename: url.slice(7) }, useNullAsDefault: true }
-      : { client: 'mysql2', connection: url },
-  );
-}
 
 const count = async (
   db: ReturnType<typeof connectTo>,

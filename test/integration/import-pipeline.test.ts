@@ -71,7 +71,7 @@ describeEachDatabase('import pipeline', (database) => {
       file: { name: 'first-load.xlsx', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
       dryRun: false,
       outcome: 'imported',
-      counts: { rows: 3, created: 3, updated: 0, unchanged: 0, failed: 0 },
+      counts: { rows: 3, created: 3, updated: 0, unchanged: 0, failed: 0, deactivated: 0 },
     });
     expect(report.rows.map((r) => [r.row, r.username, r.status])).toEqual([
       [2, 'ana.silva', 'created'],
@@ -131,7 +131,7 @@ describeEachDatabase('import pipeline', (database) => {
     const events = await userEvents(pipe.db);
     const result = await pipe.run(path.join(dir, 'first-load.xlsx'));
     const report = pipe.report(result);
-    expect(report.counts).toEqual({ rows: 3, created: 0, updated: 0, unchanged: 3, failed: 0 });
+    expect(report.counts).toEqual({ rows: 3, created: 0, updated: 0, unchanged: 3, failed: 0, deactivated: 0 });
     expect(await snapshot(pipe.db)).toEqual(before); // no user row, no updated_at, no membership moved
     expect(await userEvents(pipe.db)).toBe(events);
   });
@@ -271,7 +271,7 @@ describeEachDatabase('import pipeline', (database) => {
     rows[2400] = ['Impostor', 'BATCH3', '', 'Sales', '', '', '', '', '', ''];
     const result = await pipe.run(writeCsv(path.join(dir, 'two-batches.csv'), [TEMPLATE, ...rows]));
     const report = pipe.report(result);
-    expect(report.counts).toEqual({ rows: 2500, created: 2499, updated: 0, unchanged: 0, failed: 1 });
+    expect(report.counts).toEqual({ rows: 2500, created: 2499, updated: 0, unchanged: 0, failed: 1, deactivated: 0 });
     expect(report.rows[2400]).toMatchObject({
       row: 2402,
       username: 'batch3',

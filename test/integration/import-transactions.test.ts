@@ -41,7 +41,7 @@ describeEachDatabase('import transactions', (database) => {
     const csv = file();
     const first = await pipe.run(csv);
     const report = pipe.report(first);
-    expect(report.counts).toEqual({ rows, created: rows, updated: 0, unchanged: 0, failed: 0 });
+    expect(report.counts).toEqual({ rows, created: rows, updated: 0, unchanged: 0, failed: 0, deactivated: 0 });
     expect(report.rows.map((r) => r.username)).toEqual(Array.from({ length: rows }, (_, i) => `user${i + 1}`));
     expect(Number((await pipe.db.knex('users').count({ n: '*' }))[0]?.n)).toBe(rows);
     const created = await pipe.db
@@ -52,6 +52,6 @@ describeEachDatabase('import transactions', (database) => {
     expect(Number((await pipe.db.knex('user_roles').count({ n: '*' }))[0]?.n)).toBe(rows);
 
     const again = pipe.report(await pipe.run(csv));
-    expect(again.counts).toEqual({ rows, created: 0, updated: 0, unchanged: rows, failed: 0 });
+    expect(again.counts).toEqual({ rows, created: 0, updated: 0, unchanged: rows, failed: 0, deactivated: 0 });
   }, 120_000);
 });

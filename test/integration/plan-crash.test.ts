@@ -5,18 +5,10 @@
  */
 import { renameSync } from 'node:fs';
 import path from 'node:path';
-import knex from 'knex';
 import { afterAll, expect, it } from 'vitest';
-import { describeEachDatabase } from '../helpers/databases.js';
+import { connectTo, describeEachDatabase } from '../helpers/databases.js';
 import { listFiles, startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
 import { TEMPLATE, fixtureDir, writeCsv } from '../fixtures/build.js';
-
-const connectTo = (kind: 'sqlite' | 'mysql', url: string) =>
-  knex(
-    kind === 'sqlite'
-      ? { client: 'better-sqlite3', connection: { filename: url.slice(7) }, useNullAsDefault: true }
-      : { client: 'mysql2', connection: url },
-  );
 
 describeEachDatabase('kill -9 between plan and apply', (database) => {
   let daemon: DaemonHandle | undefined;

@@ -157,9 +157,10 @@ describeEachDatabase('report round trip', (database) => {
       'UPDATED',
       'UNCHANGED',
       'FAILED',
+      'DEACTIVATED',
     ]);
     const line = lines.find((l) => l.split(/\s+/)[0] === String(result.summary.importId));
-    expect(line?.split(/\s+/).slice(-5)).toEqual(['5', '0', '0', '1', '4']);
+    expect(line?.split(/\s+/).slice(-6)).toEqual(['5', '0', '0', '1', '4', '0']);
   });
 
   it('does not warn about content never imported before, nor about a rejected import of the same content', async () => {

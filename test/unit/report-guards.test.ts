@@ -126,7 +126,7 @@ describe('JSON report with guards', () => {
       'rows',
     ]);
     expect(report.outcome).toBe('held');
-    expect(report.counts).toEqual({ rows: 4, created: 1, updated: 1, unchanged: 1, failed: 1 });
+    expect(report.counts).toEqual({ rows: 4, created: 1, updated: 1, unchanged: 1, failed: 1, deactivated: 0 });
     expect(report.guards).toEqual([DEACTIVATE, MFA]);
     expect(Object.keys((report.guards as object[])[0]!)).toEqual(['guard', 'limit', 'planned', 'users']);
     expect(report.approveCommand).toBe('usersync --config /etc/usersync.json holds approve 42');

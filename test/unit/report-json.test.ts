@@ -74,10 +74,17 @@ describe('writeJsonReport', () => {
       file: { name: 'hr.xlsx', sha256: 'a'.repeat(64), bytes: 2048 },
       dryRun: false,
       outcome: 'imported_with_errors',
-      counts: { rows: 4, created: 1, updated: 1, unchanged: 1, failed: 1 },
+      counts: { rows: 4, created: 1, updated: 1, unchanged: 1, failed: 1, deactivated: 0 },
       warnings: ['Column "Cost centre" is not a template column and was ignored.'],
     });
-    expect(Object.keys(report.counts as object)).toEqual(['rows', 'created', 'updated', 'unchanged', 'failed']);
+    expect(Object.keys(report.counts as object)).toEqual([
+      'rows',
+      'created',
+      'updated',
+      'unchanged',
+      'failed',
+      'deactivated',
+    ]);
     expect(report.rows).toEqual([
       { row: 2, username: 'ana', status: 'created', changes: [] },
       { row: 3, username: 'bob', status: 'updated', changes: ['email', 'roles'] },

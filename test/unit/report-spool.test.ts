@@ -29,7 +29,7 @@ describe.each([
   it('counts would-create as created and would-update as updated', async () => {
     const spool = make();
     STATUSES.forEach((status, i) => spool.add({ row: i + 2, username: `u${i}`, status, changes: [] }));
-    expect(spool.counts).toEqual({ rows: 6, created: 2, updated: 2, unchanged: 1, failed: 1 });
+    expect(spool.counts).toEqual({ rows: 6, created: 2, updated: 2, unchanged: 1, failed: 1, deactivated: 0 });
     await spool.dispose();
   });
 
@@ -94,7 +94,7 @@ describe('disk row spool', () => {
       if (i % 5000 === 0) await spool.ready();
     }
     await spool.finish();
-    expect(spool.counts).toEqual({ rows: n, created: n - 200, updated: 0, unchanged: 0, failed: 200 });
+    expect(spool.counts).toEqual({ rows: n, created: n - 200, updated: 0, unchanged: 0, failed: 200, deactivated: 0 });
 
     const [spoolDir] = await readdir(join(dir, 'spool'));
     const files = await readdir(join(dir, 'spool', spoolDir ?? ''));

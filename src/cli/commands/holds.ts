@@ -114,13 +114,32 @@ async function findHold(db: Database, id: number): Promise<Hold> {
 
 function holdView(hold: Hold) {
   const { id, originalName: file, feed, heldSince, guards, decision, decidedBy, decidedAt, note, filePath } = hold;
-  return { id, file, feed, heldSince, guards, decision, decidedBy, decidedAt, note, filePath };
+  const { resolvedBy, heldAgainFrom } = hold;
+  return {
+    id,
+    file,
+    feed,
+    heldSince,
+    guards,
+    decision,
+    decidedBy,
+    decidedAt,
+    note,
+    resolvedBy,
+    heldAgainFrom,
+    filePath,
+  };
 }
 
-const state = (hold: Hold): string =>
-  hold.decision === 'approved'
-    ? `approved by ${hold.decidedBy ?? '?'}, waiting to be applied`
-    : 'waiting for a decision';
+/** `holds show` also shows decided holds: a declined or applied one must not read as waiting. */
+function state(hold: Hold): string {
+  const by = hold.decidedBy ?? '?';
+  if (hold.decision === 'declined') return `declined by ${by}`;
+  if (hold.decision !== 'approved') return 'waiting for a decision';
+  return hold.resolvedBy === null
+    ? `approved by ${by}, waiting to be applied`
+    : `approved by ${by}; applied by import ${hold.resolvedBy} (usersync imports show ${hold.resolvedBy})`;
+}
 
 function holdLine(hold: Hold): string {
   const guards = hold.guards.map((g) => `${g.guard} ${g.planned}>${g.limit}`).join(', ');

@@ -292,7 +292,7 @@ async function printSummary(
   if (summary.error) await out.write(`  rejected: ${summary.error.message}\n`);
   else
     await out.write(
-      `  ${c.rows} rows: ${c.created} ${created}, ${c.updated} ${updated}, ${c.unchanged} unchanged, ${c.failed} failed\n`,
+      `  ${c.rows} rows: ${c.created} ${created}, ${c.updated} ${updated}, ${c.unchanged} unchanged, ${c.failed} failed${c.deactivated > 0 ? `, ${c.deactivated} ${wouldBe ? 'would be deactivated' : 'deactivated'}` : ''}\n`,
     );
   for (const line of guardLines(summary)) await out.write(`  ${line}\n`);
   for (const warning of summary.warnings) await out.write(`  warning: ${warning}\n`);
@@ -339,7 +339,7 @@ async function printJson(
           file: { name: path.basename(result.file), sha256: null, bytes: null },
           dryRun: false,
           outcome: 'rejected',
-          counts: { rows: 0, created: 0, updated: 0, unchanged: 0, failed: 0 },
+          counts: { rows: 0, created: 0, updated: 0, unchanged: 0, failed: 0, deactivated: 0 },
           warnings: [],
           error: { code: result.missing.code, message: `${result.missing.message} ${result.missing.help}` },
           rows: [],

@@ -27,6 +27,8 @@ function describeImport(r: ImportRecord): string {
       'Rows',
       `${r.counts.rows}: ${r.counts.created} created, ${r.counts.updated} updated, ${r.counts.unchanged} unchanged, ${r.counts.failed} failed`,
     ],
+    // Users a mirror feed left out are not rows of the file: their own line (SPEC §8).
+    ['Deactivated', deactivatedInWords(r)],
     ['Started', r.startedAt],
     ['Finished', r.finishedAt ?? ''],
     ['File now', r.filePath ?? ''],
@@ -42,6 +44,14 @@ function describeImport(r: ImportRecord): string {
   if (r.error) lines.push(['Error', `${r.error.code}: ${r.error.message}`]);
   if (r.supersededBy !== null) lines.push(['Re-run as', `import ${r.supersededBy}`]);
   return lines.map(([label, value]) => `${label.padEnd(14)} ${value}`).join('\n') + '\n';
+}
+
+/** "3 (left out of the file by mirror feed workday)"; a dry run's or held import's "would be". */
+function deactivatedInWords(r: ImportRecord): string {
+  const n = r.counts.deactivated;
+  if (n === 0) return '0';
+  const would = r.dryRun || r.status === 'held' ? 'would be ' : '';
+  return `${n} (${would}left out of the file by mirror feed ${r.feed ?? '(not recorded)'})`;
 }
 
 export const importsCommand: CommandModule = (cli, run) =>
@@ -75,6 +85,7 @@ export const importsCommand: CommandModule = (cli, run) =>
                 'UPDATED',
                 'UNCHANGED',
                 'FAILED',
+                'DEACTIVATED',
               ],
               records.map((r) => [
                 r.id,
@@ -88,6 +99,7 @@ export const importsCommand: CommandModule = (cli, run) =>
                 r.counts.updated,
                 r.counts.unchanged,
                 r.counts.failed,
+                r.counts.deactivated,
               ]),
             );
           }),

@@ -102,6 +102,15 @@ const activeOptions = (c: Argv) =>
 
 type ActiveArgs = { username: string; by?: string | undefined; json: boolean };
 
+/**
+ * The "Deactivated" line: `absent` when a mirror feed deactivated the user for being left out of
+ * its files (SPEC §8), so HR knows that listing the user again in that feed's file reactivates it.
+ */
+function deactivationInWords(u: UserView): string {
+  if (u.deactivatedReason === 'absent') return `absent: left out of the files of feed ${u.feed ?? '(none recorded)'}`;
+  return u.active ? '—' : 'not for absence (by a file row or by hand)';
+}
+
 function describeUser(u: UserView): string {
   const lines: Array<[string, string]> = [
     ['Username', u.username],
@@ -110,6 +119,8 @@ function describeUser(u: UserView): string {
     ['E-mail', u.email ?? ''],
     ['Phone', u.phone ?? ''],
     ['Active', yesNo(u.active)],
+    ['Feed', u.feed ?? '(none recorded)'],
+    ['Deactivated', deactivationInWords(u)],
     ['Ignore MFA', yesNo(u.ignoreMfa)],
     ['Roles', u.roles.join(', ')],
     ['User groups', u.groups.join(', ')],

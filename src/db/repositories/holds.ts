@@ -7,7 +7,7 @@
  * approving at once, or an approval racing a decline, cannot both win.
  */
 import type { Knex } from 'knex';
-import type { GuardTrip } from '../../domain/guards.js';
+import type { GuardCounts, GuardTrip } from '../../domain/guards.js';
 
 export interface Hold {
   id: number;
@@ -26,6 +26,8 @@ export interface Hold {
   note: string | null;
   /** The import that applied it (or held it again). */
   resolvedBy: number | null;
+  /** When this hold is a file held again on its approval: the hold that was approved. */
+  heldAgainFrom: number | null;
 }
 
 interface HoldRow {
@@ -44,6 +46,7 @@ interface HoldRow {
   decided_at: string | null;
   decision_note: string | null;
   resolved_by: number | string | null;
+  hold_id: number | string | null;
 }
 
 function toHold(row: HoldRow): Hold {
@@ -63,6 +66,7 @@ function toHold(row: HoldRow): Hold {
     decidedAt: row.decided_at,
     note: row.decision_note,
     resolvedBy: row.resolved_by === null ? null : Number(row.resolved_by),
+    heldAgainFrom: row.hold_id === null || row.hold_id === undefined ? null : Number(row.hold_id),
   };
 }
 
@@ -80,6 +84,12 @@ export async function listOpenHolds(knex: Knex): Promise<Hold[]> {
   return rows.map(toHold);
 }
 
+/** How many holds wait for a decision: one COUNT on the register, cheap enough for every file and poll. */
+export async function countWaitingHolds(knex: Knex): Promise<number> {
+  const [row] = (await daemonHolds(knex).whereNull('decision').count({ n: '*' })) as Array<{ n: number | string }>;
+  return Number(row?.n ?? 0);
+}
+
 /** Approved holds no import has applied yet: what the daemon picks up. */
 export async function listApprovedHolds(knex: Knex): Promise<Hold[]> {
   const rows = (await daemonHolds(knex)
@@ -92,6 +102,25 @@ export async function listApprovedHolds(knex: Knex): Promise<Hold[]> {
 export async function getHold(knex: Knex, id: number): Promise<Hold | undefined> {
   const row = (await daemonHolds(knex).where('id', id).first()) as HoldRow | undefined;
   return row ? toHold(row) : undefined;
+}
+
+/**
+ * The guards' counts an approval of `hold` lets through: its own tripped guards, and those of the
+ * approved holds it was held again from. A file held again lists only the guards that counted more
+ * than approved (apply/plan.ts), not those still within their approval: without the earlier
+ * approvals' counts, approving the new hold would hold the file again on a guard already approved,
+ * and the two guards would take turns for ever.
+ */
+export async function approvedCounts(knex: Knex, hold: Hold): Promise<Partial<GuardCounts>> {
+  const counts: Partial<GuardCounts> = {};
+  for (let current: Hold | undefined = hold; current;) {
+    for (const trip of current.guards) counts[trip.guard] = Math.max(counts[trip.guard] ?? 0, trip.planned);
+    const from: number | null = current.heldAgainFrom;
+    // Ids only decrease along the chain, so it ends.
+    const previous: Hold | undefined = from !== null && from < current.id ? await getHold(knex, from) : undefined;
+    current = previous?.decision === 'approved' ? previous : undefined;
+  }
+  return counts;
 }
 
 /** Records the decision; false when someone decided first. */

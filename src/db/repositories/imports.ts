@@ -22,7 +22,8 @@ export interface ImportRecord {
   feed: string | null;
   status: ImportStatus;
   dryRun: boolean;
-  counts: { rows: number; created: number; updated: number; unchanged: number; failed: number };
+  /** The report's counts; `deactivated` (SPEC §8) is 0 on imports registered before mirror feeds. */
+  counts: { rows: number; created: number; updated: number; unchanged: number; failed: number; deactivated: number };
   startedAt: string;
   finishedAt: string | null;
   filePath: string | null;
@@ -121,6 +122,7 @@ interface ImportRow {
   updated: number | string;
   unchanged: number | string;
   failed: number | string;
+  deactivated: number | string;
   started_at: string;
   finished_at: string | null;
   file_path: string | null;
@@ -151,6 +153,7 @@ function toRecord(row: ImportRow): ImportRecord {
       updated: Number(row.updated),
       unchanged: Number(row.unchanged),
       failed: Number(row.failed),
+      deactivated: Number(row.deactivated),
     },
     startedAt: row.started_at,
     finishedAt: row.finished_at,

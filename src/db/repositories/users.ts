@@ -20,6 +20,10 @@ export interface UserView {
   passwordUpdatedAt: string | null;
   createdAt: string;
   updatedAt: string;
+  /** The feed that owns the user (SPEC §8); null for users created before feeds were recorded. */
+  feed: string | null;
+  /** `absent` when a mirror feed deactivated the user for being left out of its files, else null. */
+  deactivatedReason: 'absent' | null;
 }
 
 export interface UserFilter {
@@ -42,6 +46,8 @@ interface UserRow {
   password_updated_at: string | null;
   created_at: string;
   updated_at: string;
+  feed: string | null;
+  deactivated_reason: string | null;
 }
 
 const PAGE = 1000;
@@ -68,7 +74,8 @@ export function usersWithDepartment(knex: Knex): Knex.QueryBuilder {
 }
 
 function baseQuery(knex: Knex, filter: UserFilter): Knex.QueryBuilder {
-  const query = usersWithDepartment(knex);
+  // Added here, not in usersWithDepartment: the apply stage reads that one's columns by position.
+  const query = usersWithDepartment(knex).select('users.feed', 'users.deactivated_reason');
   if (filter.department !== undefined)
     query.where('departments.name_key', filter.department.trim().toLowerCase().replace(/\s+/g, ' '));
   if (filter.active !== undefined) query.where('users.active', filter.active);
@@ -138,6 +145,9 @@ function toView(row: UserRow, roles: Map<number, string[]>, groups: Map<number, 
     passwordUpdatedAt: row.password_updated_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    feed: row.feed,
+    // Only `absent` is defined (migration 0004); anything else is shown as no reason rather than guessed at.
+    deactivatedReason: row.deactivated_reason === 'absent' ? 'absent' : null,
   };
 }
 

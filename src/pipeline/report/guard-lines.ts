@@ -29,14 +29,18 @@ export function guardInWords(trip: GuardTrip, feed?: string): string {
   return `${count(trip.planned)} ${words} — the limit is ${count(trip.limit)} (${where})`;
 }
 
-/** "Would create 3 users and update 512; 40 unchanged; 1 row would fail": a held file's counts. */
+/**
+ * "Would create 3 users and update 512; 40 unchanged; 1 row would fail; would deactivate 250
+ * users": a held file's counts (deactivations only when a mirror feed would make some).
+ */
 export function wouldHaveDone(summary: ReportSummary): string {
-  const { created, updated, unchanged, failed } = summary.counts;
+  const { created, updated, unchanged, failed, deactivated } = summary.counts;
   const parts = [
     `Would create ${count(created)} ${created === 1 ? 'user' : 'users'} and update ${count(updated)}`,
     `${count(unchanged)} unchanged`,
   ];
   if (failed > 0) parts.push(`${count(failed)} ${failed === 1 ? 'row would fail' : 'rows would fail'}`);
+  if (deactivated > 0) parts.push(`would deactivate ${count(deactivated)} ${deactivated === 1 ? 'user' : 'users'}`);
   return parts.join('; ');
 }
 

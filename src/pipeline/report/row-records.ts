@@ -30,6 +30,12 @@ export function tally(counts: ReportCounts, status: RowStatus): void {
   counts[counter] += 1;
 }
 
+/**
+ * Whether a row is a user a mirror feed deactivated (or, in a dry run or a held import, would
+ * deactivate) for being left out of the file (SPEC §8): not one of the file's rows, so `row: null`.
+ */
+export const isDeactivation = (status: RowStatus): boolean => status === 'deactivated' || status === 'would-deactivate';
+
 /** A copy with exactly the contract's keys, whatever else the caller's object carried. */
 export function toRowRecord(result: RowResult): RowResult {
   const record: RowResult = {

@@ -11,6 +11,7 @@ import { AppendFile } from '../../io/append-file.js';
 import { REPORT_FILE_MODE } from './atomic-file.js';
 import { EXCEL_MAX_ROWS, unstyledRowXml } from './paged-sheet.js';
 import {
+  isDeactivation,
   isUnlistedFailure,
   newCounts,
   rowRecordJson,
@@ -33,7 +34,7 @@ export interface RowSpool {
   ready(): Promise<void>;
   /** Writes out what is buffered and closes the files; call before `rows()`/`failedRows()`. */
   finish(): Promise<void>;
-  /** Every row in the order added; may be called any number of times after `finish()`. */
+  /** Every row in the order added, or those `filter` picks; may be called any number of times after `finish()`. */
   rows(filter?: RowFilter): AsyncIterable<RowResult>;
   /**
    * The JSON report's rows array between its brackets, as bytes ready to copy: each row on its own
@@ -146,6 +147,16 @@ async function* readRowsBody(path: string, bytes: number): AsyncGenerator<Uint8A
 const isUnchangedRow = (json: string): boolean => json.includes('"status":"unchanged"');
 
 /**
+ * Whether a row goes on the xlsx Rows sheet: the file's rows that changed or failed. A user
+ * deactivated for absence has no row in the file; the Deactivated sheet lists it instead.
+ */
+const isRowsSheetRow = (result: RowResult): boolean => result.status !== 'unchanged' && !isDeactivation(result.status);
+
+/** The same test on a spooled row's text (see isUnchangedRow for why the text can be trusted). */
+const isOffRowsSheet = (json: string): boolean =>
+  isUnchangedRow(json) || json.includes('"status":"deactivated"') || json.includes('"status":"would-deactivate"');
+
+/**
  * A disk-backed spool in a fresh private folder under `dir` (created if missing). Files are
  * owner-only: failed rows hold personal data (never passwords). A failed row added without its
  * cells still appears in the "Failed rows" sheet, with just its username.
@@ -163,6 +174,9 @@ export function createRowSpool(dir: string): RowSpool {
   // The Rows sheet's XML, made as rows come so the report copies it instead of reading every row
   // back to make it; only while the rows fit the sheet's first page (past that, the report pages them).
   const sheetFile = new SpoolFile(join(spoolDir, 'rows-sheet.xml'));
+  // Users deactivated for absence again, for the Deactivated sheet: a few among a million rows,
+  // not worth reading the rows file back for.
+  const deactivatedFile = new SpoolFile(join(spoolDir, 'deactivated.ndjson'));
   let sheetRows = 0;
   const counts = newCounts();
   let finished = false;
@@ -178,7 +192,8 @@ export function createRowSpool(dir: string): RowSpool {
     add(result, failedCells) {
       tally(counts, result.status);
       rowsFile.appendText(frameRow(rowRecordJson(result)));
-      if (result.status !== 'unchanged' && ++sheetRows < EXCEL_MAX_ROWS)
+      if (isDeactivation(result.status)) deactivatedFile.append(toRowRecord(result));
+      else if (result.status !== 'unchanged' && ++sheetRows < EXCEL_MAX_ROWS)
         sheetFile.appendText(unstyledRowXml(sheetRows + 1, rowsSheetCells(result)));
       const failed = toFailedCells(result, failedCells);
       if (failed) failedFile.append(failed);
@@ -188,17 +203,21 @@ export function createRowSpool(dir: string): RowSpool {
       await rowsFile.ready();
       await failedFile.ready();
       await sheetFile.ready();
+      await deactivatedFile.ready();
     },
     async finish() {
       if (finished) return;
-      await Promise.all([rowsFile.close(), failedFile.close(), sheetFile.close()]);
+      await Promise.all([rowsFile.close(), failedFile.close(), sheetFile.close(), deactivatedFile.close()]);
       finished = true;
     },
     rows(filter) {
       assertFinished();
+      if (filter?.deactivatedOnly)
+        return counts.deactivated === 0 ? noRows() : readNdjson<RowResult>(deactivatedFile.path);
       if (!filter?.exceptUnchanged) return readRows(rowsFile.path);
-      // A re-sync that changed nothing need not read its rows back just to skip every one.
-      return counts.unchanged === counts.rows ? noRows() : readRows(rowsFile.path, isUnchangedRow);
+      // A re-sync that changed nothing need not read its rows back just to skip every one
+      // (deactivations are not counted in `rows`, and are not Rows sheet rows either).
+      return counts.unchanged === counts.rows ? noRows() : readRows(rowsFile.path, isOffRowsSheet);
     },
     rowsJsonBody() {
       assertFinished();
@@ -217,6 +236,7 @@ export function createRowSpool(dir: string): RowSpool {
       rowsFile.destroy();
       failedFile.destroy();
       sheetFile.destroy();
+      deactivatedFile.destroy();
       await rm(spoolDir, { recursive: true, force: true });
     },
   };
@@ -245,7 +265,10 @@ export function createMemoryRowSpool(): RowSpool {
     },
     ready: async () => undefined,
     finish: async () => undefined,
-    rows: (filter) => iterate(filter?.exceptUnchanged ? rows.filter((row) => row.status !== 'unchanged') : rows),
+    rows: (filter) => {
+      if (filter?.deactivatedOnly) return iterate(rows.filter((row) => isDeactivation(row.status)));
+      return iterate(filter?.exceptUnchanged ? rows.filter(isRowsSheetRow) : rows);
+    },
     rowsJsonBody: () =>
       iterate(
         rows.length === 0
@@ -258,7 +281,7 @@ export function createMemoryRowSpool(): RowSpool {
             ],
       ),
     rowsSheetXml: () => {
-      const listed = rows.filter((row) => row.status !== 'unchanged');
+      const listed = rows.filter(isRowsSheetRow);
       if (listed.length >= EXCEL_MAX_ROWS) return undefined;
       return { rows: listed.length, xml: iterate(listed.map((row, i) => unstyledRowXml(i + 2, rowsSheetCells(row)))) };
     },

@@ -12,8 +12,26 @@ export type SummaryLine = readonly [label: string, value: string | number];
 
 const plural = (n: number, one: string, many: string): string => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
 
-/** The outcome in one sentence, e.g. "Imported with errors: 3 rows failed". */
+/**
+ * The outcome in one sentence, e.g. "Imported with errors: 3 rows failed, 40 other rows were
+ * applied", with the users a mirror feed deactivated (or would) when there are some.
+ */
 export function outcomeInWords(summary: ReportSummary): string {
+  const sentence = outcomeOfRows(summary);
+  const { deactivated } = summary.counts;
+  if (deactivated === 0 || summary.outcome === 'rejected') return sentence;
+  const would = summary.dryRun || summary.outcome === 'held';
+  const users = plural(deactivated, 'user', 'users');
+  const deactivation = `${users} left out of the file ${would ? 'would be' : deactivated === 1 ? 'was' : 'were'} deactivated`;
+  // "…; nothing was changed" stays last: it is what a dry run or a held file's reader must not miss.
+  const nothing = '; nothing was changed';
+  return sentence.endsWith(nothing)
+    ? `${sentence.slice(0, -nothing.length)}; ${deactivation}${nothing}`
+    : `${sentence}; ${deactivation}`;
+}
+
+/** The outcome for the file's own rows. */
+function outcomeOfRows(summary: ReportSummary): string {
   const { counts, dryRun } = summary;
   const applied = counts.rows - counts.failed;
   switch (summary.outcome) {
@@ -61,6 +79,17 @@ export function sameContentWarning(earlier: {
 }): string {
   const at = formatTimestamp(earlier.finishedAt ?? earlier.startedAt);
   return `The same content was imported before, as import #${earlier.id} on ${at} (${earlier.originalName}); rows that did not change since then are unchanged.`;
+}
+
+/**
+ * The Summary's Deactivated line: a number, and when there are some, who they are and where they
+ * are listed (they are not rows of the file, so the Rows sheet does not list them).
+ */
+function deactivatedInWords(summary: ReportSummary): string | number {
+  const { deactivated } = summary.counts;
+  if (deactivated === 0) return 0;
+  const feed = summary.feed === undefined ? 'this feed' : `feed "${summary.feed}"`;
+  return `${deactivated} (active users of ${feed} that this file left out; listed on the Deactivated sheet)`;
 }
 
 /** Rows per second, or '—' when the import took no measurable time or had no rows. */
@@ -125,6 +154,7 @@ export function summaryLines(summary: ReportSummary): SummaryLine[] {
         : `${counts.unchanged} (not listed on the Rows sheet; the JSON report lists every row)`,
     ],
     ['Failed', counts.failed],
+    [wouldOnly ? 'Would be deactivated' : 'Deactivated', deactivatedInWords(summary)],
     ['Started', formatTimestamp(summary.startedAt)],
     ['Finished', formatTimestamp(summary.finishedAt)],
     ['Duration', formatDuration(summary.durationMs)],

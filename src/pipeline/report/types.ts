@@ -91,9 +91,12 @@ export interface ReportSummary {
   approveCommand?: string;
 }
 
-/** Which rows to read back: all of them, or only those that changed or failed (the xlsx Rows sheet). */
+/** Which rows to read back: all of them, or one sheet's worth of the xlsx report. */
 export interface RowFilter {
+  /** Only the file's rows that changed or failed (the Rows sheet): no unchanged rows, no deactivations. */
   exceptUnchanged?: boolean;
+  /** Only the users deactivated (or that would be) for absence (the Deactivated sheet). */
+  deactivatedOnly?: boolean;
 }
 
 /**

@@ -42,6 +42,8 @@ export function reportHead(summary: ReportSummary): Record<string, unknown> {
       updated: counts.updated,
       unchanged: counts.unchanged,
       failed: counts.failed,
+      // Always present, 0 when none (SPEC §8): a reader need not know whether the feed mirrors.
+      deactivated: counts.deactivated,
     },
     ...guardFields(summary),
     warnings: [...summary.warnings],

@@ -5,8 +5,9 @@
  *
  * Sheet order is Summary, Failed rows, Rows on purpose: the reader takes the first sheet with a
  * recognisable header (SPEC §1), so a report dropped back into the inbox imports its fixed
- * failed rows, not the Rows sheet (whose Username column would be found first otherwise). The Held
- * sheet (SPEC §9, only when a guard tripped) comes last for the same reason.
+ * failed rows, not the Rows sheet (whose Username column would be found first otherwise). The
+ * Deactivated sheet (SPEC §8, only when a mirror feed deactivated someone) and the Held sheet
+ * (SPEC §9, only when a guard tripped) come after Rows for the same reason (workbook-layout.ts).
  */
 import type ExcelJS from 'exceljs';
 import { once } from 'node:events';
@@ -14,9 +15,10 @@ import { COLUMN_KEYS, TEMPLATE_HEADERS } from '../../domain/columns.js';
 import { REPORT_ERROR_COLUMN, REPORT_KEYWORD, REPORT_SHEETS } from '../../domain/workbook-layout.js';
 import { patchStreamingWriter } from '../../xlsx/index.js';
 import { writeAtomically } from './atomic-file.js';
+import { writeDeactivatedSheet } from './deactivated-sheet.js';
 import { writeHeldSheet } from './held-sheet.js';
 import { EXCEL_MAX_ROWS, HEADER_FONT, PagedSheet, toCellValues, type ReportCell } from './paged-sheet.js';
-import { rowsSheetCells } from './row-records.js';
+import { isDeactivation, rowsSheetCells } from './row-records.js';
 import { summaryLines } from './summary-lines.js';
 import { WorkbookWriter } from './workbook-writer.js';
 import type { FailedRowCells, ReportSource, RowStatus } from './types.js';
@@ -44,6 +46,9 @@ export const STATUS_FILL: Readonly<Record<RowStatus, ExcelJS.Fill>> = {
   'would-deactivate': solid('FFFFF5D6'),
 };
 
+/** The Rows sheet's status colours: its rows are never deactivations (they have their own sheet). */
+const ROWS_SHEET_FILLS = Object.entries(STATUS_FILL).filter(([status]) => !isDeactivation(status as RowStatus));
+
 /** Header of the Rows sheet(s). */
 export const ROWS_HEADERS = ['Row', 'Username', 'Status', 'Changed fields', 'Message'] as const;
 
@@ -61,8 +66,8 @@ const SETTLE_EVERY = 1000;
 
 /**
  * Writes the xlsx report to `filePath` (via `filePath.tmp` and a rename; mode 0o600). The
- * "Failed rows" sheet exists only when there are failed rows; "Rows" always exists, with just its
- * header for a rejected file.
+ * "Failed rows" sheet exists only when there are failed rows, "Deactivated" only when a mirror
+ * feed deactivated someone; "Rows" always exists, with just its header for a rejected file.
  */
 export async function writeXlsxReport(
   source: ReportSource,
@@ -107,6 +112,7 @@ async function fillWorkbook(
   writeSummary(workbook, source);
   await writeFailedRows(workbook, source.failedRows(), rowsPerSheet);
   await writeRows(workbook, source, rowsPerSheet);
+  await writeDeactivatedSheet(workbook, source, rowsPerSheet);
   writeHeldSheet(workbook, source.summary.guards ?? []);
   await workbook.commit();
 }
@@ -162,7 +168,7 @@ async function writeRows(
     if (count === 0) return;
     page.addConditionalFormatting({
       ref: `C2:C${count + 1}`,
-      rules: Object.entries(STATUS_FILL).map(([status, fill], priority) => ({
+      rules: ROWS_SHEET_FILLS.map(([status, fill], priority) => ({
         type: 'cellIs',
         operator: 'equal',
         priority: priority + 1,
@@ -189,7 +195,9 @@ async function writeRows(
   for await (const result of source.rows({ exceptUnchanged: true })) {
     // What HR acts on is what changed or failed: unchanged rows are counted on the Summary sheet
     // (and listed in the JSON report), not repeated here — a 100k-row re-sync lists only its changes.
-    if (result.status === 'unchanged') continue;
+    // Users deactivated for absence are not rows of the file: a line without a row number among
+    // numbered ones reads as a mistake to HR, so they have their own sheet (deactivated-sheet.ts).
+    if (result.status === 'unchanged' || isDeactivation(result.status)) continue;
     sheet.add(rowsSheetCells(result));
     if (++written % SETTLE_EVERY === 0) await sheet.settle();
   }
