@@ -50,10 +50,7 @@ function sections(summary: ReportSummary): Section[] {
   out.push({
     title: held ? 'What the file would do' : 'Counts',
     lines: held
-      ? [
-          `${wouldHaveDone(summary)}${counts.deactivated > 0 ? `; deactivate ${counts.deactivated}` : ''}.`,
-          'Nothing was written.',
-        ]
+      ? [`${wouldHaveDone(summary)}.`, 'Nothing was written.']
       : [
           `rows ${counts.rows}, created ${counts.created}, updated ${counts.updated}, unchanged ${counts.unchanged}, ` +
             `failed ${counts.failed}, deactivated ${counts.deactivated}`,

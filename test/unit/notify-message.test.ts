@@ -81,13 +81,13 @@ describe('the message (SPEC §11)', () => {
       }),
     );
     expect(message.subject).toBe(
-      '[usersync] workday-2026-12.xlsx: Held for approval: 1 safety limit was exceeded; nothing was changed',
+      '[usersync] workday-2026-12.xlsx: Held for approval: 1 safety limit was exceeded; 230 users left out of the file would be deactivated; nothing was changed',
     );
     expect(message.text).toContain(
       '- 230 active users would be deactivated — the limit is 50 (safety.limits.deactivate, or limits.deactivate of feed "workday")',
     );
     expect(message.text).toContain('users: ana, ben and 210 more');
-    expect(message.text).toContain('deactivate 230');
+    expect(message.text).toContain('Would create 0 users and update 0; 70 unchanged; would deactivate 230 users.');
     expect(message.text).toContain('To apply it:   usersync holds approve 42');
     expect(message.text).toContain('To decline it: usersync holds decline 42');
     expect(message.html).toContain('<code>To apply it:   usersync holds approve 42</code>');
