@@ -2,8 +2,11 @@
  * Who is told about an import and what the message says (SPEC §11), and what each nodemailer
  * failure is called when it cannot be provoked on 127.0.0.1 alone (DNS).
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { configSchema } from '../../src/config/schema.js';
+import { configSchema, loadConfig } from '../../src/config/index.js';
 import { recipientsFor } from '../../src/notify/enqueue.js';
 import { renderImportMessage } from '../../src/notify/render.js';
 import { explain } from '../../src/notify/send.js';
@@ -125,5 +128,28 @@ describe('naming a failure', () => {
     });
     expect(explain(busy, 'h:25')).toMatchObject({ step: 'message', permanent: false });
     expect(explain(spam, 'h:25')).toMatchObject({ step: 'message', permanent: true });
+  });
+});
+
+describe('the SMTP URL is a secret (SPEC §11)', () => {
+  it('never shows its password in a configuration error', () => {
+    const cwd = mkdtempSync(path.join(tmpdir(), 'usersync-cfg-'));
+    const error = (() => {
+      try {
+        loadConfig({ cwd, env: { USERSYNC_SMTP_URL: 'http://mailer:Smtp-Secret-55@mail.example.com:587' } });
+      } catch (e) {
+        return e as Error;
+      }
+      return undefined;
+    })();
+    expect(error?.message).toContain('notify.smtp.url');
+    expect(error?.message).toContain('mailer:***@mail.example.com');
+    expect(error?.message).not.toContain('Smtp-Secret-55');
+  });
+
+  it('requires a From address once a server is set', () => {
+    const parsed = configSchema.safeParse({ notify: { smtp: { url: 'smtp://127.0.0.1:25' } } });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues[0]?.path).toEqual(['notify', 'smtp', 'from']);
   });
 });
