@@ -58,9 +58,12 @@ function sections(summary: ReportSummary): Section[] {
   });
   if (held) {
     const guardLines = (summary.guards ?? []).flatMap((trip) => {
-      const shown = trip.users.slice(0, USERS_SHOWN).join(', ');
-      const more = trip.planned > USERS_SHOWN ? ` and ${trip.planned - USERS_SHOWN} more` : '';
-      return [`- ${guardInWords(trip, summary.feed)}`, ...(shown ? [`  users: ${shown}${more}`] : [])];
+      const shown = trip.users.slice(0, USERS_SHOWN);
+      const more = trip.planned > shown.length ? ` and ${trip.planned - shown.length} more` : '';
+      return [
+        `- ${guardInWords(trip, summary.feed)}`,
+        ...(shown.length ? [`  users: ${shown.join(', ')}${more}`] : []),
+      ];
     });
     out.push({ title: 'Safety limits exceeded', lines: guardLines });
     const decline = declineCommand(summary.approveCommand);
