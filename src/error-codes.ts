@@ -156,6 +156,11 @@ export const ERROR_CODES = define({
     help: 'Read the cause in the log (usersync.log); this is a bug or a schema change made by hand.',
   },
 
+  NOTIFY_SEND_FAILED: {
+    kind: 'operational',
+    message: 'The SMTP server could not be reached or did not take the message.',
+    help: 'The message says which step failed (DNS, connection, TLS, login, recipient); fix that and run `usersync notify test` again.',
+  },
   // ── files and folders ───────────────────────────────────────────────────────────────────
   FS_IO_FAILED: {
     kind: 'operational',

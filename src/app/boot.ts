@@ -3,7 +3,7 @@
  * shutdown runs those cleanups in reverse order:
  *
  *   lock → database (+ migrations, waiting while it is unreachable) → folders + catalogue →
- *   recover → watcher → schedules → health
+ *   recover → watcher → schedules → health → notify (the e-mail sender, SPEC §11)
  *
  * Config and logger are made by the CLI before this runs.
  */
@@ -14,6 +14,7 @@ import { createDatabase, type Database } from '../db/knex.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { describeError, fail } from '../errors.js';
 import { createMetrics } from '../health/metrics.js';
+import { createDispatcher, type Dispatcher } from '../notify/dispatcher.js';
 import { startHealthServer, type HealthReport } from '../health/server.js';
 import type { AuditLog } from '../logging/audit-log.js';
 import type { Logger } from '../logging/logger.js';
@@ -113,6 +114,7 @@ export async function boot(
     const scheduler = await phase('schedules', async () => startJobs(jobs, config.schedule.timezone, logger));
     shutdown.register('schedules', () => scheduler.stop());
 
+    const dispatcher = createDispatcher({ config, db, logger, metrics });
     let healthPort: number | null = null;
     if (config.health.port !== 0) {
       const server = await phase('health', () =>
@@ -121,7 +123,7 @@ export async function boot(
           port: config.health.port,
           logger,
           metrics,
-          report: () => healthReport(db, daemon, watcher!, refused, shutdown),
+          report: () => healthReport(db, daemon, watcher!, refused, shutdown, dispatcher),
         }),
       );
       healthPort = server.address()?.port ?? null;
@@ -129,6 +131,11 @@ export async function boot(
     }
     daemon.kick();
     daemon.watchApprovals();
+    if (config.notify.smtp.url !== '') {
+      // Registered after the database, so it stops (and lets go of its connection) before that closes.
+      shutdown.register('notify', () => dispatcher.stop());
+      dispatcher.start();
+    }
     log.info('daemon.started', {
       inbox: config.folders.inbox,
       database: db.description,
@@ -189,6 +196,7 @@ async function healthReport(
   watcher: InboxWatcher,
   refused: RefusedEntries,
   shutdown: Shutdown,
+  dispatcher: Dispatcher,
 ): Promise<HealthReport> {
   const database = await probeDatabase(db);
   const state = daemon.status();
@@ -196,6 +204,7 @@ async function healthReport(
     database.reachable ? null : `database: ${database.code}: ${database.error}`,
     watcher.healthy() ? null : `watcher: ${watcher.problem() ?? 'not running'}`,
     state.degraded,
+    dispatcher.status().stuck,
   ].filter((r): r is string => r !== null);
   const refusedEntries = await refused.list();
   return {
@@ -210,6 +219,7 @@ async function healthReport(
     lastImport: state.lastImport,
     // Held imports wait for a person, not for the daemon: reported, but still 200 (SPEC §9).
     held: state.held ?? 0,
+    notifications: dispatcher.status(),
   };
 }
 

@@ -11,6 +11,7 @@ import { resolve as resolveHold } from '../db/repositories/holds.js';
 import type { GuardCounts } from '../domain/guards.js';
 import { stemOf } from '../pipeline/claim.js';
 import type { ClaimSteps, ProcessRequest } from '../pipeline/import-request.js';
+import { queueImportMessage } from '../notify/enqueue.js';
 import { feedOfInboxFile } from './sources.js';
 import { checkUnchanged, settleClaimed, type Snapshot } from '../pipeline/settle.js';
 
@@ -31,7 +32,8 @@ export interface Claimed {
 /**
  * What the daemon asks of processFile for a claimed file (the command applying an approved hold
  * asks the same): where it is, its feed, the report names in processing/, and for an approved
- * hold the approval — linked to the hold in the transaction that closes the import.
+ * hold the approval — linked to the hold in the transaction that closes the import, where the
+ * message telling people about it is queued too (notify/enqueue.ts).
  */
 export function claimedRequest(
   claimed: Claimed,
@@ -47,16 +49,15 @@ export function claimedRequest(
     dryRun: false,
     reportDir: config.folders.processing,
     reportStem: `${claimed.claimId}__${stemOf(claimed.originalName)}`,
-    ...(approval
-      ? {
-          approval,
-          hooks: {
-            inClosingTransaction: async (trx, summary) => {
-              if (summary.importId !== null) await resolveHold(trx, approval.holdId, { by: summary.importId });
-            },
-          },
-        }
-      : {}),
+    ...(approval ? { approval } : {}),
+    hooks: {
+      // Both in the one transaction that closes the import: the hold is linked to the import that
+      // applied it, and the message about it is queued (SPEC §11) — never one without the other.
+      inClosingTransaction: async (trx, summary) => {
+        if (approval && summary.importId !== null) await resolveHold(trx, approval.holdId, { by: summary.importId });
+        await queueImportMessage(trx, config, summary);
+      },
+    },
   };
 }
 

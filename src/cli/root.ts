@@ -30,6 +30,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<readonly CommandModule[]>>
   imports: async () => [(await import('./commands/imports.js')).importsCommand],
   holds: async () => [(await import('./commands/holds.js')).holdsCommand],
   audit: async () => [(await import('./commands/audit.js')).auditCommand],
+  notify: async () => [(await import('./commands/notify.js')).notifyCommand],
 };
 
 /** The modules of the command named on the command line, or of every command. */

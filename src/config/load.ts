@@ -198,7 +198,7 @@ function article(expected: string): string {
 /** Shows a bad value without ever printing a secret: database URLs lose their password. */
 function showValue(keyPath: string[], value: unknown): string {
   if (value === undefined) return 'nothing';
-  if (keyPath.join('.') === 'database.url' && typeof value === 'string')
+  if (['database.url', 'notify.smtp.url'].includes(keyPath.join('.')) && typeof value === 'string')
     return JSON.stringify(redactDatabaseUrl(value));
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;

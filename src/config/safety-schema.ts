@@ -66,6 +66,12 @@ export const safety = z
       .array(z.string().min(1))
       .default([])
       .describe('Roles or groups no import may grant or remove: such a row fails with ROW_PROTECTED_ROLE.'),
+    approvers: z
+      .array(z.email())
+      .default([])
+      .describe(
+        'Addresses told about every held file, with the tripped guards and the commands that decide it (SPEC §11).',
+      ),
   })
   .prefault({})
   .describe('Plan before write, guards, holds and protected accounts (SPEC §9).');

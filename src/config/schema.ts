@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { feeds, safety } from './safety-schema.js';
+import { notify } from './notify-schema.js';
 
 export { BUILT_IN_FEED } from './safety-schema.js';
 
@@ -315,6 +316,7 @@ export const configSchema = z.strictObject({
   daemon,
   safety,
   feeds,
+  notify,
 });
 
 /** The validated, frozen configuration passed to every factory. */
@@ -335,4 +337,5 @@ export const ENVIRONMENT: ReadonlyArray<{ name: string; path: readonly string[];
   { name: 'USERSYNC_LOG_DIR', path: ['logs', 'dir'], type: 'string' },
   { name: 'USERSYNC_LOG_LEVEL', path: ['logs', 'level'], type: 'string' },
   { name: 'USERSYNC_HEALTH_PORT', path: ['health', 'port'], type: 'number' },
+  { name: 'USERSYNC_SMTP_URL', path: ['notify', 'smtp', 'url'], type: 'string' },
 ];

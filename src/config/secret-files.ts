@@ -11,6 +11,7 @@ import { configFiles, readJsonFile, type LoadOptions } from './load.js';
  */
 const SECRET_KEYS: ReadonlyArray<{ path: readonly string[]; isSecret(value: unknown): boolean }> = [
   { path: ['database', 'url'], isSecret: (value) => typeof value === 'string' && urlHasPassword(value) },
+  { path: ['notify', 'smtp', 'url'], isSecret: (value) => typeof value === 'string' && urlHasPassword(value) },
 ];
 
 function urlHasPassword(url: string): boolean {

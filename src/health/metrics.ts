@@ -28,6 +28,9 @@ export interface Metrics {
   guardsTripped(guards: readonly string[]): void;
   /** How many held imports wait for a decision now (read from the register). */
   setHeldImports(holds: number): void;
+  /** A try at sending a queued message (SPEC §11): sent, retry (queued again) or failed (refused for good). */
+  notification(status: 'sent' | 'retry' | 'failed'): void;
+  setNotificationQueue(length: number): void;
 }
 
 export function createMetrics(): Metrics {
@@ -92,6 +95,18 @@ export function createMetrics(): Metrics {
   for (const outcome of ['imported', 'imported_with_errors', 'rejected', 'held']) files.inc({ outcome }, 0);
   // Every guard's series exists from the start, so that rate() and alerts see the first trip.
   for (const guard of GUARD_NAMES) guardTrips.inc({ guard }, 0);
+  const notifications = new client.Counter({
+    name: 'usersync_notifications_total',
+    help: 'Tries at sending a queued e-mail, by status: sent, retry (queued again), failed (refused for good).',
+    labelNames: ['status'],
+    registers: [registry],
+  });
+  const notificationQueue = new client.Gauge({
+    name: 'usersync_notification_queue',
+    help: 'E-mail messages queued and not yet sent.',
+    registers: [registry],
+  });
+  for (const status of ['sent', 'retry', 'failed']) notifications.inc({ status }, 0);
   for (const outcome of ROW_OUTCOMES) rows.inc({ outcome }, 0);
   return {
     registry,
@@ -111,5 +126,7 @@ export function createMetrics(): Metrics {
       for (const guard of guards) guardTrips.inc({ guard });
     },
     setHeldImports: (n) => heldImports.set(n),
+    notification: (status) => notifications.inc({ status }),
+    setNotificationQueue: (n) => notificationQueue.set(n),
   };
 }

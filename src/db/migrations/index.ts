@@ -8,6 +8,7 @@ import * as initial from './0001-initial.js';
 import * as actor from './0002-actor.js';
 import * as safety from './0003-safety.js';
 import * as mirror from './0004-mirror.js';
+import * as outbox from './0005-outbox.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -19,6 +20,7 @@ const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: Migration]> =
   ['0002-actor', actor],
   ['0003-safety', safety],
   ['0004-mirror', mirror],
+  ['0005-outbox', outbox],
 ];
 
 export const migrationSource: Knex.MigrationSource<string> = {
