@@ -58,6 +58,7 @@ describe('npm run bench (smoke)', () => {
           };
           big: { rows: number; peakRssMb: number; safety: string };
           safety: Record<'new' | 'unchanged', SafetyComparison>;
+          mirror: { ratio: number; mirror: { medianMs: number }; delta: { medianMs: number }; left: { ms: number } };
         }
       >;
       targets: Array<{
