@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { getImport } from '../../src/db/repositories/imports.js';
 import { describeEachDatabase } from '../helpers/databases.js';
 import { createTestPipeline, snapshot, userEvents, type TestPipeline } from '../helpers/pipeline.js';
 import { TEMPLATE, fixtureDir, userRow, writeCsv, type Cell } from '../fixtures/build.js';
@@ -59,6 +60,10 @@ describeEachDatabase('guards: plan before write', (database) => {
     const register = await pipe.db.knex('imports').where('id', result.summary.importId!).first();
     expect(register.status).toBe('held');
     expect(JSON.parse(register.guards as string).tripped[0].guard).toBe(guard);
+    expect((await getImport(pipe.db.knex, result.summary.importId!))?.guards).toEqual({
+      tripped: [{ guard, limit: LIMITS[guard as keyof typeof LIMITS], planned }],
+      allowed: [],
+    });
     return result;
   }
 
@@ -119,6 +124,10 @@ describeEachDatabase('guards: plan before write', (database) => {
     expect(result.summary.outcome).toBe('imported');
     expect(result.summary.counts.updated).toBe(3);
     expect(result.summary.allowed).toEqual(['mfaBypass']);
+    expect((await getImport(pipe.db.knex, result.summary.importId!))?.guards).toEqual({
+      tripped: [{ guard: 'mfaBypass', limit: 2, planned: 3 }],
+      allowed: ['mfaBypass'],
+    });
     const events = await pipe.db.knex('audit_events').where('import_id', result.summary.importId!).orderBy('id');
     const allowed = events.find((e) => e.action === 'import.guards_allowed');
     expect(JSON.parse(allowed.changes as string)).toMatchObject({

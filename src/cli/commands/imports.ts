@@ -43,6 +43,16 @@ function describeImport(r: ImportRecord): string {
   ];
   if (r.error) lines.push(['Error', `${r.error.code}: ${r.error.message}`]);
   if (r.supersededBy !== null) lines.push(['Re-run as', `import ${r.supersededBy}`]);
+  for (const trip of r.guards?.tripped ?? []) {
+    const letThrough = r.guards?.allowed.includes(trip.guard) ? ' (let through)' : '';
+    lines.push(['Guard', `${trip.guard}: ${trip.planned} planned, limit ${trip.limit}${letThrough}`]);
+  }
+  if (r.decision) {
+    const { decision, by, at, note } = r.decision;
+    lines.push(['Decision', `${decision} by ${by ?? '?'} at ${at ?? '?'}${note ? ` — ${note}` : ''}`]);
+  }
+  if (r.holdId !== null) lines.push(['Applies hold', `import ${r.holdId}`]);
+  if (r.resolvedBy !== null) lines.push(['Resolved by', `import ${r.resolvedBy}`]);
   return lines.map(([label, value]) => `${label.padEnd(14)} ${value}`).join('\n') + '\n';
 }
 

@@ -33,6 +33,13 @@ export interface ImportRecord {
   redacted: boolean;
   error: { code: string; message: string } | null;
   supersededBy: number | null;
+  /** SPEC §9: the guards that held the file or were let through (`tripped`, `allowed`); null with safety off. */
+  guards: { tripped: Array<{ guard: string; limit: number; planned: number }>; allowed: string[] } | null;
+  /** The held import this one applied; the import that applied (or held again) this held one. */
+  holdId: number | null;
+  resolvedBy: number | null;
+  /** How a held import was decided, and by whom. */
+  decision: { decision: string; by: string | null; at: string | null; note: string | null } | null;
 }
 
 export interface OpenImport {
@@ -133,6 +140,13 @@ interface ImportRow {
   error_code: string | null;
   error_message: string | null;
   superseded_by: number | string | null;
+  guards?: string | null;
+  hold_id?: number | string | null;
+  resolved_by?: number | string | null;
+  decision?: string | null;
+  decided_by?: string | null;
+  decided_at?: string | null;
+  decision_note?: string | null;
 }
 
 function toRecord(row: ImportRow): ImportRecord {
@@ -164,7 +178,28 @@ function toRecord(row: ImportRow): ImportRecord {
     redacted: Boolean(Number(row.redacted)),
     error: row.error_code ? { code: row.error_code, message: row.error_message ?? '' } : null,
     supersededBy: row.superseded_by === null ? null : Number(row.superseded_by),
+    guards: row.guards ? guardsOf(row.guards) : null,
+    holdId: row.hold_id == null ? null : Number(row.hold_id),
+    resolvedBy: row.resolved_by == null ? null : Number(row.resolved_by),
+    decision: row.decision
+      ? {
+          decision: row.decision,
+          by: row.decided_by ?? null,
+          at: row.decided_at ?? null,
+          note: row.decision_note ?? null,
+        }
+      : null,
   };
+}
+
+/** The register's guards JSON without the users each guard counted (the report lists those). */
+function guardsOf(json: string): NonNullable<ImportRecord['guards']> {
+  const parsed = JSON.parse(json) as {
+    tripped?: Array<{ guard: string; limit: number; planned: number }>;
+    allowed?: string[];
+  };
+  const tripped = (parsed.tripped ?? []).map(({ guard, limit, planned }) => ({ guard, limit, planned }));
+  return { tripped, allowed: parsed.allowed ?? [] };
 }
 
 export async function getImport(knex: Knex, id: number): Promise<ImportRecord | undefined> {
