@@ -6,8 +6,8 @@
  *
  * Planned like every other change (plan.ts): while the file's batches are prepared this notes
  * who the file lists — failed rows count as present, so a bad e-mail never deactivates anyone —
- * whom it adopts and whose missing count it resets; then `findAbsent` walks the feed's active
- * users in pages of ids, set-based, checking each against the usernames the file used (the
+ * whom it adopts and whose missing count it resets; then `findAbsent` streams the feed's active
+ * users, set-based, checking each against the usernames the file used (the
  * import's own index of them, kept off the heap: domain/username-index.ts). The deactivations
  * count for the `deactivate` guard. They are written by `settle`, in the transaction that closes
  * the import's register row: a crash before it deactivates nobody and counts no absence; the
@@ -35,8 +35,6 @@ export interface AbsentUser {
   missing: number;
 }
 
-/** Rows a page of the feed's users reads: small enough for one round trip, big enough to be few. */
-const PAGE = 5_000;
 /** Ids per UPDATE … WHERE id IN (…). */
 const IDS_PER_STATEMENT = 500;
 
@@ -75,27 +73,19 @@ export class MirrorPlan {
     const { feed, missingBeforeDeactivate, isProtected } = this.settings;
     this.deactivate = [];
     this.stillMissing = [];
-    let after = 0;
-    for (;;) {
-      const page = (await knex('users')
-        .where({ feed, active: true })
-        .where('id', '>', after)
-        .orderBy('id')
-        .limit(PAGE)
-        .select('id', 'username', 'missing_count')) as Array<{
-        id: number | string;
-        username: string;
-        missing_count: number | string;
-      }>;
-      for (const user of page) {
-        const { username } = user;
-        if (seen.get(username) !== undefined || this.failedPresent.get(username) !== undefined) continue;
-        if (isProtected?.(username)) continue;
-        const absent = { id: Number(user.id), username, missing: Number(user.missing_count) + 1 };
-        (absent.missing >= missingBeforeDeactivate ? this.deactivate : this.stillMissing).push(absent);
-      }
-      if (page.length < PAGE) return;
-      after = Number(page[page.length - 1]!.id);
+    // One streamed query, not pages: MariaDB answers `id > ? ORDER BY id LIMIT n` on (feed, active)
+    // with a ref scan from the start of the feed each time (measured: 1M users, +12–20 s).
+    const users = knex('users').where({ feed, active: true }).select('id', 'username', 'missing_count').stream();
+    for await (const user of users as AsyncIterable<{
+      id: number | string;
+      username: string;
+      missing_count: number | string;
+    }>) {
+      const { username } = user;
+      if (seen.get(username) !== undefined || this.failedPresent.get(username) !== undefined) continue;
+      if (isProtected?.(username)) continue;
+      const absent = { id: Number(user.id), username, missing: Number(user.missing_count) + 1 };
+      (absent.missing >= missingBeforeDeactivate ? this.deactivate : this.stillMissing).push(absent);
     }
   }
 
