@@ -16,7 +16,7 @@ import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { Database } from '../db/knex.js';
-import { countWaitingHolds, listApprovedHolds } from '../db/repositories/holds.js';
+import { countWaitingHolds, getHold, listApprovedHolds } from '../db/repositories/holds.js';
 import { describeError, UsersyncError } from '../errors.js';
 import type { Metrics } from '../health/metrics.js';
 import type { Logger } from '../logging/logger.js';
@@ -26,10 +26,10 @@ import type { Refusal } from '../pipeline/file-kind.js';
 import type { PasswordHasher } from '../pipeline/passwords.js';
 import { processFile, type ProcessResult } from '../pipeline/process-file.js';
 import type { ReadyFile } from '../pipeline/watch.js';
-import { daemonActor } from './actor.js';
+import { DAEMON_ACTOR, daemonActor } from './actor.js';
 import { backoffCeiling } from './backoff.js';
 import { claimedRequest, claimSteps, type Claimed } from './claim-steps.js';
-import { approvedClaim, retireHeldReports } from './holds.js';
+import { approvalProblem, approvedClaim, retireHeldReports, voidApproval } from './holds.js';
 
 export interface DaemonDeps {
   config: Readonly<Config>;
@@ -144,6 +144,7 @@ export function createDaemon(deps: DaemonDeps): Daemon {
 
   async function importClaimed(claimed: Claimed): Promise<void> {
     const started = Date.now();
+    if (claimed.approval && !(await approvalStillHolds(claimed.approval.holdId))) return;
     // Only a crash or a hand can put anything else in processing/; it is never read either.
     const refusal = await checkClaimed(claimed.path);
     if (refusal) {
@@ -242,6 +243,22 @@ export function createDaemon(deps: DaemonDeps): Daemon {
     } catch (error) {
       log.warn('hold.count_failed', { err: describeError(error) });
     }
+  }
+
+  /**
+   * Whether an approved hold queued earlier may be applied now (holds.ts approvalProblem): an
+   * approval that can no longer be carried out is declined in its stead, with the reason; one
+   * that was resolved meanwhile is simply dropped.
+   */
+  async function approvalStillHolds(holdId: number): Promise<boolean> {
+    const hold = await getHold(deps.db.knex, holdId);
+    if (!hold || hold.decision !== 'approved' || hold.resolvedBy !== null) return false;
+    const problem = await approvalProblem(deps, hold);
+    if (problem === undefined) return true;
+    await voidApproval(deps, hold, DAEMON_ACTOR, problem);
+    log.warn('hold.approval_not_carried_out', { importId: hold.id, file: hold.originalName, reason: problem });
+    await refreshHeld();
+    return false;
   }
 
   /**

@@ -10,6 +10,7 @@
  * - Declining records the decision with an `import.declined` event and moves the file, redacted,
  *   to error/ with its reports.
  */
+import { lstat, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import { withDatabaseErrors } from '../db/errors.js';
@@ -54,10 +55,77 @@ export async function approveHold(deps: HoldDeps, hold: Hold, decision: HoldDeci
   await record(deps, hold, 'approved', decision, { ...(newer ? { forcedPast: newer.id } : {}) });
 }
 
-/** Records the decline and moves the file, redacted, to error/ with its reports. */
+/**
+ * Records the decline and moves the file, redacted, to error/ with its reports. The move is
+ * prepared first (names chosen, the redacted copy written): a decline that cannot be carried out
+ * is not recorded, so it can be tried again.
+ */
 export async function declineHold(deps: HoldDeps, hold: Hold, decision: HoldDecision): Promise<string> {
   if (hold.decision !== null) throw decidedAlready(hold);
-  await record(deps, hold, 'declined', decision, {});
+  const move = await prepareToError(deps, hold);
+  try {
+    await record(deps, hold, 'declined', decision, {});
+  } catch (error) {
+    await move.discard();
+    throw error;
+  }
+  return move.publish();
+}
+
+/**
+ * Why an approved hold must not be applied now, checked when its import is about to begin (the
+ * approval may be hours old): the held file changed or is gone, or a newer file of the feed was
+ * applied after the approval (one applied before it was refused, or accepted with --force).
+ */
+export async function approvalProblem(deps: HoldDeps, hold: Hold): Promise<string | undefined> {
+  const actual = hold.filePath ? await sha256Of(hold.filePath).catch(() => undefined) : undefined;
+  if (actual === undefined) return `the held file ${hold.filePath || '(none recorded)'} is gone`;
+  if (actual !== hold.sha256) return `${hold.filePath} is no longer the file that was approved (sha256 ${actual})`;
+  const after = hold.decidedAt ?? hold.heldSince;
+  const newer = await withDatabaseErrors(deps.db.location, () => newerAppliedImport(deps.db.knex, hold, after));
+  if (newer)
+    return `import ${newer.id} (${newer.originalName}) of the feed "${hold.feed}" was applied after the approval; applying the older file now would undo it`;
+  return undefined;
+}
+
+/**
+ * An approval that can no longer be carried out (approvalProblem) is declined in its stead, by
+ * whoever found out, with the reason, audited; the file goes to error/ like a declined one's
+ * (when it is still there). Nothing is applied.
+ */
+export async function voidApproval(deps: HoldDeps, hold: Hold, by: string, reason: string): Promise<void> {
+  const at = new Date().toISOString();
+  const note = `approval not carried out: ${reason}`;
+  const event: AuditEvent = {
+    at,
+    importId: hold.id,
+    row: null,
+    username: null,
+    action: 'import.declined',
+    changes: { heldImport: hold.id, file: hold.originalName, sha256: hold.sha256, note, approvedBy: hold.decidedBy },
+    actor: by,
+  };
+  const voided = await withDatabaseErrors(deps.db.location, () =>
+    deps.db.knex.transaction(async (trx) => {
+      const changed = await trx('imports')
+        .where({ id: hold.id, decision: 'approved' })
+        .whereNull('resolved_by')
+        .update({ decision: 'declined', decided_by: by.slice(0, 255), decided_at: at, decision_note: note });
+      if (Number(changed) !== 1) return false;
+      await deps.audit.record(trx, [event]);
+      return true;
+    }),
+  );
+  if (!voided) return;
+  deps.audit.committed([event]);
+  if (await exists(hold.filePath)) await (await prepareToError(deps, hold)).publish();
+}
+
+/** The held file (redacted) and its reports on their way to error/: staged, moved by `publish`. */
+async function prepareToError(
+  deps: HoldDeps,
+  hold: Hold,
+): Promise<{ publish(): Promise<string>; discard(): Promise<void> }> {
   const { config } = deps;
   const { finished, publish } = await prepareFinish({
     claimedPath: hold.filePath,
@@ -72,21 +140,34 @@ export async function declineHold(deps: HoldDeps, hold: Hold, decision: HoldDeci
       ? async (from, to) => (await import('../pipeline/redact.js')).writeRedactedCopy(from, to, config.import)
       : undefined,
   });
-  await publish();
-  await withDatabaseErrors(deps.db.location, () =>
-    deps.db
-      .knex('imports')
-      .where('id', hold.id)
-      .update({
-        file_path: finished.filePath,
-        report_json_path: finished.reportJsonPath,
-        report_xlsx_path: finished.reportXlsxPath,
-        archived_sha256: finished.redactedSha256,
-        redacted: finished.redactedSha256 !== null,
-      }),
-  );
-  return finished.filePath;
+  return {
+    discard: () => rm(`${hold.filePath}.redacted.tmp`, { force: true }),
+    async publish() {
+      await publish();
+      await withDatabaseErrors(deps.db.location, () =>
+        deps.db
+          .knex('imports')
+          .where('id', hold.id)
+          .update({
+            file_path: finished.filePath,
+            report_json_path: finished.reportJsonPath,
+            report_xlsx_path: finished.reportXlsxPath,
+            archived_sha256: finished.redactedSha256,
+            redacted: finished.redactedSha256 !== null,
+          }),
+      );
+      return finished.filePath;
+    },
+  };
 }
+
+const exists = (file: string): Promise<boolean> =>
+  file === ''
+    ? Promise.resolve(false)
+    : lstat(file).then(
+        () => true,
+        () => false,
+      );
 
 /**
  * The held file as the daemon's steps take it: a claim in held/ carrying its approval — the counts

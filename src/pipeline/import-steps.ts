@@ -210,8 +210,11 @@ function approveCommand(run: ImportRun, decision: GuardDecision): string {
   const { request, importId } = run;
   if (request.claim && importId !== null) return `usersync holds approve ${importId}`;
   const guards = decision.guards.map((trip) => trip.guard).join(',');
-  return `usersync import ${JSON.stringify(request.filePath)} --allow ${guards}`;
+  return `usersync import ${shellQuoted(request.filePath)} --feed ${shellQuoted(feedOf(request))} --allow ${guards}`;
 }
+
+/** A word the shell takes as it is: single quotes, with any single quote in it closed and escaped. */
+const shellQuoted = (text: string): string => `'${text.replace(/'/g, `'\\''`)}'`;
 
 /** Writes both reports into the request's report folder; timed, as the reports of a large file take a while. */
 export async function writeImportReports(

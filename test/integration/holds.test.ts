@@ -16,7 +16,7 @@ import { listFiles, startDaemon, waitFor, type DaemonHandle } from '../helpers/d
 import { scanFiles, walkFiles } from '../helpers/secrets.js';
 import { TEMPLATE, fixtureDir, userRow, writeCsv, type Cell } from '../fixtures/build.js';
 
-const FEEDS = ['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta', 'eta'];
+const FEEDS = ['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta', 'eta', 'theta'];
 /** In every held file, for a user it would create: it must reach no report, log or decided copy. */
 const PASSWORD = 'Held-Plain-Secret-7Q4x';
 const STABLE_MS = 300;
@@ -355,6 +355,26 @@ describeEachDatabase('holds', (database) => {
     }
     expect(await register(hold)).toMatchObject({ decision: 'declined', decided_by: 'erin', resolved_by: null });
     expect((await usersync('holds', 'show', String(hold))).stdout).toMatch(/^State\s+declined by erin$/m);
+  });
+
+  it('declines an approval it can no longer carry out (the held file changed after it) instead of applying it', async () => {
+    const hold = await drop('theta-held.csv', heldRows('theta'), 'held');
+    const before = await usersOf('theta');
+    // An approval recorded by a command that did not get to apply it; then the held file changes.
+    appendFileSync(path.join(held(), `${hold}_theta-held.csv`), 'Someone,theta9,,,,,,Yes,,\r\n');
+    await db('imports')
+      .where('id', hold)
+      .update({ decision: 'approved', decided_by: 'mallory', decided_at: new Date().toISOString() });
+    await waitFor(async () => (await register(hold)).decision === 'declined', 20_000, daemon.output);
+    expect(await register(hold)).toMatchObject({ decided_by: 'daemon', resolved_by: null });
+    expect(String((await register(hold)).decision_note)).toMatch(
+      /^approval not carried out: .* no longer the file that was approved/,
+    );
+    expect((await eventOf('import.declined', hold))?.changes).toMatchObject({ approvedBy: 'mallory' });
+    expect(await usersOf('theta')).toEqual(before);
+    await waitFor(() => leftInHeld(hold).length === 0, 10_000, daemon.output);
+    expect(listFiles(path.join(daemon.folder('error'), today()))).toContain(`${hold}_theta-held.csv`);
+    expect(daemon.output()).toContain('hold.approval_not_carried_out');
   });
 
   it('decline: the file goes to error/ redacted with its reports, import.declined is audited, nothing is applied', async () => {

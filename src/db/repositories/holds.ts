@@ -156,8 +156,12 @@ export async function resolve(knex: Knex, id: number, resolution: { by?: number;
 export async function newerAppliedImport(
   knex: Knex,
   hold: Hold,
-): Promise<{ id: number; originalName: string } | undefined> {
-  const row = (await knex('imports')
+  /** Only imports that finished after this time (the approval's): those the approver did not see. */
+  finishedAfter?: string,
+): Promise<{ id: number; originalName: string; finishedAt: string | null } | undefined> {
+  const query = knex('imports');
+  if (finishedAfter !== undefined) query.where('finished_at', '>', finishedAfter);
+  const row = (await query
     .where('id', '>', hold.id)
     .where('feed', hold.feed)
     .whereIn('status', ['imported', 'imported_with_errors'])
@@ -165,6 +169,7 @@ export async function newerAppliedImport(
     // The import that applied this very hold is not newer than it.
     .where((q) => q.whereNull('hold_id').orWhereNot('hold_id', hold.id))
     .orderBy('id')
-    .first('id', 'original_name')) as { id: number | string; original_name: string } | undefined;
-  return row ? { id: Number(row.id), originalName: row.original_name } : undefined;
+    .first('id', 'original_name', 'finished_at')) as
+    { id: number | string; original_name: string; finished_at: string | null } | undefined;
+  return row ? { id: Number(row.id), originalName: row.original_name, finishedAt: row.finished_at } : undefined;
 }

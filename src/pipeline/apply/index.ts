@@ -183,7 +183,8 @@ export async function applyRows(
       mirror.deactivate.map((user) => user.username),
     );
     const last = await guard(() => lastAppliedRows(db.knex, mirror.settings.feed));
-    if (last > 0 && dataRows < last) tally.set('rowDropPercent', Math.floor(((last - dataRows) * 100) / last));
+    // Rounded up: a drop of 20.4 % is more than a limit of 20.
+    if (last > 0 && dataRows < last) tally.set('rowDropPercent', Math.ceil(((last - dataRows) * 100) / last));
   };
   /** The roster's deactivations as report rows, after the file's own. */
   const reportRoster = () => {
