@@ -56,6 +56,7 @@ export function reportHead(summary: ReportSummary): Record<string, unknown> {
   head.headerRow = summary.headerRow ?? null;
   if (summary.actor !== undefined) head.actor = summary.actor;
   if (summary.feed !== undefined) head.feed = summary.feed;
+  if (summary.auditHead !== undefined) head.auditHead = summary.auditHead;
   return head;
 }
 
