@@ -33,7 +33,7 @@ import type { BoundStatement, ColumnReference } from './bulk.js';
 export const WORKER_LOOP_SOURCE = `
 // The audit chain (domain/audit-chain.ts): the head as this transaction moves it, read at its
 // first event (undefined until then); the hashes given this message's events, for the reply.
-const eventHash = (${eventHasher.toString()})(require('node:crypto').createHash);
+const eventHash = (${eventHasher.toString()})(require('node:crypto').hash);
 let chainHead;
 let chainMoved = false;
 let chainedFirst = 0;
@@ -42,7 +42,7 @@ async function chain({ bindings, width }) {
   if (chainHead === undefined) chainHead = await readChainHead();
   for (let at = 0; at < bindings.length; at += width) {
     const seq = chainHead.seq + 1;
-    const hash = eventHash(seq, chainHead.hash, bindings.slice(at, at + width - 3));
+    const hash = eventHash(seq, chainHead.hash, bindings, at);
     bindings[at + width - 3] = seq;
     bindings[at + width - 2] = chainHead.hash;
     bindings[at + width - 1] = hash;

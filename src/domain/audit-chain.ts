@@ -3,12 +3,14 @@
  * fields and the hash before it, so changing, removing, inserting or reordering an event breaks
  * every hash from there on. docs/audit-chain.md describes the encoding for auditors.
  *
- * The encoding is the JSON text (ECMAScript `JSON.stringify`, no spaces) of the array
- *   [seq, prev_hash, at, import_id, row, username, action, changes, actor]
- * with integers as numbers, absent values as null and `changes` as the JSON text stored in the
- * database (a string, not re-serialised), encoded as UTF-8. The first event's prev_hash is 64 zeros.
+ * The encoding, as UTF-8: the JSON text (ECMAScript `JSON.stringify`, no spaces) of the array
+ *   [seq, prev_hash, at, import_id, row, username, action, actor]
+ * with integers as numbers and absent values as null, a line feed, then the `changes` column's
+ * text exactly as stored (nothing when it is NULL). `changes` is taken as stored rather than
+ * escaped inside the array: escaping its quotes again doubled the cost of hashing, and the stored
+ * text is what an auditor reads back. The first event's prev_hash is 64 zeros.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** prev_hash of the first event of the chain. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -34,19 +36,23 @@ export type ChainedFields = readonly [
 ];
 
 /**
- * The hash function over a given `createHash`: written so that its source also runs on a writer
- * thread (db/statement-writer.ts evaluates it there with the thread's own node:crypto).
+ * The hash function over a given one-shot `hash` (node:crypto's): written so that its source also
+ * runs on a writer thread (db/statement-writer.ts evaluates it there with the thread's own
+ * node:crypto). `fields` are ChainedFields' seven, in order, from index `at`
+ * (a writer thread hashes its rows where they lie in a statement's bindings).
  */
 export function eventHasher(
-  sha256: typeof createHash,
-): (seq: number, prevHash: string, fields: readonly unknown[]) => string {
-  return (seq, prevHash, fields) =>
-    sha256('sha256')
-      .update(
-        JSON.stringify([seq, prevHash, fields[0], fields[1], fields[2], fields[3], fields[4], fields[5], fields[6]]),
-      )
-      .digest('hex');
+  sha256: typeof hash,
+): (seq: number, prevHash: string, fields: readonly unknown[], at?: number) => string {
+  return (seq, prevHash, f, at = 0) =>
+    sha256(
+      'sha256',
+      JSON.stringify([seq, prevHash, f[at], f[at + 1], f[at + 2], f[at + 3], f[at + 4], f[at + 6]]) +
+        '\n' +
+        ((f[at + 5] as string | null) ?? ''),
+      'hex',
+    );
 }
 
 /** SHA-256 (hex) of the event `seq` after `prevHash`: see the module comment for the encoding. */
-export const eventHash: (seq: number, prevHash: string, fields: ChainedFields) => string = eventHasher(createHash);
+export const eventHash: (seq: number, prevHash: string, fields: ChainedFields) => string = eventHasher(hash);

@@ -55,6 +55,16 @@ export class Utf8Chunks {
     this.used += this.current.write(text, this.used);
   }
 
+  /** Copies bytes in (a run longer than a whole buffer is handed on as a chunk of its own). */
+  writeBytes(bytes: Uint8Array): void {
+    if (bytes.length > this.current.length - this.used) {
+      this.flush();
+      if (bytes.length > this.current.length) return this.emit(Buffer.from(bytes));
+    }
+    this.current.set(bytes, this.used);
+    this.used += bytes.length;
+  }
+
   writeLine(text: string): void {
     this.write(text);
     if (this.used === this.current.length) this.flush();
