@@ -98,6 +98,16 @@ export const ERROR_CODES = define({
     message: 'The file to write already exists.',
     help: 'Pass --force to replace it, or --out to write another file.',
   },
+  AUDIT_ANCHOR_INVALID: {
+    kind: 'usage',
+    message: 'The --anchor is not SEQ:HASH.',
+    help: "Give an event's seq and its 64-hex-digit hash, as a report's auditHead or the last line of audit.log carries them: --anchor 1234:<hash>.",
+  },
+  AUDIT_LOG_UNREADABLE: {
+    kind: 'usage',
+    message: 'The audit log file given to --log cannot be read.',
+    help: 'Check the path (a relative one is read from the working directory) and that you may read it: logs/audit.log is owner-only (0600).',
+  },
   DAEMON_ALREADY_RUNNING: {
     kind: 'operational',
     message: 'Another usersync daemon already watches these folders.',
