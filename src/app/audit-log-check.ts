@@ -88,7 +88,7 @@ export async function checkAuditLog(knex: Knex, source: AuditLogSource): Promise
           ok: false,
           seq,
           line,
-          problem: `${where(line)} (event ${seq}) does not match the table's event ${seq}: its ${differ.join(', ')} differ${differ.length === 1 ? 's' : ''}. The file or the table was edited`,
+          problem: `${where(line)} (event ${seq}) does not match the table's event ${seq} in its ${differ.join(', ')}. The file or the table was edited`,
         };
       summary.checked++;
     }
