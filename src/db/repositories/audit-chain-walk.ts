@@ -78,16 +78,24 @@ export async function* walkChain(
   afterSeq?: number,
   page: number = CHAIN_PAGE,
 ): AsyncGenerator<ChainedEvent[]> {
-  let after = afterSeq;
-  for (;;) {
+  const read = async (after: number | undefined) => {
     const query = knex('audit_events').select(COLUMNS).orderBy('seq').limit(page);
     if (after === undefined) query.whereNotNull('seq');
     else query.where('seq', '>', after);
-    const rows = ((await query) as ChainRow[]).map(toEvent);
-    if (rows.length === 0) return;
-    yield rows;
-    if (rows.length < page) return;
-    after = rows[rows.length - 1]!.seq;
+    return ((await query) as ChainRow[]).map(toEvent);
+  };
+  // The next page is asked for as soon as this one arrives, so the server reads it while the
+  // caller hashes this one (MariaDB: a third of the time of a walk; SQLite's driver is synchronous).
+  let next: Promise<ChainedEvent[]> | undefined = read(afterSeq);
+  try {
+    while (next !== undefined) {
+      const rows: ChainedEvent[] = await next;
+      next = rows.length < page ? undefined : read(rows[rows.length - 1]!.seq);
+      if (rows.length > 0) yield rows;
+    }
+  } finally {
+    // A caller that stopped early: the page read ahead is not wanted, nor its failure.
+    next?.catch(() => undefined);
   }
 }
 
