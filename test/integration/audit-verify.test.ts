@@ -266,6 +266,11 @@ describeEachDatabase(
       expect(await verify('--log', logFile)).toMatchObject({ ok: false, seq: 13, line: 13, check: 'log' });
       writeFileSync(logFile, [...lines.slice(0, 2), lines[2]!.replace(trail[2]!.hash!, 'f'.repeat(64))].join('\n'));
       expect(await verify('--log', logFile)).toMatchObject({ ok: false, seq: 3, line: 3, check: 'log' });
+      // A line cut short (a disk that filled up, or an edit).
+      writeFileSync(logFile, [...lines.slice(0, 4), lines[4]!.slice(0, 40)].join('\n') + '\n');
+      const cut = await verify('--log', logFile);
+      expect(cut).toMatchObject({ ok: false, seq: null, line: 5, check: 'log' });
+      expect(cut.problem).toBe(`line 5 of ${logFile} is not a JSON line: it was cut short or edited`);
     });
 
     it('refuses a malformed anchor and an unreadable log file (exit 2), naming the code', async () => {
