@@ -1,6 +1,6 @@
 /**
- * Commands that only read (users list/show, imports list/show/recover, audit, roles/groups/
- * departments list, and template's catalogue look-up) leave nothing behind where they run, and
+ * Commands that only read (users list/show, imports list/show/recover, audit, audit verify,
+ * roles/groups/departments list, and template's catalogue look-up) leave nothing behind where they run, and
  * every "not found" names the database that was searched.
  */
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
@@ -17,6 +17,7 @@ const READS: ReadonlyArray<readonly string[]> = [
   ['imports', 'show', '6'],
   ['imports', 'recover', '6'],
   ['audit'],
+  ['audit', 'verify'],
   ['roles', 'list'],
   ['groups', 'list'],
   ['departments', 'list'],

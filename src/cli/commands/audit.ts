@@ -1,9 +1,13 @@
-/** `usersync audit`: the audit trail, oldest first, filtered by user, import and time; `--limit N` keeps the newest N. */
+/**
+ * `usersync audit`: the audit trail, oldest first, filtered by user, import and time; `--limit N`
+ * keeps the newest N. `usersync audit verify` checks its hash chain (audit-verify.ts).
+ */
 import { withDatabaseErrors } from '../../db/errors.js';
 import { queryAuditEvents, type StoredAuditEvent } from '../../db/repositories/audit.js';
 import { normaliseUsername } from '../../domain/username.js';
 import { fail } from '../../errors.js';
 import type { CommandModule } from '../command-module.js';
+import { registerAuditVerify } from './audit-verify.js';
 
 /** `2026-11-01`, a full ISO time, or a relative `7d` / `12h` / `30m`. */
 export function parseSince(text: string, now = new Date()): string {
@@ -36,16 +40,23 @@ export const auditCommand: CommandModule = (cli, run) =>
   cli.command(
     'audit',
     'Show the audit trail (every matching event, oldest first)',
+    // The listing's options are its own (`global: false`): yargs' options are global by default,
+    // and would be accepted after `verify` too.
     (y) =>
-      y
-        .option('user', { type: 'string', describe: 'Only events about this username' })
-        .option('import', { type: 'number', describe: 'Only events of this import id' })
+      registerAuditVerify(y, run)
+        .option('user', { type: 'string', global: false, describe: 'Only events about this username' })
+        .option('import', { type: 'number', global: false, describe: 'Only events of this import id' })
         .option('since', {
           type: 'string',
+          global: false,
           describe: 'Only events at or after this time (ISO date/time, or 7d, 12h, 30m)',
         })
-        .option('limit', { type: 'number', describe: 'Only the newest N matching events (still printed oldest first)' })
-        .option('json', { type: 'boolean', default: false, describe: 'One JSON array of events' }),
+        .option('limit', {
+          type: 'number',
+          global: false,
+          describe: 'Only the newest N matching events (still printed oldest first)',
+        })
+        .option('json', { type: 'boolean', global: false, default: false, describe: 'One JSON array of events' }),
     (args) =>
       run(args, { readOnly: true }, async ({ database, out }) => {
         if (args.limit !== undefined && !(Number.isInteger(args.limit) && args.limit >= 1)) {
