@@ -42,8 +42,9 @@ async function fill(db: Knex, count: number): Promise<void> {
             groups: { old: ['IT'], new: ['IT', 'Sales'] },
           });
           const actor = 'usersync@bench';
+          // docs/audit-chain.md's encoding, written out here rather than taken from src/.
           const hash = createHash('sha256')
-            .update(JSON.stringify([seq, prev, ...fields, changes, actor]))
+            .update(`${JSON.stringify([seq, prev, ...fields, actor])}\n${changes}`)
             .digest('hex');
           const [, importId, row, username, action] = fields;
           rows.push({ at, import_id: importId, row, username, action, changes, actor, seq, prev_hash: prev, hash });

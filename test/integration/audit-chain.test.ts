@@ -117,6 +117,16 @@ describeEachDatabase('the audit chain: one chain for every writer, on every line
         action: r.action,
         username: r.username,
       });
+    // The product's own check agrees, on the table and on each folder's log.
+    for (const cwd of workdirs) {
+      const verified = await cli(cwd, 'audit', 'verify', '--json', '--log', path.join(cwd, 'logs', 'audit.log'));
+      expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+      expect(JSON.parse(verified.stdout)).toMatchObject({
+        ok: true,
+        events: rows.length,
+        head: { seq: rows.length, hash: rows.at(-1)?.hash },
+      });
+    }
   });
 
   it('puts the last event of its import in every report as auditHead', async () => {
@@ -136,5 +146,16 @@ describeEachDatabase('the audit chain: one chain for every writer, on every line
       .first('seq', 'hash')) as { seq: number; hash: string };
     expect(report.auditHead).toEqual({ seq: Number(last.seq), hash: last.hash });
     await expectIntactChain(knex);
+    const anchor = `${report.auditHead.seq}:${report.auditHead.hash}`;
+    expect((await cli(a, 'audit', 'verify', '--anchor', anchor)).code).toBe(0);
+    // The newest events deleted and the head moved back to match: only the anchor shows it.
+    const kept = report.auditHead.seq - 2;
+    const head = (await knex('audit_events').where('seq', kept).first('hash')) as { hash: string };
+    await knex('audit_events').where('seq', '>', kept).delete();
+    await knex('audit_chain').where('id', 1).update({ seq: kept, hash: head.hash });
+    expect((await cli(a, 'audit', 'verify')).code).toBe(0);
+    const broken = await cli(a, 'audit', 'verify', '--anchor', anchor, '--json');
+    expect(broken.code).toBe(1);
+    expect(JSON.parse(broken.stdout)).toMatchObject({ ok: false, seq: report.auditHead.seq });
   });
 });
