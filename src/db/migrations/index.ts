@@ -9,6 +9,7 @@ import * as actor from './0002-actor.js';
 import * as safety from './0003-safety.js';
 import * as mirror from './0004-mirror.js';
 import * as outbox from './0005-outbox.js';
+import * as revert from './0006-revert.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -21,6 +22,7 @@ const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: Migration]> =
   ['0003-safety', safety],
   ['0004-mirror', mirror],
   ['0005-outbox', outbox],
+  ['0006-revert', revert],
 ];
 
 export const migrationSource: Knex.MigrationSource<string> = {
