@@ -44,6 +44,9 @@ export const STATUS_FILL: Readonly<Record<RowStatus, ExcelJS.Fill>> = {
   failed: solid('FFFFC7CE'),
   deactivated: solid('FFFFEB9C'),
   'would-deactivate': solid('FFFFF5D6'),
+  reverted: solid('FFBDD7EE'),
+  'would-revert': solid('FFDDEBF7'),
+  conflict: solid('FFFFC7CE'),
 };
 
 /** The Rows sheet's status colours: its rows are never deactivations (they have their own sheet). */
