@@ -223,6 +223,29 @@ describeEachDatabase('imports revert', (database) => {
     expect((await user('h4')).active).toBe(false);
   });
 
+  it('leaves a user whose revert would grant a protected role as it is (ROW_PROTECTED_ROLE)', async () => {
+    await importRows([userRow({ name: 'P1', username: 'p1', roles: 'Auditor' })]);
+    const change = await importRows([userRow({ username: 'p1', roles: 'Viewer' })]);
+    // Auditor became protected after the import: giving it back is what a revert may not do either.
+    const guarded = await createTestPipeline(database().url, { safety: { protectedRoles: ['Auditor'] } });
+    try {
+      const result = await revertImport(guarded.deps, {
+        importId: change,
+        dryRun: false,
+        force: false,
+        actor: 'tester@host',
+        reportDir: dir,
+      });
+      expect(result.exitCode).toBe(1);
+      expect(reportOf(result).rows).toEqual([
+        expect.objectContaining({ username: 'p1', status: 'failed', code: 'ROW_PROTECTED_ROLE' }),
+      ]);
+      expect((await user('p1')).roles).toEqual(['Viewer']);
+    } finally {
+      await guarded.close();
+    }
+  });
+
   it('on the command line: an unknown import or one that wrote nothing exits 2 saying what to do', async () => {
     const cwd = makeWorkdir();
     const env = { USERSYNC_DATABASE_URL: database().url };

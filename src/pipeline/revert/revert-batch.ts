@@ -12,7 +12,9 @@
  * A user the import created is deactivated (`active` as if it went from false to its created
  * value; its other fields stay). A password is never set back (no old hash is kept): its user is
  * listed so the password can be reset. A role or group that no longer exists cannot be given back:
- * a conflict even with `--force`.
+ * a conflict even with `--force`. Protected accounts hold as for an import (SPEC §9): a user in
+ * safety.protectedUsers, or one whose revert would grant or remove a role or group in
+ * safety.protectedRoles, fails (ROW_PROTECTED_USER, ROW_PROTECTED_ROLE) and is left as it is.
  */
 import type { Knex } from 'knex';
 import type { StoredAuditEvent } from '../../db/repositories/audit.js';
@@ -20,7 +22,7 @@ import { catalogKey, cleanCatalogName } from '../../domain/catalog-name.js';
 import type { ChangeField, PreparedIntent, StoredUser } from '../../domain/merge.js';
 import { protectedUserMessage } from '../../domain/protected.js';
 import { loadStoredUsers } from '../apply/stored-users.js';
-import type { PrepareContext, PreparedBatch } from '../apply/prepare.js';
+import { failProtectedChanges, type PrepareContext, type PreparedBatch } from '../apply/prepare.js';
 import type { RowResult } from '../report/index.js';
 
 /** The fields a revert sets back (the password is not among them). */
@@ -90,6 +92,8 @@ export function revertPreparer(settings: RevertSettings) {
       batch.raws.push({ row, cells: [] });
       batch.stored.set(change.username, user);
     }
+    // safety.protectedRoles hold for a revert as for an import (SPEC §9): such a user fails.
+    failProtectedChanges(batch, context.protectedRoles);
     return batch;
   };
 }
