@@ -52,6 +52,11 @@ export interface BoundStatement {
   references?: readonly ColumnReference[];
   /** MySQL: the key column of rows this plain insert creates, whose ids the writer thread may infer (BulkInsert.identifies). */
   identifies?: ColumnReference;
+  /**
+   * Audit events whose rows end in seq, prev_hash and hash left empty: the writer thread fills
+   * them from the chain's head, locked in its transaction (repositories/audit.ts).
+   */
+  chained?: boolean;
 }
 
 const quote = (name: string): string => `\`${name.replace(/`/g, '``')}\``;

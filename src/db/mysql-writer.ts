@@ -132,6 +132,7 @@ async function runStatements(encoded) {
         await Promise.all(identifying);
         await resolveReferences(c, statement);
       }
+      if (statement.chained) await chain(statement);
       const running = command((done) => execute(c, statement.sql, statement.bindings, done)); // mysql-pipeline.ts
       running.catch(() => undefined); // awaited below, in order
       sent.push(running);
@@ -141,6 +142,17 @@ async function runStatements(encoded) {
     // The first failure in the order sent is the transaction's.
     for (const running of sent) await running.catch(forget);
   }
+}
+// The head's row lock, held until the transaction ends, makes other writers of events wait
+// (repositories/audit-chain.ts). Its answer waits for the statements sent before it.
+async function readChainHead() {
+  const c = await ready();
+  const [head] = await command((done) => c.query('SELECT seq, hash FROM audit_chain WHERE id = 1 FOR UPDATE', done)).catch(forget);
+  if (head === undefined) throw new Error('The audit chain has no head row (audit_chain): run usersync migrate.');
+  return { seq: Number(head.seq), hash: head.hash };
+}
+async function writeChainHead(head) {
+  await command((done) => connection.query('UPDATE audit_chain SET seq = ?, hash = ? WHERE id = 1', [head.seq, head.hash], done)).catch(forget);
 }
 async function endTransaction(how) {
   const open = inTransaction;

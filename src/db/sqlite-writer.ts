@@ -34,12 +34,22 @@ function open() {
 }
 async function runStatements(encoded) {
   if (db === undefined) open();
-  for (const { sql, bindings } of decodeStatements(encoded)) {
+  for (const statement of decodeStatements(encoded)) {
     // IMMEDIATE: the write lock is taken (or waited for, busy_timeout) at the start, so another
     // process committing meanwhile cannot fail a statement half-way (SQLITE_BUSY_SNAPSHOT).
     if (!db.inTransaction) db.exec('BEGIN IMMEDIATE');
-    prepared(sql).run(bindings);
+    if (statement.chained) await chain(statement);
+    prepared(statement.sql).run(statement.bindings);
   }
+}
+// The write lock taken by BEGIN IMMEDIATE is the chain's lock too (repositories/audit-chain.ts).
+async function readChainHead() {
+  const head = prepared('SELECT seq, hash FROM audit_chain WHERE id = 1').get();
+  if (head === undefined) throw new Error('The audit chain has no head row (audit_chain): run usersync migrate.');
+  return { seq: Number(head.seq), hash: head.hash };
+}
+async function writeChainHead(head) {
+  prepared('UPDATE audit_chain SET seq = ?, hash = ? WHERE id = 1').run([head.seq, head.hash]);
 }
 async function endTransaction(how) {
   if (how === 'commit') {

@@ -13,6 +13,7 @@
  * of the same file writes (apply/prepare.ts).
  */
 import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { eventHasher } from '../domain/audit-chain.js';
 import type { BoundStatement, ColumnReference } from './bulk.js';
 
 /**
@@ -22,13 +23,49 @@ import type { BoundStatement, ColumnReference } from './bulk.js';
  *   of `decodeStatements(message)` in order, inside the open transaction (one begins with the first);
  * - `async function endTransaction(how)`: 'commit' | 'rollback', nothing open: nothing to do;
  *   a rollback never throws;
- * - `async function closeConnection()`: never throws.
+ * - `async function closeConnection()`: never throws;
+ * - `async function readChainHead()` / `async function writeChainHead(head)`: the audit chain's
+ *   head locked and read in the open transaction, and moved (repositories/audit-chain.ts).
+ * A dialect's `runStatements` calls `await chain(statement)` before running a `chained` statement.
  * After a failure the transaction is rolled back and every statement until its end is skipped,
  * each reply repeating the failure, so the import's thread hears of it at its next wait.
  */
 export const WORKER_LOOP_SOURCE = `
+// The audit chain (domain/audit-chain.ts): the head as this transaction moves it, read at its
+// first event (undefined until then); the hashes given this message's events, for the reply.
+const eventHash = (${eventHasher.toString()})(require('node:crypto').createHash);
+let chainHead;
+let chainMoved = false;
+let chainedFirst = 0;
+let chainedHashes = [];
+async function chain({ bindings, width }) {
+  if (chainHead === undefined) chainHead = await readChainHead();
+  for (let at = 0; at < bindings.length; at += width) {
+    const seq = chainHead.seq + 1;
+    const hash = eventHash(seq, chainHead.hash, bindings.slice(at, at + width - 3));
+    bindings[at + width - 3] = seq;
+    bindings[at + width - 2] = chainHead.hash;
+    bindings[at + width - 1] = hash;
+    if (chainedHashes.length === 0) chainedFirst = seq;
+    chainedHashes.push(hash);
+    chainHead = { seq, hash };
+    chainMoved = true;
+  }
+}
+function takeChained() {
+  if (chainedHashes.length === 0) return undefined;
+  const chained = { first: chainedFirst, hashes: chainedHashes.join('') };
+  chainedHashes = [];
+  return chained;
+}
+async function ended(how) {
+  if (how === 'commit' && chainMoved) await writeChainHead(chainHead);
+  await endTransaction(how);
+  chainHead = undefined;
+  chainMoved = false;
+}
 // The statements' values, out of encodeStatements' columns (in the same order).
-function* decodeStatements({ sql, counts, widths, references, identifies, kinds, ints, numbers, text }) {
+function* decodeStatements({ sql, counts, widths, references, identifies, chained, kinds, ints, numbers, text }) {
   let value = 0;
   let offset = 0;
   let number = 0;
@@ -44,7 +81,7 @@ function* decodeStatements({ sql, counts, widths, references, identifies, kinds,
       } else if (kind === 3) bindings[i] = numbers[number++];
       else bindings[i] = bindings[i - widths[s]];
     }
-    yield { sql: sql[s], bindings, width: widths[s], references: references[s], identifies: identifies[s] };
+    yield { sql: sql[s], bindings, width: widths[s], references: references[s], identifies: identifies[s], chained: chained[s] };
   }
 }
 const describeFailure = (error) => ({ name: error && error.name, message: String(error && error.message), code: error && error.code, errno: error && error.errno, fatal: error && error.fatal });
@@ -53,15 +90,16 @@ async function handle({ seq, statements, end }) {
   if (failure === undefined) {
     try {
       await runStatements(statements);
-      if (end === 'commit') await endTransaction('commit');
+      if (end === 'commit') await ended('commit');
     } catch (error) {
       failure = describeFailure(error);
-      await endTransaction('rollback');
+      await ended('rollback');
     }
   }
-  const reply = { seq, failure: end === 'rollback' || end === 'close' ? undefined : failure };
+  const chained = takeChained();
+  const reply = { seq, failure: end === 'rollback' || end === 'close' ? undefined : failure, chained: failure ? undefined : chained };
   if (end !== undefined) {
-    await endTransaction('rollback');
+    await ended('rollback');
     failure = undefined;
   }
   if (end === 'close') {
@@ -82,13 +120,24 @@ parentPort.on('message', (message) => {
 interface Reply {
   seq: number;
   failure?: { name?: string; message: string; code?: string; errno?: number; fatal?: boolean };
+  chained?: ChainedEvents;
+}
+
+/**
+ * Where the audit events of the statements a message ran went in the chain: the first one's seq,
+ * and each one's hash (64 hex characters each, one after another), in the order they were queued.
+ */
+export interface ChainedEvents {
+  first: number;
+  hashes: string;
 }
 
 /** What apply/ needs of a writer: statements queued, sent, committed or rolled back. */
 export interface ImportWriter {
   queue(statements: readonly BoundStatement[]): void;
-  send(): Promise<void>;
-  commit(): Promise<void>;
+  /** Resolves with where the audit events it ran went in the chain (none: undefined). */
+  send(): Promise<ChainedEvents | undefined>;
+  commit(): Promise<ChainedEvents | undefined>;
   rollback(): Promise<void>;
   close(): Promise<void>;
 }
@@ -97,7 +146,10 @@ export interface ImportWriter {
 export class StatementWriter implements ImportWriter {
   private readonly worker: Worker;
   private readonly exited: Promise<void>;
-  private readonly waiting = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
+  private readonly waiting = new Map<
+    number,
+    { resolve: (chained: ChainedEvents | undefined) => void; reject: (error: Error) => void }
+  >();
   private queued: BoundStatement[] = [];
   private seq = 0;
   /** Set once the thread is gone: every wait from then on fails with it. */
@@ -117,7 +169,7 @@ export class StatementWriter implements ImportWriter {
       if (reply.failure) {
         const { name, message, ...driver } = reply.failure;
         waiter?.reject(Object.assign(new Error(message), { name: name ?? 'Error' }, withoutUndefined(driver)));
-      } else waiter?.resolve();
+      } else waiter?.resolve(reply.chained);
     });
     const lost = (error: Error) => {
       this.gone ??= error;
@@ -138,12 +190,12 @@ export class StatementWriter implements ImportWriter {
    * transaction's first failure (a driver error with its `code`, e.g. SQLITE_FULL or
    * ER_LOCK_DEADLOCK), which rolled that transaction back.
    */
-  send(): Promise<void> {
+  send(): Promise<ChainedEvents | undefined> {
     return this.post(undefined);
   }
 
   /** Sends what is queued and commits it all; rejects with the transaction's first failure (nothing committed). */
-  commit(): Promise<void> {
+  commit(): Promise<ChainedEvents | undefined> {
     return this.post('commit');
   }
 
@@ -160,13 +212,13 @@ export class StatementWriter implements ImportWriter {
     await this.exited;
   }
 
-  private post(end: 'commit' | 'rollback' | 'close' | undefined): Promise<void> {
+  private post(end: 'commit' | 'rollback' | 'close' | undefined): Promise<ChainedEvents | undefined> {
     if (this.gone) return Promise.reject(this.gone);
     const seq = ++this.seq;
     const statements = this.queued;
     this.queued = [];
     const encoded = encodeStatements(statements);
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<ChainedEvents | undefined>((resolve, reject) => {
       this.waiting.set(seq, { resolve, reject });
       this.worker.postMessage({ seq, statements: encoded, end }, [
         encoded.kinds.buffer as ArrayBuffer,
@@ -191,6 +243,8 @@ export interface EncodedStatements {
   references: Array<readonly ColumnReference[] | null>;
   /** Each statement's key column of the rows it creates (BoundStatement.identifies), null for none. */
   identifies: Array<ColumnReference | null>;
+  /** Whether each statement's rows are audit events to chain (BoundStatement.chained). */
+  chained: boolean[];
   /**
    * Per value: 0 null, 1 a 32-bit integer (in `ints`), 2 text (the next `ints` code units of
    * `text`), 3 another number (the next of `numbers`), 4 the same text as the row above.
@@ -257,6 +311,7 @@ export function encodeStatements(statements: readonly BoundStatement[]): Encoded
     widths,
     references: statements.map((s) => s.references ?? null),
     identifies: statements.map((s) => s.identifies ?? null),
+    chained: statements.map((s) => s.chained === true),
     kinds,
     ints,
     numbers: Float64Array.from(numbers),

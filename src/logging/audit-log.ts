@@ -13,11 +13,6 @@ import { LOG_FILE_MODE, appendableLogFile } from './log-file.js';
 export interface AuditLog {
   /** Appends lines already serialised (one JSON object each, without the newline; pipeline/audit.ts makes them). */
   appendLines(lines: readonly string[]): void;
-  /**
-   * Appends lines already encoded (UTF-8, each ending in a line break) without copying them: each
-   * chunk goes to `release` once written (or dropped), and must not change until then.
-   */
-  appendBytes(chunks: readonly Uint8Array[], release: (chunk: Uint8Array) => void): void;
   /** Resolves when every appended line is written and the file closed; rejects if any line was lost. */
   close(): Promise<void>;
 }
@@ -64,10 +59,6 @@ export function openAuditLog(
       if (closing) return;
       const target = current();
       for (const line of lines) target.writeLine(line);
-    },
-    appendBytes(chunks, release) {
-      if (closing) return chunks.forEach(release);
-      current().writeChunks(chunks, release);
     },
     close() {
       closing ??= file.close().then(() => {

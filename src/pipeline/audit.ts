@@ -1,59 +1,61 @@
 /**
  * The audit trail (SPEC §6): every event is a row in `audit_events` — written in the same
  * transaction as the change it describes — and, once that transaction has committed, a JSON line
- * in the audit log file. Passwords appear only as `{changed: true}`.
+ * in the audit log file. Passwords appear only as `{changed: true}`. Every event has its place in
+ * the audit chain (domain/audit-chain.ts), on its row and on its line.
  */
 import type { Knex } from 'knex';
 import { changesJson, insertAuditEvents, type AuditEvent } from '../db/repositories/audit.js';
 import type { Dialect } from '../db/knex.js';
-import { BufferPool, Utf8Chunks } from '../io/utf8-chunks.js';
+import type { ChainedEvents } from '../db/statement-writer.js';
 import type { AuditLog } from '../logging/audit-log.js';
 
 export interface AuditTrail {
-  /** Writes events in the given transaction (or connection); call `committed` after it commits. */
+  /** Writes events in the given transaction (or connection), chained; call `committed` after it commits. */
   record(handle: Knex, events: readonly AuditEvent[]): Promise<void>;
   /** Appends committed events to the audit log file. */
   committed(events: readonly AuditEvent[]): void;
   /**
-   * The events' audit log lines, held as UTF-8 bytes (off the JS heap) until their transaction
-   * commits; then `committedLines`. Lines of a transaction rolled back are simply dropped.
+   * The events' audit log lines, held as one text until their transaction commits; then
+   * `committedLines`. Lines of a transaction rolled back are simply dropped.
    */
   stage(events: readonly AuditEvent[]): StagedAuditLines;
-  /** Appends staged lines once their transaction has committed; their buffers are reused once written. */
+  /** Appends staged lines once their transaction has committed, with their place in the chain. */
   committedLines(staged: StagedAuditLines): void;
   /** Both at once, for events that are their own transaction (import.started, import.finished). */
   write(handle: Knex, events: readonly AuditEvent[]): Promise<void>;
 }
 
-/** Audit log lines of one batch, as bytes; see `AuditTrail.stage`. */
-export interface StagedAuditLines {
-  readonly chunks: readonly Uint8Array[];
-}
-
 /**
- * Staged buffers: small, as each batch (~225 KB of lines for 500 created users) ends in a part-filled
- * one; enough kept for a transaction of 10,000 created users (~4.5 MB, ~80 buffers) that what comes
- * back once it commits serves the next instead of fresh memory (page faults).
+ * Audit log lines of one batch, one after another (a batch's text is one string: large, it lives
+ * outside the young generation instead of being copied through it as thousands of small strings
+ * would be until the commit).
  */
-const STAGE_CHUNK_BYTES = 64 * 1024;
-const KEEP_STAGE_BUFFERS = 96;
+export interface StagedAuditLines {
+  readonly text: string;
+  readonly count: number;
+  /**
+   * Where a writer thread put the events in the chain (it hashes them in its transaction): the
+   * lines, staged before, get their seq and hash as they are written. Events written through
+   * `record` carry theirs already.
+   */
+  chained?: ChainedEvents;
+}
 
 export function createAuditTrail(auditLog: AuditLog, target: { dialect: Dialect; maxInsertRows: number }): AuditTrail {
   const committed = (events: readonly AuditEvent[]) => auditLog.appendLines(events.map(auditLine));
   const record = (handle: Knex, events: readonly AuditEvent[]) => insertAuditEvents(handle, target, events);
-  const pool = new BufferPool(KEEP_STAGE_BUFFERS, STAGE_CHUNK_BYTES);
   return {
     record,
     committed,
-    stage(events) {
-      const chunks: Uint8Array[] = [];
-      const lines = new Utf8Chunks(pool, (chunk) => chunks.push(chunk));
-      for (const event of events) lines.writeLine(auditLine(event));
-      lines.flush();
-      return { chunks };
-    },
-    committedLines(staged) {
-      auditLog.appendBytes(staged.chunks, (chunk) => pool.give(chunk));
+    stage: (events) => ({ text: events.map(auditLine).join('\n'), count: events.length }),
+    committedLines({ text, count, chained }) {
+      if (count === 0) return;
+      const lines = text.split('\n');
+      if (chained !== undefined)
+        for (let i = 0; i < lines.length; i++)
+          lines[i] = chainedLine(chained.first + i, chained.hashes.substring(i * 64, i * 64 + 64), lines[i] as string);
+      auditLog.appendLines(lines);
     },
     write: async (handle, events) => {
       await record(handle, events);
@@ -63,13 +65,19 @@ export function createAuditTrail(auditLog: AuditLog, target: { dialect: Dialect;
 }
 
 /**
- * The audit log line of an event: JSON of {action, at, importId, row, username, actor, changes},
- * reusing the database's JSON of `changes`. An import's events share one actor, so its JSON is kept.
+ * The audit log line of an event: JSON of {seq, hash, action, at, importId, row, username, actor,
+ * changes} (seq and hash once it is chained), reusing the database's JSON of `changes`. An
+ * import's events share one actor, so its JSON is kept.
  */
 export function auditLine(e: AuditEvent): string {
   const text = (value: string | number | null) => JSON.stringify(value ?? null);
-  return `{"action":${text(e.action)},"at":${text(e.at)},"importId":${text(e.importId)},"row":${text(e.row)},"username":${text(e.username)},"actor":${actorJson(e.actor)},"changes":${changesJson(e) ?? 'null'}}`;
+  const line = `{"action":${text(e.action)},"at":${text(e.at)},"importId":${text(e.importId)},"row":${text(e.row)},"username":${text(e.username)},"actor":${actorJson(e.actor)},"changes":${changesJson(e) ?? 'null'}}`;
+  return e.seq === undefined || e.hash === undefined ? line : chainedLine(e.seq, e.hash, line);
 }
+
+/** A line with its place in the chain first. */
+const chainedLine = (seq: number, hash: string, line: string): string =>
+  `{"seq":${seq},"hash":"${hash}",${line.slice(1)}`;
 
 let lastActor: string | null = null;
 let lastActorJson = 'null';

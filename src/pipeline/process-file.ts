@@ -16,6 +16,7 @@
  */
 import { tmpdir } from 'node:os';
 import { withDatabaseErrors } from '../db/errors.js';
+import { lastEventOf } from '../db/repositories/audit-chain.js';
 import { findImportOfContent, type ImportRecord } from '../db/repositories/imports.js';
 import { systemClock } from '../db/time.js';
 import { describeError } from '../errors.js';
@@ -110,6 +111,7 @@ async function importRegistered(
     const applied = await readAndApply(run, takeReader);
     await spool.finish();
     const summary = summarize(run, applied, context.earlier);
+    summary.auditHead = await withDatabaseErrors(deps.db.location, () => lastEventOf(deps.db.knex, importId));
     const { paths: reports, timing } = await writeImportReports(run, summary);
     await verifyUnchanged(run, reports);
     const carriedPasswords = carriesPasswords(applied);

@@ -148,6 +148,7 @@ describeEachDatabase('imports revert', (database) => {
     expect(conflict).toMatchObject({ username: 'bob', changes: ['email'] });
     expect(conflict.message).toContain('"bob@later.example"');
     expect(report.revert).toEqual({ revertsImportId: bad, force: false, passwordsNotReverted: ['bob'] });
+    expect(report.auditHead).toMatchObject({ seq: expect.any(Number), hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
     expect(JSON.stringify(report)).not.toContain('second-secret-2');
 
     // The register links both ways; the changes are audited under the revert's id, old and new.

@@ -90,14 +90,30 @@ describe('staged audit lines', () => {
     const committed = Array.from({ length: 3_000 }, (_, i) => event(i + 2));
     const rolledBack = trail.stage([event(99_999)]);
     const staged = trail.stage(committed);
-    expect(rolledBack.chunks.length).toBe(1);
+    expect(rolledBack.count).toBe(1);
     trail.committedLines(staged);
-    // A second batch reuses the first one's buffers; its lines still follow in order.
-    const next = [event(5_000)];
-    trail.committedLines(trail.stage(next));
+    // Lines staged before a writer thread chained their events get their seq and hash as written.
+    const next = [event(5_000), event(5_001)];
+    const chained = { ...trail.stage(next), chained: { first: 41, hashes: 'a'.repeat(64) + 'b'.repeat(64) } };
+    trail.committedLines(chained);
     await log.close();
     const text = await readFile(join(logs, 'audit.log'), 'utf8');
-    expect(text).toBe([...committed, ...next].map((e) => `${auditLine(e)}\n`).join(''));
+    const withPlace = (e: AuditEvent, seq: number, hash: string) => auditLine({ ...e, seq, hash });
+    expect(text).toBe(
+      [
+        ...committed.map(auditLine),
+        withPlace(next[0] as AuditEvent, 41, 'a'.repeat(64)),
+        withPlace(next[1] as AuditEvent, 42, 'b'.repeat(64)),
+      ]
+        .map((line) => `${line}\n`)
+        .join(''),
+    );
+    expect(JSON.parse(text.trimEnd().split('\n').at(-1) as string)).toMatchObject({
+      seq: 42,
+      hash: 'b'.repeat(64),
+      action: 'user.created',
+      username: 'user5001',
+    });
     expect(text).not.toContain('user99999');
   });
 });

@@ -3,8 +3,10 @@
  * change they describe; reading them back is paged, oldest first.
  */
 import type { Knex } from 'knex';
+import { eventHash, type ChainedFields } from '../../domain/audit-chain.js';
 import { bulkInsert, bulkStatements, type BoundStatement, type BulkInsert } from '../bulk.js';
 import type { Dialect } from '../knex.js';
+import { lockChainHead, moveChainHead } from './audit-chain.js';
 
 export type AuditAction =
   | 'user.created'
@@ -44,6 +46,9 @@ export interface AuditEvent {
   changes: AuditChanges | SerializedChanges | null;
   /** Who made the change (app/actor.ts); null only on events stored before actors were recorded. */
   actor: string | null;
+  /** Its place in the audit chain and its hash (domain/audit-chain.ts), once written. */
+  seq?: number;
+  hash?: string;
 }
 
 export interface StoredAuditEvent extends AuditEvent {
@@ -51,28 +56,66 @@ export interface StoredAuditEvent extends AuditEvent {
   changes: AuditChanges | null;
 }
 
+/**
+ * Appends events to the chain: the head is locked (the transaction's, or one of its own), each
+ * event hashed after the one before, the events written, the head moved. Each event then carries
+ * its `seq` and `hash`, for the audit log line.
+ */
 export async function insertAuditEvents(
   knex: Knex,
   target: { dialect: Dialect; maxInsertRows: number },
   events: readonly AuditEvent[],
 ): Promise<void> {
-  await bulkInsert(knex, target.dialect, target.maxInsertRows, auditInsert(events));
+  if (events.length === 0) return;
+  const append = async (trx: Knex) => {
+    let head = await lockChainHead(trx, target.dialect);
+    const rows = events.map((event) => {
+      const fields = fieldsOf(event);
+      const seq = head.seq + 1;
+      const hash = eventHash(seq, head.hash, fields);
+      const row = [...fields, seq, head.hash, hash];
+      (event as { seq?: number }).seq = seq;
+      (event as { hash?: string }).hash = hash;
+      head = { seq, hash };
+      return row;
+    });
+    await bulkInsert(trx, target.dialect, target.maxInsertRows, { ...auditInsert(), rows });
+    await moveChainHead(trx, head);
+  };
+  await (knex.isTransaction ? append(knex) : knex.transaction(append));
 }
 
-/** `insertAuditEvents` as statements, for a caller that runs them itself (db/sqlite-writer.ts). */
+/**
+ * `insertAuditEvents` as statements, for a writer thread that runs them itself: their rows end in
+ * seq, prev_hash and hash left empty, which the thread fills from the chain's head it locks in its
+ * transaction (`chained`, db/statement-writer.ts).
+ */
 export function auditEventStatements(
   target: { dialect: Dialect; maxInsertRows: number },
   events: readonly AuditEvent[],
 ): BoundStatement[] {
-  return bulkStatements(target.dialect, target.maxInsertRows, auditInsert(events));
+  const rows = events.map((e) => [...fieldsOf(e), null, null, null]);
+  return bulkStatements(target.dialect, target.maxInsertRows, { ...auditInsert(), rows }).map((statement) => ({
+    ...statement,
+    chained: true,
+  }));
 }
 
-const auditInsert = (events: readonly AuditEvent[]): BulkInsert => ({
+const auditInsert = (): Omit<BulkInsert, 'rows'> => ({
   table: 'audit_events',
-  columns: ['at', 'import_id', 'row', 'username', 'action', 'changes', 'actor'],
-  // One import's events share one actor string: the writer thread sends it once per statement (encodeStatements).
-  rows: events.map((e) => [e.at, e.importId, e.row, e.username, e.action, changesJson(e), e.actor]),
+  columns: ['at', 'import_id', 'row', 'username', 'action', 'changes', 'actor', 'seq', 'prev_hash', 'hash'],
 });
+
+/** The fields the chain hashes, as stored. One import's events share one actor string: the writer thread sends it once per statement (encodeStatements). */
+const fieldsOf = (e: AuditEvent): ChainedFields => [
+  e.at,
+  e.importId,
+  e.row,
+  e.username,
+  e.action,
+  changesJson(e),
+  e.actor,
+];
 
 const CHANGES_JSON = Symbol('changesJson');
 
@@ -104,6 +147,8 @@ interface AuditRow {
   action: AuditAction;
   changes: string | null;
   actor: string | null;
+  seq: number | string | null;
+  hash: string | null;
 }
 
 /** Matching events, oldest first, paged by id; with `limit`, the newest `limit` of them. */
@@ -143,6 +188,8 @@ export async function* queryAuditEvents(knex: Knex, filter: AuditQuery): AsyncGe
         action: row.action,
         changes: row.changes === null ? null : (JSON.parse(row.changes) as AuditChanges),
         actor: row.actor,
+        ...(row.seq === null ? {} : { seq: Number(row.seq) }),
+        ...(row.hash === null ? {} : { hash: row.hash }),
       };
     }
     remaining -= rows.length;

@@ -9,7 +9,7 @@
  * thread rolls its transaction back there and surfaces at the next wait, as the error of the batch
  * being written then: nothing of that transaction is handed on.
  */
-import type { ImportWriter } from '../../db/statement-writer.js';
+import type { ChainedEvents, ImportWriter } from '../../db/statement-writer.js';
 
 export class QueuedTransaction<T> {
   private outcomes: T[] = [];
@@ -29,13 +29,19 @@ export class QueuedTransaction<T> {
     private readonly onCommitted: (outcomes: readonly T[]) => void | Promise<void>,
     /** Batches handed over that `write` does not wait for (the store's writerThread.batchesInFlight). */
     private readonly batchesInFlight = 1,
+    /** Told, before its commit is handed on, where a batch's audit events went in the chain. */
+    private readonly onChained: (outcome: T, chained: ChainedEvents) => void = () => undefined,
   ) {}
 
   /** Queues one batch's statements (`work`), hands them over, and sends a commit once enough rows are in. */
   async write(rows: number, work: (writer: ImportWriter) => Promise<T>): Promise<void> {
     try {
-      this.outcomes.push(await work(this.writer));
-      const sent = this.writer.send();
+      const outcome = await work(this.writer);
+      this.outcomes.push(outcome);
+      // The reply comes before its commit's: the outcome knows its chain before it is handed on.
+      const sent = this.writer.send().then((chained) => {
+        if (chained) this.onChained(outcome, chained);
+      });
       sent.catch(() => undefined); // observed by the next write or the commit
       this.running.push(sent);
       if (this.running.length > this.batchesInFlight) await this.running.shift();

@@ -162,6 +162,11 @@ export function summaryLines(summary: ReportSummary): SummaryLine[] {
     ['Rows per second', rowsPerSecond(summary)],
     ['Warnings', summary.warnings.length === 0 ? 'None' : summary.warnings.length],
   );
+  if (summary.auditHead !== undefined)
+    lines.push([
+      'Audit chain',
+      `event ${summary.auditHead.seq}, hash ${summary.auditHead.hash} (keep it: usersync audit verify --anchor ${summary.auditHead.seq}:${summary.auditHead.hash})`,
+    ]);
   summary.warnings.forEach((warning, index) => lines.push([`Warning ${index + 1}`, warning]));
   return lines;
 }

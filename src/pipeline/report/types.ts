@@ -105,6 +105,11 @@ export interface ReportSummary {
   allowed?: string[];
   /** On a held import: the command that approves it. */
   approveCommand?: string;
+  /**
+   * The audit chain's last event of this import when the report was written (SPEC §10), or the
+   * chain's head for an import with none (a dry run): an anchor for `usersync audit verify`.
+   */
+  auditHead?: { seq: number; hash: string };
   /** A revert (SPEC §10): what it undoes, and what it cannot. */
   revert?: RevertSummary;
 }

@@ -58,6 +58,7 @@ export function reportHead(summary: ReportSummary): Record<string, unknown> {
   head.headerRow = summary.headerRow ?? null;
   if (summary.actor !== undefined) head.actor = summary.actor;
   if (summary.feed !== undefined) head.feed = summary.feed;
+  if (summary.auditHead !== undefined) head.auditHead = summary.auditHead;
   if (summary.revert !== undefined)
     head.revert = {
       revertsImportId: summary.revert.revertsImportId,

@@ -14,6 +14,7 @@ import { hostname, tmpdir } from 'node:os';
 import type { Knex } from 'knex';
 import { withDatabaseErrors } from '../../db/errors.js';
 import { queryAuditEvents, type AuditEvent, type StoredAuditEvent } from '../../db/repositories/audit.js';
+import { lastEventOf } from '../../db/repositories/audit-chain.js';
 import { closeImport, getImport, openImport, type ImportRecord } from '../../db/repositories/imports.js';
 import { isoNow, systemClock, type Clock } from '../../db/time.js';
 import { privilegedKeys, type GuardName } from '../../domain/guards.js';
@@ -77,6 +78,8 @@ export async function revertImport(deps: PipelineDeps, request: RevertRequest): 
     for (const conflict of notes.conflicts) spool.add(conflict);
     await spool.finish();
     const summary = summarize(deps, request, { revertId, name, sha256, feed, startedAt, totals, notes, spool });
+    // An anchor for `usersync audit verify`, as every report carries (SPEC §10).
+    summary.auditHead = await withDatabaseErrors(deps.db.location, () => lastEventOf(deps.db.knex, revertId));
     const stem = revertId === null ? `revert-of-${target.id}.dry-run` : `${revertId}_revert-of-${target.id}`;
     const reports = await writeReports(
       {

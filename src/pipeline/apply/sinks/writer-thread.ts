@@ -21,7 +21,15 @@ import {
 export function writerThreadSink(ctx: SinkContext, writer: ImportWriter): BatchSink {
   const { db } = ctx;
   const inFlight = db.capabilities.writerThread?.batchesInFlight ?? 1;
-  const group = new QueuedTransaction<Committed>(writer, ctx.rowsPerTransaction, handOnCommitted(ctx), inFlight);
+  const group = new QueuedTransaction<Committed>(
+    writer,
+    ctx.rowsPerTransaction,
+    handOnCommitted(ctx),
+    inFlight,
+    (outcome, chained) => {
+      outcome.auditLines = { ...outcome.auditLines, chained };
+    },
+  );
   const state: QueueState = { lookup: db.knex, departments: new Set() };
   return {
     lookup: () => db.knex,
