@@ -4,12 +4,12 @@
  *
  *   node dist/bench/run.js [--rows 100000] [--big 1000000] [--passwords 2000] [--runs 3]
  *                          [--naive N] [--databases sqlite,mysql] [--mysql mysql://root@127.0.0.1:3306]
- *                          [--cases main,naive,passwords,safety,big,mirror] [--out bench/out] [--quick]
+ *                          [--cases main,naive,passwords,safety,big,mirror,revert] [--out bench/out] [--quick]
  *
  * Every measured command is a whole process, as a user runs it: the floor (exceljs' streaming
  * reader alone), `usersync import` (new, unchanged, 10% changed, passwords, 1M rows; new and
- * unchanged with safety.enabled true against false, safety.ts) and the naive one-upsert-per-row
- * script. Imports run with the shipped defaults (safety on) unless a case says otherwise.
+ * unchanged with safety.enabled true against false, safety.ts), `usersync imports revert` of a new
+ * import (revert.ts) and the naive one-upsert-per-row script. Imports run with the shipped defaults (safety on) unless a case says otherwise.
  */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
@@ -29,6 +29,7 @@ import {
   type SafetyMode,
 } from './safety.js';
 import { mirrorConfigs, mirrorLines, mirrorRuns, mirrorTargets, type FeedMode } from './mirror.js';
+import { revertLines, revertRuns, revertTargets } from './revert.js';
 import { formatSeries, series, type Series } from './series.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -37,9 +38,10 @@ const bin = path.join(root, 'bin', 'usersync.js');
 
 /**
  * The cases, each selectable with --cases: main (floor, new, unchanged, 10% changed), naive,
- * passwords, safety (new and unchanged with safety on against off) and big (the 1M-row import).
+ * passwords, safety (new and unchanged with safety on against off), big (the 1M-row import),
+ * mirror (mirror.ts) and revert (a new import and its revert, revert.ts).
  */
-const CASES = ['main', 'naive', 'passwords', 'safety', 'big', 'mirror'] as const;
+const CASES = ['main', 'naive', 'passwords', 'safety', 'big', 'mirror', 'revert'] as const;
 type Case = (typeof CASES)[number];
 
 const options = {
@@ -258,7 +260,8 @@ async function benchDatabase(kind: 'sqlite' | 'mysql', files: Record<string, str
   const safety = wanted('safety') ? await safetyRuns(kind, safetyDeps(files.base as string)) : undefined;
   const big = wanted('big') ? await bigRun(kind, files.big as string) : undefined;
   const mirror = wanted('mirror') ? await mirrorRuns(kind, mirrorDeps(files)) : undefined;
-  return { ...main, naive, passwords, safety, big, mirror };
+  const revert = wanted('revert') ? await revertRuns(kind, revertDeps(files.base as string)) : undefined;
+  return { ...main, naive, passwords, safety, big, mirror, revert };
 }
 
 async function mainRuns(kind: 'sqlite' | 'mysql', files: Record<string, string | undefined>) {
@@ -326,6 +329,32 @@ function mirrorDeps(files: Record<string, string | undefined>) {
     log: (line: string) => process.stderr.write(`${line}\n`),
   };
 }
+function revertDeps(file: string) {
+  const reportDir = path.join(out, 'reports');
+  return {
+    runs: RUNS,
+    seeded: (label: string) => seededDatabase(databaseOf(label), label),
+    importFile: async (url: string, what: string) => check(await usersync(url, importArgs(file)), what),
+    lastImportId: async (url: string) => {
+      const list = check(await usersync(url, ['imports', 'list', '--json', '--limit', '1']), 'imports list');
+      return (JSON.parse(list.stdout) as Array<{ id: number }>)[0]!.id;
+    },
+    revert: async (url: string, importId: number, what: string) =>
+      check(
+        await usersync(url, [
+          'imports',
+          'revert',
+          String(importId),
+          '--allow',
+          'deactivate',
+          '--report-dir',
+          reportDir,
+        ]),
+        what,
+      ),
+    log: (line: string) => process.stderr.write(`${line}\n`),
+  };
+}
 const databaseOf = (label: string): 'sqlite' | 'mysql' => (label.startsWith('mysql') ? 'mysql' : 'sqlite');
 
 /**
@@ -380,7 +409,7 @@ async function main() {
   process.stderr.write(
     `bench on Node ${process.version} (${process.execPath}), ${availableParallelism()} cores, databases ${args.databases}\n`,
   );
-  const needsBase = wanted('main') || wanted('naive') || wanted('safety') || wanted('mirror');
+  const needsBase = wanted('main') || wanted('naive') || wanted('safety') || wanted('mirror') || wanted('revert');
   const files = {
     base: needsBase ? await file(`users-${ROWS}.xlsx`, ROWS) : undefined,
     changed: wanted('main') ? await file(`users-${ROWS}-changed10.xlsx`, ROWS, { changedEvery: 10 }) : undefined,
@@ -488,6 +517,7 @@ function targetsOf(kind: string, r: DatabaseResults) {
     });
   if (r.safety) targets.push(...safetyTargets(kind, r.safety));
   if (r.mirror) targets.push(...mirrorTargets(kind, BIG, r.mirror));
+  if (r.revert) targets.push(...revertTargets(kind, ROWS, r.revert));
   return targets;
 }
 
@@ -513,6 +543,7 @@ function resultLines(r: DatabaseResults): string[] {
     );
   if (r.safety) lines.push(...safetyLines(r.safety));
   if (r.mirror) lines.push(...mirrorLines(BIG, ROWS, r.mirror));
+  if (r.revert) lines.push(...revertLines(ROWS, r.revert));
   if (r.big)
     lines.push(`  ${`${BIG} rows, safety ${r.big.safety}`.padEnd(36)}${r.big.ms} ms, peak ${r.big.peakRssMb} MB`);
   return lines;

@@ -69,6 +69,11 @@ export const ERROR_CODES = define({
     message: 'No import has that id.',
     help: 'Run `usersync imports list` to see the import register.',
   },
+  REVERT_NOT_APPLIED: {
+    kind: 'usage',
+    message: 'That import applied nothing that can be reverted.',
+    help: 'Only an import that wrote changes (imported, imported with errors, or stopped part-way) can be reverted; `usersync imports show <id>` shows its status, and a held import is declined with `usersync holds decline <id>` instead.',
+  },
   FEED_NOT_FOUND: {
     kind: 'usage',
     message: 'There is no feed of that name.',

@@ -20,6 +20,8 @@ type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]>
 export interface TestPipeline {
   config: Config;
   db: Database;
+  /** What the pipeline runs with, for other entry points (a revert). */
+  deps: Parameters<typeof processFile>[0];
   dir: string;
   run(file: string, request?: Partial<ProcessRequest>): Promise<ProcessResult>;
   /** The JSON report of a result. */
@@ -53,6 +55,7 @@ export async function createTestPipeline(url: string, overrides: DeepPartial<Con
   return {
     config,
     db,
+    deps,
     dir,
     run: (file, request = {}) =>
       processFile(deps, {

@@ -59,6 +59,7 @@ describe('npm run bench (smoke)', () => {
           big: { rows: number; peakRssMb: number; safety: string };
           safety: Record<'new' | 'unchanged', SafetyComparison>;
           mirror: { ratio: number; mirror: { medianMs: number }; delta: { medianMs: number }; left: { ms: number } };
+          revert: { ratio: number; import: { medianMs: number; runs: number }; revert: { medianMs: number } };
         }
       >;
       targets: Array<{
@@ -75,7 +76,7 @@ describe('npm run bench (smoke)', () => {
     expect(result.stdout).toContain(`Node ${process.version};`);
     expect(report.machine.node).toBe(process.version);
     expect(Object.keys(report.results).sort()).toEqual([...TEST_DATABASES].sort());
-    expect(report.cases).toEqual(['main', 'naive', 'passwords', 'safety', 'big', 'mirror']);
+    expect(report.cases).toEqual(['main', 'naive', 'passwords', 'safety', 'big', 'mirror', 'revert']);
     for (const r of Object.values(report.results)) {
       expect(r.floor.medianMs).toBeGreaterThan(0);
       expect(r.new.peakRssMb).toBeGreaterThan(0);
@@ -114,8 +115,11 @@ describe('npm run bench (smoke)', () => {
       // Mirror against delta on the same unchanged roster (SPEC §8), and the 1 %-left import.
       expect(r.mirror.ratio).toBeCloseTo(r.mirror.mirror.medianMs / r.mirror.delta.medianMs, 2);
       expect(r.mirror.left.ms).toBeGreaterThan(0);
+      // A new import and its revert (SPEC §10), and the ratio of their medians.
+      expect(r.revert.import.runs).toBe(1);
+      expect(r.revert.ratio).toBeCloseTo(r.revert.revert.medianMs / r.revert.import.medianMs, 2);
     }
-    expect(report.targets).toHaveLength(10 * TEST_DATABASES.length);
+    expect(report.targets).toHaveLength(11 * TEST_DATABASES.length);
     // Each time target says whether the import's CPU alone would allow it here; the others do not.
     for (const [kind, r] of Object.entries(report.results)) {
       const mine = report.targets.filter((t) => t.database === kind);
@@ -131,8 +135,9 @@ describe('npm run bench (smoke)', () => {
         'unchanged re-import: safety on ≤ 1.1 × safety off',
         'unchanged 6000-row re-import: mirror ≤ 1.1 × delta',
         '6000-row mirror re-import: peak RSS < 300 MB',
+        'revert of a new 2000-row import ≤ 1.5 × the import',
       ]);
-      const [newSafety, unchangedSafety] = mine.slice(-4, -2);
+      const [newSafety, unchangedSafety] = mine.slice(-5, -3);
       expect(newSafety).toMatchObject({ value: r.safety.new.ratio, pass: r.safety.new.ratio <= 1.25 });
       expect(unchangedSafety).toMatchObject({ value: r.safety.unchanged.ratio, pass: r.safety.unchanged.ratio <= 1.1 });
       expect(fresh?.cpu?.limitMs).toBe(Math.round(1.5 * r.floor.medianMs));

@@ -10,6 +10,7 @@ import * as safety from './0003-safety.js';
 import * as mirror from './0004-mirror.js';
 import * as outbox from './0005-outbox.js';
 import * as auditChain from './0006-audit-chain.js';
+import * as revert from './0007-revert.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -23,6 +24,7 @@ const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: Migration]> =
   ['0004-mirror', mirror],
   ['0005-outbox', outbox],
   ['0006-audit-chain', auditChain],
+  ['0007-revert', revert],
 ];
 
 export const migrationSource: Knex.MigrationSource<string> = {

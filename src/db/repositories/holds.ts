@@ -71,10 +71,10 @@ function toHold(row: HoldRow): Hold {
 }
 
 /**
- * Holds of the daemon (a command line's held import leaves its file where it was: `--allow`
- * applies it, not `holds approve`).
+ * Holds of the daemon (a command line's held import leaves its file where it was, and a held
+ * revert has no file: `--allow` applies them, not `holds approve`).
  */
-const daemonHolds = (knex: Knex) => knex('imports').where('status', 'held').whereNot('source', 'cli');
+const daemonHolds = (knex: Knex) => knex('imports').where('status', 'held').whereNotIn('source', ['cli', 'revert']);
 
 /** Holds not yet applied or declined: waiting for a decision, or approved and waiting to be applied. Oldest first. */
 export async function listOpenHolds(knex: Knex): Promise<Hold[]> {

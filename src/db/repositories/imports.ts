@@ -4,8 +4,8 @@
  */
 import type { Knex } from 'knex';
 
-/** `approval`: a held file applied after `holds approve` (SPEC §9). */
-export type ImportSource = 'cli' | 'watch' | 'schedule' | 'recover' | 'approval';
+/** `approval`: a held file applied after `holds approve` (SPEC §9); `revert`: `imports revert` (SPEC §10). */
+export type ImportSource = 'cli' | 'watch' | 'schedule' | 'recover' | 'approval' | 'revert';
 export type ImportStatus =
   'running' | 'imported' | 'imported_with_errors' | 'rejected' | 'held' | 'interrupted' | 'failed';
 
@@ -22,8 +22,20 @@ export interface ImportRecord {
   feed: string | null;
   status: ImportStatus;
   dryRun: boolean;
-  /** The report's counts; `deactivated` (SPEC §8) is 0 on imports registered before mirror feeds. */
-  counts: { rows: number; created: number; updated: number; unchanged: number; failed: number; deactivated: number };
+  /**
+   * The report's counts; `deactivated` (SPEC §8) is 0 on imports registered before mirror feeds;
+   * a revert's (SPEC §10) also has `reverted` and `conflicts`.
+   */
+  counts: {
+    rows: number;
+    created: number;
+    updated: number;
+    unchanged: number;
+    failed: number;
+    deactivated: number;
+    reverted?: number;
+    conflicts?: number;
+  };
   startedAt: string;
   finishedAt: string | null;
   filePath: string | null;
@@ -40,6 +52,8 @@ export interface ImportRecord {
   resolvedBy: number | null;
   /** How a held import was decided, and by whom. */
   decision: { decision: string; by: string | null; at: string | null; note: string | null } | null;
+  /** A revert (SPEC §10): the import it undoes; null on every other import. */
+  revertsImportId: number | null;
 }
 
 export interface OpenImport {
@@ -53,6 +67,8 @@ export interface OpenImport {
   feed: string;
   /** The held import this one applies after its approval (SPEC §9). */
   holdId?: number | null;
+  /** A revert (SPEC §10): the import it undoes. */
+  revertsImportId?: number | null;
   dryRun: boolean;
   filePath: string;
   startedAt: string;
@@ -68,6 +84,7 @@ export async function openImport(knex: Knex, record: OpenImport): Promise<number
     actor: record.actor,
     feed: record.feed,
     hold_id: record.holdId ?? null,
+    ...(record.revertsImportId != null ? { reverts_import_id: record.revertsImportId } : {}),
     status: 'running',
     dry_run: record.dryRun,
     file_path: record.filePath,
@@ -142,6 +159,9 @@ interface ImportRow {
   superseded_by: number | string | null;
   guards?: string | null;
   hold_id?: number | string | null;
+  reverts_import_id?: number | string | null;
+  reverted?: number | string;
+  conflicts?: number | string;
   resolved_by?: number | string | null;
   decision?: string | null;
   decided_by?: string | null;
@@ -168,6 +188,9 @@ function toRecord(row: ImportRow): ImportRecord {
       unchanged: Number(row.unchanged),
       failed: Number(row.failed),
       deactivated: Number(row.deactivated),
+      ...(row.source === 'revert'
+        ? { reverted: Number(row.reverted ?? 0), conflicts: Number(row.conflicts ?? 0) }
+        : {}),
     },
     startedAt: row.started_at,
     finishedAt: row.finished_at,
@@ -189,6 +212,7 @@ function toRecord(row: ImportRow): ImportRecord {
           note: row.decision_note ?? null,
         }
       : null,
+    revertsImportId: row.reverts_import_id == null ? null : Number(row.reverts_import_id),
   };
 }
 
@@ -247,4 +271,13 @@ export async function lastAppliedRows(knex: Knex, feed: string): Promise<number>
     .orderBy('id', 'desc')
     .first('rows')) as { rows: number | string } | undefined;
   return row ? Number(row.rows) : 0;
+}
+
+/** The reverts of an import (SPEC §10), oldest first: every `imports revert` run that wrote or held. */
+export async function findReverts(knex: Knex, importId: number): Promise<ImportRecord[]> {
+  const rows = (await knex('imports')
+    .where('reverts_import_id', importId)
+    .where('dry_run', false)
+    .orderBy('id')) as ImportRow[];
+  return rows.map(toRecord);
 }

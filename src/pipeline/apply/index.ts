@@ -6,6 +6,7 @@
  * The next batch is prepared while one is written, so argon2 and reading overlap the database.
  */
 import { tmpdir } from 'node:os';
+import type { Knex } from 'knex';
 import { catalogKey, cleanCatalogName } from '../../domain/catalog-name.js';
 import type { RawRow } from '../../domain/columns.js';
 import { GuardTally } from '../../domain/guards.js';
@@ -90,6 +91,17 @@ export function openImportWriter(
   return youngGenerationMb === undefined ? undefined : db.openWriter({ youngGenerationMb });
 }
 
+/**
+ * How a batch becomes a prepared batch: prepareBatch (a file's raw rows, validated and hashed) by
+ * default; a revert (pipeline/revert/) makes its intents from the audit trail instead. `handle`
+ * names the connection the stored users are read on.
+ */
+export type PrepareWith<T> = (
+  handle: () => Knex | Promise<Knex>,
+  batch: T,
+  context: PrepareContext,
+) => Promise<PreparedBatch>;
+
 export interface ApplyTotals {
   counts: ReportCounts;
   /** With safety on: the guards' verdict (for a dry run, what it would have been). */
@@ -98,13 +110,14 @@ export interface ApplyTotals {
   settle?: MirrorPlan['settle'] | undefined;
 }
 
-export async function applyRows(
+export async function applyRows<T = RawRow[]>(
   deps: PipelineDeps & { clock: Clock },
-  batches: AsyncIterable<RawRow[]>,
+  batches: AsyncIterable<T>,
   spool: RowSpool,
-  options: ApplyOptions,
+  options: ApplyOptions & { prepare?: PrepareWith<T> | undefined },
 ): Promise<ApplyTotals> {
   const { config, db } = deps;
+  const prepareWith = options.prepare ?? (prepareBatch as unknown as PrepareWith<T>);
   const settings = config.import;
   const guard = <T>(work: () => Promise<T>) => withDatabaseErrors(db.location, work);
   const catalog = await guard(() => loadCatalogCache(db.knex));
@@ -204,8 +217,8 @@ export async function applyRows(
 
   if (!safety || !tally || options.dryRun) {
     const sink = chooseSink(context, options, settings.atomic);
-    const prepare = async (rows: RawRow[]) => {
-      const prepared = await prepareBatch(sink.lookup, rows, prepareContext);
+    const prepare = async (rows: T) => {
+      const prepared = await prepareWith(sink.lookup, rows, prepareContext);
       note(prepared);
       if (tally) tallyBatch(tally, prepared);
       return prepared;
@@ -221,7 +234,7 @@ export async function applyRows(
   try {
     await pipelineBatches(
       batches,
-      (rows) => prepareBatch(() => db.knex, rows, prepareContext),
+      (rows) => prepareWith(() => db.knex, rows, prepareContext),
       async (batch) => {
         note(batch);
         await plan.append(planBatch(tally, batch));

@@ -99,8 +99,9 @@ export async function prepareBatch(
  * Moves the intents that would grant or remove a protected role or group to `batch.failed`,
  * keeping `order` in file order (its intent indices renumbered) and `raws` beside `intents`; their
  * users leave `stored`, which holds only the intents' users. Returns the intents it moved.
+ * A revert's batches (pipeline/revert/) are checked the same way.
  */
-function failProtectedChanges(batch: PreparedBatch, names: ProtectedNames): Set<PreparedIntent> {
+export function failProtectedChanges(batch: PreparedBatch, names: ProtectedNames): Set<PreparedIntent> {
   const refused = new Set<PreparedIntent>();
   if (names.size === 0) return refused;
   /** Old intent index → its new place in `order`'s terms (intent index, or -1 - failed index). */

@@ -21,13 +21,17 @@ const COUNTER: Readonly<Record<RowStatus, Exclude<keyof ReportCounts, 'rows'>>> 
   failed: 'failed',
   deactivated: 'deactivated',
   'would-deactivate': 'deactivated',
+  reverted: 'reverted',
+  'would-revert': 'reverted',
+  conflict: 'conflicts',
 };
 
 /** Adds one row of `status` to `counts`. */
 export function tally(counts: ReportCounts, status: RowStatus): void {
   const counter = COUNTER[status];
-  if (counter !== 'deactivated') counts.rows += 1; // a user left out of the file is not one of its rows
-  counts[counter] += 1;
+  // A user left out of the file is not one of its rows; a revert's conflict is a field of a user already counted.
+  if (counter !== 'deactivated' && counter !== 'conflicts') counts.rows += 1;
+  counts[counter] = (counts[counter] ?? 0) + 1;
 }
 
 /**

@@ -154,6 +154,7 @@ export function summaryLines(summary: ReportSummary): SummaryLine[] {
         : `${counts.unchanged} (not listed on the Rows sheet; the JSON report lists every row)`,
     ],
     ['Failed', counts.failed],
+    ...revertLines(summary, wouldOnly),
     [wouldOnly ? 'Would be deactivated' : 'Deactivated', deactivatedInWords(summary)],
     ['Started', formatTimestamp(summary.startedAt)],
     ['Finished', formatTimestamp(summary.finishedAt)],
@@ -168,4 +169,28 @@ export function summaryLines(summary: ReportSummary): SummaryLine[] {
     ]);
   summary.warnings.forEach((warning, index) => lines.push([`Warning ${index + 1}`, warning]));
   return lines;
+}
+
+/** A revert's own lines (SPEC §10): what it set back, what it left alone, and the passwords to reset. */
+function revertLines(summary: ReportSummary, wouldOnly: boolean): SummaryLine[] {
+  const { revert, counts } = summary;
+  if (!revert) return [];
+  const conflicts = counts.conflicts ?? 0;
+  const passwords = revert.passwordsNotReverted;
+  return [
+    ['Reverts import', revert.revertsImportId],
+    [wouldOnly ? 'Would be reverted' : 'Reverted', counts.reverted ?? 0],
+    [
+      'Conflicts',
+      conflicts === 0
+        ? 0
+        : `${conflicts} (fields changed again after import ${revert.revertsImportId}: ${revert.force ? 'set back anyway (--force)' : 'not reverted; listed on the Rows sheet; --force sets them back'})`,
+    ],
+    [
+      'Passwords not reverted',
+      passwords.length === 0
+        ? 0
+        : `${passwords.length} (no old password is kept: reset them): ${passwords.slice(0, 100).join(', ')}${passwords.length > 100 ? ', …' : ''}`,
+    ],
+  ];
 }

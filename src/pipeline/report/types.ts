@@ -8,9 +8,21 @@ import type { GuardTrip } from '../../domain/guards.js';
 /**
  * A row's outcome; the `would-*` ones only occur in a dry run (or a held import). `deactivated`
  * is a user a mirror feed's file left out (SPEC §8): it has no row in the file (`row: null`).
+ * A revert (SPEC §10) reports `reverted` (the user's fields set back; `would-revert` in a dry
+ * run) and `conflict` (one field it left alone because it changed again after the import).
  */
 export type RowStatus =
-  'created' | 'updated' | 'unchanged' | 'failed' | 'deactivated' | 'would-create' | 'would-update' | 'would-deactivate';
+  | 'created'
+  | 'updated'
+  | 'unchanged'
+  | 'failed'
+  | 'deactivated'
+  | 'would-create'
+  | 'would-update'
+  | 'would-deactivate'
+  | 'reverted'
+  | 'would-revert'
+  | 'conflict';
 
 /** Field names listed in a row's `changes` (SPEC §3). */
 export type ChangeField =
@@ -53,6 +65,10 @@ export interface ReportCounts {
   failed: number;
   /** Users a mirror feed deactivated for absence (SPEC §8); not data rows, so not in `rows`. */
   deactivated: number;
+  /** A revert's users set back (SPEC §10); present on a revert's report only. */
+  reverted?: number;
+  /** A revert's fields left alone because they changed after the import; not in `rows`. */
+  conflicts?: number;
 }
 
 /** Everything about one import except its rows. */
@@ -94,6 +110,18 @@ export interface ReportSummary {
    * chain's head for an import with none (a dry run): an anchor for `usersync audit verify`.
    */
   auditHead?: { seq: number; hash: string };
+  /** A revert (SPEC §10): what it undoes, and what it cannot. */
+  revert?: RevertSummary;
+}
+
+/** What a revert's report says beyond an import's (SPEC §10). */
+export interface RevertSummary {
+  /** The import reverted. */
+  revertsImportId: number;
+  /** `--force`: fields that changed again after the import were set back all the same. */
+  force: boolean;
+  /** Users whose password the import changed: not reverted (no old hash is kept), to be reset. */
+  passwordsNotReverted: string[];
 }
 
 /** Which rows to read back: all of them, or one sheet's worth of the xlsx report. */

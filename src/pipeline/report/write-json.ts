@@ -44,6 +44,8 @@ export function reportHead(summary: ReportSummary): Record<string, unknown> {
       failed: counts.failed,
       // Always present, 0 when none (SPEC §8): a reader need not know whether the feed mirrors.
       deactivated: counts.deactivated,
+      // A revert's (SPEC §10) only.
+      ...(counts.reverted !== undefined ? { reverted: counts.reverted, conflicts: counts.conflicts ?? 0 } : {}),
     },
     ...guardFields(summary),
     warnings: [...summary.warnings],
@@ -57,6 +59,12 @@ export function reportHead(summary: ReportSummary): Record<string, unknown> {
   if (summary.actor !== undefined) head.actor = summary.actor;
   if (summary.feed !== undefined) head.feed = summary.feed;
   if (summary.auditHead !== undefined) head.auditHead = summary.auditHead;
+  if (summary.revert !== undefined)
+    head.revert = {
+      revertsImportId: summary.revert.revertsImportId,
+      force: summary.revert.force,
+      passwordsNotReverted: [...summary.revert.passwordsNotReverted],
+    };
   return head;
 }
 

@@ -44,10 +44,15 @@ export const STATUS_FILL: Readonly<Record<RowStatus, ExcelJS.Fill>> = {
   failed: solid('FFFFC7CE'),
   deactivated: solid('FFFFEB9C'),
   'would-deactivate': solid('FFFFF5D6'),
+  reverted: solid('FFBDD7EE'),
+  'would-revert': solid('FFDDEBF7'),
+  conflict: solid('FFFFC7CE'),
 };
 
 /** The Rows sheet's status colours: its rows are never deactivations (they have their own sheet). */
 const ROWS_SHEET_FILLS = Object.entries(STATUS_FILL).filter(([status]) => !isDeactivation(status as RowStatus));
+/** Statuses only a revert's report has (SPEC §10): an import's Rows sheet has no rule for them. */
+const REVERT_STATUSES: ReadonlySet<string> = new Set<RowStatus>(['reverted', 'would-revert', 'conflict']);
 
 /** Header of the Rows sheet(s). */
 export const ROWS_HEADERS = ['Row', 'Username', 'Status', 'Changed fields', 'Message'] as const;
@@ -164,11 +169,14 @@ async function writeRows(
 ): Promise<void> {
   // Status colours are conditional formats on the Status column, not a fill per cell: one rule per
   // status for the whole page instead of a style lookup on each of a million rows.
+  const fills = source.summary.revert
+    ? ROWS_SHEET_FILLS
+    : ROWS_SHEET_FILLS.filter(([status]) => !REVERT_STATUSES.has(status));
   const beforeCommit = (page: ExcelJS.Worksheet, count: number) => {
     if (count === 0) return;
     page.addConditionalFormatting({
       ref: `C2:C${count + 1}`,
-      rules: ROWS_SHEET_FILLS.map(([status, fill], priority) => ({
+      rules: fills.map(([status, fill], priority) => ({
         type: 'cellIs',
         operator: 'equal',
         priority: priority + 1,
