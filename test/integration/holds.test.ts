@@ -374,7 +374,8 @@ describeEachDatabase('holds', (database) => {
     expect(await usersOf('theta')).toEqual(before);
     await waitFor(() => leftInHeld(hold).length === 0, 10_000, daemon.output);
     expect(listFiles(path.join(daemon.folder('error'), today()))).toContain(`${hold}_theta-held.csv`);
-    expect(daemon.output()).toContain('hold.approval_not_carried_out');
+    // Logged once the decline is done (the file moved): it may reach the pipe a moment later.
+    await waitFor(() => daemon.output().includes('hold.approval_not_carried_out'), 10_000, daemon.output);
   });
 
   it('decline: the file goes to error/ redacted with its reports, import.declined is audited, nothing is applied', async () => {
