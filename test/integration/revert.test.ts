@@ -259,5 +259,18 @@ describeEachDatabase('imports revert', (database) => {
     expect(notApplied.stderr).toContain(`Import ${heldId.id} cannot be reverted`);
     const show = await runUsersync(['imports', 'show', String(bad), '--json'], { cwd, env });
     expect((JSON.parse(show.stdout) as { revertedBy: number[] }).revertedBy).toHaveLength(3);
+    // The command itself, as an operator runs it: a dry run prints the report and writes nothing.
+    const before = await pipe.db.knex('audit_events').count({ n: '*' });
+    const dry = await runUsersync(['imports', 'revert', String(bad), '--dry-run', '--json', '--report-dir', dir], {
+      cwd,
+      env,
+    });
+    expect([0, 1], dry.stderr).toContain(dry.code);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ dryRun: true, revert: { revertsImportId: bad } });
+    expect(await pipe.db.knex('audit_events').count({ n: '*' })).toEqual(before);
+    // Every revert's events went into the audit chain like an import's.
+    const verified = await runUsersync(['audit', 'verify', '--json'], { cwd, env });
+    expect(verified.code, verified.stdout).toBe(0);
+    expect(JSON.parse(verified.stdout)).toMatchObject({ ok: true });
   });
 });
