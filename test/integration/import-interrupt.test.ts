@@ -17,6 +17,8 @@ describeEachDatabase('import interrupted by Ctrl-C', (database) => {
   let store: Knex;
   const env = () => ({ USERSYNC_DATABASE_URL: database().url });
   const users = async () => Number((await store('users').count({ n: '*' }))[0]!.n);
+  /** The import that finished the file: the one the revert test undoes. */
+  let finishing: number;
 
   beforeAll(async () => {
     cwd = makeWorkdir();
@@ -70,5 +72,34 @@ describeEachDatabase('import interrupted by Ctrl-C', (database) => {
       counts: { rows: ROWS, created: ROWS - committed, unchanged: committed, failed: 0 },
     });
     expect(await users()).toBe(ROWS);
+    finishing = (JSON.parse(again.stdout) as { importId: number }).importId;
+  });
+
+  it('stops a revert the same way, and the same command then finishes it', async () => {
+    const inactive = async () => Number((await store('users').where('active', false).count({ n: '*' }))[0]!.n);
+    const created = Number(
+      (await store('audit_events').where({ import_id: finishing, action: 'user.created' }).count({ n: '*' }))[0]!.n,
+    );
+    const revert = ['imports', 'revert', String(finishing), '--allow', 'all', '--report-dir', cwd];
+    const child = spawnUsersync(revert, { cwd, env: env() });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const deadline = Date.now() + 50_000;
+    while ((await inactive()) === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(stderr).toContain(`the revert of import ${finishing} was stopped (SIGINT)`);
+    const done = await inactive();
+    expect(done).toBeGreaterThan(0);
+    expect(done).toBeLessThan(created);
+    const [entry] = JSON.parse(
+      (await runUsersync(['imports', 'list', '--json'], { cwd, env: env() })).stdout,
+    ) as Array<{ status: string; source: string }>;
+    expect(entry).toMatchObject({ status: 'interrupted', source: 'revert' });
+
+    const again = await runUsersync([...revert, '--json'], { cwd, env: env() });
+    expect(again.code, again.stderr).toBe(0);
+    expect(await inactive()).toBe(created);
   });
 });

@@ -6,15 +6,16 @@
  */
 import { createReadStream } from 'node:fs';
 import { lstat, readlink, stat } from 'node:fs/promises';
-import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { requirePackage } from '../../require-package.js';
 import { FileError, UsersyncError, fail } from '../../errors.js';
-import { GUARD_NAMES, GUARD_WORDS, parseAllowed, type GuardName } from '../../domain/guards.js';
 import { feedNamed, feedOfFile } from '../../pipeline/feeds.js';
 import type { ProcessResult } from '../../pipeline/process-file.js';
 import type { SpreadsheetReader } from '../../pipeline/read/index.js';
+import { GUARD_NAMES, type GuardName } from '../../domain/guards.js';
 import type { CommandContext } from '../context.js';
+import { allowedGuards, guardLines } from '../guard-options.js';
+import { listenForInterrupt, type Interrupt } from '../interrupt.js';
 import { discardReadAhead, takeReadAhead } from '../read-ahead.js';
 import type { Output } from '../output.js';
 import type { CommandModule } from '../command-module.js';
@@ -101,29 +102,11 @@ async function importFiles(
   // a known one is given the spelling the config gives it.
   if (args.feed !== undefined) args = { ...args, feed: feedNamed(context.config, args.feed) };
   // Loaded here, once the first file's reader is on its way (cli/read-ahead.ts).
-  const [{ processFile }, { createAuditTrail }, { createPasswordHasher }, { openForChanges }, { commandLineActor }] =
-    await Promise.all([
-      import('../../pipeline/process-file.js'),
-      import('../../pipeline/audit.js'),
-      import('../../pipeline/passwords.js'),
-      import('../open-for-changes.js'),
-      import('../../app/actor.js'),
-    ]);
-  // A dry run changes nothing, the configured catalogue included (apply/ counts it as existing).
-  const { db, trail, actor } = args.dryRun
-    ? await context.database().then((opened) => ({
-        db: opened,
-        trail: createAuditTrail(context.auditLog(), opened),
-        actor: commandLineActor(),
-      }))
-    : await openForChanges(context);
-  const deps = {
-    config: context.config,
-    db,
-    logger: context.logger,
-    audit: trail,
-    hasher: createPasswordHasher(context.config.import),
-  };
+  const [{ processFile }, { openPipeline }] = await Promise.all([
+    import('../../pipeline/process-file.js'),
+    import('../open-pipeline.js'),
+  ]);
+  const { deps, actor } = await openPipeline(context, args.dryRun);
   const interrupt = listenForInterrupt();
   try {
     context.exitCode = await importEach(context, args, takeFirstReader, { processFile, deps, interrupt, actor });
@@ -191,47 +174,6 @@ async function importEach(
   return worst;
 }
 
-interface Interrupt {
-  readonly signal: AbortSignal;
-  /** The signal that asked the import to stop, once one has. */
-  readonly by: NodeJS.Signals | undefined;
-  /** 128 + the signal's number, as a shell reports a process the signal ended. */
-  exitCode(): number;
-  dispose(): void;
-}
-
-/**
- * Ctrl-C (or a TERM) stops the import after the batch it is writing, keeping what it committed, and
- * closes it in the register as interrupted; a second one ends the process at once. Without this
- * the process died mid-batch, said nothing, and left the import `running` in the register for ever.
- */
-function listenForInterrupt(): Interrupt {
-  const controller = new AbortController();
-  let by: NodeJS.Signals | undefined;
-  const exitCode = (signal: NodeJS.Signals) => 128 + (osConstants.signals[signal] ?? 0);
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (by !== undefined) process.exit(exitCode(signal));
-    by = signal;
-    process.stderr.write(
-      `\nusersync: ${signal}: stopping after the batch being written (${signal === 'SIGINT' ? 'Ctrl-C' : signal} again to quit at once)…\n`,
-    );
-    controller.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  return {
-    signal: controller.signal,
-    get by() {
-      return by;
-    },
-    exitCode: () => exitCode(by ?? 'SIGINT'),
-    dispose() {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    },
-  };
-}
-
 /**
  * A symbolic link is imported only with --follow-symlinks (whoever can write where it points could
  * otherwise feed the directory); a FIFO, device or socket never is (opening a FIFO blocks).
@@ -297,30 +239,6 @@ async function printSummary(
   for (const line of guardLines(summary)) await out.write(`  ${line}\n`);
   for (const warning of summary.warnings) await out.write(`  warning: ${warning}\n`);
   await out.write(`  reports: ${reports.xlsxPath}\n           ${reports.jsonPath}\n`);
-}
-
-/** `--allow`'s value, checked: a misspelt guard is a usage error, not a guard silently left on. */
-function allowedGuards(text: string): ReadonlySet<GuardName> {
-  const parsed = parseAllowed(text);
-  if ('unknown' in parsed)
-    throw fail('USAGE_INVALID', {
-      message: `--allow names no guard ${parsed.unknown.map((name) => `"${name}"`).join(', ')}: give ${GUARD_NAMES.join(', ')} (comma-separated), or all.`,
-    });
-  return parsed;
-}
-
-/** What the guards did, for the terminal: what holds the file and how to apply it, or what was let through. */
-function guardLines(summary: ProcessResult['summary']): string[] {
-  const trips = summary.guards ?? [];
-  const said = (t: (typeof trips)[number]) => `${t.planned} ${GUARD_WORDS[t.guard]} (${t.guard} limit ${t.limit})`;
-  if (summary.outcome === 'held')
-    return [
-      ...trips.map((t) => `held: ${said(t)}`),
-      'nothing was written; to apply it anyway:',
-      `  ${summary.approveCommand ?? ''}`,
-    ];
-  if (summary.dryRun) return trips.map((t) => `would be held: ${said(t)}`);
-  return trips.map((t) => `applied despite the guard (--allow): ${said(t)}`);
 }
 
 /** The report files are the JSON; stream them rather than rebuild a 1,000,000-row document. */

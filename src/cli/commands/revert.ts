@@ -7,11 +7,13 @@
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { GUARD_NAMES, GUARD_WORDS, parseAllowed, type GuardName } from '../../domain/guards.js';
-import { fail } from '../../errors.js';
+import { GUARD_NAMES, type GuardName } from '../../domain/guards.js';
+import { UsersyncError, fail } from '../../errors.js';
 import type { RevertResult } from '../../pipeline/revert/index.js';
 import type { Runner } from '../command-module.js';
 import type { CommandContext } from '../context.js';
+import { allowedGuards, guardLines } from '../guard-options.js';
+import { listenForInterrupt } from '../interrupt.js';
 
 interface RevertArgs {
   id: number;
@@ -67,37 +69,35 @@ export const addRevertCommand = (y: Argv, run: Runner): Argv =>
   );
 
 async function revert(context: CommandContext, args: RevertArgs): Promise<void> {
-  const [{ revertImport }, { createAuditTrail }, { createPasswordHasher }, { openForChanges }, { commandLineActor }] =
-    await Promise.all([
-      import('../../pipeline/revert/index.js'),
-      import('../../pipeline/audit.js'),
-      import('../../pipeline/passwords.js'),
-      import('../open-for-changes.js'),
-      import('../../app/actor.js'),
-    ]);
-  const { db, trail, actor } = args.dryRun
-    ? await context.database().then((opened) => ({
-        db: opened,
-        trail: createAuditTrail(context.auditLog(), opened),
-        actor: commandLineActor(),
-      }))
-    : await openForChanges(context);
-  const deps = {
-    config: context.config,
-    db,
-    logger: context.logger,
-    audit: trail,
-    hasher: createPasswordHasher(context.config.import),
-  };
+  const [{ revertImport }, { openPipeline }] = await Promise.all([
+    import('../../pipeline/revert/index.js'),
+    import('../open-pipeline.js'),
+  ]);
+  const { deps, actor } = await openPipeline(context, args.dryRun);
   const today = new Date().toISOString().slice(0, 10);
-  const result = await revertImport(deps, {
-    importId: args.id,
-    dryRun: args.dryRun,
-    force: args.force,
-    actor,
-    reportDir: path.resolve(args.reportDir ?? path.join(context.config.folders.archive, today)),
-    allow: args.allow,
-  });
+  const interrupt = listenForInterrupt();
+  let result: RevertResult;
+  try {
+    result = await revertImport(deps, {
+      importId: args.id,
+      dryRun: args.dryRun,
+      force: args.force,
+      actor,
+      reportDir: path.resolve(args.reportDir ?? path.join(context.config.folders.archive, today)),
+      allow: args.allow,
+      signal: interrupt.signal,
+    });
+  } catch (error) {
+    if (interrupt.by === undefined || !(error instanceof UsersyncError) || error.code !== 'IMPORT_INTERRUPTED')
+      throw error;
+    process.stderr.write(
+      `usersync: the revert of import ${args.id} was stopped (${interrupt.by}). What it committed before the stop is kept and audited (\`usersync imports list\` shows it interrupted); run the same command again to finish: what is already set back is then found unchanged.\n`,
+    );
+    context.exitCode = interrupt.exitCode();
+    return;
+  } finally {
+    interrupt.dispose();
+  }
   context.exitCode = result.exitCode;
   if (args.json) {
     for await (const chunk of createReadStream(result.reports.jsonPath, 'utf8'))
@@ -119,27 +119,8 @@ async function printSummary(context: CommandContext, { summary, reports }: Rever
     lines.push(
       '  conflicts: fields changed again after the import, left as they are (listed in the report; --force sets them back)',
     );
-  const trips = summary.guards ?? [];
-  const said = (t: (typeof trips)[number]) => `${t.planned} ${GUARD_WORDS[t.guard]} (${t.guard} limit ${t.limit})`;
-  if (summary.outcome === 'held')
-    lines.push(
-      ...trips.map((t) => `  held: ${said(t)}`),
-      '  nothing was written; to apply it anyway:',
-      `    ${summary.approveCommand ?? ''}`,
-    );
-  else if (summary.dryRun) lines.push(...trips.map((t) => `  would be held: ${said(t)}`));
-  else lines.push(...trips.map((t) => `  applied despite the guard (--allow): ${said(t)}`));
+  lines.push(...guardLines(summary).map((line) => `  ${line}`));
   for (const warning of summary.warnings) lines.push(`  warning: ${warning}`);
   lines.push(`  reports: ${reports.xlsxPath}`, `           ${reports.jsonPath}`);
   await context.out.write(lines.join('\n') + '\n');
-}
-
-/** `--allow`'s value, checked: a misspelt guard is a usage error, not a guard silently left on. */
-function allowedGuards(text: string): ReadonlySet<GuardName> {
-  const parsed = parseAllowed(text);
-  if ('unknown' in parsed)
-    throw fail('USAGE_INVALID', {
-      message: `--allow names no guard ${parsed.unknown.map((name) => `"${name}"`).join(', ')}: give ${GUARD_NAMES.join(', ')} (comma-separated), or all.`,
-    });
-  return parsed;
 }
