@@ -7,17 +7,14 @@
  *
  * Once the entries exist (every run but the first) this costs one select of two counts.
  */
-import { setTimeout } from 'node:timers/promises';
 import type { Config } from '../config/schema.js';
-import { mapDatabaseError } from '../db/errors.js';
+import { withBusyRetries } from '../db/errors.js';
 import type { Database } from '../db/knex.js';
 import type { AuditEvent } from '../db/repositories/audit.js';
 import { addCatalogNames } from '../db/repositories/catalog.js';
 import { isoNow, type Clock } from '../db/time.js';
 import { catalogKey, cleanCatalogName } from '../domain/catalog-name.js';
 import type { AuditTrail } from '../pipeline/audit.js';
-
-const MAX_ATTEMPTS = 8;
 
 export interface EnsuredCatalog {
   /** Names created by this call (empty when every configured one existed). */
@@ -35,18 +32,9 @@ export async function ensureConfiguredCatalog(
   // Two processes ensuring at once (the daemon and a command line on a fresh database): the
   // later insert meets the other's row (DB_CONFLICT), or on SQLite its read snapshot is older
   // than the other's commit (SQLITE_BUSY_SNAPSHOT, DB_BUSY); checking again finds the rows there.
-  // Several commands at once can meet more than once: the retries wait a growing, jittered while
-  // so they stop meeting.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      if (await allPresent(db, catalog)) return { roles: [], groups: [] };
-      return await create(db, catalog, trail, actor, clock);
-    } catch (error) {
-      const mapped = mapDatabaseError(error, db.location);
-      if ((mapped.code !== 'DB_CONFLICT' && mapped.code !== 'DB_BUSY') || attempt >= MAX_ATTEMPTS) throw mapped;
-      await setTimeout(Math.round(Math.random() * 50 * attempt));
-    }
-  }
+  return withBusyRetries(db.location, async () =>
+    (await allPresent(db, catalog)) ? { roles: [], groups: [] } : create(db, catalog, trail, actor, clock),
+  );
 }
 
 /** True when every configured name has its entry, by key: one select of two counts. */

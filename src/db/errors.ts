@@ -3,6 +3,7 @@
  * place that knows driver error shapes (STYLE.md "Errors"); the rest of the code sees
  * DB_UNAVAILABLE / DB_BUSY / … and decides retry or not from the error's kind.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { UsersyncError, fail, safeDriverMessage } from '../errors.js';
 
 interface DriverError {
@@ -124,5 +125,26 @@ export async function withDatabaseErrors<T>(location: string, work: () => Promis
     return await work();
   } catch (error) {
     throw mapDatabaseError(error, location);
+  }
+}
+
+/** Tries of `withBusyRetries`: enough for several commands and an import meeting on one SQLite file. */
+const BUSY_TRIES = 8;
+
+/**
+ * `withDatabaseErrors` for one short transaction of a command, tried again when another writer
+ * held the lock or wrote first (DB_BUSY — on SQLite also a read snapshot older than another's
+ * commit, which waits for nothing — or DB_CONFLICT): after a growing, jittered wait, so commands
+ * that meet stop meeting. `work` must start afresh each time.
+ */
+export async function withBusyRetries<T>(location: string, work: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await withDatabaseErrors(location, work);
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if ((code !== 'DB_BUSY' && code !== 'DB_CONFLICT') || attempt >= BUSY_TRIES) throw error;
+      await sleep(Math.round(Math.random() * 50 * attempt));
+    }
   }
 }

@@ -7,7 +7,7 @@
 import type { AuditEvent } from '../../db/repositories/audit.js';
 import { printable } from '../../domain/text-rules.js';
 import { addCatalogNames, listCatalog, removeCatalogNames, type CatalogKind } from '../../db/repositories/catalog.js';
-import { withDatabaseErrors } from '../../db/errors.js';
+import { withBusyRetries, withDatabaseErrors } from '../../db/errors.js';
 import { isoNow } from '../../db/time.js';
 import { catalogKey, cleanCatalogName } from '../../domain/catalog-name.js';
 import { fail } from '../../errors.js';
@@ -52,8 +52,9 @@ function membershipCommand(kind: 'roles' | 'groups'): CommandModule {
               const { db, trail, actor } = await openForChanges(context);
               const names = (args.name ?? []).map(String);
               const events: AuditEvent[] = [];
-              const result = await withDatabaseErrors(db.location, () =>
+              const result = await withBusyRetries(db.location, () =>
                 db.knex.transaction(async (trx) => {
+                  events.length = 0; // a try again starts afresh
                   const added = await addCatalogNames(trx, kind, names);
                   const at = isoNow();
                   const action = kind === 'roles' ? 'role.created' : 'group.created';

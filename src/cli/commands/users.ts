@@ -5,7 +5,7 @@
  */
 import type { Argv } from 'yargs';
 import type { AuditEvent } from '../../db/repositories/audit.js';
-import { withDatabaseErrors } from '../../db/errors.js';
+import { withBusyRetries, withDatabaseErrors } from '../../db/errors.js';
 import { getUser, listUsers, setUserActive, type UserView } from '../../db/repositories/users.js';
 import { isoNow } from '../../db/time.js';
 import { printable } from '../../domain/text-rules.js';
@@ -135,8 +135,9 @@ async function setActive(context: CommandContext, args: ActiveArgs, active: bool
   const username = normaliseUsername(String(args.username));
   const { db, trail, actor } = await openForChanges(context, args.by);
   const events: AuditEvent[] = [];
-  const outcome = await withDatabaseErrors(db.location, () =>
+  const outcome = await withBusyRetries(db.location, () =>
     db.knex.transaction(async (trx) => {
+      events.length = 0; // a try again starts afresh
       const at = isoNow();
       const result = await setUserActive(trx, username, active, at);
       if (result === 'changed') {
