@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import type { z } from 'zod';
 import { buildHeaderLookup } from '../domain/headers.js';
 import { fail } from '../errors.js';
-import { redactDatabaseUrl } from './redact.js';
+import { isTargetSecret, redactDatabaseUrl } from './redact.js';
 import { ENVIRONMENT, configSchema, type Config } from './schema.js';
 
 export type { Config } from './schema.js';
@@ -198,6 +198,7 @@ function article(expected: string): string {
 /** Shows a bad value without ever printing a secret: database URLs lose their password. */
 function showValue(keyPath: string[], value: unknown): string {
   if (value === undefined) return 'nothing';
+  if (isTargetSecret(keyPath)) return '(hidden: a secret)';
   if (['database.url', 'notify.smtp.url'].includes(keyPath.join('.')) && typeof value === 'string')
     return JSON.stringify(redactDatabaseUrl(value));
   const text = JSON.stringify(value) ?? String(value);

@@ -13,3 +13,9 @@ export function redactDatabaseUrl(url: string): string {
     return url.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1***@');
   }
 }
+
+/** `targets[N].auth.clientSecret` and `.token`: values never shown, even when they are wrong. */
+export function isTargetSecret(keyPath: readonly (string | number)[]): boolean {
+  const [root, , auth, key] = keyPath;
+  return root === 'targets' && auth === 'auth' && (key === 'clientSecret' || key === 'token');
+}

@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { feeds, safety } from './safety-schema.js';
 import { notify } from './notify-schema.js';
+import { targets } from './targets-schema.js';
 
 export { BUILT_IN_FEED } from './safety-schema.js';
 
@@ -317,6 +318,7 @@ export const configSchema = z.strictObject({
   safety,
   feeds,
   notify,
+  targets,
 });
 
 /** The validated, frozen configuration passed to every factory. */

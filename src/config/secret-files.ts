@@ -49,7 +49,19 @@ export function exposedSecretFiles(options: LoadOptions = {}): ExposedSecretFile
     const keys = SECRET_KEYS.filter((secret) => secret.isSecret(valueAt(values, secret.path))).map((secret) =>
       secret.path.join('.'),
     );
+    keys.push(...targetSecrets(values));
     if (keys.length > 0) exposed.push({ file, mode, keys });
   }
   return exposed;
+}
+
+/** The SCIM targets' credentials a configuration file sets (SPEC §12), e.g. `targets[0].auth.clientSecret`. */
+function targetSecrets(values: unknown): string[] {
+  const targets = valueAt(values, ['targets']);
+  if (!Array.isArray(targets)) return [];
+  return targets.flatMap((target, i) =>
+    ['clientSecret', 'token']
+      .filter((key) => typeof valueAt(target, ['auth', key]) === 'string')
+      .map((key) => `targets[${i}].auth.${key}`),
+  );
 }
