@@ -11,6 +11,7 @@ import * as mirror from './0004-mirror.js';
 import * as outbox from './0005-outbox.js';
 import * as auditChain from './0006-audit-chain.js';
 import * as revert from './0007-revert.js';
+import * as targets from './0008-targets.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -25,6 +26,7 @@ const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: Migration]> =
   ['0005-outbox', outbox],
   ['0006-audit-chain', auditChain],
   ['0007-revert', revert],
+  ['0008-targets', targets],
 ];
 
 export const migrationSource: Knex.MigrationSource<string> = {
