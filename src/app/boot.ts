@@ -3,7 +3,8 @@
  * shutdown runs those cleanups in reverse order:
  *
  *   lock → database (+ migrations, waiting while it is unreachable) → folders + catalogue →
- *   recover → watcher → schedules → health → notify (the e-mail sender, SPEC §11)
+ *   recover → watcher → schedules → health → notify (the e-mail sender, SPEC §11) →
+ *   targets (SCIM provisioning, SPEC §12)
  *
  * Config and logger are made by the CLI before this runs.
  */
@@ -15,6 +16,7 @@ import { migrateToLatest } from '../db/migrate.js';
 import { describeError, fail } from '../errors.js';
 import { createMetrics } from '../health/metrics.js';
 import { createDispatcher, type Dispatcher } from '../notify/dispatcher.js';
+import { createTargetsDispatcher, type TargetsDispatcher } from '../targets/dispatcher.js';
 import { startHealthServer, type HealthReport } from '../health/server.js';
 import type { AuditLog } from '../logging/audit-log.js';
 import type { Logger } from '../logging/logger.js';
@@ -115,6 +117,7 @@ export async function boot(
     shutdown.register('schedules', () => scheduler.stop());
 
     const dispatcher = createDispatcher({ config, db, logger, metrics });
+    const targets = createTargetsDispatcher({ config, db, logger, metrics });
     let healthPort: number | null = null;
     if (config.health.port !== 0) {
       const server = await phase('health', () =>
@@ -123,7 +126,7 @@ export async function boot(
           port: config.health.port,
           logger,
           metrics,
-          report: () => healthReport(db, daemon, watcher!, refused, shutdown, dispatcher),
+          report: () => healthReport(db, daemon, watcher!, refused, shutdown, dispatcher, targets),
         }),
       );
       healthPort = server.address()?.port ?? null;
@@ -135,6 +138,11 @@ export async function boot(
       // Registered after the database, so it stops (and lets go of its connection) before that closes.
       shutdown.register('notify', () => dispatcher.stop());
       dispatcher.start();
+    }
+    if (config.targets.some((t) => t.enabled)) {
+      // Like the e-mail sender: stopped before the database closes.
+      shutdown.register('targets', () => targets.stop());
+      targets.start();
     }
     log.info('daemon.started', {
       inbox: config.folders.inbox,
@@ -197,7 +205,9 @@ async function healthReport(
   refused: RefusedEntries,
   shutdown: Shutdown,
   dispatcher: Dispatcher,
+  targets: TargetsDispatcher,
 ): Promise<HealthReport> {
+  const provisioning = targets.status();
   const database = await probeDatabase(db);
   const state = daemon.status();
   const reasons = [
@@ -205,6 +215,7 @@ async function healthReport(
     watcher.healthy() ? null : `watcher: ${watcher.problem() ?? 'not running'}`,
     state.degraded,
     dispatcher.status().stuck,
+    provisioning.stuck,
   ].filter((r): r is string => r !== null);
   const refusedEntries = await refused.list();
   return {
@@ -220,6 +231,7 @@ async function healthReport(
     // Held imports wait for a person, not for the daemon: reported, but still 200 (SPEC §9).
     held: state.held ?? 0,
     notifications: dispatcher.status(),
+    targets: provisioning.targets,
   };
 }
 

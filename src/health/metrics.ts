@@ -31,7 +31,14 @@ export interface Metrics {
   /** A try at sending a queued message (SPEC §11): sent, retry (queued again) or failed (refused for good). */
   notification(status: 'sent' | 'retry' | 'failed'): void;
   setNotificationQueue(length: number): void;
+  /** Users delivered to a SCIM target (SPEC §12), by result: delivered, unchanged, parked, retry (a transient fault). */
+  targetDeliveries(target: string, result: TargetResult, count: number): void;
+  /** User changes waiting for a target: events after its cursor and users to retry. */
+  setTargetQueue(target: string, length: number): void;
 }
+
+export const TARGET_RESULTS = ['delivered', 'unchanged', 'parked', 'retry'] as const;
+export type TargetResult = (typeof TARGET_RESULTS)[number];
 
 export function createMetrics(): Metrics {
   const registry = new client.Registry();
@@ -107,6 +114,25 @@ export function createMetrics(): Metrics {
     registers: [registry],
   });
   for (const status of ['sent', 'retry', 'failed']) notifications.inc({ status }, 0);
+  const targetDeliveries = new client.Counter({
+    name: 'usersync_target_deliveries_total',
+    help: 'Users delivered to a SCIM target, by result: delivered, unchanged, parked (refused), retry (a transient fault).',
+    labelNames: ['target', 'result'],
+    registers: [registry],
+  });
+  const targetQueue = new client.Gauge({
+    name: 'usersync_target_queue',
+    help: 'User changes queued for a SCIM target and not yet delivered.',
+    labelNames: ['target'],
+    registers: [registry],
+  });
+  const seenTargets = new Set<string>();
+  // A target's series exist from its first mention, so that rate() and alerts see the first parked user.
+  const touch = (target: string) => {
+    if (seenTargets.has(target)) return;
+    seenTargets.add(target);
+    for (const result of TARGET_RESULTS) targetDeliveries.inc({ target, result }, 0);
+  };
   for (const outcome of ROW_OUTCOMES) rows.inc({ outcome }, 0);
   return {
     registry,
@@ -128,5 +154,13 @@ export function createMetrics(): Metrics {
     setHeldImports: (n) => heldImports.set(n),
     notification: (status) => notifications.inc({ status }),
     setNotificationQueue: (n) => notificationQueue.set(n),
+    targetDeliveries(target, result, count) {
+      touch(target);
+      targetDeliveries.inc({ target, result }, count);
+    },
+    setTargetQueue(target, length) {
+      touch(target);
+      targetQueue.set({ target }, length);
+    },
   };
 }

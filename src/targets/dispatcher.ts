@@ -1,0 +1,224 @@
+/**
+ * The daemon's provisioning loop (SPEC §12), one per enabled target: it takes the users whose
+ * events follow the target's cursor (at most WINDOW events at a time) and those an operator asked
+ * to retry, delivers them (deliver.ts), and moves the cursor past the window once each is
+ * delivered or parked. A transient fault leaves the cursor where it is and waits — capped
+ * exponential backoff with jitter, or the target's Retry-After when longer — so a target that is
+ * down for days only lengthens its queue. It reads the database and talks HTTP beside the import
+ * loop; an import never waits for it.
+ *
+ * A lease in target_state makes one process deliver to a target at a time; another daemon on the
+ * same database waits for it to lapse.
+ */
+import { hostname } from 'node:os';
+import type { Config } from '../config/schema.js';
+import type { Database } from '../db/knex.js';
+import {
+  claimLease,
+  moveCursor,
+  pendingUsers,
+  queueCounts,
+  recordTargetError,
+  releaseLease,
+  targetState,
+  usersToRetry,
+  type PendingUser,
+} from '../db/repositories/targets.js';
+import { describeError } from '../errors.js';
+import type { TargetResult } from '../health/metrics.js';
+import type { Logger } from '../logging/logger.js';
+import type { TargetConfig } from '../config/targets-schema.js';
+import { deliverUsers } from './deliver.js';
+import { createTargetRuntime } from './runtime.js';
+
+export interface TargetMetrics {
+  targetDeliveries(target: string, result: TargetResult, count: number): void;
+  setTargetQueue(target: string, length: number): void;
+}
+
+export interface TargetHealth {
+  name: string;
+  queued: number;
+  parked: number;
+  oldestQueuedAt: string | null;
+  lastSuccessAt: string | null;
+  lastError: string | null;
+}
+
+export interface TargetsDispatcher {
+  start(): void;
+  stop(): Promise<void>;
+  status(): { targets: TargetHealth[]; stuck: string | null };
+}
+
+/** Events looked at per delivery round. */
+export const WINDOW = 2000;
+const IDLE_MS = 1000;
+const LEASE_MS = 60_000;
+/** A queue whose oldest change waits longer than this makes /healthz degraded. */
+const STUCK_MS = 60 * 60_000;
+
+export function createTargetsDispatcher(deps: {
+  config: Readonly<Config>;
+  db: Database;
+  logger: Logger;
+  metrics: TargetMetrics;
+}): TargetsDispatcher {
+  const { db, metrics } = deps;
+  const knex = db.knex;
+  const log = deps.logger.child({ module: 'targets' });
+  const owner = `${hostname()}:${process.pid}`;
+  const enabled = deps.config.targets.filter((t) => t.enabled);
+  const health = new Map<string, TargetHealth>();
+  let stopping = false;
+  const wakers = new Set<() => void>();
+  const loops: Array<Promise<void>> = [];
+
+  /** Waits `ms`, or less when the dispatcher stops. */
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        wakers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      wakers.add(done);
+    });
+
+  async function refreshHealth(target: TargetConfig, cursorSeq: number): Promise<void> {
+    const state = await targetState(knex, target.name);
+    const counts = await queueCounts(knex, target.name, cursorSeq);
+    metrics.setTargetQueue(target.name, counts.queued);
+    health.set(target.name, {
+      name: target.name,
+      ...counts,
+      lastSuccessAt: state.lastSuccessAt,
+      lastError: state.lastError,
+    });
+  }
+
+  async function loop(target: TargetConfig): Promise<void> {
+    const runtime = createTargetRuntime(knex, target);
+    let failures = 0;
+    health.set(target.name, {
+      name: target.name,
+      queued: 0,
+      parked: 0,
+      oldestQueuedAt: null,
+      lastSuccessAt: null,
+      lastError: null,
+    });
+    while (!stopping) {
+      try {
+        const now = new Date();
+        const leased = await claimLease(
+          knex,
+          target.name,
+          owner,
+          now.toISOString(),
+          new Date(now.getTime() + LEASE_MS).toISOString(),
+        );
+        if (!leased) {
+          await sleep(LEASE_MS / 4);
+          continue;
+        }
+        const state = await targetState(knex, target.name);
+        const window = await pendingUsers(knex, state.cursorSeq, WINDOW);
+        const users = withRetries(window.users, await usersToRetry(knex, target.name, WINDOW));
+        if (users.length === 0) {
+          if (window.lastSeq !== null)
+            await moveCursor(knex, target.name, { cursorSeq: window.lastSeq, delivered: 0, at: now.toISOString() });
+          await refreshHealth(target, window.lastSeq ?? state.cursorSeq);
+          if (window.lastSeq === null) await sleep(IDLE_MS);
+          continue;
+        }
+        const result = await deliverUsers(knex, runtime, users, () => new Date().toISOString());
+        metrics.targetDeliveries(target.name, 'delivered', result.delivered);
+        metrics.targetDeliveries(target.name, 'unchanged', result.unchanged);
+        metrics.targetDeliveries(target.name, 'parked', result.parked);
+        if (result.parked > 0) log.warn('target.parked', { target: target.name, users: result.parked });
+        if (result.fault) {
+          failures++;
+          const waitMs = retryWait(target, failures, result.fault.retryAfterMs);
+          metrics.targetDeliveries(target.name, 'retry', 1);
+          await recordTargetError(knex, target.name, result.fault.message, new Date().toISOString());
+          log.warn('target.retry', {
+            target: target.name,
+            attempt: failures,
+            waitMs,
+            status: result.fault.status,
+            error: result.fault.message,
+            delivered: result.delivered,
+          });
+          await refreshHealth(target, state.cursorSeq);
+          await sleep(waitMs);
+          continue;
+        }
+        failures = 0;
+        await moveCursor(knex, target.name, {
+          ...(window.lastSeq === null ? {} : { cursorSeq: window.lastSeq }),
+          delivered: result.delivered,
+          at: new Date().toISOString(),
+        });
+        log.info('target.delivered', {
+          target: target.name,
+          delivered: result.delivered,
+          unchanged: result.unchanged,
+          parked: result.parked,
+          cursor: window.lastSeq ?? state.cursorSeq,
+        });
+        await refreshHealth(target, window.lastSeq ?? state.cursorSeq);
+      } catch (error) {
+        // The database, most likely: the queue is safe in it; try again after the backoff.
+        failures++;
+        const waitMs = retryWait(target, failures, undefined);
+        log.warn('target.pass_failed', { target: target.name, waitMs, err: describeError(error) });
+        await sleep(waitMs);
+      }
+    }
+    await releaseLease(knex, target.name, owner).catch(() => undefined);
+  }
+
+  return {
+    start() {
+      for (const target of enabled) loops.push(loop(target));
+      if (enabled.length > 0) log.info('targets.started', { targets: enabled.map((t) => `${t.name} ${t.url}`) });
+    },
+    async stop() {
+      stopping = true;
+      for (const wake of [...wakers]) wake();
+      await Promise.all(loops);
+    },
+    status() {
+      const targets = [...health.values()];
+      const stuck = targets
+        .map((t) => {
+          const age = t.oldestQueuedAt === null ? 0 : Date.now() - Date.parse(t.oldestQueuedAt);
+          if (age <= STUCK_MS || t.queued === 0) return null;
+          return `target ${t.name}: ${t.queued} queued, the oldest for ${Math.round(age / 60_000)} min${t.lastError ? ` (${t.lastError})` : ''}`;
+        })
+        .filter((s): s is string => s !== null);
+      return { targets, stuck: stuck.length === 0 ? null : stuck.join('; ') };
+    },
+  };
+}
+
+/** The window's users, then those to retry that the window does not have. */
+function withRetries(window: PendingUser[], retries: PendingUser[]): PendingUser[] {
+  if (retries.length === 0) return window;
+  const seen = new Set(window.map((u) => u.username));
+  return [...window, ...retries.filter((u) => !seen.has(u.username))];
+}
+
+/** Capped exponential backoff with jitter (half to all of the ceiling); a longer Retry-After wins. */
+export function retryWait(
+  target: Pick<TargetConfig, 'retryInitialMs' | 'retryMaxMs'>,
+  attempt: number,
+  retryAfterMs?: number,
+): number {
+  const ceiling = Math.min(target.retryMaxMs, target.retryInitialMs * 2 ** Math.min(attempt - 1, 30));
+  const jittered = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+  return Math.max(jittered, retryAfterMs ?? 0);
+}
