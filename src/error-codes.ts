@@ -178,6 +178,16 @@ export const ERROR_CODES = define({
     message: 'The SMTP server could not be reached or did not take the message.',
     help: 'The message says which step failed (DNS, connection, TLS, login, recipient); fix that and run `usersync notify test` again.',
   },
+  TARGET_UNKNOWN: {
+    kind: 'usage',
+    message: 'No target of that name is configured.',
+    help: 'Run `usersync targets status` for the configured targets’ names (targets[].name in the configuration).',
+  },
+  TARGET_UNAVAILABLE: {
+    kind: 'operational',
+    message: 'The SCIM target could not be reached, or refused usersync’s credentials.',
+    help: 'The message says what the target answered; fix that (its URL, the network, targets[].auth) and run the command again. Nothing already delivered is lost.',
+  },
   // ── files and folders ───────────────────────────────────────────────────────────────────
   FS_IO_FAILED: {
     kind: 'operational',

@@ -31,6 +31,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<readonly CommandModule[]>>
   holds: async () => [(await import('./commands/holds.js')).holdsCommand],
   audit: async () => [(await import('./commands/audit.js')).auditCommand],
   notify: async () => [(await import('./commands/notify.js')).notifyCommand],
+  targets: async () => [(await import('./commands/targets.js')).targetsCommand],
 };
 
 /** The modules of the command named on the command line, or of every command. */

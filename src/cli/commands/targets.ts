@@ -1,0 +1,217 @@
+/**
+ * `usersync targets status|retry|sync` (SPEC §12): what each SCIM target's queue holds, parked
+ * changes put back in it, and a full comparison of a target with the directory that corrects
+ * every difference. The daemon does the delivering; `sync` delivers its corrections itself.
+ */
+import type { TargetConfig } from '../../config/targets-schema.js';
+import { withDatabaseErrors } from '../../db/errors.js';
+import type { Database } from '../../db/knex.js';
+import { chainEnd, parkedUsers, queueCounts, peekTargetState, requeueParked } from '../../db/repositories/targets.js';
+import { EXIT, fail } from '../../errors.js';
+import { createTargetRuntime } from '../../targets/runtime.js';
+import { applySync, planSync, type SyncPlan } from '../../targets/sync.js';
+import type { CommandModule } from '../command-module.js';
+import type { CommandContext } from '../context.js';
+import { allowedGuards } from '../guard-options.js';
+
+/** Parked users listed by `status`; --json lists as many. */
+const PARKED_LISTED = 20;
+
+export const targetsCommand: CommandModule = (cli, run) =>
+  cli.command('targets', 'SCIM provisioning targets: status, retry, sync', (y) =>
+    y
+      .command(
+        'status',
+        'Per target: changes queued, users delivered, changes parked (with the target’s reason), last success',
+        (c) => c.option('json', { type: 'boolean', default: false, describe: 'Print the status as JSON' }),
+        (args) => run(args, { readOnly: true }, (context) => status(context, Boolean(args.json))),
+      )
+      .command(
+        'retry <name>',
+        'Queue the parked changes of a target again (after fixing what it refused)',
+        (c) =>
+          c
+            .positional('name', { type: 'string', demandOption: true, describe: 'The target (targets[].name)' })
+            .option('user', { type: 'string', describe: 'Only this user’s parked change' }),
+        (args) => run(args, {}, (context) => retry(context, String(args.name), args.user as string | undefined)),
+      )
+      .command(
+        'sync <name>',
+        'Read the target’s users and correct every difference from the directory (guarded like an import)',
+        (c) =>
+          c
+            .positional('name', { type: 'string', demandOption: true, describe: 'The target (targets[].name)' })
+            .option('dry-run', { type: 'boolean', default: false, describe: 'Say what would change; send nothing' })
+            .option('allow', {
+              type: 'string',
+              describe: 'Apply even though the deactivate guard trips: "deactivate" (or "all")',
+            })
+            .option('json', { type: 'boolean', default: false, describe: 'Print the plan and outcome as JSON' }),
+        (args) => run(args, {}, (context) => sync(context, args)),
+      )
+      .demandCommand(1, 'Name a targets command: status, retry or sync.'),
+  );
+
+function targetNamed(context: CommandContext, name: string): TargetConfig {
+  const target = context.config.targets.find((t) => t.name === name);
+  if (target) return target;
+  const names = context.config.targets.map((t) => t.name);
+  throw fail('TARGET_UNKNOWN', {
+    message: `No target is named "${name}": ${names.length === 0 ? 'none is configured (targets in the configuration)' : `the configured targets are ${names.join(', ')}`}.`,
+  });
+}
+
+async function status(context: CommandContext, json: boolean): Promise<void> {
+  const db = await context.database();
+  const views = await withDatabaseErrors(db.location, () => targetViews(db, context.config.targets));
+  if (json) return context.out.json(views);
+  if (views.length === 0) return context.out.write('No targets are configured (targets in the configuration).\n');
+  const lines: string[] = [];
+  for (const v of views) {
+    lines.push(`${v.name}  ${v.url}${v.enabled ? '' : '  (disabled)'}`);
+    lines.push(`  queued      ${v.queued}${v.oldestQueuedAt ? ` (oldest change ${v.oldestQueuedAt})` : ''}`);
+    lines.push(`  delivered   ${v.delivered} users, last success ${v.lastSuccessAt ?? 'never'}`);
+    lines.push(`  parked      ${v.parked}${v.parked > 0 ? ` (usersync targets retry ${v.name} once fixed)` : ''}`);
+    for (const p of v.parkedUsers) lines.push(`    ${p.username}  ${p.at}  ${p.error ?? ''}`);
+    if (v.parked > v.parkedUsers.length)
+      lines.push(`    … and ${v.parked - v.parkedUsers.length} more (--json lists them)`);
+    if (v.lastError) lines.push(`  last error  ${v.lastErrorAt ?? ''}  ${v.lastError}`);
+    lines.push(
+      `  cursor      ${v.cursor} of ${v.head} audit events${v.leaseOwner ? `, delivered by ${v.leaseOwner}` : ''}`,
+    );
+  }
+  await context.out.write(lines.join('\n') + '\n');
+}
+
+async function targetViews(db: Database, targets: readonly TargetConfig[]) {
+  const head = await chainEnd(db.knex);
+  const views = [];
+  for (const target of targets) {
+    const state = await peekTargetState(db.knex, target.name);
+    const counts = await queueCounts(db.knex, target.name, state.cursorSeq);
+    const parked = await parkedUsers(db.knex, target.name, counts.parked > PARKED_LISTED ? 1000 : PARKED_LISTED);
+    views.push({
+      name: target.name,
+      url: target.url,
+      enabled: target.enabled,
+      queued: counts.queued,
+      oldestQueuedAt: counts.oldestQueuedAt,
+      delivered: state.delivered,
+      lastSuccessAt: state.lastSuccessAt,
+      parked: counts.parked,
+      parkedUsers: parked.map((p) => ({ username: p.username, at: p.updatedAt, error: p.error, attempts: p.attempts })),
+      lastError: state.lastError,
+      lastErrorAt: state.lastErrorAt,
+      cursor: state.cursorSeq,
+      head,
+      leaseOwner: state.leaseUntil !== null && state.leaseUntil > new Date().toISOString() ? state.leaseOwner : null,
+    });
+  }
+  return views;
+}
+
+async function retry(context: CommandContext, name: string, user: string | undefined): Promise<void> {
+  const target = targetNamed(context, name);
+  const db = await context.database();
+  const count = await withDatabaseErrors(db.location, () =>
+    requeueParked(db.knex, target.name, new Date().toISOString(), user),
+  );
+  context.logger.info('target.requeued', { target: target.name, users: count, ...(user ? { user } : {}) });
+  await context.out.write(
+    count === 0
+      ? `Nothing is parked for ${target.name}${user ? ` for ${user}` : ''}.\n`
+      : `Queued ${count} parked change${count === 1 ? '' : 's'} for ${target.name} again; the daemon delivers them within seconds (usersync targets status shows how it went).\n`,
+  );
+}
+
+async function sync(context: CommandContext, args: Record<string, unknown>): Promise<void> {
+  const target = targetNamed(context, String(args.name));
+  const allowed = args.allow === undefined ? new Set<string>() : allowedGuards(String(args.allow));
+  const db = await context.database();
+  const runtime = createTargetRuntime(db.knex, target);
+  const planned = await reach(target, () => planSync(db.knex, runtime));
+  const { plan } = planned;
+  const limit = context.config.safety.enabled ? context.config.safety.limits.deactivate : -1;
+  const held = limit >= 0 && plan.deactivate.length > limit && !allowed.has('deactivate');
+  const guard =
+    limit >= 0 && plan.deactivate.length > limit
+      ? { guard: 'deactivate', limit, planned: plan.deactivate.length }
+      : null;
+  if (args.dryRun || held) {
+    if (held) context.exitCode = EXIT.held;
+    if (args.json) return context.out.json({ ...planView(plan), dryRun: Boolean(args.dryRun), held, guard });
+    const lines = planLines(plan);
+    if (held)
+      lines.push(
+        `held: ${plan.deactivate.length} accounts would be deactivated at ${target.name} (deactivate limit ${limit})`,
+        'nothing was sent; to apply it anyway:',
+        `  usersync targets sync ${target.name} --allow deactivate`,
+      );
+    else lines.push('dry run: nothing was sent.');
+    return context.out.write(lines.join('\n') + '\n');
+  }
+  context.logger.info('target.sync_started', { target: target.name, ...planCounts(plan) });
+  const outcome = await withDatabaseErrors(db.location, () => applySync(db.knex, runtime, planned));
+  context.logger.info('target.synced', {
+    target: target.name,
+    delivered: outcome.delivered,
+    parked: outcome.parked,
+    deactivatedExtra: outcome.deactivatedExtra,
+    ...(outcome.fault ? { error: outcome.fault.message } : {}),
+  });
+  if (outcome.fault)
+    throw fail('TARGET_UNAVAILABLE', {
+      message: `${target.name}: ${outcome.fault.message}. ${outcome.delivered} users were corrected before it; the daemon delivers the rest once the target answers, or run the sync again.`,
+    });
+  if (args.json) return context.out.json({ ...planView(plan), dryRun: false, held: false, guard, outcome });
+  const lines = planLines(plan);
+  lines.push(
+    `done: ${outcome.delivered} users corrected, ${outcome.deactivatedExtra} extra accounts deactivated, ${outcome.parked} refused by the target (usersync targets status lists them)`,
+  );
+  if (outcome.parked > 0) context.exitCode = EXIT.rowsFailed;
+  await context.out.write(lines.join('\n') + '\n');
+}
+
+/** Runs `work`, turning a target that cannot be reached into TARGET_UNAVAILABLE (exit 3). */
+async function reach<T>(target: TargetConfig, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    const fault = error as { name?: string; message?: string };
+    if (fault.name !== 'DeliveryFault') throw error;
+    throw fail('TARGET_UNAVAILABLE', { message: `${target.name}: ${fault.message ?? ''}` });
+  }
+}
+
+const planCounts = (plan: SyncPlan) => ({
+  atTarget: plan.atTarget,
+  inDirectory: plan.inDirectory,
+  create: plan.create.length,
+  update: plan.update.length,
+  memberships: plan.memberships.length,
+  deactivate: plan.deactivate.length,
+  extra: plan.extra.length,
+  unchanged: plan.unchanged,
+});
+
+/** The plan with its lists cut to their first 100 names. */
+const planView = (plan: SyncPlan) => ({
+  target: plan.target,
+  counts: planCounts(plan),
+  create: plan.create.slice(0, 100),
+  update: plan.update.slice(0, 100),
+  memberships: plan.memberships.slice(0, 100),
+  deactivate: plan.deactivate.slice(0, 100),
+});
+
+function planLines(plan: SyncPlan): string[] {
+  const some = (names: readonly string[]) =>
+    names.length === 0 ? '' : `: ${names.slice(0, 10).join(', ')}${names.length > 10 ? ', …' : ''}`;
+  return [
+    `${plan.target}: ${plan.atTarget} users there, ${plan.inDirectory} in the directory, ${plan.unchanged} the same`,
+    `  create       ${plan.create.length}${some(plan.create)}`,
+    `  update       ${plan.update.length}${some(plan.update.map((u) => `${u.username} (${u.fields.join(', ')})`))}`,
+    `  memberships  ${plan.memberships.length}${some(plan.memberships)}`,
+    `  deactivate   ${plan.deactivate.length}${some(plan.deactivate)} (${plan.extra.length} not in the directory)`,
+  ];
+}
