@@ -4,10 +4,11 @@
  *   auth is checked, as a rate limiter or a gateway in front of a provider answers;
  * - rejectWhen: an authenticated request the predicate names gets 400 invalidValue, as a provider's
  *   own validation would. Unauthenticated requests go on to scimmy-routers and its 401.
- * A Bulk request is judged as one request (the predicate sees the whole BulkRequest body).
+ *   For POST /Bulk the predicate judges each operation instead (bulk-rejects.ts).
  */
 import type { Request, RequestHandler } from 'express';
 import type { ScimAuth } from './auth.js';
+import { rejectBulkOperations } from './bulk-rejects.js';
 import { scimError } from './scim-error.js';
 import type { ScimRejectPredicate } from './types.js';
 
@@ -39,7 +40,11 @@ export class ScimFaults {
         if (failure.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(failure.retryAfterSeconds));
         return scimError(res, failure.status, undefined, `Injected failure: HTTP ${failure.status}`);
       }
-      const message = this.predicate && auth.accepts(req) ? this.predicate(view(req)) : undefined;
+      const predicate = this.predicate;
+      if (!predicate || !auth.accepts(req)) return next();
+      if (req.method === 'POST' && req.path === '/Bulk')
+        return rejectBulkOperations(req, res, predicate) ? undefined : next();
+      const message = predicate(view(req));
       if (message !== undefined) return scimError(res, 400, 'invalidValue', message);
       next();
     };

@@ -87,7 +87,11 @@ export interface ScimProvider {
   groups(): Array<{ id: string; displayName: string; externalId?: string; members: Array<{ value: string }> }>;
   /** The next `count` SCIM requests (not the token endpoint) get `status` and a SCIM error body, before auth is checked. */
   failNext(count: number, status: 429 | 500 | 502 | 503, retryAfterSeconds?: number): void;
-  /** Authenticated SCIM requests for which the predicate returns a message get 400 invalidValue with that detail. */
+  /**
+   * Authenticated SCIM requests for which the predicate returns a message get 400 invalidValue
+   * with that detail. For POST /Bulk it judges each operation (path = base path + operation path,
+   * body = operation data) and a named operation gets status "400" inside the BulkResponse.
+   */
   rejectWhen(predicate: ScimRejectPredicate): void;
   clearRejects(): void;
   /** Every OAuth token issued so far becomes invalid (the static bearer token of auth.type 'bearer' stays valid). */

@@ -285,6 +285,33 @@ describe('SCIM provider with OAuth client credentials and Bulk', () => {
     expect((await scim('POST', '/Users', newUser('bad'))).status).toBe(201);
   });
 
+  it('rejects the Bulk operations the predicate names with status "400" in their places; the others run', async () => {
+    const seen: string[] = [];
+    provider.rejectWhen((req) => {
+      seen.push(`${req.method} ${req.path}`);
+      return req.body?.userName?.startsWith('bad') ? `${req.body.userName} is not allowed` : undefined;
+    });
+    const operations = ['good1', 'bad1', 'good2', 'bad2'].map((name) => ({
+      method: 'POST',
+      path: '/Users',
+      bulkId: name,
+      data: newUser(name),
+    }));
+    const bulk = await scim('POST', '/Bulk', { schemas: [BULK_SCHEMA], Operations: operations });
+    expect(bulk.json.Operations.map((o: Json) => [o.bulkId, o.status])).toEqual([
+      ['good1', '201'],
+      ['bad1', '400'],
+      ['good2', '201'],
+      ['bad2', '400'],
+    ]);
+    expect(bulk.json.Operations[1].response).toMatchObject({ scimType: 'invalidValue', detail: 'bad1 is not allowed' });
+    expect(seen).toEqual(Array(4).fill('POST /scim/v2/Users'));
+    expect(provider.users().map((u) => u.userName)).toEqual(['good1', 'good2']);
+
+    const allBad = await scim('POST', '/Bulk', { schemas: [BULK_SCHEMA], Operations: [operations[1]] });
+    expect(allBad).toMatchObject({ status: 200, json: { Operations: [{ bulkId: 'bad1', status: '400' }] } });
+  });
+
   it('keeps its data across stop() and start() on the same port', async () => {
     provider.addUser({ userName: 'jan' });
     await provider.stop();
