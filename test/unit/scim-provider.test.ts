@@ -79,6 +79,10 @@ describe('SCIM provider with OAuth client credentials and Bulk', () => {
       body: 'grant_type=client_credentials&client_id=client-id&client_secret=client-secret',
     });
     expect(form.status).toBe(200);
+    expect(provider.requests.slice(-2).map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([
+      'POST /oauth/token 200',
+      'POST /oauth/token 200',
+    ]);
   });
 
   it('answers 401 invalid_client for a wrong client secret', async () => {
@@ -339,6 +343,19 @@ describe('SCIM provider with a static bearer token and no Bulk', () => {
 
   it('refuses a second provider while this one listens', async () => {
     await expect(startScimProvider()).rejects.toThrow(/Another SCIM provider is listening/);
+  });
+});
+
+describe('SCIM provider with latency and no auth', () => {
+  it('delays every request by latencyMs and needs no token', async () => {
+    const provider = await startScimProvider({ latencyMs: 80 });
+    try {
+      const started = Date.now();
+      expect((await client(provider, () => undefined)('GET', '/Users')).status).toBe(200);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(75);
+    } finally {
+      await provider.stop();
+    }
   });
 });
 
