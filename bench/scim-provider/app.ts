@@ -11,6 +11,7 @@ import SCIMMYRouters from 'scimmy-routers';
 import type { ScimAuth } from './auth.js';
 import type { ScimFaults } from './faults.js';
 import { delay, logAndReadBody, rawBody } from './request-log.js';
+import { scimError } from './scim-error.js';
 import type { ScimProviderOptions, ScimRequestLog } from './types.js';
 
 export const SCIM_BASE_PATH = '/scim/v2';
@@ -54,7 +55,7 @@ export function buildApp(parts: AppParts): Express {
   // default handler would then destroy the keep-alive socket. Anything unanswered gets a 500.
   app.use((error: Error, _req: Request, res: Response, _next: NextFunction) => {
     if (res.headersSent) return;
-    res.status(500).json({ schemas: [SCIMMY.Messages.Error.id], status: '500', detail: error.message });
+    scimError(res, 500, undefined, error.message);
   });
   return app;
 }
