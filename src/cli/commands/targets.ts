@@ -132,22 +132,21 @@ async function sync(context: CommandContext, args: Record<string, unknown>): Pro
   const planned = await reach(target, () => planSync(db.knex, runtime));
   const { plan } = planned;
   const limit = context.config.safety.enabled ? context.config.safety.limits.deactivate : -1;
-  const held = limit >= 0 && plan.deactivate.length > limit && !allowed.has('deactivate');
-  const guard =
-    limit >= 0 && plan.deactivate.length > limit
-      ? { guard: 'deactivate', limit, planned: plan.deactivate.length }
-      : null;
+  const tripped = limit >= 0 && plan.deactivate.length > limit;
+  const guard = tripped ? { guard: 'deactivate', limit, planned: plan.deactivate.length } : null;
+  const held = tripped && !args.dryRun && !allowed.has('deactivate');
   if (args.dryRun || held) {
     if (held) context.exitCode = EXIT.held;
     if (args.json) return context.out.json({ ...planView(plan), dryRun: Boolean(args.dryRun), held, guard });
     const lines = planLines(plan);
+    const trip = `${plan.deactivate.length} accounts would be deactivated at ${target.name} (deactivate limit ${limit})`;
     if (held)
       lines.push(
-        `held: ${plan.deactivate.length} accounts would be deactivated at ${target.name} (deactivate limit ${limit})`,
+        `held: ${trip}`,
         'nothing was sent; to apply it anyway:',
         `  usersync targets sync ${target.name} --allow deactivate`,
       );
-    else lines.push('dry run: nothing was sent.');
+    else lines.push(...(tripped ? [`would be held: ${trip}`] : []), 'dry run: nothing was sent.');
     return context.out.write(lines.join('\n') + '\n');
   }
   context.logger.info('target.sync_started', { target: target.name, ...planCounts(plan) });

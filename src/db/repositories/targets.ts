@@ -81,21 +81,23 @@ export async function releaseLease(knex: Knex, target: string, owner: string): P
 
 /**
  * The users with events after `afterSeq`, each once with its latest seq, in the order of their
- * first event, looking at most `limit` events ahead; `lastSeq` is the last event looked at.
+ * first event, looking at most `limit` events ahead; `lastSeq` is the last event looked at (of any
+ * kind: an import's own events are passed over).
  */
 export async function pendingUsers(
   knex: Knex,
   afterSeq: number,
   limit: number,
 ): Promise<{ users: PendingUser[]; lastSeq: number | null }> {
+  // Every event, not only users': the cursor must pass the import and catalogue events too.
   const rows = (await knex('audit_events')
     .where('seq', '>', afterSeq)
-    .whereNotNull('username')
     .orderBy('seq')
     .limit(limit)
-    .select('seq', 'username')) as Array<{ seq: number | string; username: string }>;
+    .select('seq', 'username')) as Array<{ seq: number | string; username: string | null }>;
   const users = new Map<string, PendingUser>();
   for (const row of rows) {
+    if (row.username === null) continue;
     const seq = Number(row.seq);
     const known = users.get(row.username);
     if (known) known.seq = seq;

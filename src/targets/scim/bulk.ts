@@ -12,6 +12,13 @@ import type { UserWrite } from './users-api.js';
 
 const BULK_REQUEST = 'urn:ietf:params:scim:api:messages:2.0:BulkRequest';
 
+/**
+ * Operations per Bulk request, whatever the target allows: providers process a request's
+ * operations one after another (SCIMMY's cost grows with the square of their number), so more
+ * requests of this size, several at once, go faster than few huge ones.
+ */
+const MAX_BULK_OPERATIONS = 100;
+
 export interface BulkLimits {
   maxOperations: number;
   maxPayloadSize: number;
@@ -27,7 +34,8 @@ export async function bulkLimits(client: ScimClient): Promise<BulkLimits | null>
   const bulk = (response.body as { bulk?: { supported?: unknown; maxOperations?: unknown; maxPayloadSize?: unknown } })
     ?.bulk;
   if (bulk?.supported !== true) return null;
-  const maxOperations = typeof bulk.maxOperations === 'number' ? Math.min(bulk.maxOperations, 1000) : 100;
+  const maxOperations =
+    typeof bulk.maxOperations === 'number' ? Math.min(bulk.maxOperations, MAX_BULK_OPERATIONS) : 100;
   const maxPayloadSize = typeof bulk.maxPayloadSize === 'number' ? bulk.maxPayloadSize : 1_048_576;
   return maxOperations > 1 ? { maxOperations, maxPayloadSize } : null;
 }
