@@ -11,6 +11,7 @@
  * same database waits for it to lapse.
  */
 import { hostname } from 'node:os';
+import type { Knex } from 'knex';
 import type { Config } from '../config/schema.js';
 import type { Database } from '../db/knex.js';
 import {
@@ -20,7 +21,7 @@ import {
   queueCounts,
   recordTargetError,
   releaseLease,
-  targetState,
+  peekTargetState,
   usersToRetry,
   type PendingUser,
 } from '../db/repositories/targets.js';
@@ -88,7 +89,7 @@ export function createTargetsDispatcher(deps: {
     });
 
   async function refreshHealth(target: TargetConfig, cursorSeq: number): Promise<void> {
-    const state = await targetState(knex, target.name);
+    const state = await peekTargetState(knex, target.name);
     const counts = await queueCounts(knex, target.name, cursorSeq);
     metrics.setTargetQueue(target.name, counts.queued);
     health.set(target.name, {
@@ -101,6 +102,7 @@ export function createTargetsDispatcher(deps: {
 
   async function loop(target: TargetConfig): Promise<void> {
     const runtime = createTargetRuntime(knex, target);
+    const lease = leaseOf(knex, target.name, owner);
     let failures = 0;
     health.set(target.name, {
       name: target.name,
@@ -113,18 +115,11 @@ export function createTargetsDispatcher(deps: {
     while (!stopping) {
       try {
         const now = new Date();
-        const leased = await claimLease(
-          knex,
-          target.name,
-          owner,
-          now.toISOString(),
-          new Date(now.getTime() + LEASE_MS).toISOString(),
-        );
-        if (!leased) {
+        if (!(await lease.hold(now))) {
           await sleep(LEASE_MS / 4);
           continue;
         }
-        const state = await targetState(knex, target.name);
+        const state = await peekTargetState(knex, target.name);
         const window = await pendingUsers(knex, state.cursorSeq, WINDOW);
         const users = withRetries(window.users, await usersToRetry(knex, target.name, WINDOW));
         if (users.length === 0) {
@@ -203,6 +198,44 @@ export function createTargetsDispatcher(deps: {
       return { targets, stuck: stuck.length === 0 ? null : stuck.join('; ') };
     },
   };
+}
+
+/**
+ * The right to deliver to a target, renewed when half of it has run out (not at every round: on
+ * SQLite each renewal is a write that an import's transaction would wait for). A lease whose
+ * owner was a process of this machine that no longer runs (a crash, a kill -9) is taken over at
+ * once instead of after it lapses.
+ */
+function leaseOf(knex: Knex, target: string, owner: string) {
+  let until = 0;
+  return {
+    async hold(now: Date): Promise<boolean> {
+      if (now.getTime() < until - LEASE_MS / 2) return true;
+      const iso = now.toISOString();
+      const next = new Date(now.getTime() + LEASE_MS);
+      let held = await claimLease(knex, target, owner, iso, next.toISOString());
+      if (!held) {
+        const holder = (await peekTargetState(knex, target)).leaseOwner;
+        if (holder !== null && deadLocalProcess(holder))
+          held = await claimLease(knex, target, owner, iso, next.toISOString(), holder);
+      }
+      until = held ? next.getTime() : 0;
+      return held;
+    },
+  };
+}
+
+/** `host:pid` of a process of this machine that has exited. */
+function deadLocalProcess(holder: string): boolean {
+  const at = holder.lastIndexOf(':');
+  const pid = Number(holder.slice(at + 1));
+  if (holder.slice(0, at) !== hostname() || !Number.isInteger(pid) || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }
 
 /** The window's users, then those to retry that the window does not have. */

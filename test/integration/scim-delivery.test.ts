@@ -6,6 +6,8 @@
  * park and are retried after a fix, expired tokens and a restart with a full queue, in order and
  * without ever sending a password.
  */
+import { spawnSync } from 'node:child_process';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { TargetConfig } from '../../src/config/targets-schema.js';
@@ -262,7 +264,7 @@ describeEachDatabase('SCIM provisioning', (database) => {
     expect(tokens()).toBe(before + 1);
   });
 
-  it('after a restart, delivers a full queue once, one request per user without Bulk', async () => {
+  it('after a crash, takes the dead process’s lease and delivers a full queue once, one request per user without Bulk', async () => {
     await stopDispatcher();
     const rows = Array.from({ length: 120 }, (_, i) =>
       userRow({
@@ -275,6 +277,11 @@ describeEachDatabase('SCIM provisioning', (database) => {
     await importRows(rows);
     const state = await peekTargetState(knex(), 'pam');
     expect((await queueCounts(knex(), 'pam', state.cursorSeq)).queued).toBeGreaterThanOrEqual(120);
+    // As a crash leaves it: the lease held for another hour by a process of this machine that is gone.
+    const gone = spawnSync('true').pid;
+    await knex()('target_state')
+      .where({ target: 'pam' })
+      .update({ lease_owner: `${hostname()}:${gone}`, lease_until: new Date(Date.now() + 3_600_000).toISOString() });
     const from = provider.requests.length;
     startDispatcher({ bulk: false });
     await settled();

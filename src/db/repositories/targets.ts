@@ -59,18 +59,25 @@ export async function peekTargetState(knex: Knex, target: string): Promise<Targe
   return toState(row ?? { target, cursor_seq: 0, delivered: 0 });
 }
 
-/** Takes or renews the right to deliver to `target` until `until`; false while another process holds it. */
+/**
+ * Takes or renews the right to deliver to `target` until `until`; false while another process
+ * holds it. `takeFrom`: an owner known to be gone, whose lease is taken before it lapses.
+ */
 export async function claimLease(
   knex: Knex,
   target: string,
   owner: string,
   now: string,
   until: string,
+  takeFrom?: string,
 ): Promise<boolean> {
   await targetState(knex, target);
   const changed = await knex('target_state')
     .where({ target })
-    .andWhere((q) => q.whereNull('lease_owner').orWhere('lease_owner', owner).orWhere('lease_until', '<', now))
+    .andWhere((q) => {
+      void q.whereNull('lease_owner').orWhere('lease_owner', owner).orWhere('lease_until', '<', now);
+      if (takeFrom !== undefined) void q.orWhere('lease_owner', takeFrom);
+    })
     .update({ lease_owner: owner, lease_until: until });
   return Number(changed) === 1;
 }
