@@ -41,38 +41,52 @@ const target = z
       ),
     type: z.literal('scim').describe('"scim": a SCIM 2.0 service provider (RFC 7643/7644).'),
     url: httpUrl('The SCIM base URL, e.g. https://pam.example.com/scim/v2 (…/Users, …/Groups are under it).'),
-    auth: z.discriminatedUnion('type', [oauth2, bearer]).describe('How usersync authenticates.'),
-    enabled: z.boolean().default(true).describe('false: nothing is delivered to it; its queue keeps growing.'),
+    auth: z
+      .discriminatedUnion('type', [oauth2, bearer])
+      .describe(
+        'How usersync authenticates: { "type": "oauth2", "tokenUrl", "clientId", "clientSecret", "scope" (optional) } or { "type": "bearer", "token" }.',
+      ),
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe('Default true; false: nothing is delivered to it, its queue keeps growing.'),
     concurrency: z
       .number()
       .int()
       .min(1)
       .max(64)
       .default(4)
-      .describe('Users delivered at once (one user’s changes always in order).'),
+      .describe('Users delivered at once, default 4 (one user’s changes always in order).'),
     timeoutMs: z
       .number()
       .int()
       .min(100)
       .default(30_000)
-      .describe('Longest wait for one HTTP answer before it is retried.'),
-    retryInitialMs: z.number().int().min(10).default(1000).describe('First wait after a network error, 429 or 5xx.'),
+      .describe('Longest wait for one HTTP answer before it is retried, default 30000.'),
+    retryInitialMs: z
+      .number()
+      .int()
+      .min(10)
+      .default(1000)
+      .describe('First wait after a network error, 429 or 5xx, default 1000.'),
     retryMaxMs: z
       .number()
       .int()
       .min(10)
       .default(300_000)
-      .describe('Longest wait between tries (capped exponential backoff with jitter; a Retry-After wins when longer).'),
+      .describe(
+        'Longest wait between tries, default 300000 (capped exponential backoff with jitter; a Retry-After wins when longer).',
+      ),
     bulk: z
       .boolean()
       .default(true)
       .describe(
-        'Use SCIM Bulk when the target’s /ServiceProviderConfig offers it; false sends one request per change.',
+        'Default true: use SCIM Bulk when the target’s /ServiceProviderConfig offers it; false sends one request per user.',
       ),
     groups: z
       .boolean()
       .default(true)
-      .describe('Push roles and groups as SCIM groups with their members; false sends users only.'),
+      .describe('Default true: push roles and groups as SCIM groups with their members; false sends users only.'),
     rolePrefix: z
       .string()
       .default('')

@@ -43,8 +43,8 @@ describe('README and docs/', () => {
     expect(firstBlock).toContain('npm ci && npm test');
   });
 
-  it('keep the README to at most 570 lines, the rest in docs/', () => {
-    expect(readme.split('\n').length).toBeLessThanOrEqual(570);
+  it('keep the README to at most 610 lines, the rest in docs/', () => {
+    expect(readme.split('\n').length).toBeLessThanOrEqual(610);
   });
 
   it('link only to files and headings that exist', () => {

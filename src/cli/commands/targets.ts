@@ -72,9 +72,9 @@ async function status(context: CommandContext, json: boolean): Promise<void> {
     lines.push(`  queued      ${v.queued}${v.oldestQueuedAt ? ` (oldest change ${v.oldestQueuedAt})` : ''}`);
     lines.push(`  delivered   ${v.delivered} users, last success ${v.lastSuccessAt ?? 'never'}`);
     lines.push(`  parked      ${v.parked}${v.parked > 0 ? ` (usersync targets retry ${v.name} once fixed)` : ''}`);
-    for (const p of v.parkedUsers) lines.push(`    ${p.username}  ${p.at}  ${p.error ?? ''}`);
-    if (v.parked > v.parkedUsers.length)
-      lines.push(`    … and ${v.parked - v.parkedUsers.length} more (--json lists them)`);
+    const shown = v.parkedUsers.slice(0, PARKED_LISTED);
+    for (const p of shown) lines.push(`    ${p.username}  ${p.at}  ${p.error ?? ''}`);
+    if (v.parked > shown.length) lines.push(`    … and ${v.parked - shown.length} more (--json lists up to 1000)`);
     if (v.lastError) lines.push(`  last error  ${v.lastErrorAt ?? ''}  ${v.lastError}`);
     lines.push(
       `  cursor      ${v.cursor} of ${v.head} audit events${v.leaseOwner ? `, delivered by ${v.leaseOwner}` : ''}`,
