@@ -70,7 +70,9 @@ describeEachDatabase('SCIM provisioning', (database) => {
   beforeAll(async () => {
     fixtures = fixtureDir();
     provider = await startScimProvider({ auth: { type: 'oauth2', ...CLIENT }, bulk: { maxOperations: 50 } });
-    pipe = await createTestPipeline(database().url);
+    pipe = await createTestPipeline(database().url, {
+      feeds: [{ name: 'roster', match: 'roster-*.csv', mode: 'mirror', limits: { deactivate: 1, rowDropPercent: -1 } }],
+    });
     logger = createLogger(
       { ...pipe.config.logs, console: process.env.SCIM_DEBUG ? 'json' : 'off' },
       { consoleLevel: process.env.SCIM_DEBUG ? 'debug' : 'error' },
@@ -84,10 +86,11 @@ describeEachDatabase('SCIM provisioning', (database) => {
   });
 
   const knex = () => pipe.db.knex;
-  const importRows = async (rows: ReturnType<typeof userRow>[]) => {
-    const file = writeCsv(path.join(fixtures, `hr-${++n}.csv`), [TEMPLATE, ...rows] as string[][]);
-    const result = await pipe.run(file);
+  const importRows = async (rows: ReturnType<typeof userRow>[], prefix = 'hr') => {
+    const file = writeCsv(path.join(fixtures, `${prefix}-${++n}.csv`), [TEMPLATE, ...rows] as string[][]);
+    const result = await pipe.run(file, prefix === 'roster' ? { feed: 'roster' } : {});
     expect(result.summary.counts.failed).toBe(0);
+    return result.summary.outcome;
   };
   /** Every user event delivered or parked, and nothing waiting for a retry. */
   const settled = () =>
@@ -189,6 +192,21 @@ describeEachDatabase('SCIM provisioning', (database) => {
     ]);
     await settled();
     expect(remote('bob')?.active).toBe(true);
+  });
+
+  it('pushes a mirror feed’s leavers as deactivations, and nothing at all for a file a guard holds', async () => {
+    const roster = (names: string[]) =>
+      names.map((name) => userRow({ name: name.toUpperCase(), username: name, email: `${name}@example.com` }));
+    expect(await importRows(roster(['kim', 'lee', 'max']), 'roster')).toBe('imported');
+    await settled();
+    expect(['kim', 'lee', 'max'].map((u) => remote(u)?.active)).toEqual([true, true, true]);
+    const sent = provider.requests.length;
+    expect(await importRows(roster(['kim']), 'roster')).toBe('held'); // two leavers: over the limit of 1
+    await settled();
+    expect(provider.requests.length).toBe(sent);
+    expect(await importRows(roster(['kim', 'lee']), 'roster')).toBe('imported');
+    await settled();
+    expect(['kim', 'lee', 'max'].map((u) => remote(u)?.active)).toEqual([true, true, false]);
   });
 
   it('links a user the target already has (409 on create) instead of making a second', async () => {
