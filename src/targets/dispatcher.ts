@@ -56,7 +56,7 @@ export interface TargetsDispatcher {
 export const WINDOW = 2000;
 const IDLE_MS = 1000;
 const LEASE_MS = 60_000;
-/** A queue whose oldest change waits longer than this makes /healthz degraded. */
+/** A queue that delivers nothing for this long makes /healthz degraded. */
 const STUCK_MS = 60 * 60_000;
 
 export function createTargetsDispatcher(deps: {
@@ -72,6 +72,7 @@ export function createTargetsDispatcher(deps: {
   const enabled = deps.config.targets.filter((t) => t.enabled);
   const health = new Map<string, TargetHealth>();
   let stopping = false;
+  const startedAt = Date.now();
   const wakers = new Set<() => void>();
   const loops: Array<Promise<void>> = [];
 
@@ -178,7 +179,15 @@ export function createTargetsDispatcher(deps: {
 
   return {
     start() {
-      for (const target of enabled) loops.push(loop(target));
+      for (const target of enabled) {
+        if (plainHttpElsewhere(target.url))
+          log.warn('target.unencrypted', {
+            target: target.name,
+            url: target.url,
+            hint: 'user data and the token travel unencrypted: use https:// for a target on another machine',
+          });
+        loops.push(loop(target));
+      }
       if (enabled.length > 0) log.info('targets.started', { targets: enabled.map((t) => `${t.name} ${t.url}`) });
     },
     async stop() {
@@ -188,11 +197,14 @@ export function createTargetsDispatcher(deps: {
     },
     status() {
       const targets = [...health.values()];
+      // Stuck: changes wait and nothing has been delivered for an hour (a new target's long first
+      // load, which delivers all along, is not stuck however old its oldest change).
       const stuck = targets
         .map((t) => {
-          const age = t.oldestQueuedAt === null ? 0 : Date.now() - Date.parse(t.oldestQueuedAt);
-          if (age <= STUCK_MS || t.queued === 0) return null;
-          return `target ${t.name}: ${t.queued} queued, the oldest for ${Math.round(age / 60_000)} min${t.lastError ? ` (${t.lastError})` : ''}`;
+          const progress = Math.max(startedAt, t.lastSuccessAt === null ? 0 : Date.parse(t.lastSuccessAt));
+          const idle = Date.now() - progress;
+          if (idle <= STUCK_MS || t.queued === 0) return null;
+          return `target ${t.name}: ${t.queued} queued, nothing delivered for ${Math.round(idle / 60_000)} min${t.lastError ? ` (${t.lastError})` : ''}`;
         })
         .filter((s): s is string => s !== null);
       return { targets, stuck: stuck.length === 0 ? null : stuck.join('; ') };
@@ -235,6 +247,16 @@ function deadLocalProcess(holder: string): boolean {
     return false;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/** http:// to another machine: a loopback target (a local proxy, a test) is left alone. */
+function plainHttpElsewhere(url: string): boolean {
+  try {
+    const { protocol, hostname: host } = new URL(url);
+    return protocol === 'http:' && !['localhost', '127.0.0.1', '[::1]'].includes(host);
+  } catch {
+    return false;
   }
 }
 

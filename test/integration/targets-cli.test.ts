@@ -138,6 +138,18 @@ describeEachDatabase('usersync targets against a SCIM provider', (database) => {
     expect(remote('ghost1')?.active).toBe(false);
     expect(remote('ghost2')?.active).toBe(false);
     expect(remote('ann')?.emails).toEqual([expect.objectContaining({ value: 'ann@example.com' })]);
+    const audit = await cli('audit', '--json');
+    const actions = (JSON.parse(audit.stdout) as Array<{ action: string; changes: Record<string, unknown> }>).filter(
+      (e) => e.action.startsWith('target.'),
+    );
+    expect(actions.map((e) => e.action)).toEqual(['target.retried', 'target.synced']);
+    expect(actions[1]!.changes).toMatchObject({
+      target: 'pam',
+      deactivatedExtra: 2,
+      corrected: 1,
+      allowed: 'deactivate',
+    });
+    expect((await cli('audit', 'verify')).code).toBe(0);
     const again = await cli('targets', 'sync', 'pam', '--dry-run', '--json');
     expect((JSON.parse(again.stdout) as { counts: Record<string, number> }).counts).toMatchObject({
       create: 0,

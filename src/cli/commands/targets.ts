@@ -4,7 +4,10 @@
  * every difference. The daemon does the delivering; `sync` delivers its corrections itself.
  */
 import type { TargetConfig } from '../../config/targets-schema.js';
-import { withDatabaseErrors } from '../../db/errors.js';
+import { withBusyRetries, withDatabaseErrors } from '../../db/errors.js';
+import type { AuditEvent } from '../../db/repositories/audit.js';
+import { isoNow } from '../../db/time.js';
+import { normaliseUsername } from '../../domain/username.js';
 import type { Database } from '../../db/knex.js';
 import { chainEnd, parkedUsers, queueCounts, peekTargetState, requeueParked } from '../../db/repositories/targets.js';
 import { EXIT, fail } from '../../errors.js';
@@ -13,6 +16,9 @@ import { applySync, planSync, type SyncPlan } from '../../targets/sync.js';
 import type { CommandModule } from '../command-module.js';
 import type { CommandContext } from '../context.js';
 import { allowedGuards } from '../guard-options.js';
+import { openForChanges } from '../open-for-changes.js';
+
+const BY = { type: 'string', describe: 'Who runs it, for the audit trail (default: your OS user@host)' } as const;
 
 /** Parked users listed by `status`; --json lists as many. */
 const PARKED_LISTED = 20;
@@ -32,8 +38,9 @@ export const targetsCommand: CommandModule = (cli, run) =>
         (c) =>
           c
             .positional('name', { type: 'string', demandOption: true, describe: 'The target (targets[].name)' })
-            .option('user', { type: 'string', describe: 'Only this user’s parked change' }),
-        (args) => run(args, {}, (context) => retry(context, String(args.name), args.user as string | undefined)),
+            .option('user', { type: 'string', describe: 'Only this user’s parked change' })
+            .option('by', BY),
+        (args) => run(args, {}, (context) => retry(context, args)),
       )
       .command(
         'sync <name>',
@@ -46,7 +53,8 @@ export const targetsCommand: CommandModule = (cli, run) =>
               type: 'string',
               describe: 'Apply even though the deactivate guard trips: "deactivate" (or "all")',
             })
-            .option('json', { type: 'boolean', default: false, describe: 'Print the plan and outcome as JSON' }),
+            .option('json', { type: 'boolean', default: false, describe: 'Print the plan and outcome as JSON' })
+            .option('by', BY),
         (args) => run(args, {}, (context) => sync(context, args)),
       )
       .demandCommand(1, 'Name a targets command: status, retry or sync.'),
@@ -110,13 +118,26 @@ async function targetViews(db: Database, targets: readonly TargetConfig[]) {
   return views;
 }
 
-async function retry(context: CommandContext, name: string, user: string | undefined): Promise<void> {
-  const target = targetNamed(context, name);
-  const db = await context.database();
-  const count = await withDatabaseErrors(db.location, () =>
-    requeueParked(db.knex, target.name, new Date().toISOString(), user),
+async function retry(context: CommandContext, args: Record<string, unknown>): Promise<void> {
+  const target = targetNamed(context, String(args.name));
+  const user = args.user === undefined ? undefined : normaliseUsername(String(args.user));
+  const { db, trail, actor } = await openForChanges(context, args.by as string | undefined);
+  const events: AuditEvent[] = [];
+  const count = await withBusyRetries(db.location, () =>
+    db.knex.transaction(async (trx) => {
+      events.length = 0; // a try again starts afresh
+      const at = isoNow();
+      const requeued = await requeueParked(trx, target.name, at, user);
+      if (requeued > 0) {
+        const changes = { target: target.name, users: requeued, ...(user ? { user } : {}) };
+        events.push({ at, importId: null, row: null, username: null, action: 'target.retried', changes, actor });
+        await trail.record(trx, events);
+      }
+      return requeued;
+    }),
   );
-  context.logger.info('target.requeued', { target: target.name, users: count, ...(user ? { user } : {}) });
+  trail.committed(events);
+  context.logger.info('target.requeued', { target: target.name, users: count, actor, ...(user ? { user } : {}) });
   await context.out.write(
     count === 0
       ? `Nothing is parked for ${target.name}${user ? ` for ${user}` : ''}.\n`
@@ -127,7 +148,7 @@ async function retry(context: CommandContext, name: string, user: string | undef
 async function sync(context: CommandContext, args: Record<string, unknown>): Promise<void> {
   const target = targetNamed(context, String(args.name));
   const allowed = args.allow === undefined ? new Set<string>() : allowedGuards(String(args.allow));
-  const db = await context.database();
+  const { db, trail, actor } = await openForChanges(context, args.by as string | undefined);
   const runtime = createTargetRuntime(db.knex, target);
   const planned = await reach(target, () => planSync(db.knex, runtime));
   const { plan } = planned;
@@ -158,6 +179,26 @@ async function sync(context: CommandContext, args: Record<string, unknown>): Pro
     deactivatedExtra: outcome.deactivatedExtra,
     ...(outcome.fault ? { error: outcome.fault.message } : {}),
   });
+  // Who reconciled the target, what it found and what it did: deactivations at a PAM are an auditor's business.
+  const event: AuditEvent = {
+    at: isoNow(),
+    importId: null,
+    row: null,
+    username: null,
+    action: 'target.synced',
+    changes: {
+      target: target.name,
+      ...planCounts(plan),
+      corrected: outcome.delivered,
+      deactivatedExtra: outcome.deactivatedExtra,
+      refused: outcome.parked,
+      ...(tripped ? { allowed: 'deactivate' } : {}),
+      ...(outcome.fault ? { stoppedBy: outcome.fault.message } : {}),
+    },
+    actor,
+  };
+  await withBusyRetries(db.location, () => db.knex.transaction((trx) => trail.record(trx, [event])));
+  trail.committed([event]);
   if (outcome.fault)
     throw fail('TARGET_UNAVAILABLE', {
       message: `${target.name}: ${outcome.fault.message}. ${outcome.delivered} users were corrected before it; the daemon delivers the rest once the target answers, or run the sync again.`,

@@ -24,7 +24,9 @@ export type AuditAction =
   | 'import.held'
   | 'import.guards_allowed'
   | 'import.approved'
-  | 'import.declined';
+  | 'import.declined'
+  | 'target.retried'
+  | 'target.synced';
 
 /** `{field: {old, new}}` for users (`password: {changed: true}`), free-form for import events. */
 export type AuditChanges = Record<string, unknown>;

@@ -5,7 +5,6 @@
  * knows how to link or re-create.
  */
 import type { ScimClient } from './client.js';
-import { refused } from './client.js';
 import { DeliveryFault, errorDetail } from './fault.js';
 import { patchBody, scimUser, userPatch } from './resource.js';
 import type { UserWrite } from './users-api.js';
@@ -87,12 +86,9 @@ export async function sendBulk(
   request: { writes: UserWrite[]; body: unknown },
 ): Promise<BulkOutcome[]> {
   const response = await client.request('POST', '/Bulk', request.body);
-  if (response.status >= 300) {
-    // The request as a whole refused (payload too large, Bulk switched off): each write goes alone.
-    if (response.status === 413 || response.status === 404 || response.status === 501)
-      return request.writes.map(() => ({ single: true }));
-    throw refused('POST', '/Bulk', response);
-  }
+  // The request as a whole refused (too large, Bulk switched off, one operation it cannot parse):
+  // each write goes alone, so that only a write the target refuses on its own is parked.
+  if (response.status >= 300) return request.writes.map(() => ({ single: true }));
   const results = (response.body as { Operations?: unknown[] } | null)?.Operations ?? [];
   const sent = (request.body as { Operations: Operation[] }).Operations;
   return request.writes.map((write, i) => outcomeOf(write, sent[i]!, findResult(results, sent[i]!, i)));
