@@ -117,7 +117,13 @@ export async function boot(
     shutdown.register('schedules', () => scheduler.stop());
 
     const dispatcher = createDispatcher({ config, db, logger, metrics });
-    const targets = createTargetsDispatcher({ config, db, logger, metrics });
+    const targets = createTargetsDispatcher({
+      config,
+      db,
+      logger,
+      metrics,
+      importing: () => daemon.status().processing !== null,
+    });
     let healthPort: number | null = null;
     if (config.health.port !== 0) {
       const server = await phase('health', () =>

@@ -14,8 +14,11 @@ export function redactDatabaseUrl(url: string): string {
   }
 }
 
-/** `targets[N].auth.clientSecret` and `.token`: values never shown, even when they are wrong. */
+/**
+ * `targets[N].auth` and everything under it: never shown, even when wrong — a secret written where
+ * the object belongs (`"auth": "Bearer eyJ…"`) is still a secret.
+ */
 export function isTargetSecret(keyPath: readonly (string | number)[]): boolean {
-  const [root, , auth, key] = keyPath;
-  return root === 'targets' && auth === 'auth' && (key === 'clientSecret' || key === 'token');
+  const [root, , auth] = keyPath;
+  return root === 'targets' && auth === 'auth';
 }

@@ -18,7 +18,7 @@ import { bulkRequests, sendBulk } from './scim/bulk.js';
 import { DeliveryFault } from './scim/fault.js';
 import { parseSnapshot, sameAttributes, snapshotOf, type UserSnapshot } from './scim/resource.js';
 import { writeUser, type UserWrite } from './scim/users-api.js';
-import { deliverMemberships, type MembershipDelta } from './memberships.js';
+import { appliedTo, deliverMemberships, type AppliedMemberships, type MembershipDelta } from './memberships.js';
 import type { TargetRuntime } from './runtime.js';
 
 export interface DeliveryResult {
@@ -38,6 +38,8 @@ interface Work {
   remoteId: string | null;
   /** The user's attributes reached the target (or needed nothing). */
   written: boolean;
+  /** Its account there was made again (404) or linked (409): its groups there are not known. */
+  fresh: boolean;
   fault?: DeliveryFault;
 }
 
@@ -46,6 +48,8 @@ export async function deliverUsers(
   runtime: TargetRuntime,
   pending: readonly PendingUser[],
   now: () => string,
+  /** Waited for before the outcome is written (the dispatcher's SQLite gate). */
+  beforeWrite: () => Promise<void> = async () => undefined,
 ): Promise<DeliveryResult> {
   const names = pending.map((p) => p.username);
   const [directory, stored] = await Promise.all([
@@ -61,29 +65,35 @@ export async function deliverUsers(
     const after = snapshotOf(user);
     const remoteId = row?.remoteId ?? null;
     const written = remoteId !== null && before !== null && sameAttributes(before, after);
-    work.push({ pending: p, user, stored: row, before, after, remoteId, written });
+    work.push({ pending: p, user, stored: row, before, after, remoteId, written, fresh: false });
   }
   let halted: DeliveryFault | undefined;
   const toWrite = work.filter((w) => !w.written);
   if (toWrite.length > 0) halted = await writeUsers(runtime, toWrite);
+  let applied: AppliedMemberships = new Map();
   if (halted === undefined && runtime.config.groups) {
     const deltas: MembershipDelta[] = work
-      .filter((w) => w.written && w.remoteId !== null && !sameList(w.before?.memberOf ?? [], w.after.memberOf))
+      .filter((w) => w.written && w.remoteId !== null && !sameList(heldGroups(w), w.after.memberOf))
       .map((w) => ({
         username: w.user.username,
         remoteId: w.remoteId as string,
-        before: w.before?.memberOf ?? [],
+        before: heldGroups(w),
         after: w.user.memberships,
       }));
     const outcome = await deliverMemberships(knex, runtime, deltas);
     halted = outcome.fault;
+    applied = outcome.applied;
     for (const w of work) {
       const fault = outcome.refused.get(w.user.username);
       if (fault) w.fault = fault;
     }
   }
-  return settle(knex, runtime, work, halted, now());
+  await beforeWrite();
+  return settle(knex, runtime, work, applied, halted, now());
 }
+
+/** The roles and groups the target holds for the user: none when its account there is new to usersync. */
+const heldGroups = (w: Work): readonly string[] => (w.fresh ? [] : (w.before?.memberOf ?? []));
 
 /** Phase one: the users' attributes. Resolves to the transient fault that stopped it, if one did. */
 async function writeUsers(runtime: TargetRuntime, work: Work[]): Promise<DeliveryFault | undefined> {
@@ -92,7 +102,9 @@ async function writeUsers(runtime: TargetRuntime, work: Work[]): Promise<Deliver
   const single = async (w: Work) => {
     if (halted) return;
     try {
-      w.remoteId = await writeUser(runtime.client, toWrite(w));
+      const written = await writeUser(runtime.client, toWrite(w));
+      w.remoteId = written.id;
+      w.fresh = written.fresh;
       w.written = true;
     } catch (error) {
       const fault = asFault(error);
@@ -100,7 +112,12 @@ async function writeUsers(runtime: TargetRuntime, work: Work[]): Promise<Deliver
       else w.fault = fault;
     }
   };
-  const bulk = await runtime.bulkLimits();
+  let bulk;
+  try {
+    bulk = await runtime.bulkLimits();
+  } catch (error) {
+    return asFault(error); // the target (or its token endpoint) is down: the round's fault, told as such
+  }
   if (bulk === null) {
     await Promise.all(work.map((w) => limit(() => single(w))));
     return halted;
@@ -142,11 +159,17 @@ const toWrite = (w: Work): UserWrite => ({
   after: w.after,
 });
 
-/** Saves what happened to each user; nothing is written for a user that needed nothing. */
+/**
+ * Saves what happened to each user; nothing is written for a user that needed nothing. The
+ * snapshot is what the target holds now: the attributes when they arrived, and the memberships as
+ * each PATCH left them — so a round that stopped, or a user parked for one group, is compared
+ * next time against the truth, and nothing that reached the target is sent again or forgotten.
+ */
 async function settle(
   knex: Knex,
   runtime: TargetRuntime,
   work: Work[],
+  applied: AppliedMemberships,
   halted: DeliveryFault | undefined,
   at: string,
 ): Promise<DeliveryResult> {
@@ -164,25 +187,32 @@ async function settle(
       updatedAt: at,
       ...fields,
     });
-    if (w.fault) {
-      result.parked++;
-      rows.push(row({ status: 'parked', error: w.fault.message, attempts: (w.stored?.attempts ?? 0) + 1 }));
+    if (!w.written) {
+      if (w.fault) {
+        result.parked++;
+        rows.push(row({ status: 'parked', error: w.fault.message, attempts: (w.stored?.attempts ?? 0) + 1 }));
+      } else if (w.remoteId !== (w.stored?.remoteId ?? null)) rows.push(row({}));
       continue;
     }
-    const groupsDone = !halted || !runtime.config.groups;
-    if (w.written && groupsDone) {
-      const nothingSent =
-        w.before !== null && sameAttributes(w.before, w.after) && sameList(w.before.memberOf, w.after.memberOf);
-      if (nothingSent) result.unchanged++;
-      else result.delivered++;
-      const memberOf = runtime.config.groups ? w.after.memberOf : (w.before?.memberOf ?? []);
-      const snapshot = JSON.stringify({ ...w.after, memberOf });
-      if (nothingSent && w.stored?.status === 'synced' && w.stored.snapshot === snapshot) continue;
-      rows.push(row({ snapshot, status: 'synced', error: null, attempts: 0 }));
-    } else if (w.written) {
-      // The attributes arrived, the memberships did not: saved as such, so the retry sends only those.
-      rows.push(row({ snapshot: JSON.stringify({ ...w.after, memberOf: w.before?.memberOf ?? [] }) }));
-    } else if (w.remoteId !== (w.stored?.remoteId ?? null)) rows.push(row({}));
+    const memberOf = appliedTo(heldGroups(w), applied.get(w.user.username));
+    const snapshot = JSON.stringify({ ...w.after, memberOf });
+    if (w.fault) {
+      result.parked++;
+      rows.push(row({ snapshot, status: 'parked', error: w.fault.message, attempts: (w.stored?.attempts ?? 0) + 1 }));
+      continue;
+    }
+    const complete = !runtime.config.groups || sameList(memberOf, w.after.memberOf);
+    if (!complete) {
+      // Stopped before its memberships were done: what arrived is saved, the rest is sent next time.
+      rows.push(row({ snapshot }));
+      continue;
+    }
+    const nothingSent =
+      w.before !== null && !w.fresh && sameAttributes(w.before, w.after) && sameList(w.before.memberOf, memberOf);
+    if (nothingSent) result.unchanged++;
+    else result.delivered++;
+    if (nothingSent && w.stored?.status === 'synced' && w.stored.snapshot === snapshot) continue;
+    rows.push(row({ snapshot, status: 'synced', error: null, attempts: 0 }));
   }
   await saveTargetUsers(knex, runtime.config.name, rows);
   return result;

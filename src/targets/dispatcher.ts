@@ -55,6 +55,8 @@ export interface TargetsDispatcher {
 /** Events looked at per delivery round. */
 export const WINDOW = 2000;
 const IDLE_MS = 1000;
+/** Queue counts for /healthz and /metrics are read at most this often while a backlog drains. */
+const REFRESH_MS = 5000;
 const LEASE_MS = 60_000;
 /** A queue that delivers nothing for this long makes /healthz degraded. */
 const STUCK_MS = 60 * 60_000;
@@ -64,6 +66,8 @@ export function createTargetsDispatcher(deps: {
   db: Database;
   logger: Logger;
   metrics: TargetMetrics;
+  /** True while the daemon imports a file: on SQLite the dispatcher then does not write (below). */
+  importing?: () => boolean;
 }): TargetsDispatcher {
   const { db, metrics } = deps;
   const knex = db.knex;
@@ -89,7 +93,22 @@ export function createTargetsDispatcher(deps: {
       wakers.add(done);
     });
 
-  async function refreshHealth(target: TargetConfig, cursorSeq: number): Promise<void> {
+  /**
+   * On SQLite, waits while the daemon imports. The import's writer thread holds the one write lock
+   * between its batches, and a write from this thread would block the whole event loop (health,
+   * schedules, the import itself) for up to the busy timeout (PITFALLS §4.10). Delivery resumes
+   * the moment the file is done; on MySQL/MariaDB both go on together.
+   */
+  const quiet = async () => {
+    if (db.dialect !== 'sqlite' || !deps.importing) return;
+    while (!stopping && deps.importing()) await sleep(250);
+  };
+  const lastRefresh = new Map<string, number>();
+
+  /** The queue's counts for /healthz and /metrics: at most every few seconds while a backlog drains. */
+  async function refreshHealth(target: TargetConfig, cursorSeq: number, force = false): Promise<void> {
+    if (!force && Date.now() - (lastRefresh.get(target.name) ?? 0) < REFRESH_MS) return;
+    lastRefresh.set(target.name, Date.now());
     const state = await peekTargetState(knex, target.name);
     const counts = await queueCounts(knex, target.name, cursorSeq);
     metrics.setTargetQueue(target.name, counts.queued);
@@ -115,6 +134,7 @@ export function createTargetsDispatcher(deps: {
     });
     while (!stopping) {
       try {
+        await quiet();
         const now = new Date();
         if (!(await lease.hold(now))) {
           await sleep(LEASE_MS / 4);
@@ -125,12 +145,25 @@ export function createTargetsDispatcher(deps: {
         const users = withRetries(window.users, await usersToRetry(knex, target.name, WINDOW));
         if (users.length === 0) {
           if (window.lastSeq !== null)
-            await moveCursor(knex, target.name, { cursorSeq: window.lastSeq, delivered: 0, at: now.toISOString() });
-          await refreshHealth(target, window.lastSeq ?? state.cursorSeq);
+            await moveCursor(knex, target.name, owner, {
+              cursorSeq: window.lastSeq,
+              delivered: 0,
+              at: now.toISOString(),
+            });
+          await refreshHealth(target, window.lastSeq ?? state.cursorSeq, window.lastSeq === null);
           if (window.lastSeq === null) await sleep(IDLE_MS);
           continue;
         }
-        const result = await deliverUsers(knex, runtime, users, () => new Date().toISOString());
+        // A round can outlast half a lease (a slow target): the lease is renewed while it runs.
+        const renewal = setInterval(() => {
+          if (db.dialect !== 'sqlite' || !deps.importing?.()) void lease.hold(new Date()).catch(() => undefined);
+        }, LEASE_MS / 3);
+        let result;
+        try {
+          result = await deliverUsers(knex, runtime, users, () => new Date().toISOString(), quiet);
+        } finally {
+          clearInterval(renewal);
+        }
         metrics.targetDeliveries(target.name, 'delivered', result.delivered);
         metrics.targetDeliveries(target.name, 'unchanged', result.unchanged);
         metrics.targetDeliveries(target.name, 'parked', result.parked);
@@ -139,6 +172,7 @@ export function createTargetsDispatcher(deps: {
           failures++;
           const waitMs = retryWait(target, failures, result.fault.retryAfterMs);
           metrics.targetDeliveries(target.name, 'retry', 1);
+          await quiet();
           await recordTargetError(knex, target.name, result.fault.message, new Date().toISOString());
           log.warn('target.retry', {
             target: target.name,
@@ -148,22 +182,26 @@ export function createTargetsDispatcher(deps: {
             error: result.fault.message,
             delivered: result.delivered,
           });
-          await refreshHealth(target, state.cursorSeq);
+          await refreshHealth(target, state.cursorSeq, true);
           await sleep(waitMs);
           continue;
         }
         failures = 0;
-        await moveCursor(knex, target.name, {
+        await quiet();
+        const moved = await moveCursor(knex, target.name, owner, {
           ...(window.lastSeq === null ? {} : { cursorSeq: window.lastSeq }),
           delivered: result.delivered,
           at: new Date().toISOString(),
         });
+        // Lost the lease mid-round (paused by a sync, or taken by another process): it goes on from its cursor.
+        if (!moved) lease.drop();
         log.info('target.delivered', {
           target: target.name,
           delivered: result.delivered,
           unchanged: result.unchanged,
           parked: result.parked,
           cursor: window.lastSeq ?? state.cursorSeq,
+          ...(moved ? {} : { leaseLost: true }),
         });
         await refreshHealth(target, window.lastSeq ?? state.cursorSeq);
       } catch (error) {
@@ -214,25 +252,32 @@ export function createTargetsDispatcher(deps: {
 
 /**
  * The right to deliver to a target, renewed when half of it has run out (not at every round: on
- * SQLite each renewal is a write that an import's transaction would wait for). A lease whose
- * owner was a process of this machine that no longer runs (a crash, a kill -9) is taken over at
- * once instead of after it lapses.
+ * SQLite each renewal is a write). A lease whose owner was a process of this machine that no
+ * longer runs (a crash, a kill -9) is taken over at once instead of after it lapses; a pause a
+ * `targets sync` asked for makes it let go.
  */
 function leaseOf(knex: Knex, target: string, owner: string) {
   let until = 0;
   return {
     async hold(now: Date): Promise<boolean> {
-      if (now.getTime() < until - LEASE_MS / 2) return true;
       const iso = now.toISOString();
+      const state = await peekTargetState(knex, target);
+      // A `targets sync` asked for the target: the lease is let go until it is done.
+      if (state.pausedBy !== null && state.pausedBy !== owner && (state.pausedUntil ?? '') > iso) {
+        if (state.leaseOwner === owner) await releaseLease(knex, target, owner);
+        until = 0;
+        return false;
+      }
+      if (state.leaseOwner === owner && now.getTime() < until - LEASE_MS / 2) return true;
       const next = new Date(now.getTime() + LEASE_MS);
       let held = await claimLease(knex, target, owner, iso, next.toISOString());
-      if (!held) {
-        const holder = (await peekTargetState(knex, target)).leaseOwner;
-        if (holder !== null && deadLocalProcess(holder))
-          held = await claimLease(knex, target, owner, iso, next.toISOString(), holder);
-      }
+      if (!held && state.leaseOwner !== null && deadLocalProcess(state.leaseOwner))
+        held = await claimLease(knex, target, owner, iso, next.toISOString(), state.leaseOwner);
       until = held ? next.getTime() : 0;
       return held;
+    },
+    drop() {
+      until = 0;
     },
   };
 }

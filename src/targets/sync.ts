@@ -10,11 +10,19 @@ import type { Knex } from 'knex';
 import pLimit from 'p-limit';
 import { listCatalog } from '../db/repositories/catalog.js';
 import { directoryUsers } from '../db/repositories/directory-users.js';
-import { saveTargetGroup, saveTargetUsers, targetState, type TargetUser } from '../db/repositories/targets.js';
+import {
+  claimLease,
+  pauseDelivery,
+  releaseLease,
+  saveTargetGroup,
+  saveTargetUsers,
+  type TargetUser,
+} from '../db/repositories/targets.js';
 import { patchBody, sameAttributes, snapshotOf, type UserSnapshot } from './scim/resource.js';
 import { refused } from './scim/client.js';
 import { readRemoteGroups, readRemoteUsers, type RemoteGroup, type RemoteUser } from './scim/read-target.js';
 import { deliverUsers, asFault, type DeliveryResult } from './deliver.js';
+import { DeliveryFault } from './scim/fault.js';
 import type { TargetRuntime } from './runtime.js';
 import { WINDOW } from './dispatcher.js';
 
@@ -41,12 +49,19 @@ export interface SyncOutcome extends DeliveryResult {
 
 const FIELDS: ReadonlyArray<keyof UserSnapshot> = ['name', 'email', 'phone', 'active'];
 
-/** Reads the target and the directory; saves nothing. */
-export async function planSync(knex: Knex, runtime: TargetRuntime): Promise<{ plan: SyncPlan; rows: TargetUser[] }> {
+/**
+ * Reads the target and the directory. Saves nothing but, unless `dryRun`, the links to groups the
+ * target has under a role's or group's name.
+ */
+export async function planSync(
+  knex: Knex,
+  runtime: TargetRuntime,
+  dryRun: boolean,
+): Promise<{ plan: SyncPlan; rows: TargetUser[] }> {
   const name = runtime.config.name;
   const remote = await readRemoteUsers(runtime.client);
   const memberOf = runtime.config.groups
-    ? await remoteMemberships(knex, runtime, await readRemoteGroups(runtime.client))
+    ? await remoteMemberships(knex, runtime, await readRemoteGroups(runtime.client), dryRun)
     : new Map();
   const plan: SyncPlan = {
     target: name,
@@ -61,12 +76,13 @@ export async function planSync(knex: Knex, runtime: TargetRuntime): Promise<{ pl
   };
   const rows: TargetUser[] = [];
   const now = new Date().toISOString();
+  /** The target's ids the directory's users have: never counted as extra, whatever their userName. */
   const seen = new Set<string>();
   for await (const page of usernamePages(knex)) {
     const directory = await directoryUsers(knex, page);
     for (const user of directory.values()) {
       plan.inDirectory++;
-      const there: RemoteUser | undefined = remote.get(user.username);
+      const there: RemoteUser | undefined = remote.get(user.username.toLowerCase());
       const wanted = snapshotOf(user);
       const row = { username: user.username, seq: null, error: null, attempts: 0, updatedAt: now };
       if (!there) {
@@ -74,7 +90,7 @@ export async function planSync(knex: Knex, runtime: TargetRuntime): Promise<{ pl
         rows.push({ ...row, remoteId: null, snapshot: null, status: 'retry' });
         continue;
       }
-      seen.add(user.username);
+      seen.add(there.id);
       const held: UserSnapshot = { ...there.snapshot, memberOf: memberOf.get(there.id) ?? [] };
       const fields = FIELDS.filter((f) => held[f] !== wanted[f]);
       const groupsDiffer = runtime.config.groups && held.memberOf.join('\n') !== wanted.memberOf.join('\n');
@@ -93,11 +109,10 @@ export async function planSync(knex: Knex, runtime: TargetRuntime): Promise<{ pl
     }
   }
   for (const there of remote.values())
-    if (!seen.has(there.userName) && there.snapshot.active) {
+    if (!seen.has(there.id) && there.snapshot.active) {
       plan.extra.push({ userName: there.userName, id: there.id });
       plan.deactivate.push(there.userName);
     }
-  await targetState(knex, name);
   return { plan, rows };
 }
 
@@ -153,6 +168,7 @@ async function remoteMemberships(
   knex: Knex,
   runtime: TargetRuntime,
   groups: RemoteGroup[],
+  dryRun: boolean,
 ): Promise<Map<string, string[]>> {
   const known = await runtime.groups();
   const byRemoteId = new Map([...known].map(([id, g]) => [g.remoteId, id]));
@@ -177,7 +193,7 @@ async function remoteMemberships(
         remoteId: group.id,
         displayName: group.displayName,
       };
-      await saveTargetGroup(knex, runtime.config.name, linked);
+      if (!dryRun) await saveTargetGroup(knex, runtime.config.name, linked);
       known.set(id, linked);
     }
     for (const member of group.members) {
@@ -200,5 +216,50 @@ async function* usernamePages(knex: Knex): AsyncGenerator<string[]> {
     if (page.length === 0) return;
     yield page;
     after = page[page.length - 1]!;
+  }
+}
+
+/** How long a sync waits for the daemon to finish the round it is delivering. */
+const HANDOVER_MS = 5 * 60_000;
+const SYNC_LEASE_MS = 60_000;
+
+/**
+ * Runs `work` with the target to itself: the daemon is asked to stand aside (target_state's
+ * pause), the sync waits until it has let go of its lease (at the end of its round) and takes it,
+ * and both are renewed while `work` runs and given back after. So the sync's reading of the
+ * target and its corrections never interleave with the daemon's deliveries.
+ */
+export async function withTargetToItself<T>(
+  knex: Knex,
+  target: string,
+  owner: string,
+  work: () => Promise<T>,
+  onWait: () => void = () => undefined,
+): Promise<T> {
+  const until = () => new Date(Date.now() + SYNC_LEASE_MS).toISOString();
+  await pauseDelivery(knex, target, owner, until());
+  const renewal = setInterval(() => {
+    void pauseDelivery(knex, target, owner, until())
+      .then(() => claimLease(knex, target, owner, new Date().toISOString(), until()))
+      .catch(() => undefined);
+  }, SYNC_LEASE_MS / 3);
+  try {
+    const deadline = Date.now() + HANDOVER_MS;
+    let told = false;
+    while (!(await claimLease(knex, target, owner, new Date().toISOString(), until()))) {
+      if (Date.now() > deadline)
+        throw new DeliveryFault(
+          'transient',
+          `the daemon did not let go of ${target} within ${HANDOVER_MS / 60_000} min`,
+        );
+      if (!told) onWait();
+      told = true;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    return await work();
+  } finally {
+    clearInterval(renewal);
+    await releaseLease(knex, target, owner).catch(() => undefined);
+    await pauseDelivery(knex, target, owner, null).catch(() => undefined);
   }
 }

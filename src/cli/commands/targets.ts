@@ -3,6 +3,7 @@
  * changes put back in it, and a full comparison of a target with the directory that corrects
  * every difference. The daemon does the delivering; `sync` delivers its corrections itself.
  */
+import { hostname } from 'node:os';
 import type { TargetConfig } from '../../config/targets-schema.js';
 import { withBusyRetries, withDatabaseErrors } from '../../db/errors.js';
 import type { AuditEvent } from '../../db/repositories/audit.js';
@@ -11,8 +12,8 @@ import { normaliseUsername } from '../../domain/username.js';
 import type { Database } from '../../db/knex.js';
 import { chainEnd, parkedUsers, queueCounts, peekTargetState, requeueParked } from '../../db/repositories/targets.js';
 import { EXIT, fail } from '../../errors.js';
-import { createTargetRuntime } from '../../targets/runtime.js';
-import { applySync, planSync, type SyncPlan } from '../../targets/sync.js';
+import { createTargetRuntime, type TargetRuntime } from '../../targets/runtime.js';
+import { applySync, planSync, withTargetToItself, type SyncPlan } from '../../targets/sync.js';
 import type { CommandModule } from '../command-module.js';
 import type { CommandContext } from '../context.js';
 import { allowedGuards } from '../guard-options.js';
@@ -148,38 +149,72 @@ async function retry(context: CommandContext, args: Record<string, unknown>): Pr
 async function sync(context: CommandContext, args: Record<string, unknown>): Promise<void> {
   const target = targetNamed(context, String(args.name));
   const allowed = args.allow === undefined ? new Set<string>() : allowedGuards(String(args.allow));
-  const { db, trail, actor } = await openForChanges(context, args.by as string | undefined);
-  const runtime = createTargetRuntime(db.knex, target);
-  const planned = await reach(target, () => planSync(db.knex, runtime));
-  const { plan } = planned;
+  const dryRun = Boolean(args.dryRun);
+  const opened = await openForChanges(context, args.by as string | undefined);
+  const runtime = createTargetRuntime(opened.db.knex, target);
   const limit = context.config.safety.enabled ? context.config.safety.limits.deactivate : -1;
-  const tripped = limit >= 0 && plan.deactivate.length > limit;
-  const guard = tripped ? { guard: 'deactivate', limit, planned: plan.deactivate.length } : null;
-  const held = tripped && !args.dryRun && !allowed.has('deactivate');
-  if (args.dryRun || held) {
-    if (held) context.exitCode = EXIT.held;
-    if (args.json) return context.out.json({ ...planView(plan), dryRun: Boolean(args.dryRun), held, guard });
-    const lines = planLines(plan);
-    const trip = `${plan.deactivate.length} accounts would be deactivated at ${target.name} (deactivate limit ${limit})`;
-    if (held)
-      lines.push(
-        `held: ${trip}`,
-        'nothing was sent; to apply it anyway:',
-        `  usersync targets sync ${target.name} --allow deactivate`,
+  const run = async () => {
+    const planned = await reach(target, () => planSync(opened.db.knex, runtime, dryRun));
+    const tripped = limit >= 0 && planned.plan.deactivate.length > limit;
+    const held = tripped && !dryRun && !allowed.has('deactivate');
+    const outcome = dryRun || held ? null : await applyAndAudit(context, opened, runtime, planned, tripped);
+    return { plan: planned.plan, tripped, held, outcome };
+  };
+  // A dry run only reads; a sync has the target to itself while it reads and corrects.
+  const owner = `cli:${hostname()}:${process.pid}`;
+  const { plan, tripped, held, outcome } = dryRun
+    ? await run()
+    : await reach(target, () =>
+        withTargetToItself(opened.db.knex, target.name, owner, run, () =>
+          context.logger.warn('target.sync_waiting', {
+            target: target.name,
+            hint: 'the daemon is finishing the round it is delivering; the sync starts when it is done',
+          }),
+        ),
       );
-    else lines.push(...(tripped ? [`would be held: ${trip}`] : []), 'dry run: nothing was sent.');
-    return context.out.write(lines.join('\n') + '\n');
-  }
-  context.logger.info('target.sync_started', { target: target.name, ...planCounts(plan) });
+  const guard = tripped ? { guard: 'deactivate', limit, planned: plan.deactivate.length } : null;
+  if (held) context.exitCode = EXIT.held;
+  if (outcome?.fault)
+    throw fail('TARGET_UNAVAILABLE', {
+      message: `${target.name}: ${outcome.fault.message}. ${outcome.delivered} users were corrected before it; the daemon delivers the rest once the target answers, or run the sync again.`,
+    });
+  if (outcome && outcome.parked > 0) context.exitCode = EXIT.rowsFailed;
+  if (args.json) return context.out.json({ ...planView(plan), dryRun, held, guard, ...(outcome ? { outcome } : {}) });
+  const lines = planLines(plan);
+  const trip = `${plan.deactivate.length} accounts would be deactivated at ${target.name} (deactivate limit ${limit})`;
+  if (held)
+    lines.push(
+      `held: ${trip}`,
+      'nothing was sent; to apply it anyway:',
+      `  usersync targets sync ${target.name} --allow deactivate`,
+    );
+  else if (!outcome) lines.push(...(tripped ? [`would be held: ${trip}`] : []), 'dry run: nothing was sent.');
+  else
+    lines.push(
+      `done: ${outcome.delivered} users corrected, ${outcome.deactivatedExtra} extra accounts deactivated, ${outcome.parked} refused by the target (usersync targets status lists them)`,
+    );
+  await context.out.write(lines.join('\n') + '\n');
+}
+
+/** Applies a sync's plan and audits it: who reconciled the target, what it found and what it did. */
+async function applyAndAudit(
+  context: CommandContext,
+  { db, trail, actor }: Awaited<ReturnType<typeof openForChanges>>,
+  runtime: TargetRuntime,
+  planned: Awaited<ReturnType<typeof planSync>>,
+  allowedPast: boolean,
+) {
+  const { plan } = planned;
+  const name = runtime.config.name;
+  context.logger.info('target.sync_started', { target: name, ...planCounts(plan) });
   const outcome = await withDatabaseErrors(db.location, () => applySync(db.knex, runtime, planned));
   context.logger.info('target.synced', {
-    target: target.name,
+    target: name,
     delivered: outcome.delivered,
     parked: outcome.parked,
     deactivatedExtra: outcome.deactivatedExtra,
     ...(outcome.fault ? { error: outcome.fault.message } : {}),
   });
-  // Who reconciled the target, what it found and what it did: deactivations at a PAM are an auditor's business.
   const event: AuditEvent = {
     at: isoNow(),
     importId: null,
@@ -187,29 +222,19 @@ async function sync(context: CommandContext, args: Record<string, unknown>): Pro
     username: null,
     action: 'target.synced',
     changes: {
-      target: target.name,
+      target: name,
       ...planCounts(plan),
       corrected: outcome.delivered,
       deactivatedExtra: outcome.deactivatedExtra,
       refused: outcome.parked,
-      ...(tripped ? { allowed: 'deactivate' } : {}),
+      ...(allowedPast ? { allowed: 'deactivate' } : {}),
       ...(outcome.fault ? { stoppedBy: outcome.fault.message } : {}),
     },
     actor,
   };
   await withBusyRetries(db.location, () => db.knex.transaction((trx) => trail.record(trx, [event])));
   trail.committed([event]);
-  if (outcome.fault)
-    throw fail('TARGET_UNAVAILABLE', {
-      message: `${target.name}: ${outcome.fault.message}. ${outcome.delivered} users were corrected before it; the daemon delivers the rest once the target answers, or run the sync again.`,
-    });
-  if (args.json) return context.out.json({ ...planView(plan), dryRun: false, held: false, guard, outcome });
-  const lines = planLines(plan);
-  lines.push(
-    `done: ${outcome.delivered} users corrected, ${outcome.deactivatedExtra} extra accounts deactivated, ${outcome.parked} refused by the target (usersync targets status lists them)`,
-  );
-  if (outcome.parked > 0) context.exitCode = EXIT.rowsFailed;
-  await context.out.write(lines.join('\n') + '\n');
+  return outcome;
 }
 
 /** Runs `work`, turning a target that cannot be reached into TARGET_UNAVAILABLE (exit 3). */

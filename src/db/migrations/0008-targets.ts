@@ -5,7 +5,8 @@
  * every target by the same insert that audits it, costs an import nothing more, and a target
  * configured later receives the whole history.
  * - `target_state`: per target, `cursor_seq` (every user event up to it is delivered or parked),
- *   a lease (`lease_owner`, `lease_until`) so one process delivers at a time, `delivered` (users
+ *   a lease (`lease_owner`, `lease_until`) so one process delivers at a time, a pause
+ *   (`paused_by`, `paused_until`) a `targets sync` asks the daemon for, `delivered` (users
  *   delivered, ever), `last_success_at`, `last_error`;
  * - `target_users`: per target and user, the target's id for it (`remote_id`), what was last
  *   delivered (`snapshot`, JSON, never a password), and `status`: synced | parked (the target
@@ -45,6 +46,8 @@ export async function up(knex: Knex): Promise<void> {
     t.bigInteger('cursor_seq').notNullable().defaultTo(0).comment('user events up to here are delivered or parked');
     t.string('lease_owner', 128).nullable();
     t.string('lease_until', TIME).nullable();
+    t.string('paused_by', 128).nullable().comment('a `targets sync` that asked the daemon to stand aside');
+    t.string('paused_until', TIME).nullable();
     t.bigInteger('delivered').notNullable().defaultTo(0);
     t.string('last_success_at', TIME).nullable();
     t.text('last_error').nullable();

@@ -17,6 +17,8 @@ export interface TargetState {
   lastErrorAt: string | null;
   leaseOwner: string | null;
   leaseUntil: string | null;
+  pausedBy: string | null;
+  pausedUntil: string | null;
 }
 
 export interface TargetUser {
@@ -45,6 +47,8 @@ const toState = (row: Record<string, unknown>): TargetState => ({
   lastErrorAt: (row.last_error_at as string | null) ?? null,
   leaseOwner: (row.lease_owner as string | null) ?? null,
   leaseUntil: (row.lease_until as string | null) ?? null,
+  pausedBy: (row.paused_by as string | null) ?? null,
+  pausedUntil: (row.paused_until as string | null) ?? null,
 });
 
 /** The target's state, its row created (cursor 0: the whole history is owed to a new target) when missing. */
@@ -86,6 +90,14 @@ export async function releaseLease(knex: Knex, target: string, owner: string): P
   await knex('target_state').where({ target, lease_owner: owner }).update({ lease_owner: null, lease_until: null });
 }
 
+/** Asks the deliverer to stand aside until `until` (renewed while `by` works), or ends the pause (`until` null). */
+export async function pauseDelivery(knex: Knex, target: string, by: string, until: string | null): Promise<void> {
+  await targetState(knex, target);
+  const query = knex('target_state').where({ target });
+  if (until === null) await query.where({ paused_by: by }).update({ paused_by: null, paused_until: null });
+  else await query.update({ paused_by: by, paused_until: until });
+}
+
 /**
  * The users with events after `afterSeq`, each once with its latest seq, in the order of their
  * first event, looking at most `limit` events ahead; `lastSeq` is the last event looked at (of any
@@ -124,19 +136,22 @@ export async function usersToRetry(knex: Knex, target: string, limit: number): P
   return rows.map((r) => ({ username: r.username, seq: r.seq === null ? 0 : Number(r.seq) }));
 }
 
+/** Moves the cursor (and counts) for the lease's `owner`; false when it no longer holds the lease. */
 export async function moveCursor(
   knex: Knex,
   target: string,
+  owner: string,
   change: { cursorSeq?: number; delivered: number; at: string },
-): Promise<void> {
-  await knex('target_state')
-    .where({ target })
+): Promise<boolean> {
+  const moved = await knex('target_state')
+    .where({ target, lease_owner: owner })
     .update({
       ...(change.cursorSeq === undefined ? {} : { cursor_seq: change.cursorSeq }),
       delivered: knex.raw('?? + ?', ['delivered', change.delivered]),
       last_success_at: change.at,
       last_error: null,
     });
+  return Number(moved) === 1;
 }
 
 export async function recordTargetError(knex: Knex, target: string, error: string, at: string): Promise<void> {

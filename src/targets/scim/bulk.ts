@@ -62,17 +62,19 @@ export function bulkRequests(
     size = 200;
   };
   for (const write of writes) {
+    // Every operation has a bulkId (required for POST, allowed for the rest): results are matched on it.
     const op: Operation =
       write.remoteId === null
-        ? { method: 'POST', path: '/Users', bulkId: `u${batch.length}`, data: scimUser(write.username, write.after) }
+        ? { method: 'POST', path: '/Users', bulkId: '', data: scimUser(write.username, write.after) }
         : {
             method: 'PATCH',
             path: `/Users/${encodeURIComponent(write.remoteId)}`,
+            bulkId: '',
             data: patchBody(userPatch(write.username, write.before, write.after)),
           };
-    const opSize = JSON.stringify(op).length + 1;
+    const opSize = Buffer.byteLength(JSON.stringify(op)) + 1;
     if (ops.length >= limits.maxOperations || size + opSize > limits.maxPayloadSize * 0.9) flush();
-    if (op.bulkId !== undefined) op.bulkId = `u${batch.length}`;
+    op.bulkId = `u${batch.length}`;
     ops.push(op);
     batch.push(write);
     size += opSize;
@@ -102,13 +104,10 @@ interface BulkResult {
   response?: unknown;
 }
 
-/** The result of an operation: by bulkId for creates, else by position (RFC 7644 keeps the order). */
+/** The result of an operation: by its bulkId, else by position (a target that drops bulkIds keeps the order). */
 function findResult(results: unknown[], op: Operation, index: number): BulkResult | undefined {
-  if (op.bulkId !== undefined) {
-    const byId = (results as BulkResult[]).find((r) => r?.bulkId === op.bulkId);
-    if (byId) return byId;
-  }
-  return results[index] as BulkResult | undefined;
+  const byId = (results as BulkResult[]).find((r) => r?.bulkId === op.bulkId);
+  return byId ?? (results[index] as BulkResult | undefined);
 }
 
 function outcomeOf(write: UserWrite, op: Operation, result: BulkResult | undefined): BulkOutcome {

@@ -10,16 +10,18 @@ import { refused } from './client.js';
 import { GROUP_SCHEMA, patchBody, quoted, type PatchOperation } from './resource.js';
 import { idOf } from './users-api.js';
 
-/** Members added per PATCH: a first load puts thousands of users in one group. */
-const MEMBERS_PER_PATCH = 1000;
-
 export async function createGroup(client: ScimClient, displayName: string, externalId: string): Promise<string> {
   const response = await client.request('POST', '/Groups', { schemas: [GROUP_SCHEMA], displayName, externalId });
   if (response.status === 409) {
     const path = `/Groups?filter=${encodeURIComponent(`displayName eq ${quoted(displayName)}`)}&attributes=id,displayName`;
     const found = await client.request('GET', path);
-    const resources = (found.body as { Resources?: Array<{ id?: unknown }> } | null)?.Resources ?? [];
-    if (found.status < 300 && typeof resources[0]?.id === 'string') return resources[0].id;
+    const resources =
+      (found.body as { Resources?: Array<{ id?: unknown; displayName?: unknown }> } | null)?.Resources ?? [];
+    // Only the group of that very name: a target that ignores the filter lists every group.
+    const match = resources.find(
+      (r) => typeof r.displayName === 'string' && r.displayName.toLowerCase() === displayName.toLowerCase(),
+    );
+    if (found.status < 300 && typeof match?.id === 'string') return match.id;
     throw refused('POST', '/Groups', response);
   }
   if (response.status >= 300) throw refused('POST', '/Groups', response);
@@ -27,8 +29,8 @@ export async function createGroup(client: ScimClient, displayName: string, exter
 }
 
 /**
- * Adds and removes members; resolves to false when the group is gone at the target (404), for the
- * caller to create it again. Throws DeliveryFault.
+ * Adds and removes members in one PATCH; resolves to false when the group is gone at the target
+ * (404), for the caller to create it again. Throws DeliveryFault.
  */
 export async function patchMembers(
   client: ScimClient,
@@ -37,21 +39,13 @@ export async function patchMembers(
   remove: readonly string[],
 ): Promise<boolean> {
   const path = `/Groups/${encodeURIComponent(groupId)}`;
-  const requests: PatchOperation[][] = [];
-  for (let i = 0; i < add.length; i += MEMBERS_PER_PATCH)
-    requests.push([
-      { op: 'add', path: 'members', value: add.slice(i, i + MEMBERS_PER_PATCH).map((value) => ({ value })) },
-    ]);
-  for (let i = 0; i < remove.length; i += MEMBERS_PER_PATCH)
-    requests.push(
-      remove
-        .slice(i, i + MEMBERS_PER_PATCH)
-        .map((id) => ({ op: 'remove' as const, path: `members[value eq ${quoted(id)}]` })),
-    );
-  for (const ops of requests) {
-    const response = await client.request('PATCH', path, patchBody(ops));
-    if (response.status === 404) return false;
-    if (response.status >= 300) throw refused('PATCH', path, response);
-  }
+  const ops: PatchOperation[] = [
+    ...(add.length > 0 ? [{ op: 'add' as const, path: 'members', value: add.map((value) => ({ value })) }] : []),
+    ...remove.map((id) => ({ op: 'remove' as const, path: `members[value eq ${quoted(id)}]` })),
+  ];
+  if (ops.length === 0) return true;
+  const response = await client.request('PATCH', path, patchBody(ops));
+  if (response.status === 404) return false;
+  if (response.status >= 300) throw refused('PATCH', path, response);
   return true;
 }

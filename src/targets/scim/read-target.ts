@@ -37,11 +37,12 @@ async function* pages(client: ScimClient, resource: '/Users' | '/Groups'): Async
   }
 }
 
+/** Every user of the target, by userName in lower case (it is not case-exact, RFC 7643 §4.1.1). */
 export async function readRemoteUsers(client: ScimClient): Promise<Map<string, RemoteUser>> {
   const users = new Map<string, RemoteUser>();
   for await (const r of pages(client, '/Users')) {
     if (typeof r.id !== 'string' || typeof r.userName !== 'string') continue;
-    users.set(r.userName, { id: r.id, userName: r.userName, snapshot: snapshotFromScim(r) });
+    users.set(r.userName.toLowerCase(), { id: r.id, userName: r.userName, snapshot: snapshotFromScim(r) });
   }
   return users;
 }

@@ -64,8 +64,10 @@ export function userPatch(username: string, before: UserSnapshot | null, after: 
   if (before === null) ops.push({ op: 'replace', path: 'externalId', value: username });
   const changed = <K extends keyof UserSnapshot>(key: K) => before === null || before[key] !== after[key];
   if (changed('name')) {
-    if (after.name === null) ops.push({ op: 'remove', path: 'name.formatted' });
-    else {
+    if (after.name === null) {
+      ops.push({ op: 'remove', path: 'name.formatted' });
+      ops.push({ op: 'remove', path: 'displayName' });
+    } else {
       ops.push({ op: 'replace', path: 'name.formatted', value: after.name });
       ops.push({ op: 'replace', path: 'displayName', value: after.name });
     }

@@ -17,28 +17,39 @@ export interface UserWrite {
   after: UserSnapshot;
 }
 
-/** Writes the user; resolves to the target's id for it. Throws DeliveryFault. */
-export async function writeUser(client: ScimClient, write: UserWrite): Promise<string> {
-  if (write.remoteId === null) return createUser(client, write);
-  const ops = userPatch(write.username, write.before, write.after);
-  if (ops.length === 0) return write.remoteId;
-  const path = `/Users/${encodeURIComponent(write.remoteId)}`;
-  const response = await client.request('PATCH', path, patchBody(ops));
-  if (response.status === 404) return createUser(client, { ...write, remoteId: null, before: null });
-  if (response.status >= 300) throw refused('PATCH', path, response);
-  return write.remoteId;
+/**
+ * What a write did: the target's id for the user, and whether the account there is new to usersync
+ * (created again after a 404, or linked after a 409), whose groups are then not known.
+ */
+export interface Written {
+  id: string;
+  fresh: boolean;
 }
 
-async function createUser(client: ScimClient, write: UserWrite): Promise<string> {
+/** Writes the user. Throws DeliveryFault. */
+export async function writeUser(client: ScimClient, write: UserWrite): Promise<Written> {
+  if (write.remoteId === null) return createUser(client, write);
+  const ops = userPatch(write.username, write.before, write.after);
+  if (ops.length === 0) return { id: write.remoteId, fresh: false };
+  const path = `/Users/${encodeURIComponent(write.remoteId)}`;
+  const response = await client.request('PATCH', path, patchBody(ops));
+  if (response.status === 404)
+    return { ...(await createUser(client, { ...write, remoteId: null, before: null })), fresh: true };
+  if (response.status >= 300) throw refused('PATCH', path, response);
+  return { id: write.remoteId, fresh: false };
+}
+
+async function createUser(client: ScimClient, write: UserWrite): Promise<Written> {
   const response = await client.request('POST', '/Users', scimUser(write.username, write.after));
   if (response.status === 409) {
     const id = await findUserId(client, write.username);
     if (id === null) throw refused('POST', '/Users', response);
     // What the target holds is not known: every attribute is set.
-    return writeUser(client, { ...write, remoteId: id, before: null });
+    const linked = await writeUser(client, { ...write, remoteId: id, before: null });
+    return { id: linked.id, fresh: true };
   }
   if (response.status >= 300) throw refused('POST', '/Users', response);
-  return idOf(response.body, 'POST /Users');
+  return { id: idOf(response.body, 'POST /Users'), fresh: false };
 }
 
 export async function findUserId(client: ScimClient, username: string): Promise<string | null> {
@@ -46,8 +57,11 @@ export async function findUserId(client: ScimClient, username: string): Promise<
   const response = await client.request('GET', path);
   if (response.status >= 300) throw refused('GET', path, response);
   const resources = (response.body as { Resources?: Array<{ id?: unknown; userName?: unknown }> })?.Resources ?? [];
-  // Filters on userName are case-insensitive (RFC 7643 §4.1.1); the directory's usernames are exact.
-  const match = resources.find((r) => r.userName === username) ?? resources[0];
+  // userName is not case-exact (RFC 7643 §4.1.1); anything else is not this user, whatever the
+  // target answered (one that ignores the filter lists every user).
+  const match = resources.find(
+    (r) => typeof r.userName === 'string' && r.userName.toLowerCase() === username.toLowerCase(),
+  );
   return typeof match?.id === 'string' ? match.id : null;
 }
 
