@@ -8,6 +8,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { TargetConfig } from '../../src/config/targets-schema.js';
@@ -23,6 +24,7 @@ import { createLogger } from '../../src/logging/logger.js';
 import { createTargetsDispatcher, type TargetsDispatcher } from '../../src/targets/dispatcher.js';
 import { TEMPLATE, fixtureDir, userRow, writeCsv } from '../fixtures/build.js';
 import { describeEachDatabase } from '../helpers/databases.js';
+import { dumpTables, walkFiles } from '../helpers/secrets.js';
 import { waitFor } from '../helpers/daemon.js';
 import { createTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
 import { startScimProvider, type ScimProvider } from '../helpers/scim-provider.js';
@@ -100,6 +102,31 @@ describeEachDatabase('SCIM provisioning', (database) => {
       return (await queueCounts(knex(), 'pam', state.cursorSeq)).queued === 0;
     }, 30_000);
   const remote = (userName: string) => provider.users().find((u) => u.userName === userName);
+  /** A request to the provider as its own admins would make it (a token of their own). */
+  const direct = async (method: string, pathname: string, body?: unknown) => {
+    const token = (await (
+      await fetch(provider.tokenUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          client_id: CLIENT.clientId,
+          client_secret: CLIENT.clientSecret,
+        }),
+      })
+    ).json()) as { access_token: string };
+    const response = await fetch(`${provider.url}${pathname}`, {
+      method,
+      headers: { authorization: `Bearer ${token.access_token}`, 'content-type': 'application/scim+json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    expect(response.status, await response.clone().text()).toBeLessThan(300);
+  };
+  const groupId = (displayName: string) => provider.groups().find((g) => g.displayName === displayName)!.id;
+  const patchOp = (op: string, pathText: string, value?: unknown) => ({
+    schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+    Operations: [{ op, path: pathText, ...(value === undefined ? {} : { value }) }],
+  });
   const members = (displayName: string) => {
     const group = provider.groups().find((g) => g.displayName === displayName);
     const names = new Map(provider.users().map((u) => [u.id, u.userName]));
@@ -164,6 +191,8 @@ describeEachDatabase('SCIM provisioning', (database) => {
   });
 
   it('moves memberships with PATCH on the groups, and leaves the product’s own members alone', async () => {
+    const own = provider.addUser({ userName: 'svc-vault', active: true });
+    await direct('PATCH', `/Groups/${groupId('Finance')}`, patchOp('add', 'members', [{ value: own.id }]));
     await importRows([
       userRow({
         name: 'Ann Lee-Park',
@@ -175,7 +204,7 @@ describeEachDatabase('SCIM provisioning', (database) => {
       }),
     ]);
     await settled();
-    expect(members('Finance')).toEqual(['bob']);
+    expect(members('Finance')).toEqual(['bob', 'svc-vault']);
     expect(members('HR')).toEqual(['ann']);
     expect(members('Administrator')).toEqual([]);
     expect(members('Auditor')).toEqual(['ann']);
@@ -207,6 +236,61 @@ describeEachDatabase('SCIM provisioning', (database) => {
     expect(await importRows(roster(['kim', 'lee']), 'roster')).toBe('imported');
     await settled();
     expect(['kim', 'lee', 'max'].map((u) => remote(u)?.active)).toEqual([true, true, false]);
+  });
+
+  it('creates again, with all its groups, a user deleted at the target', async () => {
+    const before = remote('ann')!.id;
+    await direct('DELETE', `/Users/${before}`);
+    await importRows([
+      userRow({
+        name: 'Ann Lee-Park',
+        username: 'ann',
+        email: 'ann.park@example.com',
+        phone: '+1 555 0111',
+        roles: 'Auditor',
+        groups: 'HR',
+      }),
+    ]);
+    await settled();
+    expect(remote('ann')).toMatchObject({
+      phoneNumbers: [expect.objectContaining({ value: '+1 555 0111' })],
+      active: true,
+    });
+    expect(remote('ann')!.id).not.toBe(before);
+    expect(members('HR')).toEqual(['ann']);
+    expect(members('Auditor')).toEqual(['ann']);
+  });
+
+  it('parks only the member a group refuses, remembers what did arrive, and a later leaver is still disabled', async () => {
+    const zoe = (active: string, groups?: string) =>
+      userRow({ name: 'Zoe', username: 'zoe', email: 'zoe@example.com', active, ...(groups ? { groups } : {}) });
+    await importRows([zoe('No')]);
+    await settled();
+    const zoeId = remote('zoe')!.id;
+    provider.rejectWhen((req) =>
+      req.method === 'PATCH' && req.path.includes('/Groups/') && JSON.stringify(req.body ?? '').includes(zoeId)
+        ? 'zoe may not join IT'
+        : undefined,
+    );
+    // Reactivated and put in IT in one file, with yan: the activation arrives, the group refuses zoe only.
+    await importRows([
+      zoe('Yes', 'IT'),
+      userRow({ name: 'Yan', username: 'yan', email: 'yan@example.com', groups: 'IT' }),
+    ]);
+    await settled();
+    expect(remote('zoe')?.active).toBe(true);
+    expect(members('IT')).toEqual(['yan']);
+    const parked = await targetUsers(knex(), 'pam', ['zoe', 'yan']);
+    expect(parked.get('zoe')).toMatchObject({ status: 'parked' });
+    expect(parked.get('zoe')?.error).toContain('zoe may not join IT');
+    expect(parked.get('yan')).toMatchObject({ status: 'synced' });
+    provider.clearRejects();
+    // HR takes zoe out again: the target must hear it, though the last change to it was parked.
+    await importRows([zoe('No', 'IT')]);
+    await settled();
+    expect(remote('zoe')?.active).toBe(false);
+    expect(members('IT')).toEqual(['yan', 'zoe']);
+    expect((await targetUsers(knex(), 'pam', ['zoe'])).get('zoe')).toMatchObject({ status: 'synced' });
   });
 
   it('links a user the target already has (409 on create) instead of making a second', async () => {
@@ -309,5 +393,24 @@ describeEachDatabase('SCIM provisioning', (database) => {
     const creates = provider.requests.slice(from).filter((r) => r.method === 'POST' && r.path.endsWith('/Users'));
     expect(creates).toHaveLength(120);
     expect(provider.requests.slice(from).some((r) => r.path.includes('/Bulk'))).toBe(false);
+  });
+
+  it('keeps the client secret and every token out of the logs and the database', async () => {
+    const tokens = new Set(
+      provider.requests.flatMap((r) => {
+        const header = r.headers.authorization;
+        return typeof header === 'string' && header.startsWith('Bearer ') ? [header.slice(7)] : [];
+      }),
+    );
+    expect(tokens.size).toBeGreaterThan(1); // the expired one and its successor at least
+    const secrets = [CLIENT.clientSecret, ...tokens];
+    const files = walkFiles(pipe.dir);
+    expect(files.some((f) => f.includes('logs'))).toBe(true);
+    for (const file of files) {
+      const text = readFileSync(file, 'latin1');
+      for (const secret of secrets) expect(text.includes(secret), file).toBe(false);
+    }
+    for (const [table, rows] of Object.entries(await dumpTables(knex(), database().kind)))
+      for (const secret of secrets) expect(rows.includes(secret), table).toBe(false);
   });
 });

@@ -105,16 +105,30 @@ describeEachDatabase('usersync targets against a SCIM provider', (database) => {
   });
 
   it('reconciles drift: a dry run sends nothing, a mass deactivation is held, --allow applies it', async () => {
+    // An account made by hand as "Kay" before HR's file named kay: linked, never taken for an extra.
+    provider.addUser({ userName: 'Kay', active: true });
+    drop('kay.csv', [userRow({ name: 'Kay', username: 'kay', email: 'kay@example.com' })]);
+    await waitFor(
+      async () => (await status()).queued === 0 && remote('Kay')?.emails !== undefined,
+      20_000,
+      daemon.output,
+    );
+    const patch = async (resource: string, op: Record<string, unknown>) => {
+      const response = await fetch(`${provider.url}${resource}`, {
+        method: 'PATCH',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/scim+json' },
+        body: JSON.stringify({ schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [op] }),
+      });
+      expect(response.status).toBeLessThan(300);
+    };
     const ann = remote('ann')!;
-    const patched = await fetch(`${provider.url}/Users/${ann.id}`, {
-      method: 'PATCH',
-      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/scim+json' },
-      body: JSON.stringify({
-        schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
-        Operations: [{ op: 'replace', path: 'emails', value: [{ value: 'drift@example.com', type: 'work' }] }],
-      }),
+    await patch(`/Users/${ann.id}`, {
+      op: 'replace',
+      path: 'emails',
+      value: [{ value: 'drift@example.com', type: 'work' }],
     });
-    expect(patched.status).toBeLessThan(300);
+    const finance = provider.groups().find((g) => g.displayName === 'Finance')!;
+    await patch(`/Groups/${finance.id}`, { op: 'remove', path: `members[value eq "${ann.id}"]` });
     provider.addUser({ userName: 'ghost1', active: true });
     provider.addUser({ userName: 'ghost2', active: true });
     const requestsBefore = provider.requests.filter((r) => r.method !== 'GET').length;
@@ -122,7 +136,7 @@ describeEachDatabase('usersync targets against a SCIM provider', (database) => {
     const dry = await cli('targets', 'sync', 'pam', '--dry-run', '--json');
     expect(dry.code, dry.stderr).toBe(0);
     const plan = JSON.parse(dry.stdout) as { counts: Record<string, number>; deactivate: string[] };
-    expect(plan.counts).toMatchObject({ update: 1, extra: 2, deactivate: 2, create: 0 });
+    expect(plan.counts).toMatchObject({ update: 1, memberships: 1, extra: 2, deactivate: 2, create: 0 });
     expect(plan.deactivate.sort()).toEqual(['ghost1', 'ghost2']);
     expect(provider.requests.filter((r) => r.method !== 'GET').length).toBe(requestsBefore);
 
@@ -138,6 +152,13 @@ describeEachDatabase('usersync targets against a SCIM provider', (database) => {
     expect(remote('ghost1')?.active).toBe(false);
     expect(remote('ghost2')?.active).toBe(false);
     expect(remote('ann')?.emails).toEqual([expect.objectContaining({ value: 'ann@example.com' })]);
+    expect(
+      provider
+        .groups()
+        .find((g) => g.displayName === 'Finance')!
+        .members.map((m) => m.value),
+    ).toContain(ann.id);
+    expect(remote('Kay')?.active).toBe(true);
     const audit = await cli('audit', '--json');
     const actions = (JSON.parse(audit.stdout) as Array<{ action: string; changes: Record<string, unknown> }>).filter(
       (e) => e.action.startsWith('target.'),
