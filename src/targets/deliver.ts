@@ -27,6 +27,8 @@ export interface DeliveryResult {
   parked: number;
   /** The transient fault that stopped the delivery, when one did: the rest waits for a retry. */
   fault?: DeliveryFault;
+  /** Why the target refused the first user it parked, when it parked one. */
+  refusal?: string;
 }
 
 interface Work {
@@ -190,6 +192,7 @@ async function settle(
     if (!w.written) {
       if (w.fault) {
         result.parked++;
+        result.refusal ??= w.fault.message;
         rows.push(row({ status: 'parked', error: w.fault.message, attempts: (w.stored?.attempts ?? 0) + 1 }));
       } else if (w.remoteId !== (w.stored?.remoteId ?? null)) rows.push(row({}));
       continue;
@@ -198,6 +201,7 @@ async function settle(
     const snapshot = JSON.stringify({ ...w.after, memberOf });
     if (w.fault) {
       result.parked++;
+      result.refusal ??= w.fault.message;
       rows.push(row({ snapshot, status: 'parked', error: w.fault.message, attempts: (w.stored?.attempts ?? 0) + 1 }));
       continue;
     }

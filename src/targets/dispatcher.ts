@@ -31,6 +31,7 @@ import type { Logger } from '../logging/logger.js';
 import type { TargetConfig } from '../config/targets-schema.js';
 import { deliverUsers } from './deliver.js';
 import { createTargetRuntime } from './runtime.js';
+import { createScimClient } from './scim/client.js';
 
 export interface TargetMetrics {
   targetDeliveries(target: string, result: TargetResult, count: number): void;
@@ -57,6 +58,8 @@ export const WINDOW = 2000;
 const IDLE_MS = 1000;
 /** Queue counts for /healthz and /metrics are read at most this often while a backlog drains. */
 const REFRESH_MS = 5000;
+/** How long a gap in the audit chain's seq is waited for before delivery goes past it. */
+const GAP_WAIT_MS = 30_000;
 const LEASE_MS = 60_000;
 /** A queue that delivers nothing for this long makes /healthz degraded. */
 const STUCK_MS = 60 * 60_000;
@@ -76,6 +79,7 @@ export function createTargetsDispatcher(deps: {
   const enabled = deps.config.targets.filter((t) => t.enabled);
   const health = new Map<string, TargetHealth>();
   let stopping = false;
+  const stopper = new AbortController();
   const startedAt = Date.now();
   const wakers = new Set<() => void>();
   const loops: Array<Promise<void>> = [];
@@ -104,6 +108,7 @@ export function createTargetsDispatcher(deps: {
     while (!stopping && deps.importing()) await sleep(250);
   };
   const lastRefresh = new Map<string, number>();
+  const refusing = new Map<string, string>();
 
   /** The queue's counts for /healthz and /metrics: at most every few seconds while a backlog drains. */
   async function refreshHealth(target: TargetConfig, cursorSeq: number, force = false): Promise<void> {
@@ -121,8 +126,9 @@ export function createTargetsDispatcher(deps: {
   }
 
   async function loop(target: TargetConfig): Promise<void> {
-    const runtime = createTargetRuntime(knex, target);
+    const runtime = createTargetRuntime(knex, target, createScimClient(target, { stop: stopper.signal }));
     const lease = leaseOf(knex, target.name, owner);
+    const gaps = gapWatch(log);
     let failures = 0;
     health.set(target.name, {
       name: target.name,
@@ -141,7 +147,8 @@ export function createTargetsDispatcher(deps: {
           continue;
         }
         const state = await peekTargetState(knex, target.name);
-        const window = await pendingUsers(knex, state.cursorSeq, WINDOW);
+        const window = await pendingUsers(knex, state.cursorSeq, WINDOW, gaps.passable(state.cursorSeq, target.name));
+        gaps.saw(window.gapAfter);
         const users = withRetries(window.users, await usersToRetry(knex, target.name, WINDOW));
         if (users.length === 0) {
           if (window.lastSeq !== null)
@@ -167,7 +174,13 @@ export function createTargetsDispatcher(deps: {
         metrics.targetDeliveries(target.name, 'delivered', result.delivered);
         metrics.targetDeliveries(target.name, 'unchanged', result.unchanged);
         metrics.targetDeliveries(target.name, 'parked', result.parked);
-        if (result.parked > 0) log.warn('target.parked', { target: target.name, users: result.parked });
+        if (result.parked > 0)
+          log.warn('target.parked', { target: target.name, users: result.parked, error: result.refusal });
+        // A target that refuses every user (a missing scope, a licence run out) parks them all and
+        // moves on; /healthz says so rather than stay green while nothing arrives.
+        if (result.parked > 0 && result.delivered + result.unchanged === 0)
+          refusing.set(target.name, `refused all ${result.parked} users of its last round (${result.refusal ?? ''})`);
+        else if (result.delivered + result.unchanged > 0) refusing.delete(target.name);
         if (result.fault) {
           failures++;
           const waitMs = retryWait(target, failures, result.fault.retryAfterMs);
@@ -230,6 +243,7 @@ export function createTargetsDispatcher(deps: {
     },
     async stop() {
       stopping = true;
+      stopper.abort();
       for (const wake of [...wakers]) wake();
       await Promise.all(loops);
     },
@@ -245,6 +259,7 @@ export function createTargetsDispatcher(deps: {
           return `target ${t.name}: ${t.queued} queued, nothing delivered for ${Math.round(idle / 60_000)} min${t.lastError ? ` (${t.lastError})` : ''}`;
         })
         .filter((s): s is string => s !== null);
+      for (const [name, why] of refusing) stuck.push(`target ${name}: ${why}`);
       return { targets, stuck: stuck.length === 0 ? null : stuck.join('; ') };
     },
   };
@@ -293,6 +308,30 @@ function deadLocalProcess(holder: string): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'ESRCH';
   }
+}
+
+/**
+ * A gap in the audit chain's seq is a transaction not yet visible, filled within moments. One that
+ * stays (events deleted by hand: `audit verify` names them) must not stop provisioning for good:
+ * after GAP_WAIT_MS it is passed, with a warning.
+ */
+function gapWatch(log: Logger) {
+  let gap: { after: number; since: number } | null = null;
+  return {
+    passable(cursor: number, target: string): boolean {
+      if (gap === null || gap.after !== cursor || Date.now() - gap.since <= GAP_WAIT_MS) return false;
+      log.warn('target.audit_gap', {
+        target,
+        after: cursor,
+        hint: 'events are missing from the audit trail: delivery goes on past them; run usersync audit verify',
+      });
+      return true;
+    },
+    saw(after: number | null) {
+      if (after === null) gap = null;
+      else if (gap?.after !== after) gap = { after, since: Date.now() };
+    },
+  };
 }
 
 /** http:// to another machine: a loopback target (a local proxy, a test) is left alone. */

@@ -93,12 +93,17 @@ describeEachDatabase('usersync targets against a SCIM provider', (database) => {
     const text = await cli('targets', 'status');
     expect(text.stdout).toContain('parked      1 (usersync targets retry pam once fixed)');
     expect(text.stdout).toMatch(/dee .*mailbox dee@ is blocked/);
+    const refusing = await daemon.health();
+    expect(refusing.status).toBe(503);
+    expect(String(refusing.body.degraded)).toContain('target pam: refused all 1 users of its last round');
+    expect(String(refusing.body.degraded)).toContain('mailbox dee@ is blocked');
     provider.clearRejects();
     const retried = await cli('targets', 'retry', 'pam');
     expect(retried.code, retried.stderr).toBe(0);
     expect(retried.stdout).toContain('Queued 1 parked change for pam again');
     await waitFor(() => remote('dee'), 20_000, daemon.output);
     await waitFor(async () => (await status()).parked === 0, 10_000);
+    expect((await daemon.health()).status).toBe(200);
     const unknown = await cli('targets', 'retry', 'nope');
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('No target is named "nope": the configured targets are pam');

@@ -107,7 +107,9 @@ export async function pendingUsers(
   knex: Knex,
   afterSeq: number,
   limit: number,
-): Promise<{ users: PendingUser[]; lastSeq: number | null }> {
+  /** Read past a gap in `seq` (see below) instead of stopping before it. */
+  passGap = false,
+): Promise<{ users: PendingUser[]; lastSeq: number | null; gapAfter: number | null }> {
   // Every event, not only users': the cursor must pass the import and catalogue events too.
   const rows = (await knex('audit_events')
     .where('seq', '>', afterSeq)
@@ -115,15 +117,23 @@ export async function pendingUsers(
     .limit(limit)
     .select('seq', 'username')) as Array<{ seq: number | string; username: string | null }>;
   const users = new Map<string, PendingUser>();
+  let lastSeq: number | null = null;
+  let gapAfter: number | null = null;
   for (const row of rows) {
-    if (row.username === null) continue;
     const seq = Number(row.seq);
+    // seq has no gaps (it is taken under the chain's lock and moved only at commit), so a gap is a
+    // transaction not visible yet: stop before it rather than pass a change that commits later.
+    if (seq !== (lastSeq ?? afterSeq) + 1 && !passGap) {
+      gapAfter = lastSeq ?? afterSeq;
+      break;
+    }
+    lastSeq = seq;
+    if (row.username === null) continue;
     const known = users.get(row.username);
     if (known) known.seq = seq;
     else users.set(row.username, { username: row.username, seq });
   }
-  const last = rows[rows.length - 1];
-  return { users: [...users.values()], lastSeq: last === undefined ? null : Number(last.seq) };
+  return { users: [...users.values()], lastSeq, gapAfter };
 }
 
 /** Users an operator asked to be delivered again (`targets retry`), oldest first. */

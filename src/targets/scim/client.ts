@@ -23,8 +23,14 @@ const SCIM_JSON = 'application/scim+json';
 
 export function createScimClient(
   target: Pick<TargetConfig, 'url' | 'auth' | 'timeoutMs'>,
-  credentials: Credentials = credentialsFor(target),
+  options: { credentials?: Credentials; stop?: AbortSignal } = {},
 ): ScimClient {
+  const credentials = options.credentials ?? credentialsFor(target);
+  // A stopping daemon cuts requests short rather than wait up to timeoutMs for each.
+  const signal = () =>
+    options.stop
+      ? AbortSignal.any([AbortSignal.timeout(target.timeoutMs), options.stop])
+      : AbortSignal.timeout(target.timeoutMs);
   const baseUrl = target.url.replace(/\/+$/, '');
 
   async function send(method: string, path: string, body: unknown): Promise<Response & { authorization: string }> {
@@ -38,7 +44,7 @@ export function createScimClient(
           ...(body === undefined ? {} : { 'content-type': SCIM_JSON }),
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(target.timeoutMs),
+        signal: signal(),
       });
       return Object.assign(response, { authorization });
     } catch (error) {
