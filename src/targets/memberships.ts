@@ -1,7 +1,7 @@
 /**
  * Phase two of a delivery (deliver.ts): the users' new and old roles and groups, gathered by group
  * so that one PATCH adds or removes many of a group's members at once (a first load of 100,000
- * users in 20 groups is about 1,000 requests here, not 100,000). What each PATCH did is recorded
+ * users in 5 roles and groups is a few hundred requests here, not 100,000). What each PATCH did is recorded
  * per user, so a round that stops half-way saves exactly what reached the target.
  *
  * A PATCH the target refuses is split in halves until the member it refuses is alone: only that
@@ -16,8 +16,11 @@ import { DeliveryFault } from './scim/fault.js';
 import { createGroup, patchMembers } from './scim/groups-api.js';
 import type { TargetRuntime } from './runtime.js';
 
-/** Members per PATCH: small enough that a provider's limit on operations or values is rarely met. */
-const MEMBERS_PER_PATCH = 100;
+/**
+ * Members per PATCH: few requests for a first load. A provider whose limit is lower refuses the
+ * request, and the halving below finds the size it takes.
+ */
+const MEMBERS_PER_PATCH = 500;
 
 export interface MembershipDelta {
   username: string;
