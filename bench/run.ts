@@ -4,12 +4,13 @@
  *
  *   node dist/bench/run.js [--rows 100000] [--big 1000000] [--passwords 2000] [--runs 3]
  *                          [--naive N] [--databases sqlite,mysql] [--mysql mysql://root@127.0.0.1:3306]
- *                          [--cases main,naive,passwords,safety,big,mirror,revert] [--out bench/out] [--quick]
+ *                          [--cases main,naive,passwords,safety,big,mirror,revert,scim] [--out bench/out] [--quick]
  *
  * Every measured command is a whole process, as a user runs it: the floor (exceljs' streaming
  * reader alone), `usersync import` (new, unchanged, 10% changed, passwords, 1M rows; new and
  * unchanged with safety.enabled true against false, safety.ts), `usersync imports revert` of a new
- * import (revert.ts) and the naive one-upsert-per-row script. Imports run with the shipped defaults (safety on) unless a case says otherwise.
+ * import (revert.ts), `usersync start` delivering a new import to a SCIM provider process and the
+ * import with a SCIM target against without (scim.ts), and the naive one-upsert-per-row script. Imports run with the shipped defaults (safety on) unless a case says otherwise.
  */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
@@ -30,6 +31,7 @@ import {
 } from './safety.js';
 import { mirrorConfigs, mirrorLines, mirrorRuns, mirrorTargets, type FeedMode } from './mirror.js';
 import { revertLines, revertRuns, revertTargets } from './revert.js';
+import { scimLines, scimRuns, scimTargets } from './scim.js';
 import { formatSeries, series, type Series } from './series.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -39,9 +41,10 @@ const bin = path.join(root, 'bin', 'usersync.js');
 /**
  * The cases, each selectable with --cases: main (floor, new, unchanged, 10% changed), naive,
  * passwords, safety (new and unchanged with safety on against off), big (the 1M-row import),
- * mirror (mirror.ts) and revert (a new import and its revert, revert.ts).
+ * mirror (mirror.ts), revert (a new import and its revert, revert.ts) and scim (delivery to a SCIM
+ * provider, and the import with a target against without, scim.ts).
  */
-const CASES = ['main', 'naive', 'passwords', 'safety', 'big', 'mirror', 'revert'] as const;
+const CASES = ['main', 'naive', 'passwords', 'safety', 'big', 'mirror', 'revert', 'scim'] as const;
 type Case = (typeof CASES)[number];
 
 const options = {
@@ -261,7 +264,8 @@ async function benchDatabase(kind: 'sqlite' | 'mysql', files: Record<string, str
   const big = wanted('big') ? await bigRun(kind, files.big as string) : undefined;
   const mirror = wanted('mirror') ? await mirrorRuns(kind, mirrorDeps(files)) : undefined;
   const revert = wanted('revert') ? await revertRuns(kind, revertDeps(files.base as string)) : undefined;
-  return { ...main, naive, passwords, safety, big, mirror, revert };
+  const scim = wanted('scim') ? await scimRuns(kind, scimDeps(kind, files.base as string)) : undefined;
+  return { ...main, naive, passwords, safety, big, mirror, revert, scim };
 }
 
 async function mainRuns(kind: 'sqlite' | 'mysql', files: Record<string, string | undefined>) {
@@ -355,6 +359,30 @@ function revertDeps(file: string) {
     log: (line: string) => process.stderr.write(`${line}\n`),
   };
 }
+function scimDeps(kind: 'sqlite' | 'mysql', file: string) {
+  const env = (url: string) => ({
+    ...process.env,
+    USERSYNC_DATABASE_URL: url,
+    USERSYNC_LOG_DIR: path.join(out, 'logs'),
+    USERSYNC_LOG_LEVEL: 'info', // the daemon's targets.started line starts the clock
+  });
+  return {
+    runs: RUNS,
+    rows: ROWS,
+    dir: path.join(out, 'scim'),
+    bin,
+    seeded: (label: string) => seededDatabase(kind, label),
+    importFile: async (url: string, configFile: string, what: string) =>
+      check(await usersync(url, importArgs(file), undefined, configFile), what),
+    status: async (url: string, configFile: string) =>
+      JSON.parse(
+        check(await usersync(url, ['targets', 'status', '--json'], undefined, configFile), 'targets status').stdout,
+      ) as Array<Record<string, unknown>>,
+    daemonEnv: env,
+    ...(kind === 'mysql' && localServerPid !== undefined ? { serverPid: localServerPid } : {}),
+    log: (line: string) => process.stderr.write(`${line}\n`),
+  };
+}
 const databaseOf = (label: string): 'sqlite' | 'mysql' => (label.startsWith('mysql') ? 'mysql' : 'sqlite');
 
 /**
@@ -409,7 +437,8 @@ async function main() {
   process.stderr.write(
     `bench on Node ${process.version} (${process.execPath}), ${availableParallelism()} cores, databases ${args.databases}\n`,
   );
-  const needsBase = wanted('main') || wanted('naive') || wanted('safety') || wanted('mirror') || wanted('revert');
+  const needsBase =
+    wanted('main') || wanted('naive') || wanted('safety') || wanted('mirror') || wanted('revert') || wanted('scim');
   const files = {
     base: needsBase ? await file(`users-${ROWS}.xlsx`, ROWS) : undefined,
     changed: wanted('main') ? await file(`users-${ROWS}-changed10.xlsx`, ROWS, { changedEvery: 10 }) : undefined,
@@ -518,6 +547,7 @@ function targetsOf(kind: string, r: DatabaseResults) {
   if (r.safety) targets.push(...safetyTargets(kind, r.safety));
   if (r.mirror) targets.push(...mirrorTargets(kind, BIG, r.mirror));
   if (r.revert) targets.push(...revertTargets(kind, ROWS, r.revert));
+  if (r.scim) targets.push(...scimTargets(kind, ROWS, r.scim));
   return targets;
 }
 
@@ -544,6 +574,7 @@ function resultLines(r: DatabaseResults): string[] {
   if (r.safety) lines.push(...safetyLines(r.safety));
   if (r.mirror) lines.push(...mirrorLines(BIG, ROWS, r.mirror));
   if (r.revert) lines.push(...revertLines(ROWS, r.revert));
+  if (r.scim) lines.push(...scimLines(ROWS, r.scim));
   if (r.big)
     lines.push(`  ${`${BIG} rows, safety ${r.big.safety}`.padEnd(36)}${r.big.ms} ms, peak ${r.big.peakRssMb} MB`);
   return lines;
