@@ -3,7 +3,8 @@
  * machine, and states each target with pass/fail. Prints a table and writes bench/out/results.json.
  *
  *   node dist/bench/run.js [--rows 100000] [--big 1000000] [--passwords 2000] [--runs 3]
- *                          [--naive N] [--databases sqlite,mysql] [--mysql mysql://root@127.0.0.1:3306]
+ *                          [--naive N] [--scim-rows N] [--scim-no-groups]
+ *                          [--databases sqlite,mysql] [--mysql mysql://root@127.0.0.1:3306]
  *                          [--cases main,naive,passwords,safety,big,mirror,revert,scim] [--out bench/out] [--quick]
  *
  * Every measured command is a whole process, as a user runs it: the floor (exceljs' streaming
@@ -51,6 +52,10 @@ const options = {
   rows: { type: 'string', default: '100000' },
   big: { type: 'string', default: '1000000' },
   passwords: { type: 'string', default: '2000' },
+  // Users the scim case delivers (default: --rows); its import-with-a-target ratio uses --rows.
+  'scim-rows': { type: 'string' },
+  // Users only (targets[].groups false): what the users' Bulk phase alone reaches.
+  'scim-no-groups': { type: 'boolean', default: false },
   runs: { type: 'string', default: '3' },
   // Rows the naive script runs: by default all of them on SQLite, 20,000 on MariaDB (naiveRows).
   naive: { type: 'string' },
@@ -61,7 +66,7 @@ const options = {
   quick: { type: 'boolean', default: false },
   help: { type: 'boolean', default: false },
 } as const;
-const usage = `usage: node dist/bench/run.js [--rows N] [--big N] [--passwords N] [--runs N] [--naive N]
+const usage = `usage: node dist/bench/run.js [--rows N] [--big N] [--passwords N] [--runs N] [--naive N] [--scim-rows N] [--scim-no-groups]
   [--databases sqlite,mysql] [--mysql URL] [--cases ${CASES.join(',')}] [--out DIR] [--quick]
   (docs/performance.md)`;
 const args = (() => {
@@ -82,6 +87,7 @@ const ROWS = Number(args.rows);
 const BIG = Number(args.big);
 const PASSWORDS = Number(args.passwords);
 const RUNS = Number(args.runs);
+const SCIM_ROWS = Number(args['scim-rows'] ?? ROWS);
 /**
  * The naive script's rows: all of them on SQLite (a minute or two); on MariaDB, where a commit per
  * statement can take the disk's whole flush time (over ten minutes for 100,000 rows on some disks),
@@ -264,7 +270,7 @@ async function benchDatabase(kind: 'sqlite' | 'mysql', files: Record<string, str
   const big = wanted('big') ? await bigRun(kind, files.big as string) : undefined;
   const mirror = wanted('mirror') ? await mirrorRuns(kind, mirrorDeps(files)) : undefined;
   const revert = wanted('revert') ? await revertRuns(kind, revertDeps(files.base as string)) : undefined;
-  const scim = wanted('scim') ? await scimRuns(kind, scimDeps(kind, files.base as string)) : undefined;
+  const scim = wanted('scim') ? await scimRuns(kind, scimDeps(kind, files)) : undefined;
   return { ...main, naive, passwords, safety, big, mirror, revert, scim };
 }
 
@@ -359,7 +365,7 @@ function revertDeps(file: string) {
     log: (line: string) => process.stderr.write(`${line}\n`),
   };
 }
-function scimDeps(kind: 'sqlite' | 'mysql', file: string) {
+function scimDeps(kind: 'sqlite' | 'mysql', files: Record<string, string | undefined>) {
   const env = (url: string) => ({
     ...process.env,
     USERSYNC_DATABASE_URL: url,
@@ -369,10 +375,13 @@ function scimDeps(kind: 'sqlite' | 'mysql', file: string) {
   return {
     runs: RUNS,
     rows: ROWS,
+    deliveryRows: SCIM_ROWS,
+    groups: !args['scim-no-groups'],
+    files: { outbox: files.base as string, delivery: (files.scim ?? files.base) as string },
     dir: path.join(out, 'scim'),
     bin,
     seeded: (label: string) => seededDatabase(kind, label),
-    importFile: async (url: string, configFile: string, what: string) =>
+    importFile: async (url: string, configFile: string, file: string, what: string) =>
       check(await usersync(url, importArgs(file), undefined, configFile), what),
     status: async (url: string, configFile: string) =>
       JSON.parse(
@@ -447,6 +456,7 @@ async function main() {
       : undefined,
     plain: wanted('passwords') ? await file(`users-${PASSWORDS}.xlsx`, PASSWORDS) : undefined,
     big: wanted('big') || wanted('mirror') ? await file(`users-${BIG}.xlsx`, BIG) : undefined,
+    scim: wanted('scim') && SCIM_ROWS !== ROWS ? await file(`users-${SCIM_ROWS}.xlsx`, SCIM_ROWS) : undefined,
     // The base file without its last 1 % of rows: the users the mirror case sees leave.
     left: wanted('mirror') ? await file(`users-${ROWS}-left1.xlsx`, ROWS - Math.ceil(ROWS / 100)) : undefined,
   };
@@ -547,7 +557,7 @@ function targetsOf(kind: string, r: DatabaseResults) {
   if (r.safety) targets.push(...safetyTargets(kind, r.safety));
   if (r.mirror) targets.push(...mirrorTargets(kind, BIG, r.mirror));
   if (r.revert) targets.push(...revertTargets(kind, ROWS, r.revert));
-  if (r.scim) targets.push(...scimTargets(kind, ROWS, r.scim));
+  if (r.scim) targets.push(...scimTargets(kind, r.scim));
   return targets;
 }
 
