@@ -204,7 +204,7 @@ export function scimLines(rows: number, r: ScimResult): string[] {
     `  ${`${rows} rows, a SCIM target`.padEnd(36)}${formatSeries(r.outbox.withTarget)}`,
     `  ${`${rows} rows, targets []`.padEnd(36)}${formatSeries(r.outbox.without)}`,
     `    with / without: ${r.outbox.ratio} × (CPU ${r.outbox.cpuRatio ?? '?'} ×)`,
-    `  ${`SCIM delivery of ${d.rows} users${d.groups ? '' : ', no groups'}`.padEnd(36)}${d.ms} ms = ${d.usersPerSecond} users/s (daemon up in ${d.startMs} ms; import ${d.importMs} ms)`,
+    `  ${`SCIM delivery of ${d.rows} users`.padEnd(36)}${d.ms} ms = ${d.usersPerSecond} users/s (${d.groups ? '' : 'users only, no groups; '}daemon up in ${d.startMs} ms; import ${d.importMs} ms)`,
     `    CPU meanwhile: daemon ${cpu.daemon} ms, provider ${cpu.provider} ms${cpu.server !== null ? `, database server ${cpu.server} ms` : ''}; peak RSS daemon ${d.peakRss.daemonMb} MB, provider ${d.peakRss.providerMb} MB`,
     `    provider holds ${d.atProvider.users} users after ${d.atProvider.requests} requests (${d.atProvider.failed} answered ≥ 400); parked ${d.parked}; cursor ${d.cursor} of ${d.head} events`,
   ];
