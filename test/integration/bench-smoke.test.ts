@@ -66,6 +66,8 @@ describe('npm run bench (smoke)', () => {
               rows: number;
               ms: number;
               usersPerSecond: number;
+              finished: boolean;
+              delivered: number;
               atProvider: { users: number; failed: number };
               parked: number;
               peakRss: { daemonMb: number | null };
@@ -132,7 +134,13 @@ describe('npm run bench (smoke)', () => {
       // SCIM (SPEC §12): the daemon delivered every imported user to the provider process, none
       // parked; and the import with a target against without, run for run.
       const { delivery, outbox } = r.scim;
-      expect(delivery).toMatchObject({ rows: 2000, atProvider: { users: 2000, failed: 0 }, parked: 0 });
+      expect(delivery).toMatchObject({
+        rows: 2000,
+        finished: true,
+        delivered: 2000,
+        atProvider: { users: 2000, failed: 0 },
+        parked: 0,
+      });
       expect(delivery.usersPerSecond).toBe(Math.round(2000 / (delivery.ms / 1000)));
       expect(delivery.peakRss.daemonMb).toBeGreaterThan(0);
       expect(outbox.withTarget.runs).toBe(1);
