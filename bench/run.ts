@@ -3,13 +3,15 @@
  * machine, and states each target with pass/fail. Prints a table and writes bench/out/results.json.
  *
  *   node dist/bench/run.js [--rows 100000] [--big 1000000] [--passwords 2000] [--runs 3]
- *                          [--naive N] [--databases sqlite,mysql] [--mysql mysql://root@127.0.0.1:3306]
- *                          [--cases main,naive,passwords,safety,big,mirror,revert] [--out bench/out] [--quick]
+ *                          [--naive N] [--scim-rows N] [--scim-no-groups]
+ *                          [--databases sqlite,mysql] [--mysql mysql://root@127.0.0.1:3306]
+ *                          [--cases main,naive,passwords,safety,big,mirror,revert,scim] [--out bench/out] [--quick]
  *
  * Every measured command is a whole process, as a user runs it: the floor (exceljs' streaming
  * reader alone), `usersync import` (new, unchanged, 10% changed, passwords, 1M rows; new and
  * unchanged with safety.enabled true against false, safety.ts), `usersync imports revert` of a new
- * import (revert.ts) and the naive one-upsert-per-row script. Imports run with the shipped defaults (safety on) unless a case says otherwise.
+ * import (revert.ts), `usersync start` delivering a new import to a SCIM provider process and the
+ * import with a SCIM target against without (scim.ts), and the naive one-upsert-per-row script. Imports run with the shipped defaults (safety on) unless a case says otherwise.
  */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
@@ -30,6 +32,7 @@ import {
 } from './safety.js';
 import { mirrorConfigs, mirrorLines, mirrorRuns, mirrorTargets, type FeedMode } from './mirror.js';
 import { revertLines, revertRuns, revertTargets } from './revert.js';
+import { scimLines, scimRuns, scimTargets } from './scim.js';
 import { formatSeries, series, type Series } from './series.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -39,15 +42,20 @@ const bin = path.join(root, 'bin', 'usersync.js');
 /**
  * The cases, each selectable with --cases: main (floor, new, unchanged, 10% changed), naive,
  * passwords, safety (new and unchanged with safety on against off), big (the 1M-row import),
- * mirror (mirror.ts) and revert (a new import and its revert, revert.ts).
+ * mirror (mirror.ts), revert (a new import and its revert, revert.ts) and scim (delivery to a SCIM
+ * provider, and the import with a target against without, scim.ts).
  */
-const CASES = ['main', 'naive', 'passwords', 'safety', 'big', 'mirror', 'revert'] as const;
+const CASES = ['main', 'naive', 'passwords', 'safety', 'big', 'mirror', 'revert', 'scim'] as const;
 type Case = (typeof CASES)[number];
 
 const options = {
   rows: { type: 'string', default: '100000' },
   big: { type: 'string', default: '1000000' },
   passwords: { type: 'string', default: '2000' },
+  // Users the scim case delivers (default: --rows); its import-with-a-target ratio uses --rows.
+  'scim-rows': { type: 'string' },
+  // Users only (targets[].groups false): what the users' Bulk phase alone reaches.
+  'scim-no-groups': { type: 'boolean', default: false },
   runs: { type: 'string', default: '3' },
   // Rows the naive script runs: by default all of them on SQLite, 20,000 on MariaDB (naiveRows).
   naive: { type: 'string' },
@@ -58,7 +66,7 @@ const options = {
   quick: { type: 'boolean', default: false },
   help: { type: 'boolean', default: false },
 } as const;
-const usage = `usage: node dist/bench/run.js [--rows N] [--big N] [--passwords N] [--runs N] [--naive N]
+const usage = `usage: node dist/bench/run.js [--rows N] [--big N] [--passwords N] [--runs N] [--naive N] [--scim-rows N] [--scim-no-groups]
   [--databases sqlite,mysql] [--mysql URL] [--cases ${CASES.join(',')}] [--out DIR] [--quick]
   (docs/performance.md)`;
 const args = (() => {
@@ -79,6 +87,7 @@ const ROWS = Number(args.rows);
 const BIG = Number(args.big);
 const PASSWORDS = Number(args.passwords);
 const RUNS = Number(args.runs);
+const SCIM_ROWS = Number(args['scim-rows'] ?? ROWS);
 /**
  * The naive script's rows: all of them on SQLite (a minute or two); on MariaDB, where a commit per
  * statement can take the disk's whole flush time (over ten minutes for 100,000 rows on some disks),
@@ -261,7 +270,8 @@ async function benchDatabase(kind: 'sqlite' | 'mysql', files: Record<string, str
   const big = wanted('big') ? await bigRun(kind, files.big as string) : undefined;
   const mirror = wanted('mirror') ? await mirrorRuns(kind, mirrorDeps(files)) : undefined;
   const revert = wanted('revert') ? await revertRuns(kind, revertDeps(files.base as string)) : undefined;
-  return { ...main, naive, passwords, safety, big, mirror, revert };
+  const scim = wanted('scim') ? await scimRuns(kind, scimDeps(kind, files)) : undefined;
+  return { ...main, naive, passwords, safety, big, mirror, revert, scim };
 }
 
 async function mainRuns(kind: 'sqlite' | 'mysql', files: Record<string, string | undefined>) {
@@ -355,6 +365,33 @@ function revertDeps(file: string) {
     log: (line: string) => process.stderr.write(`${line}\n`),
   };
 }
+function scimDeps(kind: 'sqlite' | 'mysql', files: Record<string, string | undefined>) {
+  const env = (url: string) => ({
+    ...process.env,
+    USERSYNC_DATABASE_URL: url,
+    USERSYNC_LOG_DIR: path.join(out, 'logs'),
+    USERSYNC_LOG_LEVEL: 'info', // the daemon's targets.started line starts the clock
+  });
+  return {
+    runs: RUNS,
+    rows: ROWS,
+    deliveryRows: SCIM_ROWS,
+    groups: !args['scim-no-groups'],
+    files: { outbox: files.base as string, delivery: (files.scim ?? files.base) as string },
+    dir: path.join(out, 'scim'),
+    bin,
+    seeded: (label: string) => seededDatabase(kind, label),
+    importFile: async (url: string, configFile: string, file: string, what: string) =>
+      check(await usersync(url, importArgs(file), undefined, configFile), what),
+    status: async (url: string, configFile: string) =>
+      JSON.parse(
+        check(await usersync(url, ['targets', 'status', '--json'], undefined, configFile), 'targets status').stdout,
+      ) as Array<Record<string, unknown>>,
+    daemonEnv: env,
+    ...(kind === 'mysql' && localServerPid !== undefined ? { serverPid: localServerPid } : {}),
+    log: (line: string) => process.stderr.write(`${line}\n`),
+  };
+}
 const databaseOf = (label: string): 'sqlite' | 'mysql' => (label.startsWith('mysql') ? 'mysql' : 'sqlite');
 
 /**
@@ -409,7 +446,8 @@ async function main() {
   process.stderr.write(
     `bench on Node ${process.version} (${process.execPath}), ${availableParallelism()} cores, databases ${args.databases}\n`,
   );
-  const needsBase = wanted('main') || wanted('naive') || wanted('safety') || wanted('mirror') || wanted('revert');
+  const needsBase =
+    wanted('main') || wanted('naive') || wanted('safety') || wanted('mirror') || wanted('revert') || wanted('scim');
   const files = {
     base: needsBase ? await file(`users-${ROWS}.xlsx`, ROWS) : undefined,
     changed: wanted('main') ? await file(`users-${ROWS}-changed10.xlsx`, ROWS, { changedEvery: 10 }) : undefined,
@@ -418,6 +456,7 @@ async function main() {
       : undefined,
     plain: wanted('passwords') ? await file(`users-${PASSWORDS}.xlsx`, PASSWORDS) : undefined,
     big: wanted('big') || wanted('mirror') ? await file(`users-${BIG}.xlsx`, BIG) : undefined,
+    scim: wanted('scim') && SCIM_ROWS !== ROWS ? await file(`users-${SCIM_ROWS}.xlsx`, SCIM_ROWS) : undefined,
     // The base file without its last 1 % of rows: the users the mirror case sees leave.
     left: wanted('mirror') ? await file(`users-${ROWS}-left1.xlsx`, ROWS - Math.ceil(ROWS / 100)) : undefined,
   };
@@ -518,6 +557,7 @@ function targetsOf(kind: string, r: DatabaseResults) {
   if (r.safety) targets.push(...safetyTargets(kind, r.safety));
   if (r.mirror) targets.push(...mirrorTargets(kind, BIG, r.mirror));
   if (r.revert) targets.push(...revertTargets(kind, ROWS, r.revert));
+  if (r.scim) targets.push(...scimTargets(kind, r.scim));
   return targets;
 }
 
@@ -544,6 +584,7 @@ function resultLines(r: DatabaseResults): string[] {
   if (r.safety) lines.push(...safetyLines(r.safety));
   if (r.mirror) lines.push(...mirrorLines(BIG, ROWS, r.mirror));
   if (r.revert) lines.push(...revertLines(ROWS, r.revert));
+  if (r.scim) lines.push(...scimLines(ROWS, r.scim));
   if (r.big)
     lines.push(`  ${`${BIG} rows, safety ${r.big.safety}`.padEnd(36)}${r.big.ms} ms, peak ${r.big.peakRssMb} MB`);
   return lines;

@@ -4,15 +4,17 @@
  *
  *   node dist/bench/scim-provider.js [--port N] [--client-id ID --client-secret SECRET]
  *        [--token-ttl SECONDS] [--bearer-token TOKEN] [--bulk-max-operations N]
- *        [--bulk-max-payload BYTES] [--latency-ms N]
+ *        [--bulk-max-payload BYTES] [--latency-ms N] [--no-request-log]
  *
  * Each flag can also come from the environment: SCIM_PORT, SCIM_CLIENT_ID, SCIM_CLIENT_SECRET,
  * SCIM_TOKEN_TTL, SCIM_BEARER_TOKEN, SCIM_BULK_MAX_OPERATIONS, SCIM_BULK_MAX_PAYLOAD,
- * SCIM_LATENCY_MS (a secret in the environment stays out of `ps`).
+ * SCIM_LATENCY_MS, SCIM_REQUEST_LOG=off (a secret in the environment stays out of `ps`).
+ * `--no-request-log` keeps only counts of requests, not each one with its body: the log of a
+ * 100,000-user load holds about 1 GB, which would be the provider's memory the benchmark measures.
  * With a client id and secret it requires OAuth client-credentials tokens; with a bearer token,
  * that token; with neither, no auth. Prints one JSON line `{"url":..., "tokenUrl":...}` once it
  * listens. Stops on SIGTERM, SIGINT, a `stop` line on stdin, or stdin closing (its parent died),
- * then prints `{"stopped":true,"users":N,"requests":N}`.
+ * then prints `{"stopped":true,"users":N,"requests":N,"failed":N}` (failed: answered 400 or above).
  */
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -28,6 +30,7 @@ const { values } = parseArgs({
     'bulk-max-operations': { type: 'string' },
     'bulk-max-payload': { type: 'string' },
     'latency-ms': { type: 'string' },
+    'no-request-log': { type: 'boolean' },
   },
 });
 
@@ -56,6 +59,7 @@ function optionsFromSettings(): ScimProviderOptions {
   return {
     port: numberSetting('port', 'SCIM_PORT'),
     latencyMs: numberSetting('latency-ms', 'SCIM_LATENCY_MS'),
+    requestLog: !(values['no-request-log'] === true || process.env.SCIM_REQUEST_LOG === 'off'),
     auth:
       clientId !== undefined && clientSecret !== undefined
         ? { type: 'oauth2', clientId, clientSecret, ...(tokenTtlSeconds !== undefined ? { tokenTtlSeconds } : {}) }
@@ -74,8 +78,9 @@ async function stop(): Promise<void> {
   if (stopping) return;
   stopping = true;
   await provider.stop();
+  const { total, failed } = provider.requestCounts();
   process.stdout.write(
-    JSON.stringify({ stopped: true, users: provider.users().length, requests: provider.requests.length }) + '\n',
+    JSON.stringify({ stopped: true, users: provider.users().length, requests: total, failed }) + '\n',
   );
   process.exit(0);
 }

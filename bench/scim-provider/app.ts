@@ -10,7 +10,7 @@ import SCIMMY from 'scimmy';
 import SCIMMYRouters from 'scimmy-routers';
 import type { ScimAuth } from './auth.js';
 import type { ScimFaults } from './faults.js';
-import { delay, logAndReadBody, rawBody } from './request-log.js';
+import { delay, logAndReadBody, rawBody, type RequestTally } from './request-log.js';
 import { scimError } from './scim-error.js';
 import type { ScimProviderOptions, ScimRequestLog } from './types.js';
 
@@ -22,6 +22,7 @@ export interface AppParts {
   auth: ScimAuth;
   faults: ScimFaults;
   requests: ScimRequestLog[];
+  tally: RequestTally;
   options: ScimProviderOptions;
   maxResults: number;
 }
@@ -39,7 +40,7 @@ export function buildApp(parts: AppParts): Express {
     }
     return query;
   });
-  app.use(logAndReadBody(parts.requests));
+  app.use(logAndReadBody(parts.options.requestLog === false ? undefined : parts.requests, parts.tally));
   if (parts.options.latencyMs) app.use(delay(parts.options.latencyMs));
   app.post(TOKEN_PATH, (req, res) => parts.auth.token(rawBody(res), req, res));
 

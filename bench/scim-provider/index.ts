@@ -37,12 +37,14 @@ export async function startScimProvider(options: ScimProviderOptions = {}): Prom
   const auth = new ScimAuth(options.auth);
   const faults = new ScimFaults();
   const requests: ScimRequestLog[] = [];
+  const tally = { total: 0, failed: 0 };
   let server: Server | undefined;
 
   const provider: ScimProvider = {
     url: origin + SCIM_BASE_PATH,
     tokenUrl: origin + TOKEN_PATH,
     requests,
+    requestCounts: () => ({ ...tally }),
     users: () => structuredClone(store.allUsers()),
     groups: () => structuredClone(store.allGroups()),
     failNext: (count, status, retryAfterSeconds) => faults.failNext(count, status, retryAfterSeconds),
@@ -53,13 +55,14 @@ export async function startScimProvider(options: ScimProviderOptions = {}): Prom
       store.clear();
       faults.clear();
       requests.length = 0;
+      Object.assign(tally, { total: 0, failed: 0 });
     },
     addUser: (resource) => addUser(store, resource),
     async start() {
       if (server) return;
       if (listening) throw new Error(`Another SCIM provider is listening (${listening.url}); stop it first`);
       declareResources(store, MAX_RESULTS);
-      const app = buildApp({ origin, auth, faults, requests, options, maxResults: MAX_RESULTS });
+      const app = buildApp({ origin, auth, faults, requests, tally, options, maxResults: MAX_RESULTS });
       const started = app.listen(port, '127.0.0.1');
       await Promise.race([once(started, 'listening'), once(started, 'error').then(([error]) => Promise.reject(error))]);
       server = started;

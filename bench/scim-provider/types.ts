@@ -29,6 +29,8 @@ export interface ScimProviderOptions {
   bulk?: { maxOperations: number; maxPayloadSize?: number } | false;
   /** Artificial delay before each request is handled. */
   latencyMs?: number;
+  /** false: `requests` stays empty and only requestCounts() counts (the benchmark); default true. */
+  requestLog?: boolean;
 }
 
 /** A user's attributes as a client sets them (never a password: SCIMMY's schema does not return it, so it is never stored). */
@@ -81,6 +83,8 @@ export interface ScimProvider {
   tokenUrl: string;
   /** Every request received (token endpoint included), in order; reset() empties it in place. */
   requests: ScimRequestLog[];
+  /** Requests received and those answered 400 or above, counted even with options.requestLog false. */
+  requestCounts(): { total: number; failed: number };
   /** Stored users, as copies. */
   users(): ScimUserRecord[];
   /** Stored groups, as copies. */

@@ -60,6 +60,19 @@ describe('npm run bench (smoke)', () => {
           safety: Record<'new' | 'unchanged', SafetyComparison>;
           mirror: { ratio: number; mirror: { medianMs: number }; delta: { medianMs: number }; left: { ms: number } };
           revert: { ratio: number; import: { medianMs: number; runs: number }; revert: { medianMs: number } };
+          scim: {
+            outbox: { ratio: number; withTarget: { medianMs: number; runs: number }; without: { medianMs: number } };
+            delivery: {
+              rows: number;
+              ms: number;
+              usersPerSecond: number;
+              finished: boolean;
+              delivered: number;
+              atProvider: { users: number; failed: number };
+              parked: number;
+              peakRss: { daemonMb: number | null };
+            };
+          };
         }
       >;
       targets: Array<{
@@ -76,7 +89,7 @@ describe('npm run bench (smoke)', () => {
     expect(result.stdout).toContain(`Node ${process.version};`);
     expect(report.machine.node).toBe(process.version);
     expect(Object.keys(report.results).sort()).toEqual([...TEST_DATABASES].sort());
-    expect(report.cases).toEqual(['main', 'naive', 'passwords', 'safety', 'big', 'mirror', 'revert']);
+    expect(report.cases).toEqual(['main', 'naive', 'passwords', 'safety', 'big', 'mirror', 'revert', 'scim']);
     for (const r of Object.values(report.results)) {
       expect(r.floor.medianMs).toBeGreaterThan(0);
       expect(r.new.peakRssMb).toBeGreaterThan(0);
@@ -118,8 +131,22 @@ describe('npm run bench (smoke)', () => {
       // A new import and its revert (SPEC §10), and the ratio of their medians.
       expect(r.revert.import.runs).toBe(1);
       expect(r.revert.ratio).toBeCloseTo(r.revert.revert.medianMs / r.revert.import.medianMs, 2);
+      // SCIM (SPEC §12): the daemon delivered every imported user to the provider process, none
+      // parked; and the import with a target against without, run for run.
+      const { delivery, outbox } = r.scim;
+      expect(delivery).toMatchObject({
+        rows: 2000,
+        finished: true,
+        delivered: 2000,
+        atProvider: { users: 2000, failed: 0 },
+        parked: 0,
+      });
+      expect(delivery.usersPerSecond).toBe(Math.round(2000 / (delivery.ms / 1000)));
+      expect(delivery.peakRss.daemonMb).toBeGreaterThan(0);
+      expect(outbox.withTarget.runs).toBe(1);
+      expect(outbox.ratio).toBeCloseTo(outbox.withTarget.medianMs / outbox.without.medianMs, 2);
     }
-    expect(report.targets).toHaveLength(11 * TEST_DATABASES.length);
+    expect(report.targets).toHaveLength(13 * TEST_DATABASES.length);
     // Each time target says whether the import's CPU alone would allow it here; the others do not.
     for (const [kind, r] of Object.entries(report.results)) {
       const mine = report.targets.filter((t) => t.database === kind);
@@ -136,8 +163,10 @@ describe('npm run bench (smoke)', () => {
         'unchanged 6000-row re-import: mirror ≤ 1.1 × delta',
         '6000-row mirror re-import: peak RSS < 300 MB',
         'revert of a new 2000-row import ≤ 1.5 × the import',
+        '2000-user first load delivered to SCIM ≥ 500 users/s (all of them, none parked)',
+        'import with a SCIM target ≤ 1.05 × with targets []',
       ]);
-      const [newSafety, unchangedSafety] = mine.slice(-5, -3);
+      const [newSafety, unchangedSafety] = mine.slice(-7, -5);
       expect(newSafety).toMatchObject({ value: r.safety.new.ratio, pass: r.safety.new.ratio <= 1.25 });
       expect(unchangedSafety).toMatchObject({ value: r.safety.unchanged.ratio, pass: r.safety.unchanged.ratio <= 1.1 });
       expect(fresh?.cpu?.limitMs).toBe(Math.round(1.5 * r.floor.medianMs));

@@ -376,3 +376,20 @@ describe('SCIM provider tokens with a short lifetime', () => {
     }
   });
 });
+
+describe('SCIM provider without a request log (the benchmark)', () => {
+  it('keeps no request, only counts of them and of those answered 400 or above', async () => {
+    const provider = await startScimProvider({ requestLog: false });
+    try {
+      const scim = client(provider, () => undefined);
+      expect((await scim('POST', '/Users', newUser('counted'))).status).toBe(201);
+      expect((await scim('POST', '/Users', newUser('counted'))).status).toBe(409);
+      expect((await scim('GET', '/Users')).status).toBe(200);
+      expect(provider.requests).toEqual([]);
+      expect(provider.requestCounts()).toEqual({ total: 3, failed: 1 });
+      expect(provider.users().map((u) => u.userName)).toEqual(['counted']);
+    } finally {
+      await provider.stop();
+    }
+  });
+});
