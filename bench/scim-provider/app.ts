@@ -1,6 +1,7 @@
 /**
  * The express app: request log and raw body → optional latency → POST /oauth/token →
- * /scim/v2 (faults, then scimmy-routers, which authenticates and serves every SCIM endpoint).
+ * /scim/v2 (faults, member-only group PATCHes (group-members.ts), then scimmy-routers, which
+ * authenticates and serves every SCIM endpoint).
  * Call only after declareResources(): scimmy-routers mounts the resource types declared when it
  * is constructed, and resets SCIMMY.Config, so configureScimmy() runs after it.
  */
@@ -11,13 +12,16 @@ import SCIMMYRouters from 'scimmy-routers';
 import type { ScimAuth } from './auth.js';
 import type { ScimFaults } from './faults.js';
 import { delay, logAndReadBody, rawBody, type RequestTally } from './request-log.js';
+import { groupMembersPatch } from './group-members.js';
 import { scimError } from './scim-error.js';
+import type { ScimStore } from './store.js';
 import type { ScimProviderOptions, ScimRequestLog } from './types.js';
 
 export const SCIM_BASE_PATH = '/scim/v2';
 export const TOKEN_PATH = '/oauth/token';
 
 export interface AppParts {
+  store: ScimStore;
   origin: string;
   auth: ScimAuth;
   faults: ScimFaults;
@@ -50,7 +54,7 @@ export function buildApp(parts: AppParts): Express {
     baseUri: () => parts.origin,
   });
   configureScimmy(parts.options, parts.maxResults);
-  app.use(SCIM_BASE_PATH, parts.faults.middleware(parts.auth), scim);
+  app.use(SCIM_BASE_PATH, parts.faults.middleware(parts.auth), groupMembersPatch(parts.store, parts.auth), scim);
 
   // scimmy-routers passes errors of status 500 and above on after it has answered; express's
   // default handler would then destroy the keep-alive socket. Anything unanswered gets a 500.

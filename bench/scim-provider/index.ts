@@ -62,7 +62,7 @@ export async function startScimProvider(options: ScimProviderOptions = {}): Prom
       if (server) return;
       if (listening) throw new Error(`Another SCIM provider is listening (${listening.url}); stop it first`);
       declareResources(store, MAX_RESULTS);
-      const app = buildApp({ origin, auth, faults, requests, tally, options, maxResults: MAX_RESULTS });
+      const app = buildApp({ origin, store, auth, faults, requests, tally, options, maxResults: MAX_RESULTS });
       const started = app.listen(port, '127.0.0.1');
       await Promise.race([once(started, 'listening'), once(started, 'error').then(([error]) => Promise.reject(error))]);
       server = started;

@@ -220,6 +220,35 @@ describe('SCIM provider with OAuth client credentials and Bulk', () => {
     expect(unknown).toMatchObject({ status: 400, json: { scimType: 'invalidValue' } });
   });
 
+  it('applies member-only PATCHes itself (204, no group in the answer), and leaves the rest to SCIMMY', async () => {
+    const users = Array.from({ length: 3000 }, (_, i) => provider.addUser({ userName: `bulkmember${i}` }));
+    const group = await scim('POST', '/Groups', { schemas: [GROUP_SCHEMA], displayName: 'Big' });
+    const path = `/Groups/${group.json.id}`;
+    const ids = users.map((u) => u.id);
+    const add = await scim(
+      'PATCH',
+      path,
+      patch({ op: 'add', path: 'members', value: ids.map((value) => ({ value })) }),
+    );
+    expect(add.status).toBe(204);
+    expect(await scim('PATCH', path, patch({ op: 'add', path: 'members', value: [{ value: ids[0] }] }))).toMatchObject({
+      status: 204,
+    }); // already a member: no duplicate
+    for (let i = 0; i < 20; i++)
+      expect((await scim('PATCH', path, patch({ op: 'remove', path: `members[value eq "${ids[i]}"]` }))).status).toBe(
+        204,
+      );
+    const members = provider.groups().find((g) => g.displayName === 'Big')!.members;
+    expect(members).toHaveLength(2980);
+    expect(new Set(members.map((m) => m.value)).size).toBe(2980);
+    expect(
+      await scim('PATCH', '/Groups/no-such-group', patch({ op: 'add', path: 'members', value: [{ value: ids[0] }] })),
+    ).toMatchObject({ status: 404 });
+    // Anything but members goes through SCIMMY, which answers with the group.
+    const renamed = await scim('PATCH', path, patch({ op: 'replace', path: 'displayName', value: 'Bigger' }));
+    expect(renamed).toMatchObject({ status: 200, json: { displayName: 'Bigger' } });
+  });
+
   it('runs a Bulk request with per-operation status, bulkId references and errors', async () => {
     const existing = provider.addUser({ userName: 'hana' });
     const groupId = (await scim('POST', '/Groups', { schemas: [GROUP_SCHEMA], displayName: 'G' })).json.id;
