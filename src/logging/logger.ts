@@ -42,6 +42,24 @@ function fileTransport(file: string): { transport: Winston.transport; stream: Wr
   return { transport: new winston.transports.Stream({ stream }), stream };
 }
 
+/**
+ * Whoever read stderr went away (a closed pipe, a supervisor restarted): the console transport is
+ * dropped and the log file goes on. Unhandled, the EPIPE was an uncaught exception whose own log
+ * line failed the same way, hundreds of thousands of times, and the daemon never finished stopping.
+ */
+const consoles = new Map<Winston.Logger, Winston.transport>();
+let listening = false;
+
+function dropConsoleWhenGone(logger: Winston.Logger, console: Winston.transport): void {
+  consoles.set(logger, console);
+  if (listening) return;
+  listening = true; // one listener for every logger of the process
+  process.stderr.on('error', () => {
+    for (const [owner, transport] of consoles) if (owner.transports.includes(transport)) owner.remove(transport);
+    consoles.clear();
+  });
+}
+
 export function createLogger(settings: Config['logs'], options: LoggerOptions = {}): Logger {
   const transports: Winston.transport[] = [];
   const streams: WriteStream[] = [];
@@ -51,20 +69,21 @@ export function createLogger(settings: Config['logs'], options: LoggerOptions = 
     streams.push(stream);
   }
   const consoleMode = settings.console === 'auto' ? (process.stderr.isTTY ? 'pretty' : 'json') : settings.console;
+  let console: Winston.transport | undefined;
   if (consoleMode !== 'off') {
-    transports.push(
-      new winston.transports.Console({
-        level: options.consoleLevel ?? settings.level,
-        stderrLevels: ['error', 'warn', 'info', 'debug'],
-        format: combine(skipFileOnly(), consoleMode === 'pretty' ? combine(colorize(), printf(pretty)) : json()),
-      }),
-    );
+    console = new winston.transports.Console({
+      level: options.consoleLevel ?? settings.level,
+      stderrLevels: ['error', 'warn', 'info', 'debug'],
+      format: combine(skipFileOnly(), consoleMode === 'pretty' ? combine(colorize(), printf(pretty)) : json()),
+    });
+    transports.push(console);
   }
   const logger = winston.createLogger({
     level: settings.level,
     format: combine(timestamp(), errors({ stack: true }), json()),
     transports,
   });
+  if (console) dropConsoleWhenGone(logger, console);
   files.set(logger, streams);
   return logger;
 }
@@ -85,6 +104,7 @@ function pretty(info: Winston.Logform.TransformableInfo): string {
 
 /** Flushes and closes a logger; resolves when every line is written to its files. */
 export async function closeLogger(logger: Logger): Promise<void> {
+  consoles.delete(logger);
   await new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, 5000); // never hang an exit on a stuck transport
     logger.on('finish', () => {

@@ -34,8 +34,11 @@ export const startCommand: CommandModule = (cli, run) =>
         };
         process.on('SIGINT', onSignal);
         process.on('SIGTERM', onSignal);
+        let failed = false;
         const fatal = (error: unknown) => {
           logger.error('daemon.uncaught', { err: describeError(error) });
+          if (failed) return; // one shutdown: a fault while stopping is logged, not started again
+          failed = true;
           void shutdown
             .run('uncaught exception')
             .finally(() => Promise.all([auditLog.close(), closeLogger(logger)]))
