@@ -90,7 +90,8 @@ export async function safetyRuns(kind: string, deps: SafetyDeps) {
     const on = series(runs.on[step]);
     const off = series(runs.off[step]);
     // Each run's own pair, on over off: how far one pair strays from the ratio of the medians.
-    const pairs = runs.on[step].map((m, i) => m.ms / (runs.off[step][i] as Measurement).ms);
+    // In whole ms, as the medians are (series.ts): one run's pair is then exactly the ratio, not 0.01 off.
+    const pairs = runs.on[step].map((m, i) => Math.round(m.ms) / Math.round((runs.off[step][i] as Measurement).ms));
     // CPU (the process's and a local server's) on over off: what planning adds in work, which other
     // load on the machine stretches far less than wall time.
     const work = (s: Series) => (s.cpuMs === null ? null : s.cpuMs + (s.serverCpuMs ?? 0));
