@@ -163,6 +163,8 @@ describeEachDatabase('holds', (database) => {
     ]);
     expect(report.counts).toMatchObject({ created: 1, updated: 3 }); // what it would have done
 
+    // The log line follows the move into held/: under load it arrives a moment after the file.
+    await waitFor(() => daemon.output().includes('"import.held"'), 10_000, daemon.output);
     const warning = daemon
       .output()
       .split('\n')
