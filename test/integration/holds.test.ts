@@ -75,8 +75,15 @@ describeEachDatabase('holds', (database) => {
     const file = writeCsv(path.join(fixtures, name), [TEMPLATE, ...rows] as string[][]);
     writeCsv(path.join(daemon.folder('inbox'), name), readFileSync(file));
     const folder = to === 'held' ? held() : path.join(daemon.folder(to), today());
+    // The file and its two reports are moved one after another: all three, before anything is checked.
     const found = await waitFor(
-      () => listFiles(folder).find((f) => f.endsWith(`_${name}`) && existsSync(path.join(folder, reportOf(f)))),
+      () =>
+        listFiles(folder).find(
+          (f) =>
+            f.endsWith(`_${name}`) &&
+            existsSync(path.join(folder, reportOf(f))) &&
+            existsSync(path.join(folder, reportOf(f).replace(/\.json$/, '.xlsx'))),
+        ),
       20_000,
       daemon.output,
     );
