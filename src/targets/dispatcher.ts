@@ -12,6 +12,7 @@
  */
 import { hostname } from 'node:os';
 import type { Knex } from 'knex';
+import { backoffCeiling } from '../app/backoff.js';
 import type { Config } from '../config/schema.js';
 import type { Database } from '../db/knex.js';
 import {
@@ -357,7 +358,7 @@ export function retryWait(
   attempt: number,
   retryAfterMs?: number,
 ): number {
-  const ceiling = Math.min(target.retryMaxMs, target.retryInitialMs * 2 ** Math.min(attempt - 1, 30));
+  const ceiling = backoffCeiling(attempt, target);
   const jittered = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
   return Math.max(jittered, retryAfterMs ?? 0);
 }
